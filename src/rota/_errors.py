@@ -1,0 +1,103 @@
+"""Every error rota raises, and the control signals a handler may raise.
+
+The tree::
+
+    RotaError
+    ├── ConfigError            bad settings, bad store URL, bad task options
+    ├── PayloadError           a payload that does not fit its task's annotation
+    ├── TaskNotFound           a job or schedule names a task this app does not know
+    ├── JobNotFound
+    ├── ScheduleNotFound
+    ├── InvalidTrigger         a cron expression, interval or time that cannot fire
+    ├── InvalidState           the operation does not apply to the object's current state
+    ├── LockLost               a distributed lock expired or was taken while held
+    └── StoreError             anything a store raises
+        ├── StoreUnavailable   transient: connection lost, server restarting; retried with backoff
+        └── NotSupported       the store cannot provide this feature (never silently faked)
+
+Control signals are not errors: a handler raises them to steer its own job.
+
+    Retry(after=...)   run this job again later; spends an attempt
+    Cancel(reason)     stop this job for good; status becomes ``cancelled``
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class RotaError(Exception):
+    """Base class of every error rota raises."""
+
+
+class ConfigError(RotaError):
+    """Settings, a store URL or task options are invalid."""
+
+
+class PayloadError(RotaError):
+    """A payload does not fit the task's annotation (raised at enqueue, never half-written)."""
+
+
+class TaskNotFound(RotaError):
+    """No task of this name is registered on the app."""
+
+
+class JobNotFound(RotaError):
+    """No job with this id exists in the store."""
+
+
+class ScheduleNotFound(RotaError):
+    """No schedule with this id exists in the store."""
+
+
+class InvalidTrigger(RotaError):
+    """A trigger (cron expression, interval, one-time instant) is malformed."""
+
+
+class InvalidState(RotaError):
+    """The operation does not apply to the object in its current state."""
+
+
+class LockLost(RotaError):
+    """A held lock expired or passed to another owner; the guarded block is cancelled."""
+
+
+class StoreError(RotaError):
+    """A store operation failed."""
+
+
+class StoreUnavailable(StoreError):
+    """A transient store failure (connection lost, server restarting); safe to retry."""
+
+
+class NotSupported(StoreError):
+    """The store cannot provide the requested feature."""
+
+
+class ControlSignal(Exception):  # noqa: N818 - these are signals, not errors
+    """Base of the signals a handler raises to steer its own job."""
+
+
+class Retry(ControlSignal):
+    """Raised by a handler: run the job again after ``after`` (seconds or timedelta).
+
+    The attempt counts against the task's attempt budget; after the last attempt the job
+    is dead (``failed``) like any other failure. ``after=None`` uses the task's retry policy.
+    """
+
+    def __init__(self, after: float | timedelta | None = None, reason: str = "") -> None:
+        if isinstance(after, timedelta):
+            after = after.total_seconds()
+        if after is not None and after < 0:
+            raise ConfigError(f"Retry(after=...) must not be negative, got {after}")
+        self.after: float | None = after
+        self.reason = reason
+        super().__init__(reason or (f"retry after {after}s" if after is not None else "retry"))
+
+
+class Cancel(ControlSignal):
+    """Raised by a handler: stop this job for good (status ``cancelled``, no more attempts)."""
+
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(reason or "cancelled by handler")

@@ -1,0 +1,254 @@
+"""The records every store keeps: jobs, attempts, schedules and named leases.
+
+Times are timezone-aware UTC datetimes. Stores keep at least millisecond precision
+(leases are compared at millisecond precision; stores may truncate below that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due time or a free worker
+    RUNNING = "running"  # claimed: a worker holds its lease
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # dead: the last attempt failed
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class Outcome(StrEnum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    LEASE_LOST = "lease_lost"  # the worker vanished or stopped heartbeating; written by the next claim
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class Job:
+    """One unit of work.
+
+    ``token`` is the fencing token: it increases by one on every claim, so it also numbers
+    the attempts over the job's whole life. ``attempts`` counts attempts spent against
+    ``max_attempts`` (claims count, so a job that keeps killing its worker still dies);
+    ``requeue`` resets it.
+    """
+
+    id: str
+    task: str
+    queue: str = "default"
+    payload: bytes = b"null"
+    priority: int = 0  # higher runs first
+    status: JobStatus = JobStatus.PENDING
+    due_at: datetime | None = None  # None only before the App fills it in
+    created_at: datetime | None = None
+    attempts: int = 0
+    max_attempts: int = 1
+    token: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    started_at: datetime | None = None  # start of the current or last attempt
+    finished_at: datetime | None = None
+    key: str | None = None  # dedupe key, unique among retained jobs
+    schedule_id: str | None = None
+    fire_time: datetime | None = None
+    timeout: float | None = None  # seconds
+    last_error: str | None = None
+    result: bytes | None = None
+
+    def replace(self, **changes: object) -> Job:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True, frozen=True)
+class Attempt:
+    """The history record of one attempt; ``number`` is the job's token for that claim."""
+
+    job_id: str
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    traceback: str | None = None
+
+    def summary(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(slots=True, frozen=True)
+class LeaseRef:
+    """Identifies one claim of one job: writes made on its behalf carry this token."""
+
+    job_id: str
+    token: int
+
+
+@dataclass(slots=True, frozen=True)
+class Fence:
+    """A named lease (leader or lock) that a write must still hold to take effect."""
+
+    name: str
+    owner: str
+    token: int
+
+
+@dataclass(slots=True, frozen=True)
+class Finish:
+    """The outcome of one attempt, handed to ``Store.finish``.
+
+    ``retry_at`` set: the job goes back to ``pending`` due at that time. Otherwise the job
+    ends: ``succeeded`` for SUCCEEDED, ``cancelled`` for CANCELLED, ``failed`` for the rest.
+    """
+
+    job_id: str
+    token: int
+    outcome: Outcome
+    retry_at: datetime | None = None
+    error: ErrorInfo | None = None
+    result: bytes | None = None
+    fence: Fence | None = None
+
+    @property
+    def final_status(self) -> JobStatus:
+        if self.retry_at is not None:
+            return JobStatus.PENDING
+        if self.outcome is Outcome.SUCCEEDED:
+            return JobStatus.SUCCEEDED
+        if self.outcome is Outcome.CANCELLED:
+            return JobStatus.CANCELLED
+        return JobStatus.FAILED
+
+
+@dataclass(slots=True, frozen=True)
+class AddResult:
+    job: Job  # the stored job: the new one, or the existing one for a duplicate key
+    created: bool
+
+
+class MisfirePolicy(StrEnum):
+    SKIP = "skip"  # fires missed by more than the grace time are dropped
+    RUN_ONCE = "run_once"  # all missed fires coalesce into one
+    RUN_ALL = "run_all"  # every missed fire runs, up to ``max_catchup``
+
+
+class OverlapPolicy(StrEnum):
+    ALLOW = "allow"
+    SKIP = "skip"  # no fire while the previous fire's job is pending or running
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A recurring (or one-time) source of jobs.
+
+    Definition fields come from the user; state fields are kept by the scheduler.
+    ``trigger`` is the trigger's serialized form (see ``rota.triggers``), opaque to stores.
+    ``version`` increases on every write, so a commit made from a stale read fails.
+    """
+
+    id: str
+    task: str
+    trigger: str
+    queue: str = "default"
+    payload: bytes = b"null"
+    priority: int = 0
+    misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    misfire_grace: float = 60.0  # seconds a fire may be late and still count as on time
+    max_catchup: int = 100  # bound for RUN_ALL
+    jitter: float = 0.0  # seconds; each fire's job is due up to this much later
+    overlap: OverlapPolicy = OverlapPolicy.ALLOW
+    origin: str = "api"  # "code" for schedules declared with @app.cron / app.every
+    # state
+    next_fire_at: datetime | None = None  # None: the trigger will never fire again
+    last_fire_at: datetime | None = None
+    last_job_id: str | None = None
+    run_count: int = 0
+    fail_count: int = 0
+    last_error: str | None = None
+    paused: bool = False
+    version: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    DEFINITION_FIELDS = (
+        "task", "trigger", "queue", "payload", "priority", "misfire", "misfire_grace",
+        "max_catchup", "jitter", "overlap", "origin",
+    )  # fmt: skip
+
+    def replace(self, **changes: object) -> Schedule:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def same_definition(self, other: Schedule) -> bool:
+        return all(getattr(self, f) == getattr(other, f) for f in self.DEFINITION_FIELDS)
+
+
+@dataclass(slots=True, frozen=True)
+class FireCommit:
+    """What one scheduler pass decided for one acquired schedule, written atomically.
+
+    ``jobs`` carry the deterministic keys ``schedule_key(schedule_id, fire_time)`` so that a
+    repeated commit creates no second job. ``fired`` is how many fires this pass consumed
+    (run_count grows by the jobs actually created).
+    """
+
+    schedule_id: str
+    version: int  # the version returned by acquire_schedules
+    owner: str
+    jobs: tuple[Job, ...]
+    next_fire_at: datetime | None
+    last_fire_at: datetime | None
+    fence: Fence | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Lease:
+    """A named lease (leader election, locks). ``token`` increases on every change of owner."""
+
+    name: str
+    owner: str
+    token: int
+    acquired_at: datetime
+    expires_at: datetime
+
+
+@dataclass(slots=True, frozen=True)
+class JobFilter:
+    status: JobStatus | None = None
+    queue: str | None = None
+    task: str | None = None
+    schedule_id: str | None = None
+    limit: int = 100
+    after_id: str | None = None  # keyset pagination: ids strictly greater
+
+
+@dataclass(slots=True)
+class QueueStats:
+    counts: dict[str, dict[JobStatus, int]] = field(default_factory=dict)  # queue -> status -> n
+
+    def total(self, status: JobStatus) -> int:
+        return sum(c.get(status, 0) for c in self.counts.values())
+
+
+def schedule_key(schedule_id: str, fire_time: datetime) -> str:
+    """The dedupe key of a schedule fire's job: one job per (schedule, fire time), ever."""
+    return f"rota:fire:{schedule_id}@{fire_time.isoformat(timespec='milliseconds')}"

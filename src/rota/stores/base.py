@@ -1,0 +1,305 @@
+"""The one interface every store implements, with each method's contract.
+
+A store is the single source of truth; the runtime keeps no state a crash could lose.
+Every method is a coroutine and takes ``now`` from the caller's clock (never reads the
+system time itself) so that tests can drive stores with a fake clock.
+
+Atomicity words used below:
+
+* **atomic** — no other caller, in any process, can observe or interleave with a partial
+  effect of the call (one transaction, one Lua script, one single-document update...).
+* **conditional on the token** — the write happens only while the job is ``running`` with
+  exactly this fencing token; otherwise it is silently skipped and reported as stale.
+
+Errors: transient failures (connection lost, server restarting, lock timeouts) raise
+``StoreUnavailable``; callers retry those with backoff. A feature a store cannot provide raises
+``NotSupported``. Methods that take an id raise ``JobNotFound``/``ScheduleNotFound`` only where
+stated; lookups return ``None`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from rota._models import (
+    AddResult,
+    Attempt,
+    FireCommit,
+    Finish,
+    Job,
+    JobFilter,
+    Lease,
+    LeaseRef,
+    QueueStats,
+    Schedule,
+)
+
+
+class Store(ABC):
+    """Abstract base of every store (memory, SQLite, PostgreSQL, Redis, MongoDB)."""
+
+    #: Name used in URLs and messages ("memory", "sqlite", ...).
+    kind: str = "abstract"
+    #: True when several processes (or hosts) can share this store.
+    shared: bool = True
+
+    def __init__(self) -> None:
+        self._jobs_changed = asyncio.Event()
+        self._schedules_changed = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect and bring the schema up to date (idempotent; safe in several processes)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Idempotent."""
+
+    def describe(self) -> str:
+        """A one-line description for logs and ``rota status`` (no passwords)."""
+        return self.kind
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def add(self, jobs: Sequence[Job], *, now: datetime) -> list[AddResult]:
+        """Insert jobs; one result per input, in order.
+
+        Atomic as a whole (all or none are written) and, for the SQL and Lua stores, one
+        round trip. A job whose ``key`` equals the key of any job retained in the store (any
+        status, until purged) is not inserted: its result carries the existing job and
+        ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
+        given as fully built ``pending`` records (id, due_at, created_at filled in).
+        Wakes waiters of ``wait_for_jobs`` (in this process at least).
+        """
+
+    @abstractmethod
+    async def claim(
+        self,
+        *,
+        queues: Sequence[str],
+        worker: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+    ) -> list[Job]:
+        """Claim up to ``limit`` runnable jobs from ``queues`` for ``worker``; atomic per job.
+
+        Runnable: ``pending`` with ``due_at <= now``, or ``running`` with
+        ``lease_expires_at <= now`` (its worker vanished). Order: priority descending, then
+        due_at, then id. No job is handed to two claimers whose leases overlap, across all
+        processes. Each claimed job becomes ``running`` with ``lease_owner=worker``,
+        ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1.
+
+        Reclaiming an expired lease first records the lost attempt (outcome ``lease_lost``,
+        number = the old token, worker = the old owner) in the same atomic step. If that lost
+        attempt was the job's last (``attempts >= max_attempts``) the job becomes ``failed``
+        instead of being claimed. Returns the claimed jobs as stored after the claim.
+        """
+
+    @abstractmethod
+    async def heartbeat(
+        self, leases: Sequence[LeaseRef], *, lease_for: timedelta, now: datetime
+    ) -> list[str]:
+        """Extend each lease to ``now + lease_for``, conditional on its token.
+
+        Returns the ids of jobs whose lease is lost (token changed, job no longer running,
+        cancelled, purged, or lease already expired at ``now``); their runs must stop.
+        """
+
+    @abstractmethod
+    async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
+        """Record outcomes; per result, atomic and conditional on its token (and fence).
+
+        For each result whose job is still ``running`` with that token (and, when
+        ``result.fence`` is set, whose named lease still has that owner and token), in one
+        atomic step: append the Attempt (number = token, this worker, started_at = the
+        job's started_at, finished_at = now, outcome and error), clear the lease, and set
+        the status (``Finish.final_status``), ``due_at = retry_at`` for a retry,
+        ``finished_at``, ``last_error`` and ``result``. When a scheduled job ends
+        ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is set.
+        Returns, per result, whether it was applied (False: stale token — nothing written).
+        """
+
+    @abstractmethod
+    async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
+        """Give back claimed work on shutdown without spending an attempt.
+
+        Conditional on the token: the job becomes ``pending`` (due_at unchanged), the lease
+        is cleared and ``attempts`` goes back down by one. No attempt is recorded.
+        Returns how many were released. Wakes waiters of ``wait_for_jobs``.
+        """
+
+    @abstractmethod
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+
+    @abstractmethod
+    async def list_jobs(self, flt: JobFilter) -> list[Job]:
+        """Jobs matching the filter, in id order (oldest first), at most ``flt.limit``."""
+
+    @abstractmethod
+    async def get_attempts(self, job_id: str) -> list[Attempt]:
+        """The job's attempt history, by attempt number."""
+
+    @abstractmethod
+    async def cancel(self, job_id: str, *, now: datetime) -> Job:
+        """Cancel a pending or running job; atomic.
+
+        ``pending``: becomes ``cancelled``. ``running``: becomes ``cancelled``, an attempt with
+        outcome ``cancelled`` is recorded and the lease is cleared, so the worker's next
+        heartbeat reports it lost and stops the run. Raises ``JobNotFound``; ``InvalidState``
+        for a job already finished. Returns the job after the change.
+        """
+
+    @abstractmethod
+    async def requeue(self, job_id: str, *, now: datetime) -> Job:
+        """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``.
+
+        Atomic. History is kept. Raises ``JobNotFound``; ``InvalidState`` for other statuses.
+        Wakes waiters of ``wait_for_jobs``.
+        """
+
+    @abstractmethod
+    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` finished jobs (and their attempts) with
+        ``finished_at < finished_before``. Frees their dedupe keys. Returns how many."""
+
+    @abstractmethod
+    async def stats(self) -> QueueStats:
+        """Job counts per queue and status."""
+
+    @abstractmethod
+    async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
+        """The earliest ``due_at`` of a pending job (or ``lease_expires_at`` of a running
+        one) in ``queues``; None when there is none. Lets idle workers sleep exactly."""
+
+    # -- schedules -----------------------------------------------------------------------
+
+    @abstractmethod
+    async def put_schedule(self, schedule: Schedule, *, now: datetime) -> Schedule:
+        """Create a schedule, or update an existing one's definition; atomic.
+
+        New id: stored as given (version 1). Existing id with the same definition
+        (``Schedule.same_definition``): nothing is written and the stored schedule is
+        returned, so several instances declaring the same schedule never fight. Otherwise
+        the definition fields are replaced, state (run/fail counts, paused, last fire) is
+        kept, the lease is cleared and the version grows; ``next_fire_at`` is taken from the
+        argument only when the trigger changed. Wakes waiters of ``wait_for_schedules``.
+        """
+
+    @abstractmethod
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule, or None."""
+
+    @abstractmethod
+    async def list_schedules(self) -> list[Schedule]:
+        """All schedules, by id."""
+
+    @abstractmethod
+    async def remove_schedule(self, schedule_id: str) -> bool:
+        """Delete the schedule (its jobs stay). Returns whether it existed."""
+
+    @abstractmethod
+    async def set_schedule_paused(
+        self, schedule_id: str, paused: bool, *, next_fire_at: datetime | None, now: datetime
+    ) -> Schedule:
+        """Pause or resume; atomic; clears the lease and bumps the version.
+
+        On resume ``next_fire_at`` (computed by the caller from ``now``) replaces the stored
+        one when given. Raises ``ScheduleNotFound``. Wakes waiters of ``wait_for_schedules``.
+        """
+
+    @abstractmethod
+    async def acquire_schedules(
+        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+    ) -> list[Schedule]:
+        """Lease up to ``limit`` due schedules to ``owner``; atomic per schedule.
+
+        Due: not paused, ``next_fire_at <= now``, and no unexpired lease. Order: next_fire_at.
+        Each acquired schedule gets ``lease_owner``, ``lease_expires_at = now + lease_for``
+        and a new version; returns them as stored after the change.
+        """
+
+    @abstractmethod
+    async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
+        """Record one scheduler pass for one schedule; atomic.
+
+        Conditional on the schedule still existing with ``commit.version`` and leased to
+        ``commit.owner`` (and on ``commit.fence`` when set). Adds ``commit.jobs`` as ``add``
+        does (a key that exists creates nothing), sets next/last fire times, grows
+        ``run_count`` by the jobs created, sets ``last_job_id`` to the last job's id when any,
+        clears the lease and bumps the version. Returns False, writing nothing, when the
+        condition fails. Wakes waiters of ``wait_for_jobs`` when jobs were created.
+        """
+
+    @abstractmethod
+    async def next_schedule_due(self) -> datetime | None:
+        """The earliest ``next_fire_at`` of an unpaused schedule (leased ones included, at
+        their lease expiry if later); None when none will fire. Indexed: no scan."""
+
+    # -- named leases (leader election, locks) ---------------------------------------------
+
+    @abstractmethod
+    async def acquire_lease(
+        self, name: str, *, owner: str, ttl: timedelta, now: datetime
+    ) -> Lease | None:
+        """Take the named lease if it is free or expired at ``now``; atomic.
+
+        On success the token is one more than any token this name ever had (tokens never go
+        back, even after release or expiry), ``acquired_at = now`` and
+        ``expires_at = now + ttl``. Returns None when another owner holds an unexpired lease,
+        and also when ``owner`` itself holds it (use ``renew_lease``).
+        """
+
+    @abstractmethod
+    async def renew_lease(
+        self, name: str, *, owner: str, token: int, ttl: timedelta, now: datetime
+    ) -> Lease | None:
+        """Extend to ``now + ttl`` if ``owner`` holds it with ``token`` and it has not expired
+        at ``now``; atomic. Returns the lease, or None when it is lost."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, *, owner: str, token: int, now: datetime) -> bool:
+        """End the lease now if ``owner`` holds it with ``token``; the token is kept so the
+        next owner's is higher. Returns whether it was released."""
+
+    @abstractmethod
+    async def get_lease(self, name: str, *, now: datetime) -> Lease | None:
+        """The current unexpired holder of the named lease, or None."""
+
+    # -- wake-ups --------------------------------------------------------------------------
+
+    def notify_jobs(self) -> None:
+        """Wake local waiters of ``wait_for_jobs``. Server stores also publish cross-process."""
+        self._jobs_changed.set()
+
+    def notify_schedules(self) -> None:
+        """Wake local waiters of ``wait_for_schedules``."""
+        self._schedules_changed.set()
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` real seconds for new or changed jobs; True when woken.
+
+        May return early or spuriously: callers always re-check with ``claim``. Stores that
+        cannot hear other processes rely on the caller's polling interval.
+        """
+        return await _wait_event(self._jobs_changed, timeout)
+
+    async def wait_for_schedules(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` real seconds for schedule changes; True when woken."""
+        return await _wait_event(self._schedules_changed, timeout)
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> bool:
+    if not event.is_set():
+        try:
+            async with asyncio.timeout(max(0.0, timeout)):
+                await event.wait()
+        except TimeoutError:
+            return False
+    event.clear()
+    return True

@@ -1,0 +1,59 @@
+"""Shared fixtures. Store backends come from plugins in tests/servers/, one per backend:
+each defines a function-scoped fixture ``<backend>_harness`` that yields a fresh, empty,
+opened ``Harness`` (starting its server once per session when needed)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rota.testing import FakeClock
+from rota.testing.conformance import Harness
+
+# backend name -> plugin module; a plugin that does not exist yet is simply not collected
+_PLUGINS = {
+    "memory": "tests.servers.memory",
+    "sqlite": "tests.servers.sqlite",
+    "postgres": "tests.servers.postgres",
+    "redis": "tests.servers.redis",
+    "rediscluster": "tests.servers.redis",
+    "mongodb": "tests.servers.mongodb",
+}
+_MARKS = {"postgres": "postgres", "redis": "redis", "rediscluster": "rediscluster", "mongodb": "mongodb"}
+
+
+def _present(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+pytest_plugins = sorted({m for m in _PLUGINS.values() if _present(m)})
+
+
+def _has_fixture(name: str) -> bool:
+    module = importlib.import_module(_PLUGINS[name])
+    return hasattr(module, f"{name}_harness")
+
+
+BACKENDS = [name for name, module in _PLUGINS.items() if _present(module) and _has_fixture(name)]
+
+
+def _param(name: str) -> object:
+    mark = _MARKS.get(name)
+    return pytest.param(name, marks=[getattr(pytest.mark, mark)] if mark else [], id=name)
+
+
+@pytest.fixture(params=[_param(b) for b in BACKENDS])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """A fresh store of every backend in turn."""
+    h: Harness = request.getfixturevalue(f"{request.param}_harness")
+    yield h
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
