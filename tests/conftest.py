@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import AsyncIterator
-
 import pytest
 
 from rota.testing import FakeClock
@@ -46,14 +44,12 @@ def _param(name: str) -> object:
 
 
 @pytest.fixture(params=[_param(b) for b in BACKENDS])
-async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+def harness(request: pytest.FixtureRequest) -> Harness:
     """A fresh store of every backend in turn."""
     h: Harness = request.getfixturevalue(f"{request.param}_harness")
-    yield h
+    return h
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from rota._models import (
     AddResult,
     Attempt,
-    FireCommit,
     Finish,
+    FireCommit,
     Job,
     JobFilter,
     Lease,
@@ -45,6 +45,9 @@ class Store(ABC):
     kind: str = "abstract"
     #: True when several processes (or hosts) can share this store.
     shared: bool = True
+    #: Seconds an idle worker waits before re-checking for work other processes added, when
+    #: ``wait_for_jobs`` cannot hear them (stores with real wake-ups can use a long interval).
+    poll_interval: float = 1.0
 
     def __init__(self) -> None:
         self._jobs_changed = asyncio.Event()
@@ -244,9 +247,7 @@ class Store(ABC):
     # -- named leases (leader election, locks) ---------------------------------------------
 
     @abstractmethod
-    async def acquire_lease(
-        self, name: str, *, owner: str, ttl: timedelta, now: datetime
-    ) -> Lease | None:
+    async def acquire_lease(self, name: str, *, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
         """Take the named lease if it is free or expired at ``now``; atomic.
 
         On success the token is one more than any token this name ever had (tokens never go

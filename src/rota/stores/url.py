@@ -37,7 +37,9 @@ def store_from_url(url: str | None = None) -> Store:
     target = _BACKENDS.get(scheme)
     if target is None:
         known = ", ".join(sorted({f"{s}://" for s in _BACKENDS}))
-        raise ConfigError(f"unknown store URL scheme {scheme or '(none)'!r} in {redact(url)!r}; use one of {known}")
+        raise ConfigError(
+            f"unknown store URL scheme {scheme or '(none)'!r} in {redact(url)!r}; use one of {known}"
+        )
     module_name, _, factory = target.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,326 @@
+"""The App: task registry, enqueueing, job queries, events; the entry point of the public API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, overload
+
+from rota._clock import SYSTEM_CLOCK, Clock, utc
+from rota._errors import ConfigError, JobNotFound, TaskNotFound
+from rota._events import Event, EventBus, EventKind, Listener
+from rota._ids import new_id
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats
+from rota._retry import RetryPolicy
+from rota._task import JobSpec, Task
+from rota.stores.base import Store
+from rota.stores.url import store_from_url
+
+T = TypeVar("T")
+
+DEFAULT_QUEUE = "default"
+DEFAULT_RETRY = RetryPolicy()
+
+
+def default_instance_id() -> str:
+    """``ROTA_INSTANCE_ID``, else host:pid:random — unique per process."""
+    configured = os.environ.get("ROTA_INSTANCE_ID", "").strip()
+    if configured:
+        return configured
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
+
+
+class App:
+    """A rota application: tasks registered on it, a store, a clock.
+
+    ``App()`` uses ``ROTA_STORE_URL`` or the embedded SQLite file ``./rota.db``;
+    ``App("memory://")``, ``App("postgresql://...")`` or ``App(store=<Store>)`` choose another.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        instance_id: str | None = None,
+    ) -> None:
+        if url is not None and store is not None:
+            raise ConfigError("give a store URL or a Store, not both")
+        self._url = url
+        self._store = store
+        self.clock: Clock = clock or SYSTEM_CLOCK
+        self.instance_id = instance_id or default_instance_id()
+        self.tasks: dict[str, Task[Any]] = {}
+        self.events = EventBus()
+        self._opened = False
+        self._open_lock: asyncio.Lock | None = None
+
+    # -- store lifecycle ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = store_from_url(self._url)
+        return self._store
+
+    async def open(self) -> App:
+        """Connect to the store (and migrate it). Called implicitly by the first operation."""
+        if self._opened:
+            return self
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if not self._opened:
+                await self.store.open()
+                self._opened = True
+        return self
+
+    async def close(self) -> None:
+        if self._opened and self._store is not None:
+            await self._store.close()
+        self._opened = False
+        self._open_lock = None
+
+    async def __aenter__(self) -> App:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> Task[Any]: ...
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        retry: RetryPolicy | int | None = None,
+        timeout: float | timedelta | None = None,
+        lock: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Task[Any]]: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        retry: RetryPolicy | int | None = None,
+        timeout: float | timedelta | None = None,
+        lock: str | None = None,
+    ) -> Task[Any] | Callable[[Callable[..., Any]], Task[Any]]:
+        """Register a handler as a task: ``@app.task`` or ``@app.task(queue=..., retry=...)``.
+
+        ``retry`` is a ``RetryPolicy`` or a number of attempts; ``timeout`` in seconds.
+        ``async def`` handlers run on the worker's event loop; plain ``def`` handlers in its
+        thread pool.
+        """
+
+        def register(func: Callable[..., Any]) -> Task[Any]:
+            task_name = name or f"{func.__module__}.{func.__qualname__}"
+            if task_name in self.tasks:
+                raise ConfigError(f"a task named {task_name!r} is already registered")
+            policy = _retry_policy(retry)
+            seconds = _timeout(timeout)
+            if not queue or not isinstance(queue, str):
+                raise ConfigError(f"queue must be a non-empty string, got {queue!r}")
+            handle: Task[Any] = Task(
+                self, func, name=task_name, queue=queue, priority=priority, retry=policy,
+                timeout=seconds, lock=lock,
+            )  # fmt: skip
+            self.tasks[task_name] = handle
+            return handle
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    def get_task(self, name: str) -> Task[Any]:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tasks)) or "none"
+            raise TaskNotFound(f"unknown task {name!r} (registered: {known})") from None
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The queues of the registered tasks (what a worker serves by default)."""
+        return tuple(sorted({t.queue for t in self.tasks.values()} or {DEFAULT_QUEUE}))
+
+    # -- enqueueing --------------------------------------------------------------------------
+
+    def build_job(self, spec: JobSpec, now: datetime) -> Job:
+        task = spec.task
+        if spec.delay is not None and spec.at is not None:
+            raise ConfigError("give delay or at, not both")
+        due = now
+        if spec.at is not None:
+            due = utc(spec.at)
+        elif spec.delay is not None:
+            seconds = spec.delay.total_seconds() if isinstance(spec.delay, timedelta) else spec.delay
+            if seconds < 0:
+                raise ConfigError(f"delay must not be negative, got {seconds}")
+            due = now + timedelta(seconds=seconds)
+        if spec.key is not None and (not isinstance(spec.key, str) or not spec.key):
+            raise ConfigError(f"key must be a non-empty string, got {spec.key!r}")
+        return Job(
+            id=new_id(),
+            task=task.name,
+            queue=spec.queue or task.queue,
+            payload=spec.payload,
+            priority=task.priority if spec.priority is None else int(spec.priority),
+            due_at=due,
+            created_at=now,
+            max_attempts=task.retry.attempts,
+            key=spec.key,
+            timeout=task.timeout,
+        )
+
+    async def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
+        """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
+        handle = self.get_task(task) if isinstance(task, str) else task
+        return await handle.enqueue(payload, **options)
+
+    async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
+        """Queue many jobs in one store round trip; returns the stored jobs in order (the
+        existing job for a duplicate key)."""
+        specs = list(specs)
+        if not specs:
+            return []
+        await self.open()
+        now = self.clock.now()
+        jobs = [self.build_job(spec, now) for spec in specs]
+        results = await self.store.add(jobs, now=now)
+        if self.events.active:
+            for result in results:
+                if result.created:
+                    self.events.emit(Event(EventKind.ENQUEUED, result.job))
+        return [r.job for r in results]
+
+    # -- queries and admin -------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job:
+        await self.open()
+        job = await self.store.get_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return job
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        queue: str | None = None,
+        task: str | None = None,
+        limit: int = 100,
+        after_id: str | None = None,
+    ) -> list[Job]:
+        await self.open()
+        try:
+            st = JobStatus(status) if status is not None else None
+        except ValueError:
+            names = ", ".join(s.value for s in JobStatus)
+            raise ConfigError(f"unknown status {status!r}; use one of {names}") from None
+        flt = JobFilter(status=st, queue=queue, task=task, limit=limit, after_id=after_id)
+        return await self.store.list_jobs(flt)
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        await self.open()
+        return await self.store.get_attempts(job_id)
+
+    async def cancel(self, job_id: str) -> Job:
+        await self.open()
+        job = await self.store.cancel(job_id, now=self.clock.now())
+        self.events.emit(Event(EventKind.CANCELLED, job))
+        return job
+
+    async def requeue(self, job_id: str) -> Job:
+        await self.open()
+        return await self.store.requeue(job_id, now=self.clock.now())
+
+    async def stats(self) -> QueueStats:
+        await self.open()
+        return await self.store.stats()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on(self, kinds: EventKind | Iterable[EventKind] | None, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for events of ``kinds`` (None: all). Returns an unsubscribe."""
+        if kinds is None:
+            selected = None
+        elif isinstance(kinds, EventKind):
+            selected = frozenset({kinds})
+        else:
+            selected = frozenset(kinds)
+        return self.events.subscribe(listener, selected)
+
+    async def wait_until_idle(
+        self, timeout: float | None = None, *, queues: Iterable[str] | None = None
+    ) -> None:
+        """Wait until no job is running and none is due now in ``queues`` (default: the app's).
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds. Delayed jobs not yet due do not
+        count: with a fake clock, advance it to make them due.
+        """
+        await self.open()
+        names = tuple(queues) if queues is not None else self.queues
+        changed = self.events.changed()
+        async with asyncio.timeout(timeout):
+            while True:
+                changed.clear()
+                if await self._idle(names):
+                    return
+                # woken by any local job event; the poll catches work done by other processes
+                try:
+                    async with asyncio.timeout(0.05):
+                        await changed.wait()
+                except TimeoutError:
+                    pass
+
+    async def _idle(self, queues: tuple[str, ...]) -> bool:
+        stats = await self.store.stats()
+        for queue in queues:
+            counts = stats.counts.get(queue, {})
+            if counts.get(JobStatus.RUNNING, 0):
+                return False
+        due = await self.store.next_due(queues=queues)
+        return due is None or due > self.clock.now()
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def worker(self, **settings: Any) -> Any:
+        """A Worker for this app; see ``rota.WorkerSettings`` for the settings."""
+        from rota.runtime.worker import Worker, WorkerSettings
+
+        return Worker(self, WorkerSettings(**settings))
+
+
+def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    if retry is None:
+        return DEFAULT_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return RetryPolicy(attempts=retry)
+    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {retry!r}")
+
+
+def _timeout(timeout: float | timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+    if seconds <= 0:
+        raise ConfigError(f"timeout must be positive, got {seconds}")
+    return seconds

@@ -1,0 +1,88 @@
+"""In-process events: observe jobs as they are enqueued, start and end."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rota._models import ErrorInfo, Job
+
+log = logging.getLogger("rota.events")
+
+
+class EventKind(StrEnum):
+    ENQUEUED = "enqueued"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"  # the attempt failed; the job is pending again, due at ``retry_at``
+    FAILED = "failed"  # dead: the last attempt failed
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # given back unfinished at shutdown; runs again elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    job: Job
+    error: ErrorInfo | None = None
+    retry_at: Any = None  # datetime for RETRYING
+
+
+Listener = Callable[[Event], Awaitable[None] | None]
+
+
+class EventBus:
+    """Synchronous fan-out to listeners; async listeners run as tasks. A failing listener is
+    logged and never disturbs the worker."""
+
+    def __init__(self) -> None:
+        self._listeners: list[tuple[frozenset[EventKind] | None, Listener]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed: asyncio.Event | None = None
+
+    def subscribe(self, listener: Listener, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
+        entry = (kinds, listener)
+        self._listeners.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return unsubscribe
+
+    @property
+    def active(self) -> bool:
+        return bool(self._listeners) or self._changed is not None
+
+    def emit(self, event: Event) -> None:
+        if self._changed is not None:
+            self._changed.set()
+        for kinds, listener in list(self._listeners):
+            if kinds is not None and event.kind not in kinds:
+                continue
+            try:
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(_guard(result))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            except Exception:
+                log.exception("event listener %r failed on %s", listener, event.kind)
+
+    def changed(self) -> asyncio.Event:
+        """An event set on every emit (for waiters such as wait_until_idle)."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        return self._changed
+
+
+async def _guard(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("async event listener failed")

@@ -1,0 +1,78 @@
+"""Retry policies: how long to wait before the next attempt. Pure maths, no I/O."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from rota._errors import ConfigError
+
+Backoff = Literal["fixed", "linear", "exponential", "backpressure"]
+_BACKOFFS: tuple[Backoff, ...] = ("fixed", "linear", "exponential", "backpressure")
+
+
+def _seconds(value: float | timedelta, name: str) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 0:
+        raise ConfigError(f"{name} must not be negative, got {seconds}")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many attempts a task gets and how long to wait between them.
+
+    ``attempts`` is the total number of attempts (1 = never retry). The delay before attempt
+    ``n + 1`` after a failed attempt ``n`` (n >= 1) is, before the cap:
+
+    * ``fixed``: ``base``
+    * ``linear``: ``base * n``
+    * ``exponential``: ``base * 2 ** (n - 1)``
+    * ``backpressure``: ``base * n ** 2`` (the Mongopher seed's formula)
+
+    then ``min(delay, cap)``; with ``jitter`` the delay is drawn uniformly from ``[0, delay]``
+    ("full jitter"), which spreads retries of many failing jobs apart.
+    """
+
+    attempts: int = 3
+    backoff: Backoff = "exponential"
+    base: float | timedelta = 1.0
+    cap: float | timedelta = 300.0
+    jitter: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        if self.backoff not in _BACKOFFS:
+            raise ConfigError(f"backoff must be one of {', '.join(_BACKOFFS)}, got {self.backoff!r}")
+        object.__setattr__(self, "base", _seconds(self.base, "base"))
+        object.__setattr__(self, "cap", _seconds(self.cap, "cap"))
+
+    def raw_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based), capped, before jitter."""
+        n = max(1, attempt)
+        base = float(self.base)  # type: ignore[arg-type]  # normalised to float in __post_init__
+        if self.backoff == "fixed":
+            delay = base
+        elif self.backoff == "linear":
+            delay = base * n
+        elif self.backoff == "exponential":
+            delay = base * 2.0 ** min(n - 1, 1024)
+        else:
+            delay = base * n * n
+        return min(delay, float(self.cap))  # type: ignore[arg-type]
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The delay to use after failed attempt ``attempt``, jittered when asked."""
+        delay = self.raw_delay(attempt)
+        if self.jitter:
+            delay = (rng or random).uniform(0.0, delay)
+        return delay
+
+    def gives_up_after(self, attempt: int) -> bool:
+        return attempt >= self.attempts
+
+
+NO_RETRY = RetryPolicy(attempts=1)

@@ -1,0 +1,145 @@
+"""The handle ``@app.task`` returns: call it to run the function, ``enqueue`` to queue a job."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from rota._errors import ConfigError
+from rota._models import Job
+from rota._retry import RetryPolicy
+from rota._serde import Codec, codec_for
+
+if TYPE_CHECKING:
+    from rota._app import App
+
+P = TypeVar("P")
+
+_NO_PAYLOAD = object()
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job ready to be added, built by ``Task.prepare``; give a list to ``App.enqueue_many``."""
+
+    task: Task[Any]
+    payload: bytes
+    delay: float | timedelta | None = None
+    at: datetime | None = None
+    key: str | None = None
+    priority: int | None = None
+    queue: str | None = None
+
+
+class Task(Generic[P]):
+    """A registered task. Calling it runs the function directly (handy in tests)."""
+
+    def __init__(
+        self,
+        app: App,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        queue: str,
+        priority: int,
+        retry: RetryPolicy,
+        timeout: float | None,
+        lock: str | None,
+    ) -> None:
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.queue = queue
+        self.priority = priority
+        self.retry = retry
+        self.timeout = timeout
+        self.lock = lock
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.payload_type, self.takes_payload = _payload_type(fn, name)
+        self.codec: Codec = codec_for(self.payload_type)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.queue}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    # -- payloads ----------------------------------------------------------------------------
+
+    def encode(self, payload: Any) -> bytes:
+        """Validate and encode a payload; raises PayloadError if it does not fit."""
+        return self.codec.encode(payload if self.takes_payload else None)
+
+    def decode(self, data: bytes) -> Any:
+        return self.codec.decode(data)
+
+    async def invoke(self, payload: Any) -> Any:
+        """Run the handler with a decoded payload (async handlers only; sync ones use call_sync)."""
+        if self.takes_payload:
+            return await self.fn(payload)
+        return await self.fn()
+
+    def call_sync(self, payload: Any) -> Any:
+        return self.fn(payload) if self.takes_payload else self.fn()
+
+    # -- enqueueing --------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        payload: P | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+        key: str | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+    ) -> JobSpec:
+        """Validate a payload now and return a spec for ``App.enqueue_many``."""
+        return JobSpec(self, self.encode(payload), delay, at, key, priority, queue)
+
+    async def enqueue(
+        self,
+        payload: P | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+        key: str | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+    ) -> Job:
+        """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
+
+        With ``key``, a job with that key already in the store is returned instead of a new one.
+        """
+        spec = self.prepare(payload, delay=delay, at=at, key=key, priority=priority, queue=queue)
+        return (await self.app.enqueue_many([spec]))[0]
+
+
+def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:
+    """The handler's payload annotation: its only parameter, or None for a handler without one."""
+    sig = inspect.signature(fn)
+    params = [
+        p
+        for p in sig.parameters.values()
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    required = [p for p in params if p.default is inspect.Parameter.empty]
+    if len(params) > 1 and len(required) > 1:
+        raise ConfigError(
+            f"task {name!r} takes {len(params)} parameters; a handler takes one payload "
+            "parameter (use a dataclass or TypedDict to carry several values)"
+        )
+    if not params:
+        return type(None), False
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        raise ConfigError(f"cannot resolve the annotations of task {name!r}: {exc}") from exc
+    return hints.get(params[0].name, Any), True
+
+
+AsyncHandler = Callable[[Any], Awaitable[Any]]

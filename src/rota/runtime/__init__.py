@@ -1,0 +1,1 @@
+"""The runtime: worker, scheduler, leader election and locks, built on the Store interface."""

@@ -1,0 +1,474 @@
+"""The worker: claims jobs as slots free up, runs them, heartbeats their leases, records outcomes.
+
+One coroutine claims (only as many jobs as there are free slots), one heartbeats every lease at
+a third of its length, one writes outcomes in batches. Each job runs in its own task; ``async``
+handlers on the loop, plain ``def`` handlers in a bounded thread pool. A slot stays busy until
+its outcome is durable, so a crash never loses more than the jobs it was running, and those
+come back when their leases expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rota._clock import SystemClock
+from rota._errors import Cancel, ConfigError, PayloadError, Retry, TaskNotFound
+from rota._events import Event, EventKind
+from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
+from rota._retry import RetryPolicy
+from rota._serde import encode_json
+from rota.runtime.resilience import with_retries
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from rota._app import App
+    from rota._task import Task
+
+log = logging.getLogger("rota.worker")
+T = TypeVar("T")
+
+_FALLBACK_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker runs. Durations are seconds (or ``timedelta``)."""
+
+    concurrency: int = 10
+    queues: Sequence[str] | None = None  # None: every queue the app's tasks use
+    lease: float | timedelta = 30.0  # heartbeats renew it every lease/3
+    claim_batch: int = 100  # most jobs taken in one claim
+    poll_interval: float | None = None  # cross-process polling; None: the store's own hint
+    grace: float | timedelta = 10.0  # on shutdown, how long running jobs may finish
+    sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
+    name: str | None = None  # lease owner; None: the app's instance id
+
+    def __post_init__(self) -> None:
+        for attr in ("lease", "grace"):
+            value = getattr(self, attr)
+            if isinstance(value, timedelta):
+                object.__setattr__(self, attr, value.total_seconds())
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ConfigError(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
+        if float(self.lease) < 0.003:  # type: ignore[arg-type]
+            raise ConfigError(f"lease must be at least 3 ms, got {self.lease!r}")
+        if float(self.grace) < 0:  # type: ignore[arg-type]
+            raise ConfigError(f"grace must not be negative, got {self.grace!r}")
+        if self.claim_batch < 1:
+            raise ConfigError(f"claim_batch must be >= 1, got {self.claim_batch!r}")
+        if self.sync_threads is not None and self.sync_threads < 1:
+            raise ConfigError(f"sync_threads must be >= 1, got {self.sync_threads!r}")
+        if self.queues is not None:
+            queues = tuple(self.queues)
+            if not queues or not all(isinstance(q, str) and q for q in queues):
+                raise ConfigError(f"queues must be non-empty names, got {self.queues!r}")
+            object.__setattr__(self, "queues", queues)
+
+
+@dataclass(eq=False)
+class _Run:
+    """One claimed job on this worker, from claim until its outcome is written."""
+
+    job: Job
+    task: asyncio.Task[None] | None = None
+    reason: str | None = None  # why we cancelled it: timeout, lease_lost, shutdown
+    finishing: bool = False  # the handler is done; the outcome waits to be written
+    watchdog: Any = None
+
+    @property
+    def ref(self) -> LeaseRef:
+        return LeaseRef(self.job.id, self.job.token)
+
+
+@dataclass
+class WorkerCounters:
+    claimed: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    lost: int = 0
+    released: int = 0
+    store_errors: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs an app's jobs until ``stop()`` (or SIGTERM/SIGINT under ``rota worker``)."""
+
+    def __init__(self, app: App, settings: WorkerSettings | None = None) -> None:
+        self.app = app
+        self.settings = settings or WorkerSettings()
+        self.clock = app.clock
+        self.id = self.settings.name or app.instance_id
+        self.queues: tuple[str, ...] = tuple(self.settings.queues or app.queues)
+        self.lease = timedelta(seconds=float(self.settings.lease))  # type: ignore[arg-type]
+        self.counters = WorkerCounters()
+        self.rng = random.Random()
+        self._running: dict[str, _Run] = {}
+        self._outbox: list[tuple[_Run, Finish]] = []
+        self._outbox_ready = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._stopping = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+
+    # -- control -----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        return len(self._running)
+
+    def stop(self) -> None:
+        """Stop claiming and shut down gracefully (safe from signal handlers)."""
+        self._stopping = True
+        self._stop.set()
+
+    async def start(self) -> None:
+        """Run in the background until ``shutdown()``."""
+        if self._main is None:
+            self._main = asyncio.create_task(self.run(), name=f"rota-worker-{self.id}")
+            await self._started.wait()
+
+    async def shutdown(self) -> None:
+        """Stop and wait for the graceful shutdown to complete."""
+        self.stop()
+        if self._main is not None:
+            await self._main
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def run(self) -> None:
+        """Work until stopped, then wait ``grace`` for running jobs, release the rest."""
+        await self.app.open()
+        threads = self.settings.sync_threads or self.settings.concurrency
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rota-sync")
+        helpers = [
+            asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat"),
+            asyncio.create_task(self._flush_loop(), name="rota-finisher"),
+        ]
+        log.info(
+            "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
+        )
+        self._started.set()
+        try:
+            await self._claim_loop()
+        finally:
+            self._stopping = True
+            await self._drain()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._flush()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            log.info("worker %s stopped", self.id)
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        store = self.app.store
+        batch = self.settings.claim_batch
+        idle_streak = 0
+        while not self._stopping:
+            free = self.settings.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._first(self._slot_free.wait())
+                continue
+            want = min(free, batch)
+            jobs = await self._store(
+                lambda: store.claim(
+                    queues=self.queues, worker=self.id, limit=want, lease_for=self.lease, now=self.clock.now()
+                ),
+                "claim",
+            )
+            if jobs is None:
+                break
+            for job in jobs:
+                self._launch(job)
+            if len(jobs) < want and not self._stopping:
+                idle_streak = idle_streak + 1 if not jobs else 0
+                await self._idle_wait(hot=idle_streak > 1)
+
+    async def _idle_wait(self, *, hot: bool) -> None:
+        """Sleep until new work may exist: a wake-up from the store, the next due time, a free
+        slot, or the polling interval (for stores that cannot hear other processes)."""
+        store = self.app.store
+        due = await self._store(lambda: store.next_due(queues=self.queues), "next_due")
+        poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
+        waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll)]
+        if due is not None:
+            delay = (due - self.clock.now()).total_seconds()
+            if delay > 0 or not hot:
+                waits.append(self.clock.sleep(max(0.0, delay)))
+        await self._first(*waits)
+
+    async def _first(self, *awaitables: Awaitable[Any]) -> None:
+        """Wait for the first of ``awaitables`` or for stop(), then cancel the rest."""
+        tasks = [asyncio.ensure_future(a) for a in awaitables]
+        tasks.append(asyncio.ensure_future(self._stop.wait()))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _store(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
+        """A store call retried through outages; None when stopping interrupted the retries."""
+        try:
+            return await with_retries(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
+        except Exception:
+            self.counters.store_errors += 1
+            if self._stopping:
+                log.warning("gave up %s: shutting down", what)
+                return None
+            raise
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _launch(self, job: Job) -> None:
+        run = _Run(job)
+        self._running[job.id] = run
+        self.counters.claimed += 1
+        run.task = asyncio.create_task(self._execute(run))
+        if job.timeout:
+            if isinstance(self.clock, SystemClock):
+                run.watchdog = asyncio.get_running_loop().call_later(
+                    job.timeout, self._cancel, run, "timeout"
+                )
+            else:
+                run.watchdog = asyncio.create_task(self._fake_watchdog(run, job.timeout))
+
+    async def _fake_watchdog(self, run: _Run, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        self._cancel(run, "timeout")
+
+    def _cancel(self, run: _Run, reason: str) -> None:
+        if run.finishing or run.reason is not None or run.task is None:
+            return
+        run.reason = reason
+        run.task.cancel()
+
+    async def _execute(self, run: _Run) -> None:
+        job = run.job
+        task = self.app.tasks.get(job.task)
+        events = self.app.events
+        try:
+            if task is None:
+                raise TaskNotFound(f"task {job.task!r} is not registered on worker {self.id}")
+            payload = task.decode(job.payload)
+            if events.active:
+                events.emit(Event(EventKind.STARTED, job))
+            if task.is_async:
+                result = await task.invoke(payload)
+            else:
+                assert self._pool is not None
+                ctx = contextvars.copy_context()
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self._pool, ctx.run, task.call_sync, payload)
+        except asyncio.CancelledError:
+            reason = run.reason
+            if reason is None:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            if reason == "timeout":
+                error = ErrorInfo("TimeoutError", f"timed out after {job.timeout:g}s")
+                self._record(run, self._failure(job, task, Outcome.TIMED_OUT, error))
+            else:
+                self._drop(run, reason)
+        except Retry as signal:
+            error = ErrorInfo("Retry", str(signal))
+            self._record(run, self._failure(job, task, Outcome.FAILED, error, after=signal.after))
+        except Cancel as signal:
+            error = ErrorInfo("Cancel", signal.reason)
+            self._record(run, Finish(job.id, job.token, Outcome.CANCELLED, error=error))
+        except Exception as exc:
+            error = ErrorInfo(
+                type=type(exc).__qualname__,
+                message=str(exc),
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            permanent = isinstance(exc, PayloadError)
+            self._record(run, self._failure(job, task, Outcome.FAILED, error, permanent=permanent))
+        else:
+            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=_encode_result(result)))
+
+    def _failure(
+        self,
+        job: Job,
+        task: Task[Any] | None,
+        outcome: Outcome,
+        error: ErrorInfo,
+        *,
+        after: float | None = None,
+        permanent: bool = False,
+    ) -> Finish:
+        if permanent or job.attempts >= job.max_attempts:
+            return Finish(job.id, job.token, outcome, error=error)
+        policy = task.retry if task is not None else _FALLBACK_RETRY
+        delay = after if after is not None else policy.delay(job.attempts, self.rng)
+        retry_at = self.clock.now() + timedelta(seconds=delay)
+        return Finish(job.id, job.token, outcome, retry_at=retry_at, error=error)
+
+    def _record(self, run: _Run, finish: Finish) -> None:
+        run.finishing = True
+        _cancel_watchdog(run)
+        self._outbox.append((run, finish))
+        self._outbox_ready.set()
+
+    def _drop(self, run: _Run, reason: str) -> None:
+        """The run ended without an outcome to write (lease lost, or released at shutdown)."""
+        _cancel_watchdog(run)
+        if reason == "shutdown":
+            run.finishing = True
+            self._outbox.append((run, _RELEASE))
+            self._outbox_ready.set()
+            return
+        self.counters.lost += 1
+        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.replace("_", " "))
+        self._forget(run)
+
+    def _forget(self, run: _Run) -> None:
+        self._running.pop(run.job.id, None)
+        self._slot_free.set()
+
+    # -- writing outcomes --------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            finishes = [(run, fin) for run, fin in batch if fin is not _RELEASE]
+            releases = [run for run, fin in batch if fin is _RELEASE]
+            store = self.app.store
+            if finishes:
+                results = [fin for _, fin in finishes]
+                applied = await self._store(
+                    lambda: store.finish(results, worker=self.id, now=self.clock.now()), "finish"
+                )
+                for (run, fin), ok in zip(finishes, applied or [False] * len(finishes), strict=True):
+                    self._settled(run, fin, ok)
+            if releases:
+                refs = [run.ref for run in releases]
+                await self._store(lambda: store.release(refs, now=self.clock.now()), "release")
+                for run in releases:
+                    self.counters.released += 1
+                    self.app.events.emit(
+                        Event(EventKind.RELEASED, run.job)
+                    ) if self.app.events.active else None
+                    self._forget(run)
+
+    def _settled(self, run: _Run, fin: Finish, applied: bool) -> None:
+        self._forget(run)
+        if not applied:
+            self.counters.lost += 1
+            log.warning("outcome of job %s dropped: its lease was lost", run.job.id)
+            return
+        counters = self.counters
+        if fin.retry_at is not None:
+            counters.retried += 1
+            kind = EventKind.RETRYING
+        elif fin.outcome is Outcome.SUCCEEDED:
+            counters.succeeded += 1
+            kind = EventKind.SUCCEEDED
+        elif fin.outcome is Outcome.CANCELLED:
+            counters.cancelled += 1
+            kind = EventKind.CANCELLED
+        else:
+            counters.failed += 1
+            kind = EventKind.FAILED
+        if self.app.events.active:
+            self.app.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+
+    # -- leases ------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        store = self.app.store
+        last_ok = self.clock.monotonic()
+        while True:
+            await self.clock.sleep(interval)
+            runs = [r for r in self._running.values() if not r.finishing and r.reason is None]
+            if not runs:
+                last_ok = self.clock.monotonic()
+                continue
+            refs = [r.ref for r in runs]
+            try:
+                lost = await store.heartbeat(refs, lease_for=self.lease, now=self.clock.now())
+            except Exception as exc:  # noqa: BLE001 - any failure: retry next beat, watch the deadline
+                log.warning("heartbeat failed: %s", exc)
+                if self.clock.monotonic() - last_ok >= self.lease.total_seconds():
+                    # our leases have expired as far as anyone can tell: stop those runs
+                    for run in runs:
+                        self._cancel(run, "lease_lost")
+                continue
+            last_ok = self.clock.monotonic()
+            for job_id in lost:
+                lost_run = self._running.get(job_id)
+                if lost_run is not None:
+                    self._cancel(lost_run, "lease_lost")
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Wait up to ``grace`` for running handlers, then cancel the rest for release."""
+        pending = [r.task for r in self._running.values() if r.task is not None and not r.task.done()]
+        if pending:
+            log.info("waiting up to %ss for %d running jobs", self.settings.grace, len(pending))
+            grace = asyncio.ensure_future(self.clock.sleep(float(self.settings.grace)))  # type: ignore[arg-type]
+            everything = asyncio.ensure_future(asyncio.wait(pending))
+            await asyncio.wait([grace, everything], return_when=asyncio.FIRST_COMPLETED)
+            grace.cancel()
+            everything.cancel()
+        for run in list(self._running.values()):
+            self._cancel(run, "shutdown")
+        remaining = [r.task for r in self._running.values() if r.task is not None]
+        await asyncio.gather(*remaining, return_exceptions=True)
+
+
+_RELEASE = Finish("", 0, Outcome.CANCELLED)  # marker in the outbox: give the lease back
+
+
+def _cancel_watchdog(run: _Run) -> None:
+    if run.watchdog is not None:
+        run.watchdog.cancel()
+        run.watchdog = None
+
+
+def _encode_result(result: Any) -> bytes | None:
+    if result is None:
+        return None
+    try:
+        return encode_json(result)
+    except PayloadError:
+        log.warning("job result of type %s is not JSON-encodable; not stored", type(result).__name__)
+        return None
+
+
+def next_due_delay(due: datetime | None, now: datetime) -> float | None:
+    return None if due is None else max(0.0, (due - now).total_seconds())
