@@ -1,0 +1,23 @@
+"""``StoreConformance``: every topic's tests in one class for a store's test module to subclass."""
+
+from __future__ import annotations
+
+import pytest
+
+from rota.testing.conformance.jobs_add import JobsAdd
+from rota.testing.conformance.jobs_admin import JobsAdmin
+from rota.testing.conformance.jobs_claim import JobsClaim
+from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
+from rota.testing.conformance.leases import Leases
+from rota.testing.conformance.schedule_fires import ScheduleFires
+from rota.testing.conformance.schedules import Schedules
+
+
+class StoreConformance(JobsAdd, JobsClaim, JobsLifecycle, JobsAdmin, Schedules, ScheduleFires, Leases):
+    """The store contract as tests. Subclass it and provide a ``harness`` fixture.
+
+    Each test gets a fresh, empty, opened store; the fixture closes it afterwards.
+    """
+
+    # so the suite also runs under pytest-asyncio's strict mode
+    pytestmark = pytest.mark.asyncio
