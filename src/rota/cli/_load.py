@@ -1,0 +1,55 @@
+"""Finding the user's App from ``module:attribute`` and opening stores for admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rota._app import App
+from rota._errors import ConfigError
+
+
+def load_app(target: str) -> App:
+    """Import ``package.module:attribute`` (attribute defaults to ``app``) and return the App."""
+    module_name, _, attr = target.partition(":")
+    attr = attr or "app"
+    if not module_name:
+        raise ConfigError(f"expected MODULE:APP, got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
+    app = getattr(module, attr, None)
+    if not isinstance(app, App):
+        raise ConfigError(f"{module_name}:{attr} is not a rota.App (found {type(app).__name__})")
+    return app
+
+
+def add_app_options(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    if required:
+        parser.add_argument("app", metavar="MODULE:APP", help="the rota.App to use, e.g. myproj.tasks:app")
+    else:
+        parser.add_argument("--app", metavar="MODULE:APP", help="the rota.App whose store to use")
+    parser.add_argument(
+        "--store", metavar="URL", help="store URL (default: the app's, ROTA_STORE_URL or sqlite)"
+    )
+
+
+def app_from_args(args: argparse.Namespace) -> App:
+    target = getattr(args, "app", None)
+    if target:
+        app = load_app(target)
+        if args.store:
+            app = _with_store(app, args.store)
+        return app
+    return App(args.store)
+
+
+def _with_store(app: App, url: str) -> App:
+    replacement = App(url, clock=app.clock, instance_id=app.instance_id)
+    replacement.tasks = app.tasks
+    return replacement
