@@ -1,0 +1,172 @@
+"""Cron fires across DST and other offset changes, every instant written out by hand.
+
+The rules (docs/schedules.md): a *fixed-time* schedule (minute and hour fields not starting
+with ``*``) whose wall times are skipped by a forward jump of less than 3 h fires once, at
+the first instant after the jump; across a backward jump of less than 3 h it fires only at
+the first occurrence. A *wildcard* schedule just follows the wall clock: skipped times do
+not fire, repeated times fire twice. Jumps of 3 h or more skip for everyone and repeat for
+everyone.
+
+Expected instants are UTC, worked out from the zone's published rules (the transition is
+noted with each group), never computed by the code under test.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rota.triggers import Cron
+
+
+def z(text: str) -> datetime:
+    """A UTC instant from 'YYYY-MM-DD HH:MM[:SS]'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# (zone, expression, start (exclusive), every fire after it, in order)
+CASES: list[tuple[str, str, str, list[str]]] = [
+    # ---- Europe/London: 2024-03-31 01:00Z, 01:00 GMT -> 02:00 BST (wall 01:00-01:59 skipped)
+    ("Europe/London", "30 1 * * *", "2024-03-30 00:00",
+     ["2024-03-30 01:30", "2024-03-31 01:00", "2024-04-01 00:30"]),
+    ("Europe/London", "0,30 1 * * *", "2024-03-30 12:00",  # two skipped times, one fire
+     ["2024-03-31 01:00", "2024-04-01 00:00", "2024-04-01 00:30"]),
+    ("Europe/London", "0 2 * * *", "2024-03-30 12:00",
+     ["2024-03-31 01:00", "2024-04-01 01:00"]),
+    ("Europe/London", "30 1,2 * * *", "2024-03-30 12:00",  # 01:30 -> 02:00 BST, then 02:30 BST
+     ["2024-03-31 01:00", "2024-03-31 01:30", "2024-04-01 00:30", "2024-04-01 01:30"]),
+    ("Europe/London", "*/30 * * * *", "2024-03-31 00:00",
+     ["2024-03-31 00:30", "2024-03-31 01:00", "2024-03-31 01:30", "2024-03-31 02:00"]),
+    ("Europe/London", "30 * * * *", "2024-03-30 23:00",  # 01:30 GMT never exists
+     ["2024-03-30 23:30", "2024-03-31 00:30", "2024-03-31 01:30", "2024-03-31 02:30"]),
+    ("Europe/London", "*/20 1 * * *", "2024-03-30 12:00",  # wildcard: the skipped hour is lost
+     ["2024-04-01 00:00", "2024-04-01 00:20", "2024-04-01 00:40", "2024-04-02 00:00"]),
+    ("Europe/London", "0,20,40 1 * * *", "2024-03-30 12:00",  # fixed: one catch-up fire
+     ["2024-03-31 01:00", "2024-04-01 00:00", "2024-04-01 00:20"]),
+    ("Europe/London", "15 30 1 * * *", "2024-03-30 12:00",  # six fields
+     ["2024-03-31 01:00:00", "2024-04-01 00:30:15"]),
+    ("Europe/London", "*/20 59 0 * * *", "2024-03-31 00:58",  # 00:59 GMT exists
+     ["2024-03-31 00:59:00", "2024-03-31 00:59:20", "2024-03-31 00:59:40",
+      "2024-03-31 23:59:00"]),
+    # ---- Europe/London: 2024-10-27 01:00Z, 02:00 BST -> 01:00 GMT (wall 01:00-01:59 twice)
+    ("Europe/London", "30 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:30", "2024-10-28 01:30"]),
+    ("Europe/London", "*/30 * * * *", "2024-10-26 23:45",
+     ["2024-10-27 00:00", "2024-10-27 00:30", "2024-10-27 01:00", "2024-10-27 01:30",
+      "2024-10-27 02:00"]),
+    ("Europe/London", "15 * * * *", "2024-10-26 23:00",
+     ["2024-10-26 23:15", "2024-10-27 00:15", "2024-10-27 01:15", "2024-10-27 02:15"]),
+    ("Europe/London", "0,30 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:00", "2024-10-27 00:30", "2024-10-28 01:00", "2024-10-28 01:30"]),
+    ("Europe/London", "*/30 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:00", "2024-10-27 00:30", "2024-10-27 01:00", "2024-10-27 01:30",
+      "2024-10-28 01:00"]),
+    ("Europe/London", "45 1 * * *", "2024-10-27 01:10",  # start inside the second 01:xx
+     ["2024-10-28 01:45"]),
+    ("Europe/London", "45 1 * * *", "2024-10-27 00:50",  # 01:50 BST: 01:45 already fired
+     ["2024-10-28 01:45"]),
+    ("Europe/London", "45 * * * *", "2024-10-27 00:50",
+     ["2024-10-27 01:45", "2024-10-27 02:45"]),
+    ("Europe/London", "59 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:59", "2024-10-28 01:59"]),
+    ("Europe/London", "0 2 * * *", "2024-10-26 12:00",
+     ["2024-10-27 02:00", "2024-10-28 02:00"]),
+    ("Europe/London", "0 1 * * *", "2024-10-27 00:00",  # 01:00 BST is the start instant
+     ["2024-10-28 01:00"]),
+    # ---- America/New_York: 2024-03-10 07:00Z, 02:00 EST -> 03:00 EDT
+    ("America/New_York", "30 2 * * *", "2024-03-09 00:00",
+     ["2024-03-09 07:30", "2024-03-10 07:00", "2024-03-11 06:30"]),
+    ("America/New_York", "0 3 * * *", "2024-03-09 00:00",
+     ["2024-03-09 08:00", "2024-03-10 07:00", "2024-03-11 07:00"]),
+    ("America/New_York", "@hourly", "2024-03-10 05:30",
+     ["2024-03-10 06:00", "2024-03-10 07:00", "2024-03-10 08:00"]),
+    ("America/New_York", "0 9 * * 1-5", "2024-03-08 00:00",
+     ["2024-03-08 14:00", "2024-03-11 13:00"]),
+    ("America/New_York", "@daily", "2024-03-09 00:00",
+     ["2024-03-09 05:00", "2024-03-10 05:00", "2024-03-11 04:00"]),
+    # ---- America/New_York: 2024-11-03 06:00Z, 02:00 EDT -> 01:00 EST
+    ("America/New_York", "30 1 * * *", "2024-11-02 12:00",
+     ["2024-11-03 05:30", "2024-11-04 06:30"]),
+    ("America/New_York", "*/15 1 * * *", "2024-11-02 12:00",
+     ["2024-11-03 05:00", "2024-11-03 05:15", "2024-11-03 05:30", "2024-11-03 05:45",
+      "2024-11-03 06:00", "2024-11-03 06:15", "2024-11-03 06:30", "2024-11-03 06:45",
+      "2024-11-04 06:00"]),
+    ("America/New_York", "0 2 * * *", "2024-11-02 12:00",
+     ["2024-11-03 07:00", "2024-11-04 07:00"]),
+    # ---- Australia/Lord_Howe: 2024-10-05 15:30Z, 02:00 +10:30 -> 02:30 +11 (30 min skipped)
+    ("Australia/Lord_Howe", "15 2 * * *", "2024-10-04 00:00",
+     ["2024-10-04 15:45", "2024-10-05 15:30", "2024-10-06 15:15"]),
+    ("Australia/Lord_Howe", "45 2 * * *", "2024-10-04 00:00",
+     ["2024-10-04 16:15", "2024-10-05 15:45", "2024-10-06 15:45"]),
+    ("Australia/Lord_Howe", "*/20 * * * *", "2024-10-05 15:00",
+     ["2024-10-05 15:10", "2024-10-05 15:40", "2024-10-05 16:00", "2024-10-05 16:20"]),
+    # ---- Australia/Lord_Howe: 2024-04-06 15:00Z, 02:00 +11 -> 01:30 +10:30 (30 min twice)
+    ("Australia/Lord_Howe", "45 1 * * *", "2024-04-06 00:00",
+     ["2024-04-06 14:45", "2024-04-07 15:15"]),
+    ("Australia/Lord_Howe", "*/20 * * * *", "2024-04-06 14:15",
+     ["2024-04-06 14:20", "2024-04-06 14:40", "2024-04-06 15:10", "2024-04-06 15:30",
+      "2024-04-06 15:50"]),
+    ("Australia/Lord_Howe", "0,20,40 1 * * *", "2024-04-06 00:00",
+     ["2024-04-06 14:00", "2024-04-06 14:20", "2024-04-06 14:40", "2024-04-07 14:30",
+      "2024-04-07 14:50", "2024-04-07 15:10"]),
+    # ---- Pacific/Apia: 2011-12-30 10:00Z, 29 Dec 24:00 -10 -> 31 Dec 00:00 +14 (a day lost)
+    ("Pacific/Apia", "0 12 * * *", "2011-12-28 12:00",  # noon on 28, 29, 31 Dec, 1 Jan
+     ["2011-12-28 22:00", "2011-12-29 22:00", "2011-12-30 22:00", "2011-12-31 22:00"]),
+    ("Pacific/Apia", "0 0 30 12 *", "2011-12-01 00:00",  # 30 Dec 2011 never happened
+     ["2012-12-29 10:00"]),
+    ("Pacific/Apia", "0 * * * *", "2011-12-30 08:30",
+     ["2011-12-30 09:00", "2011-12-30 10:00", "2011-12-30 11:00"]),
+    ("Pacific/Apia", "30 23 * * *", "2011-12-29 12:00",  # 23:30 on the 29th, then the 31st
+     ["2011-12-30 09:30", "2011-12-31 09:30"]),
+    # ---- Antarctica/Casey: 2009-10-17 18:00Z, 02:00 +08 -> 05:00 +11 (3 h: large jump)
+    ("Antarctica/Casey", "0 3 * * *", "2009-10-16 00:00",
+     ["2009-10-16 19:00", "2009-10-18 16:00"]),
+    # ---- Antarctica/Casey: 2010-03-04 15:00Z, 02:00 +11 -> 23:00 +08 (3 h back: all repeat)
+    ("Antarctica/Casey", "30 0 * * *", "2010-03-04 00:00",
+     ["2010-03-04 13:30", "2010-03-04 16:30", "2010-03-05 16:30"]),
+    # ---- Asia/Beirut: 2024-03-30 22:00Z, 00:00 +02 -> 01:00 +03 (midnight skipped)
+    ("Asia/Beirut", "@daily", "2024-03-29 00:00",
+     ["2024-03-29 22:00", "2024-03-30 22:00", "2024-03-31 21:00"]),
+    ("Asia/Beirut", "0 0 * * 6", "2024-03-29 00:00",  # Sat 30 Mar 00:00 is real (+02)
+     ["2024-03-29 22:00", "2024-04-05 21:00"]),
+    ("Asia/Beirut", "0 0 * * 0", "2024-03-29 00:00",  # Sun 31 Mar 00:00 skipped
+     ["2024-03-30 22:00", "2024-04-06 21:00"]),
+]  # fmt: skip
+
+
+def _ids() -> list[str]:
+    return [f"{zone}|{expr}|{start}" for zone, expr, start, _ in CASES]
+
+
+@pytest.mark.parametrize(("zone", "expr", "start", "expected"), CASES, ids=_ids())
+def test_fires_across_transition(zone: str, expr: str, start: str, expected: list[str]) -> None:
+    cron = Cron(expr, zone)
+    got: list[datetime] = []
+    t: datetime | None = z(start)
+    for _ in expected:
+        assert t is not None
+        t = cron.next_fire(t)
+        assert t is not None
+        got.append(t)
+    assert got == [z(e) for e in expected]
+
+
+@pytest.mark.parametrize(("zone", "expr", "start", "expected"), CASES, ids=_ids())
+def test_each_fire_is_found_from_just_before_it(
+    zone: str, expr: str, start: str, expected: list[str]
+) -> None:
+    cron = Cron(expr, zone)
+    for e in expected:
+        fire = z(e)
+        assert cron.next_fire(fire - timedelta(microseconds=1)) == fire
+        assert cron.next_fire(fire - timedelta(seconds=1)) == fire
+
+
+def test_result_is_utc_and_start_zone_does_not_matter() -> None:
+    cron = Cron("30 1 * * *", "Europe/London")
+    after = datetime.fromisoformat("2024-03-30T13:00:00+01:00")  # 12:00Z, any zone
+    fire = cron.next_fire(after)
+    assert fire == z("2024-03-31 01:00")
+    assert fire is not None
+    assert fire.tzinfo is UTC
