@@ -278,7 +278,7 @@ async def test_shutdown_waits_for_grace_then_releases_without_spending_an_attemp
     await worker.start()
     await asyncio.wait_for(running.wait(), WAIT)
     worker.stop()
-    await clock.wait_for_sleepers(2)  # the heartbeat loop and the grace period
+    await clock.wait_for_deadline(clock.now() + timedelta(seconds=5))  # the grace period
     await clock.advance(4.9)
     assert worker.active == 1
     await clock.advance(0.1)

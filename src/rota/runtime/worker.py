@@ -119,6 +119,7 @@ class Worker:
         self._outbox: list[tuple[_Run, Finish]] = []
         self._outbox_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
+        self._rescan = asyncio.Event()  # set when our own writes moved a due time
         self._stop = asyncio.Event()
         self._stopping = False
         self._pool: ThreadPoolExecutor | None = None
@@ -213,7 +214,8 @@ class Worker:
         store = self.app.store
         due = await self._store(lambda: store.next_due(queues=self.queues), "next_due")
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
-        waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll)]
+        self._rescan.clear()
+        waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll), self._rescan.wait()]
         if due is not None:
             delay = (due - self.clock.now()).total_seconds()
             if delay > 0 or not hot:
@@ -391,6 +393,7 @@ class Worker:
             return
         counters = self.counters
         if fin.retry_at is not None:
+            self._rescan.set()  # the idle claim loop sleeps until the old next due time
             counters.retried += 1
             kind = EventKind.RETRYING
         elif fin.outcome is Outcome.SUCCEEDED:
@@ -420,7 +423,7 @@ class Worker:
             refs = [r.ref for r in runs]
             try:
                 lost = await store.heartbeat(refs, lease_for=self.lease, now=self.clock.now())
-            except Exception as exc:  # noqa: BLE001 - any failure: retry next beat, watch the deadline
+            except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
                 if self.clock.monotonic() - last_ok >= self.lease.total_seconds():
                     # our leases have expired as far as anyone can tell: stop those runs

@@ -60,6 +60,13 @@ class FakeClock:
         async with cond:
             await cond.wait_for(lambda: self.sleepers >= n)
 
+    async def wait_for_deadline(self, when: datetime) -> None:
+        """Wait (without real time passing) until some coroutine sleeps until exactly ``when``."""
+        target = when.astimezone(UTC)
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: any(d == target and not f.done() for d, _, f in self._sleepers))
+
     async def advance(self, seconds: float | timedelta) -> None:
         """Move time forward, waking each sleeper at its own deadline, in order."""
         if isinstance(seconds, timedelta):
