@@ -1,0 +1,147 @@
+"""The store's one connection, the one thread that owns it, and error translation.
+
+Every call hops to the store's dedicated thread exactly once and runs there from start to
+end (a whole batch in one transaction), so the event loop never blocks on SQLite and the
+connection is never shared between threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from rota._errors import StoreError, StoreUnavailable
+from rota.stores.sqlite._url import SQLiteConfig
+
+T = TypeVar("T")
+
+# primary result codes that mean "try again later", not "rota has a bug"
+_TRANSIENT = {
+    5,  # SQLITE_BUSY: the busy timeout ran out
+    6,  # SQLITE_LOCKED
+    7,  # SQLITE_NOMEM
+    10,  # SQLITE_IOERR
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    15,  # SQLITE_PROTOCOL
+}
+
+_Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class DbThread:
+    """A single worker thread running submitted calls in order."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        # daemon: a store that was never closed must not hang interpreter exit
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, args, fut, loop))
+        return fut
+
+    def stop(self) -> None:
+        """Finish queued calls, then end the thread (does not wait for it)."""
+        self._queue.put(None)
+
+    def _main(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fn, args, fut, loop = item
+            if fut.cancelled():  # the caller gave up before we started: do nothing
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting caller
+                _deliver(loop, fut.set_exception, fut, exc)
+            else:
+                _deliver(loop, fut.set_result, fut, result)
+
+
+def _deliver(
+    loop: asyncio.AbstractEventLoop,
+    setter: Callable[[Any], None],
+    fut: asyncio.Future[Any],
+    value: Any,
+) -> None:
+    def apply() -> None:
+        if not fut.done():
+            setter(value)
+
+    # a closed loop means nobody is waiting any more
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(apply)
+
+
+def translate(exc: sqlite3.Error, what: str) -> StoreError:
+    """Map a driver error to rota's: transient ones become StoreUnavailable."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _TRANSIENT:
+        return StoreUnavailable(f"SQLite {what} failed: {exc}")
+    if isinstance(exc, sqlite3.OperationalError) and code is None:
+        return StoreUnavailable(f"SQLite {what} failed: {exc}")
+    return StoreError(f"SQLite {what} failed: {exc}")
+
+
+def connect(config: SQLiteConfig) -> sqlite3.Connection:
+    """Open a connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves) and set
+    WAL, synchronous, foreign keys and the busy timeout."""
+    conn = sqlite3.connect(
+        config.path,
+        timeout=config.busy_timeout,
+        isolation_level=None,
+        cached_statements=256,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout * 1000)}")
+        if not config.in_memory:
+            _enable_wal(conn, config.busy_timeout)
+        conn.execute(f"PRAGMA synchronous = {config.synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    # Switching a new file to WAL needs an exclusive lock and does not always go through
+    # the busy handler, so two processes opening a new file at once retry here.
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (5, 6) or (time.monotonic() >= deadline):
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+            continue
+        if str(mode).lower() != "wal":
+            raise StoreError(f"SQLite refused WAL mode (journal_mode is {mode!r})")
+        return
+
+
+@contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: BEGIN IMMEDIATE takes the write lock up front (waiting up to
+    the busy timeout), so no other process can change what we read before we write."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,308 @@
+"""Job operations, run on the store's thread; each batch call is one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from rota._errors import InvalidState, JobNotFound
+from rota._models import (
+    FINAL_STATUSES,
+    AddResult,
+    Attempt,
+    Fence,
+    Finish,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    QueueStats,
+)
+from rota.stores.sqlite._conn import write
+from rota.stores.sqlite._rows import (
+    attempt_from_row,
+    job_from_row,
+    job_params,
+    opt_dt,
+    opt_us,
+    to_us,
+)
+from rota.stores.sqlite._sql import queries
+
+Q = queries("jobs")
+S = queries("schedules")
+_FINAL = frozenset(s.value for s in FINAL_STATUSES)
+
+
+def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
+    return (-job.priority, job.due_at, job.id)
+
+
+def _refs_json(refs: Sequence[LeaseRef]) -> str:
+    return json.dumps([[r.job_id, r.token] for r in refs])
+
+
+# -- add -------------------------------------------------------------------------------
+
+
+def add(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[AddResult]:
+    params = [job_params(j) for j in jobs]  # validate before taking the lock
+    with write(conn):
+        return insert_jobs(conn, jobs, params)
+
+
+def insert_jobs(
+    conn: sqlite3.Connection, jobs: Sequence[Job], params: list[tuple[Any, ...]]
+) -> list[AddResult]:
+    """Insert inside the caller's write transaction, deduplicating by key."""
+    keys = [j.key for j in jobs if j.key is not None]
+    seen: dict[str, Job] = {}
+    if keys:
+        for row in conn.execute(Q["jobs_by_keys"], (json.dumps(keys),)):
+            seen[row[15]] = job_from_row(row)
+    results: list[AddResult] = []
+    fresh: list[tuple[Any, ...]] = []
+    for job, p in zip(jobs, params, strict=True):
+        if job.key is not None:
+            existing = seen.get(job.key)
+            if existing is not None:
+                results.append(AddResult(existing, created=False))
+                continue
+            seen[job.key] = job  # a later job with this key in the same call loses
+        fresh.append(p)
+        results.append(AddResult(job, created=True))
+    conn.executemany(Q["insert_job"], fresh)
+    return results
+
+
+# -- claim -----------------------------------------------------------------------------
+
+
+def claim(
+    conn: sqlite3.Connection,
+    *,
+    queues: Sequence[str],
+    worker: str,
+    limit: int,
+    lease_for: timedelta,
+    now: datetime,
+) -> list[Job]:
+    names = list(dict.fromkeys(queues))
+    if limit <= 0 or not names:
+        return []
+    base = {"worker": worker, "expires": to_us(now + lease_for), "now": to_us(now)}
+    with write(conn):
+        if (
+            len(names) == 1
+            and not conn.execute(Q["any_expired"], {"queue": names[0], "now": base["now"]}).fetchone()
+        ):
+            rows = conn.execute(Q["claim_pending"], {**base, "queue": names[0], "limit": limit}).fetchall()
+        else:
+            rows = _claim_general(conn, names, limit, base)
+    jobs = [job_from_row(r) for r in rows]
+    jobs.sort(key=_sort_key)
+    return jobs
+
+
+def _claim_general(
+    conn: sqlite3.Connection, queues: list[str], limit: int, base: dict[str, Any]
+) -> list[Any]:
+    """Several queues, or expired leases to take over: pick the best candidates across
+    queues in Python (inside the write transaction), record lost attempts, then claim."""
+    now = base["now"]
+    claimed: list[Any] = []
+    need = limit
+    while need > 0:
+        cands: list[tuple[int, int, str, Any]] = []
+        for q in queues:
+            args = {"queue": q, "now": now, "limit": need}
+            cands.extend((-p, due, i, None) for i, p, due in conn.execute(Q["pending_candidates"], args))
+            cands.extend((-r[1], r[2], r[0], r) for r in conn.execute(Q["expired_candidates"], args))
+        if not cands:
+            break
+        cands.sort(key=lambda c: c[:3])
+        take: list[str] = []
+        died = 0
+        for _, _, job_id, lost in cands[:need]:
+            if lost is not None and _record_lost(conn, lost, now):
+                died += 1
+            else:
+                take.append(job_id)
+        if take:
+            claimed.extend(conn.execute(Q["claim_ids"], {**base, "ids": json.dumps(take)}))
+        if died == 0:
+            break
+        need -= len(take)  # dead jobs freed slots: look again for more work
+    return claimed
+
+
+def _record_lost(conn: sqlite3.Connection, lost: Any, now: int) -> bool:
+    """Record the vanished worker's attempt; returns True when that was the job's last."""
+    job_id, _, _, token, owner, started_at, attempts, max_attempts, schedule_id = lost
+    conn.execute(
+        Q["insert_attempt"],
+        (job_id, token, owner or "", started_at or now, now, "lease_lost", None, None, None),
+    )
+    if attempts < max_attempts:
+        return False
+    error = f"lease lost: worker {owner} stopped renewing its lease"
+    conn.execute(Q["fail_lost_job"], {"id": job_id, "now": now, "error": error})
+    if schedule_id is not None:
+        conn.execute(Q["schedule_failed"], (error, schedule_id))
+    return True
+
+
+# -- leases of running jobs ------------------------------------------------------------
+
+
+def heartbeat(
+    conn: sqlite3.Connection, refs: Sequence[LeaseRef], lease_for: timedelta, now: datetime
+) -> list[str]:
+    if not refs:
+        return []
+    args = {"expires": to_us(now + lease_for), "now": to_us(now), "refs": _refs_json(refs)}
+    with write(conn):
+        alive = {row[0] for row in conn.execute(Q["heartbeat"], args)}
+    return [r.job_id for r in refs if r.job_id not in alive]
+
+
+def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef]) -> int:
+    if not refs:
+        return 0
+    with write(conn):
+        return len(conn.execute(Q["release"], {"refs": _refs_json(refs)}).fetchall())
+
+
+def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
+    if not results:
+        return []
+    now_us = to_us(now)
+    refs = json.dumps([[r.job_id, r.token] for r in results])
+    attempts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    failed_schedules: list[tuple[str | None, str]] = []
+    applied: list[bool] = []
+    with write(conn):
+        live = {row[0]: row for row in conn.execute(Q["finish_candidates"], {"refs": refs})}
+        fences: dict[Fence, bool] = {}
+        for res in results:
+            row = live.get(res.job_id)
+            ok = row is not None and row[1] == res.token
+            if ok and res.fence is not None:
+                held = fences.get(res.fence)
+                if held is None:
+                    held = fences[res.fence] = fence_held(conn, res.fence, now_us)
+                ok = held
+            applied.append(ok)
+            if not ok or row is None:
+                continue
+            del live[res.job_id]  # the same claim cannot be finished twice in one call
+            err = res.error
+            summary = err.summary() if err is not None else None
+            status = res.final_status
+            retry = res.retry_at is not None  # a retry is not finished: finished_at stays
+            attempts.append((
+                res.job_id, res.token, worker, row[2] if row[2] is not None else now_us, now_us,
+                res.outcome.value, err.type if err else None, err.message if err else None,
+                err.traceback if err else None,
+            ))  # fmt: skip
+            updates.append((
+                status.value, opt_us(res.retry_at), None if retry else now_us, summary,
+                res.result, res.job_id, res.token,
+            ))  # fmt: skip
+            if status is JobStatus.FAILED and row[3] is not None:
+                failed_schedules.append((summary, row[3]))
+        if attempts:
+            conn.executemany(Q["insert_attempt"], attempts)
+            conn.executemany(Q["finish_job"], updates)
+        if failed_schedules:
+            conn.executemany(Q["schedule_failed"], failed_schedules)
+    return applied
+
+
+def fence_held(conn: sqlite3.Connection, fence: Fence, now_us: int) -> bool:
+    args = (fence.name, fence.owner, fence.token, now_us)
+    return conn.execute(S["fence_held"], args).fetchone() is not None
+
+
+# -- single jobs -----------------------------------------------------------------------
+
+
+def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
+    row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+    return None if row is None else job_from_row(row)
+
+
+def list_jobs(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
+    args = {
+        "after": flt.after_id or "",
+        "status": None if flt.status is None else flt.status.value,
+        "queue": flt.queue,
+        "task": flt.task,
+        "schedule_id": flt.schedule_id,
+        "limit": max(0, flt.limit),
+    }
+    return [job_from_row(r) for r in conn.execute(Q["list_jobs"], args)]
+
+
+def get_attempts(conn: sqlite3.Connection, job_id: str) -> list[Attempt]:
+    return [attempt_from_row(r) for r in conn.execute(Q["get_attempts"], (job_id,))]
+
+
+def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
+    now_us = to_us(now)
+    with write(conn):
+        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if row[5] in _FINAL:
+            raise InvalidState(
+                f"job {job_id} is already {row[5]}; only pending or running jobs can be cancelled"
+            )
+        if row[5] == JobStatus.RUNNING.value:
+            conn.execute(
+                Q["insert_attempt"],
+                (job_id, row[10], row[11] or "", row[13] or now_us, now_us, "cancelled",
+                 None, None, None),
+            )  # fmt: skip
+        row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now_us}).fetchone()
+    return job_from_row(row)
+
+
+def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
+    with write(conn):
+        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if row[5] not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+            raise InvalidState(f"job {job_id} is {row[5]}; only failed or cancelled jobs can be requeued")
+        row = conn.execute(Q["requeue_job"], {"id": job_id, "now": to_us(now)}).fetchone()
+    return job_from_row(row)
+
+
+def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int) -> int:
+    if limit <= 0:
+        return 0
+    with write(conn):
+        cur = conn.execute(Q["purge"], {"before": to_us(finished_before), "limit": limit})
+        return max(0, cur.rowcount)
+
+
+def stats(conn: sqlite3.Connection) -> QueueStats:
+    out = QueueStats()
+    for queue, status, n in conn.execute(Q["stats"]):
+        out.counts.setdefault(queue, {})[JobStatus(status)] = n
+    return out
+
+
+def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> datetime | None:
+    best: int | None = None
+    for q in dict.fromkeys(queues):
+        for name in ("next_pending_due", "next_lease_expiry"):
+            value = conn.execute(Q[name], (q,)).fetchone()[0]
+            if value is not None and (best is None or value < best):
+                best = value
+    return opt_dt(best)

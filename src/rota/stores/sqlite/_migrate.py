@@ -1,0 +1,60 @@
+"""Versioned schema migrations.
+
+``schema_version`` holds one row per applied file. Each file runs in its own
+``BEGIN IMMEDIATE`` transaction that first re-checks whether it was applied, so several
+processes opening the same new database at once apply each file exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rota._errors import StoreError
+from rota.stores.sqlite._conn import write
+from rota.stores.sqlite._sql import Migration, migrations
+
+_CREATE_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+)
+"""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, available: tuple[Migration, ...] | None = None) -> int:
+    """Apply every migration not yet applied; returns the schema version reached."""
+    steps = migrations() if available is None else available
+    latest = steps[-1].version if steps else 0
+    version = current_version(conn)
+    if version > latest:
+        raise StoreError(
+            f"the SQLite database has schema version {version}, newer than this rota "
+            f"supports ({latest}); upgrade rota"
+        )
+    if version == latest:
+        return version  # the common case takes no write lock at all
+    with write(conn):
+        conn.execute(_CREATE_VERSION_TABLE)
+    for step in steps:
+        with write(conn):
+            done = conn.execute("SELECT 1 FROM schema_version WHERE version = ?", (step.version,)).fetchone()
+            if done is not None:
+                continue
+            for statement in step.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+                (step.version, step.name),
+            )
+    return current_version(conn)

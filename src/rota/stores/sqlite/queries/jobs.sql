@@ -1,0 +1,158 @@
+-- Job queries, loaded by name. Column order of every "job row" is rows.JOB_COLUMNS.
+-- Times are integer microseconds since the epoch.
+
+-- name: insert_job
+INSERT INTO jobs (
+    id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
+    token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
+    fire_time, timeout, last_error, result
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: jobs_by_keys
+SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
+       token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
+       fire_time, timeout, last_error, result
+FROM jobs WHERE key IN (SELECT value FROM json_each(?));
+
+-- name: claim_pending
+-- The fast path: one queue, no expired lease to take over. INDEXED BY: walking jobs_claim
+-- needs no sort, but the planner may guess that jobs_due (a due_at range) is cheaper.
+UPDATE jobs
+SET status = 'running', lease_owner = :worker, lease_expires_at = :expires,
+    started_at = :now, token = token + 1, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM jobs INDEXED BY jobs_claim
+    WHERE queue = :queue AND status = 'pending' AND due_at <= :now
+    ORDER BY priority DESC, due_at, id
+    LIMIT :limit
+)
+RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
+          max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
+          schedule_id, fire_time, timeout, last_error, result;
+
+-- name: pending_candidates
+SELECT id, priority, due_at FROM jobs INDEXED BY jobs_claim
+WHERE queue = :queue AND status = 'pending' AND due_at <= :now
+ORDER BY priority DESC, due_at, id
+LIMIT :limit;
+
+-- name: expired_candidates
+SELECT id, priority, due_at, token, lease_owner, started_at, attempts, max_attempts, schedule_id
+FROM jobs
+WHERE queue = :queue AND status = 'running' AND lease_expires_at <= :now
+ORDER BY priority DESC, due_at, id
+LIMIT :limit;
+
+-- name: any_expired
+SELECT 1 FROM jobs
+WHERE queue = :queue AND status = 'running' AND lease_expires_at <= :now
+LIMIT 1;
+
+-- name: claim_ids
+UPDATE jobs
+SET status = 'running', lease_owner = :worker, lease_expires_at = :expires,
+    started_at = :now, token = token + 1, attempts = attempts + 1
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
+          max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
+          schedule_id, fire_time, timeout, last_error, result;
+
+-- name: fail_lost_job
+UPDATE jobs
+SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, finished_at = :now,
+    last_error = :error
+WHERE id = :id;
+
+-- name: insert_attempt
+INSERT INTO attempts (
+    job_id, number, worker, started_at, finished_at, outcome, error_type, error_message,
+    traceback
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: schedule_failed
+UPDATE schedules SET fail_count = fail_count + 1, last_error = ? WHERE id = ?;
+
+-- name: heartbeat
+UPDATE jobs SET lease_expires_at = :expires
+FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
+WHERE jobs.id = r.jid AND jobs.token = r.tok
+  AND jobs.status = 'running' AND jobs.lease_expires_at > :now
+RETURNING jobs.id;
+
+-- name: finish_candidates
+SELECT j.id, j.token, j.started_at, j.schedule_id
+FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
+JOIN jobs AS j ON j.id = r.jid AND j.token = r.tok
+WHERE j.status = 'running';
+
+-- name: finish_job
+UPDATE jobs
+SET status = ?, due_at = coalesce(?, due_at), finished_at = coalesce(?, finished_at),
+    last_error = ?, result = ?,
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = ? AND token = ? AND status = 'running';
+
+-- name: release
+UPDATE jobs
+SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+    attempts = attempts - 1
+FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
+WHERE jobs.id = r.jid AND jobs.token = r.tok AND jobs.status = 'running'
+RETURNING jobs.id;
+
+-- name: get_job
+SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
+       token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
+       fire_time, timeout, last_error, result
+FROM jobs WHERE id = ?;
+
+-- name: list_jobs
+SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
+       token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
+       fire_time, timeout, last_error, result
+FROM jobs
+WHERE id > :after
+  AND (:status IS NULL OR status = :status)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:task IS NULL OR task = :task)
+  AND (:schedule_id IS NULL OR schedule_id = :schedule_id)
+ORDER BY id
+LIMIT :limit;
+
+-- name: get_attempts
+SELECT job_id, number, worker, started_at, finished_at, outcome, error_type, error_message,
+       traceback
+FROM attempts WHERE job_id = ? ORDER BY number;
+
+-- name: cancel_job
+UPDATE jobs
+SET status = 'cancelled', finished_at = :now, lease_owner = NULL, lease_expires_at = NULL
+WHERE id = :id
+RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
+          max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
+          schedule_id, fire_time, timeout, last_error, result;
+
+-- name: requeue_job
+UPDATE jobs
+SET status = 'pending', due_at = :now, attempts = 0, finished_at = NULL,
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = :id
+RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
+          max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
+          schedule_id, fire_time, timeout, last_error, result;
+
+-- name: purge
+DELETE FROM jobs WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before
+    LIMIT :limit
+);
+
+-- name: stats
+SELECT queue, status, count(*) FROM jobs GROUP BY queue, status;
+
+-- name: next_pending_due
+SELECT min(due_at) FROM jobs WHERE queue = ? AND status = 'pending';
+
+-- name: next_lease_expiry
+SELECT min(lease_expires_at) FROM jobs WHERE queue = ? AND status = 'running';

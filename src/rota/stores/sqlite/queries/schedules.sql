@@ -1,0 +1,109 @@
+-- Schedule and named-lease queries, loaded by name. Column order of every "schedule row"
+-- is rows.SCHEDULE_COLUMNS. Times are integer microseconds since the epoch.
+
+-- name: get_schedule
+SELECT id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+       jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+       fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+       updated_at
+FROM schedules WHERE id = ?;
+
+-- name: list_schedules
+SELECT id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+       jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+       fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+       updated_at
+FROM schedules ORDER BY id;
+
+-- name: insert_schedule
+INSERT INTO schedules (
+    id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+    jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+    fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+    updated_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: update_definition
+UPDATE schedules
+SET task = :task, trigger = :trigger, queue = :queue, payload = :payload,
+    priority = :priority, misfire = :misfire, misfire_grace = :misfire_grace,
+    max_catchup = :max_catchup, jitter = :jitter, overlap = :overlap, origin = :origin,
+    next_fire_at = CASE WHEN :trigger_changed THEN :next_fire_at ELSE next_fire_at END,
+    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = :now
+WHERE id = :id
+RETURNING id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+          jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+          fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+          updated_at;
+
+-- name: remove_schedule
+DELETE FROM schedules WHERE id = ?;
+
+-- name: set_paused
+UPDATE schedules
+SET paused = :paused,
+    next_fire_at = CASE WHEN :replace_next THEN :next_fire_at ELSE next_fire_at END,
+    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = :now
+WHERE id = :id
+RETURNING id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+          jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+          fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+          updated_at;
+
+-- name: acquire_schedules
+UPDATE schedules
+SET lease_owner = :owner, lease_expires_at = :expires, version = version + 1
+WHERE id IN (
+    SELECT id FROM schedules
+    WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= :now
+      AND (lease_expires_at IS NULL OR lease_expires_at <= :now)
+    ORDER BY next_fire_at
+    LIMIT :limit
+)
+RETURNING id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
+          jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
+          fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
+          updated_at;
+
+-- name: commit_check
+SELECT 1 FROM schedules WHERE id = :id AND version = :version AND lease_owner = :owner;
+
+-- name: commit_fires
+UPDATE schedules
+SET next_fire_at = :next_fire_at, last_fire_at = :last_fire_at,
+    run_count = run_count + :created, last_job_id = coalesce(:last_job_id, last_job_id),
+    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = :now
+WHERE id = :id;
+
+-- name: next_schedule_due
+-- Matches the expression index schedules_wake, so this reads one index entry.
+SELECT max(next_fire_at, coalesce(lease_expires_at, 0)) FROM schedules
+WHERE paused = 0 AND next_fire_at IS NOT NULL
+ORDER BY max(next_fire_at, coalesce(lease_expires_at, 0))
+LIMIT 1;
+
+-- name: acquire_lease
+INSERT INTO leases (name, owner, token, acquired_at, expires_at)
+VALUES (:name, :owner, 1, :now, :expires)
+ON CONFLICT (name) DO UPDATE
+SET owner = excluded.owner, token = leases.token + 1, acquired_at = excluded.acquired_at,
+    expires_at = excluded.expires_at
+WHERE leases.expires_at <= excluded.acquired_at
+RETURNING name, owner, token, acquired_at, expires_at;
+
+-- name: renew_lease
+UPDATE leases SET expires_at = :expires
+WHERE name = :name AND owner = :owner AND token = :token AND expires_at > :now
+RETURNING name, owner, token, acquired_at, expires_at;
+
+-- name: release_lease
+UPDATE leases SET expires_at = :now
+WHERE name = :name AND owner = :owner AND token = :token AND expires_at > :now;
+
+-- name: get_lease
+SELECT name, owner, token, acquired_at, expires_at FROM leases
+WHERE name = ? AND expires_at > ?;
+
+-- name: fence_held
+SELECT 1 FROM leases
+WHERE name = ? AND owner = ? AND token = ? AND expires_at > ?;

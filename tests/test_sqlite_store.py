@@ -1,0 +1,459 @@
+"""SQLite-specific behaviour: URLs, pragmas, migrations, busy handling, several processes.
+
+The shared behaviour of every store is in the conformance suite (tests/test_conformance.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rota._errors import ConfigError, StoreError, StoreUnavailable
+from rota._ids import new_id
+from rota._models import Finish, Job, JobStatus, LeaseRef, Outcome
+from rota.stores.sqlite import SQLiteStore, from_url, parse_url
+from rota.stores.sqlite._migrate import migrate
+from rota.stores.sqlite._sql import Migration, migrations
+from rota.stores.url import DEFAULT_URL, resolve_url, store_from_url
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_jobs(n: int, *, queue: str = "default", max_attempts: int = 1) -> list[Job]:
+    return [
+        Job(id=new_id(), task="t", queue=queue, due_at=T0, created_at=T0, max_attempts=max_attempts)
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "rota.db")
+    await s.open()
+    yield s  # type: ignore[misc]
+    await s.close()
+
+
+# -- URLs --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///rota.db", "rota.db"),
+        ("sqlite:///data/jobs.db", "data/jobs.db"),
+        ("sqlite:////var/lib/rota/jobs.db", "/var/lib/rota/jobs.db"),
+        ("sqlite:///my%20jobs.db", "my jobs.db"),
+        ("SQLITE:///rota.db", "rota.db"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_url_paths(url: str, path: str) -> None:
+    assert parse_url(url).path == path
+
+
+def test_url_options() -> None:
+    config = parse_url("sqlite:///x.db?busy_timeout=250&synchronous=FULL")
+    assert config.busy_timeout == 0.25
+    assert config.synchronous == "full"
+    defaults = parse_url("sqlite:///x.db")
+    assert defaults.busy_timeout == 5.0
+    assert defaults.synchronous == "normal"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///x.db?busy=5", "unknown SQLite URL option"),
+        ("sqlite:///x.db?busy_timeout=5&cache=shared", "unknown SQLite URL option"),
+        ("sqlite:///x.db?busy_timeout=soon", "busy_timeout"),
+        ("sqlite:///x.db?busy_timeout=-1", "busy_timeout"),
+        ("sqlite:///x.db?synchronous=off", "synchronous"),
+        ("sqlite:///x.db?busy_timeout=1&busy_timeout=2", "given twice"),
+        ("sqlite://host/x.db", "names a host"),
+        ("sqlite://", "no file path"),
+        ("sqlite:///", "no file path"),
+        ("postgresql:///x", "not a SQLite URL"),
+    ],
+)
+def test_bad_urls_raise_config_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_url(url)
+
+
+def test_store_from_url_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROTA_STORE_URL", raising=False)
+    assert resolve_url(None) == DEFAULT_URL == "sqlite:///rota.db"
+    store = store_from_url("sqlite:////tmp/rota-test/x.db?busy_timeout=100")
+    assert isinstance(store, SQLiteStore)
+    assert store.config.path == "/tmp/rota-test/x.db"
+    assert store.config.busy_timeout == 0.1
+    assert from_url("sqlite:///x.db").describe() == "sqlite:///x.db (WAL)"
+    with pytest.raises(ConfigError):
+        store_from_url("sqlite:///x.db?timeout=1")
+
+
+# -- connection settings ---------------------------------------------------------------
+
+
+async def pragma(store: SQLiteStore, name: str) -> object:
+    return await store._run(lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+async def test_wal_synchronous_foreign_keys_busy_timeout(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "x.db", busy_timeout=timedelta(milliseconds=1234))
+    await store.open()
+    try:
+        assert await pragma(store, "journal_mode") == "wal"
+        assert await pragma(store, "synchronous") == 1  # NORMAL
+        assert await pragma(store, "foreign_keys") == 1
+        assert await pragma(store, "busy_timeout") == 1234
+    finally:
+        await store.close()
+    # WAL is a property of the file: a plain connection sees it too
+    with sqlite3.connect(tmp_path / "x.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_runs_off_the_event_loop_thread(store: SQLiteStore) -> None:
+    import threading
+
+    loop_thread = threading.get_ident()
+    worker_threads = {await store._run(lambda conn: threading.get_ident()) for _ in range(3)}
+    assert len(worker_threads) == 1
+    assert loop_thread not in worker_threads
+
+
+async def test_open_close_idempotent_and_closed_store_errors(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    await store.open()
+    await store.open()
+    await store.close()
+    await store.close()
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_job("x")
+
+
+async def test_in_memory_store_is_private() -> None:
+    store = from_url("sqlite:///:memory:")
+    assert store.shared is False
+    await store.open()
+    try:
+        jobs = make_jobs(2)
+        await store.add(jobs, now=T0)
+        claimed = await store.claim(queues=["default"], worker="w", limit=5, lease_for=LEASE, now=T0)
+        assert {j.id for j in claimed} == {j.id for j in jobs}
+    finally:
+        await store.close()
+
+
+async def test_unopenable_file_is_store_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "missing-dir" / "x.db")
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+
+
+# -- migrations --------------------------------------------------------------------------
+
+
+def versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as raw:
+        return [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    expected = [m.version for m in migrations()]
+    assert expected == list(range(1, len(expected) + 1))
+    for _ in range(2):
+        store = SQLiteStore(path)
+        await store.open()
+        await store.close()
+        assert versions(path) == expected
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn) == expected[-1]
+    finally:
+        conn.close()
+    assert versions(path) == expected
+
+
+def test_a_new_migration_is_applied_once_in_order(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        base = migrations()
+        extra = Migration(
+            len(base) + 1,
+            f"{len(base) + 1:04d}_extra.sql",
+            ("CREATE TABLE extra (n INTEGER)", "INSERT INTO extra VALUES (1)"),
+        )
+        assert migrate(conn, base) == len(base)
+        assert migrate(conn, (*base, extra)) == extra.version
+        assert migrate(conn, (*base, extra)) == extra.version
+        assert conn.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        base = migrations()
+        broken = Migration(len(base) + 1, "broken.sql", ("CREATE TABLE half (n INTEGER)", "NOT SQL AT ALL"))
+        migrate(conn, base)
+        with pytest.raises(sqlite3.OperationalError):
+            migrate(conn, (*base, broken))
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == len(base)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "half" not in tables
+    finally:
+        conn.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
+    with pytest.raises(StoreError, match="newer than this rota supports"):
+        await SQLiteStore(path).open()
+
+
+# -- several processes -------------------------------------------------------------------
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from datetime import datetime, timedelta, UTC
+    from rota._models import Finish, Outcome
+    from rota.stores.sqlite import SQLiteStore
+
+    async def main(path, mode, worker):
+        store = SQLiteStore(path, busy_timeout=30)
+        print("ready", flush=True)
+        sys.stdin.readline()  # start line: every child opens at the same moment
+        await store.open()
+        if mode == "open":
+            print("opened", flush=True)
+            await store.close()
+            return
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        while True:
+            jobs = await store.claim(queues=["default"], worker=worker, limit=10,
+                                     lease_for=timedelta(hours=1), now=now)
+            if not jobs:
+                break
+            print(json.dumps([[j.id, j.token] for j in jobs]), flush=True)
+            if mode == "claim+finish":
+                done = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in jobs]
+                await store.finish(done, worker=worker, now=now)
+        print("done", flush=True)
+        await store.close()
+
+    asyncio.run(main(*sys.argv[1:]))
+    """
+)
+
+
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[str]]]:
+    """Child processes started by a test; any still running at the end are killed."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def spawn(children: list[subprocess.Popen[str]], path: Path, mode: str, worker: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), mode, worker],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    children.append(proc)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def start_all(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+
+@pytest.mark.slow
+def test_processes_migrating_a_new_file_at_once(
+    tmp_path: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    path = tmp_path / "new.db"
+    procs = [spawn(children, path, "open", f"p{i}") for i in range(4)]
+    start_all(procs)
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert out.strip() == "opened"
+    assert versions(path) == [m.version for m in migrations()]
+
+
+@pytest.mark.slow
+async def test_claims_are_atomic_across_processes(
+    tmp_path: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path)
+    await store.open()
+    jobs = make_jobs(600)
+    await store.add(jobs, now=T0)
+    procs = [spawn(children, path, "claim", f"p{i}") for i in range(3)]
+    start_all(procs)
+    claimed: list[str] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        lines = out.splitlines()
+        assert lines[-1] == "done"
+        for line in lines[:-1]:
+            claimed.extend(job_id for job_id, token in json.loads(line) if token == 1)
+    assert len(claimed) == len(set(claimed)) == len(jobs)
+    await store.close()
+
+
+@pytest.mark.slow
+async def test_sigkilled_worker_loses_no_job(tmp_path: Path, children: list[subprocess.Popen[str]]) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path)
+    await store.open()
+    jobs = make_jobs(5000, max_attempts=2)
+    await store.add(jobs, now=T0)
+    proc = spawn(children, path, "claim+finish", "victim")
+    start_all([proc])
+    assert proc.stdout is not None
+    for _ in range(20):  # let it get well into its work, then kill it mid-stride
+        assert proc.stdout.readline().startswith("[")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+    stats = await store.stats()
+    assert sum(stats.counts["default"].values()) == len(jobs)
+    assert stats.total(JobStatus.SUCCEEDED) >= 190
+    # after the dead worker's leases expire, everything left is claimed and finished
+    later = T0 + timedelta(hours=2)
+    while batch := await store.claim(
+        queues=["default"], worker="rescuer", limit=500, lease_for=LEASE, now=later
+    ):
+        done = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in batch]
+        assert all(await store.finish(done, worker="rescuer", now=later))
+    stats = await store.stats()
+    assert stats.counts["default"] == {JobStatus.SUCCEEDED: len(jobs)}
+    # the batch in flight when it died shows up as lost attempts, numbered by the old token
+    lost = await store._run(
+        lambda conn: conn.execute(
+            "SELECT count(*), max(number) FROM attempts WHERE outcome = 'lease_lost'"
+        ).fetchone()
+    )
+    assert lost[0] <= 10
+    assert lost[1] in (None, 1)
+    ok = await store._run(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])
+    assert ok == "ok"
+    await store.close()
+
+
+# -- busy handling -----------------------------------------------------------------------
+
+
+async def test_locked_database_is_store_unavailable_then_recovers(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path, busy_timeout=0.05)
+    await store.open()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(StoreUnavailable, match="locked"):
+            await store.add(make_jobs(1), now=T0)
+        # reads still work in WAL mode while someone writes
+        assert await store.get_job("nope") is None
+        holder.execute("ROLLBACK")
+        results = await store.add(make_jobs(1), now=T0)
+        assert results[0].created
+    finally:
+        holder.close()
+        await store.close()
+
+
+async def test_a_failed_batch_writes_nothing(store: SQLiteStore) -> None:
+    jobs = make_jobs(3)
+    await store.add(jobs[:1], now=T0)
+    with pytest.raises(StoreError):
+        await store.add([jobs[1], jobs[0], jobs[2]], now=T0)  # duplicate id: all or none
+    assert await store.get_job(jobs[1].id) is None
+    assert await store.get_job(jobs[2].id) is None
+
+
+# -- query plans -------------------------------------------------------------------------
+
+
+async def plan(store: SQLiteStore, sql: str, args: object) -> str:
+    def explain(conn: sqlite3.Connection) -> str:
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+        return " | ".join(r[-1] for r in rows)
+
+    return await store._run(explain)
+
+
+async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
+    from rota.stores.sqlite._sql import queries
+
+    jq, sq = queries("jobs"), queries("schedules")
+    now = {"queue": "q", "now": 0, "limit": 10, "worker": "w", "expires": 1}
+    claim = await plan(store, jq["claim_pending"], now)
+    assert "jobs_claim" in claim
+    assert "TEMP B-TREE" not in claim  # no sort: the index is in claim order
+    assert "jobs_lease" in await plan(store, jq["any_expired"], now)
+    assert "jobs_due" in await plan(store, jq["next_pending_due"], ("q",))
+    wake = await plan(store, sq["next_schedule_due"], ())
+    assert "schedules_wake" in wake
+    assert "TEMP B-TREE" not in wake
+    assert "jobs_finished" in await plan(store, jq["purge"], {"before": 0, "limit": 10})
+
+
+async def test_heartbeat_and_release_are_conditional_on_token(store: SQLiteStore) -> None:
+    await store.add(make_jobs(2), now=T0)
+    a, b = await store.claim(queues=["default"], worker="w", limit=2, lease_for=LEASE, now=T0)
+    lost = await store.heartbeat(
+        [LeaseRef(a.id, a.token), LeaseRef(b.id, b.token + 1)], lease_for=LEASE, now=T0
+    )
+    assert lost == [b.id]
+    assert await store.release([LeaseRef(a.id, a.token + 1), LeaseRef(b.id, b.token)], now=T0) == 1
+    again = await store.get_job(b.id)
+    assert again is not None
+    assert again.status is JobStatus.PENDING
+    assert again.attempts == 0
+
+
+async def test_wakeups_are_in_process(store: SQLiteStore) -> None:
+    waiter = asyncio.ensure_future(store.wait_for_jobs(30))
+    await asyncio.sleep(0)
+    await store.add(make_jobs(1), now=T0)
+    assert await waiter
