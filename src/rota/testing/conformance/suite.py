@@ -7,13 +7,17 @@ import pytest
 from rota.testing.conformance.jobs_add import JobsAdd
 from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
+from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
+from rota.testing.conformance.wakeups import Wakeups
 
 
-class StoreConformance(JobsAdd, JobsClaim, JobsLifecycle, JobsAdmin, Schedules, ScheduleFires, Leases):
+class StoreConformance(
+    JobsAdd, JobsClaim, JobsLifecycle, JobsAdmin, JobsEdges, Schedules, ScheduleFires, Leases, Wakeups
+):
     """The store contract as tests. Subclass it and provide a ``harness`` fixture.
 
     Each test gets a fresh, empty, opened store; the fixture closes it afterwards.
