@@ -1,0 +1,96 @@
+-- Shared helpers, prepended to every script. Convention: ARGV[1] is the namespace "{prefix}"
+-- (a hash tag, so every key of a namespace lives in one cluster slot) and KEYS[1] is one
+-- key of that namespace, declared so that cluster clients route the call to its node.
+-- Times are integer milliseconds since the epoch, passed in by the caller (never TIME).
+local P = ARGV[1]
+
+local function jkey(id) return P .. ':j:' .. id end
+local function akey(id) return P .. ':a:' .. id end
+local function num(s) return tonumber(s) end
+-- ready-set member: same score (= -priority) members sort by bytes, so due time then id
+local function rmember(due, id) return string.format('%015d', num(due)) .. id end
+
+local counts = {}
+local function count(status, queue, n)
+  local f = status .. '|' .. queue
+  counts[f] = (counts[f] or 0) + n
+end
+local function flush_counts()
+  for f, n in pairs(counts) do
+    if n ~= 0 then
+      if redis.call('HINCRBY', P .. ':cnt', f, n) <= 0 then redis.call('HDEL', P .. ':cnt', f) end
+    end
+  end
+  counts = {}
+end
+
+-- one attempt record; err is {type, message, traceback} (decoded JSON) or nil; absent
+-- values are encoded as false
+local function attempt(id, number, worker, started, finished, outcome, err)
+  err = err or {false, false, false}
+  redis.call('RPUSH', akey(id), cjson.encode({number, worker or false, started or false,
+    finished, outcome, err[1], err[2], err[3]}))
+end
+
+-- a named lease (fence) is still held by owner with token at now
+local function fence_ok(name, owner, token, now)
+  if name == '' then return true end
+  local l = redis.call('HMGET', P .. ':lease:' .. name, 'o', 'tk', 'e')
+  return l[1] == owner and l[2] == token and l[3] and num(l[3]) > num(now)
+end
+
+-- the job leaves its pending/running index (whichever holds it)
+local function unindex(id, h_status, q, due)
+  if h_status == 'pending' then
+    redis.call('ZREM', P .. ':d:' .. q, id)
+    redis.call('ZREM', P .. ':r:' .. q, rmember(due, id))
+  elseif h_status == 'running' then
+    redis.call('ZREM', P .. ':run:' .. q, id)
+  end
+end
+
+-- the job becomes final: indexed for purge by finished time
+local function finalize(id, q, from, to, now)
+  redis.call('HSET', jkey(id), 's', to, 'f', now)
+  redis.call('HDEL', jkey(id), 'lo', 'le')
+  redis.call('ZADD', P .. ':fin', now, id)
+  count(from, q, -1)
+  count(to, q, 1)
+end
+
+-- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
+local function add_job(id, q, due, key, fields)
+  if key ~= '' then
+    local existing = redis.call('HGET', P .. ':keys', key)
+    if existing then return existing, false end
+  end
+  if redis.call('EXISTS', jkey(id)) == 1 then return id, false end
+  redis.call('HSET', jkey(id), unpack(fields))
+  if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
+  redis.call('ZADD', P .. ':all', 0, id)
+  redis.call('ZADD', P .. ':d:' .. q, due, id)
+  count('pending', q, 1)
+  return id, true
+end
+
+-- reads ARGV[i..] as one job (id, queue, due, key, nfields, fields...); returns next index
+local function read_job(i)
+  local id, q, due, key, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], num(ARGV[i + 4])
+  local fields = {}
+  for j = 1, nf do fields[j] = ARGV[i + 4 + j] end
+  return i + 5 + nf, id, q, due, key, fields
+end
+
+-- keep the schedule's due index: score = next fire, or lease expiry when later; paused or
+-- never-firing schedules are not indexed
+local function sched_index(sid)
+  local h = redis.call('HMGET', P .. ':sch:' .. sid, 'nf', 'pa', 'le')
+  if not h[1] or h[2] == '1' then
+    redis.call('ZREM', P .. ':sdue', sid)
+    return
+  end
+  local score = num(h[1])
+  if h[3] and num(h[3]) > score then score = num(h[3]) end
+  redis.call('ZADD', P .. ':sdue', score, sid)
+end
+

@@ -1,0 +1,73 @@
+"""Cross-process wake-ups: the scripts PUBLISH on ``N:wake:jobs`` / ``N:wake:sch`` when
+they make work runnable; one subscriber task per store turns those messages into the
+store's local events, so idle workers block instead of polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from redis import exceptions as rex
+
+from rota.stores.redis._config import RedisSettings
+from rota.stores.redis._scripts import TRANSIENT
+
+_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT, rex.RedisError)
+
+
+class Wakeup:
+    def __init__(self, settings: RedisSettings, channels: dict[str, asyncio.Event]) -> None:
+        self._settings = settings
+        self._channels = {name.encode(): event for name, event in channels.items()}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def ensure(self) -> bool:
+        """Start listening; True the first time (the caller must re-check: messages sent
+        before the subscription took effect were not heard)."""
+        if self._task is not None:
+            return False
+        self._task = asyncio.create_task(self._listen(), name="rota-redis-wakeup")
+        await self._ready.wait()
+        return True
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _wake_all(self) -> None:
+        for event in self._channels.values():
+            event.set()
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            client = self._settings.subscriber()
+            pubsub: Any = client.pubsub()
+            try:
+                await pubsub.subscribe(*self._channels)
+                confirmed = 0
+                async for msg in pubsub.listen():
+                    if msg["type"] == "subscribe":
+                        confirmed += 1
+                        if confirmed == len(self._channels):
+                            delay = 0.1
+                            self._ready.set()
+                    elif msg["type"] == "message":
+                        event = self._channels.get(msg["channel"])
+                        if event is not None:
+                            event.set()
+            except _ERRORS:
+                # an outage: wake every waiter so it re-checks (and meets StoreUnavailable)
+                self._wake_all()
+                self._ready.set()
+            finally:
+                with contextlib.suppress(*_ERRORS):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(delay)  # reconnect backoff, not a wait for a condition
+            delay = min(delay * 2, 5.0)

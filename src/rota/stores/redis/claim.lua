@@ -1,0 +1,72 @@
+-- claim: ARGV = P, now, lease_until, worker, limit, promote_max, nq, queues...
+-- Promotes due delayed jobs into each queue's ready set, then takes runnable jobs (ready, or
+-- running with an expired lease) by priority desc, due asc, id asc. Returns {id, fields}...
+local now, until_, worker = ARGV[2], ARGV[3], ARGV[4]
+local limit, promote_max, nq = num(ARGV[5]), num(ARGV[6]), num(ARGV[7])
+local queues = {}
+for k = 1, nq do queues[k] = ARGV[7 + k] end
+
+for _, q in ipairs(queues) do
+  local dkey, rkey = P .. ':d:' .. q, P .. ':r:' .. q
+  local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, promote_max)
+  for _, id in ipairs(due) do
+    local h = redis.call('HMGET', jkey(id), 'pr', 'd')
+    redis.call('ZADD', rkey, -num(h[1]), rmember(h[2], id))
+    redis.call('ZREM', dkey, id)
+  end
+end
+
+local out, claimed = {}, 0
+while claimed < limit do
+  local want, cands = limit - claimed, {}
+  for _, q in ipairs(queues) do
+    local r = redis.call('ZRANGE', P .. ':r:' .. q, 0, want - 1, 'WITHSCORES')
+    for j = 1, #r, 2 do
+      local m = r[j]
+      cands[#cands + 1] = {-num(r[j + 1]), num(string.sub(m, 1, 15)), string.sub(m, 16), q, m}
+    end
+    local x = redis.call('ZRANGEBYSCORE', P .. ':run:' .. q, '-inf', now, 'LIMIT', 0, want)
+    for _, id in ipairs(x) do
+      local h = redis.call('HMGET', jkey(id), 'pr', 'd')
+      cands[#cands + 1] = {num(h[1]), num(h[2]), id, q, false}
+    end
+  end
+  if #cands == 0 then break end
+  table.sort(cands, function(a, b)
+    if a[1] ~= b[1] then return a[1] > b[1] end
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    return a[3] < b[3]
+  end)
+  for _, c in ipairs(cands) do
+    if claimed >= limit then break end
+    local id, q, jk = c[3], c[4], jkey(c[3])
+    local take = true
+    if c[5] then
+      redis.call('ZREM', P .. ':r:' .. q, c[5])
+      count('pending', q, -1)
+    else
+      -- reclaim: the previous holder vanished; its attempt is recorded as lost first
+      local h = redis.call('HMGET', jk, 'tk', 'lo', 'st', 'a', 'm')
+      attempt(id, h[1], h[2], h[3], now, 'lease_lost')
+      count('running', q, -1)
+      if num(h[4]) >= num(h[5]) then
+        redis.call('ZREM', P .. ':run:' .. q, id)
+        count('running', q, 1)
+        finalize(id, q, 'running', 'failed', now)
+        redis.call('HSET', jk, 'e', 'LeaseLost: the worker stopped heartbeating')
+        take = false
+      end
+    end
+    if take then
+      redis.call('HINCRBY', jk, 'tk', 1)
+      redis.call('HINCRBY', jk, 'a', 1)
+      redis.call('HSET', jk, 's', 'running', 'lo', worker, 'le', until_, 'st', now)
+      redis.call('ZADD', P .. ':run:' .. q, until_, id)
+      count('running', q, 1)
+      claimed = claimed + 1
+      out[claimed] = {id, redis.call('HGETALL', jk)}
+    end
+  end
+end
+flush_counts()
+return out
