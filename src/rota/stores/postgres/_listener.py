@@ -1,0 +1,140 @@
+"""The LISTEN connection that wakes idle workers and schedulers.
+
+One dedicated connection (outside the pool: a pooled connection would be handed to queries).
+When it drops, every waiter is woken at once, so it re-checks the store instead of sleeping
+through notifications that can no longer arrive; the connection is then re-established with
+backoff and waiters are woken again (anything sent while it was down is re-checked). A
+silently dead connection (half-open TCP) is found by a periodic ping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+log = logging.getLogger("rota.stores.postgres")
+
+_PING_EVERY = 30.0  # real seconds; infrastructure liveness, not job timing
+_PING_TIMEOUT = 5.0
+_BACKOFF_FIRST = 0.1
+_BACKOFF_MAX = 5.0
+
+
+class Listener:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        channels: dict[str, Callable[[], None]],
+        wake_all: Callable[[], None],
+    ) -> None:
+        self._connect = connect
+        self._channels = channels
+        self._wake_all = wake_all
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        #: Set while LISTEN is in effect (tests wait on it after forcing a reconnect).
+        self.ready = asyncio.Event()
+        #: How many times the connection was (re-)established.
+        self.connections = 0
+
+    async def start(self) -> None:
+        """Connect and LISTEN now (errors propagate), then supervise in the background."""
+        await self._establish()
+        self._task = asyncio.create_task(self._supervise(), name="rota-pg-listener")
+
+    def ensure_running(self) -> None:
+        if self._closed or self._task is None or not self._task.done():
+            return
+        # the supervisor died of something unexpected: start it again rather than go deaf
+        self._task = asyncio.create_task(self._supervise(), name="rota-pg-listener")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        await self._drop()
+
+    async def _establish(self) -> None:
+        conn = await self._connect()
+        try:
+            conn.add_termination_listener(self._on_terminated)
+            for channel, callback in self._channels.items():
+                await conn.add_listener(channel, _Relay(callback))
+        except BaseException:
+            conn.terminate()
+            raise
+        self._lost.clear()
+        self._conn = conn
+        self.connections += 1
+        self.ready.set()
+
+    def _on_terminated(self, conn: object) -> None:
+        if conn is self._conn:
+            self._lost.set()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self.ready.clear()
+        if conn is not None:
+            conn.remove_termination_listener(self._on_terminated)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), _PING_TIMEOUT)
+            if not conn.is_closed():
+                conn.terminate()
+
+    async def _supervise(self) -> None:
+        delay = _BACKOFF_FIRST
+        while not self._closed:
+            if self._conn is None or self._conn.is_closed():
+                try:
+                    await self._drop()
+                    await self._establish()
+                except Exception as exc:
+                    log.warning("listener: reconnect failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _BACKOFF_MAX)
+                    continue
+                delay = _BACKOFF_FIRST
+                self._wake_all()  # notifications sent while we were away: re-check
+            if await self._healthy():
+                continue
+            log.warning("listener: connection lost; waking waiters and reconnecting")
+            self.ready.clear()
+            self._wake_all()
+            await self._drop()
+
+    async def _healthy(self) -> bool:
+        """Wait until the connection is lost (False) or a ping succeeds (True)."""
+        try:
+            async with asyncio.timeout(_PING_EVERY):
+                await self._lost.wait()
+            return False
+        except TimeoutError:
+            pass
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            await conn.execute("SELECT 1", timeout=_PING_TIMEOUT)
+        except Exception:
+            return False
+        return True
+
+
+class _Relay:
+    """An asyncpg listener callback that ignores its arguments."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback = callback
+
+    def __call__(self, *_args: object) -> None:
+        self._callback()

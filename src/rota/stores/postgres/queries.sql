@@ -1,0 +1,361 @@
+-- Every statement the PostgreSQL store runs, loaded by name (`-- name: x` starts a block).
+-- They run with search_path set to the store's schema. Writes that must wake idle workers
+-- call pg_notify in the same statement, so the notification is sent iff the write commits.
+
+-- name: add_jobs
+-- One round trip for any number of jobs. Created rows return only their input position;
+-- a duplicate key returns the stored row (NULL when its holder committed after this
+-- statement's snapshot: the caller reads it with get_job_by_key).
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::timestamptz[],
+        $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::timestamptz[],
+        $12::float8[]
+    ) WITH ORDINALITY AS t(id, task, queue, payload, priority, due_at, created_at,
+                           max_attempts, key, schedule_id, fire_time, timeout, ord)
+),
+ins AS (
+    INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,
+                      attempts, max_attempts, token, key, schedule_id, fire_time, timeout)
+    SELECT id, task, queue, payload, priority, 'pending', due_at, created_at,
+           0, max_attempts, 0, key, schedule_id, fire_time, timeout
+    FROM input ORDER BY ord
+    -- a taken id is not a duplicate but a conflict: it fails the whole statement
+    ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+    RETURNING id, pg_notify($13, '')
+)
+SELECT i.ord, ins.id IS NOT NULL AS created, k AS existing
+FROM input i
+LEFT JOIN ins ON ins.id = i.id
+LEFT JOIN jobs k ON ins.id IS NULL AND k.key = i.key
+ORDER BY i.ord;
+
+-- name: get_job_by_key
+SELECT * FROM jobs WHERE key = $1;
+
+-- name: claim
+-- One statement: lock candidates (SKIP LOCKED: concurrent claimers never wait on each
+-- other), record the lost attempt of every expired lease, fail those that spent their last
+-- attempt, and lease the rest with a bumped token. Per queue, the pending branch walks the
+-- jobs_claim index in claim order and stops after $3 rows.
+WITH pending AS (
+    SELECT c.* FROM unnest($1::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
+               j.lease_owner, j.started_at
+        FROM jobs j
+        WHERE j.queue = q.name AND j.status = 'pending' AND j.due_at <= $5
+        ORDER BY j.priority DESC, j.due_at, j.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) c
+),
+expired AS (
+    SELECT j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
+           j.lease_owner, j.started_at
+    FROM jobs j
+    WHERE j.status = 'running' AND j.lease_expires_at <= $5 AND j.queue = ANY($1::text[])
+    ORDER BY j.lease_expires_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+),
+picked AS (
+    SELECT * FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) c
+    ORDER BY priority DESC, due_at, id
+    LIMIT $3
+),
+lost AS (
+    INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
+    SELECT id, token, lease_owner, COALESCE(started_at, $5), $5, 'lease_lost'
+    FROM picked WHERE status = 'running'
+    ON CONFLICT DO NOTHING
+),
+dead AS (
+    UPDATE jobs j
+    SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $5,
+        last_error = 'LeaseLost: the worker stopped heartbeating'
+    FROM picked p
+    WHERE j.id = p.id AND p.status = 'running' AND p.attempts >= p.max_attempts
+    RETURNING j.schedule_id, j.last_error
+),
+dead_schedules AS (
+    UPDATE schedules s SET fail_count = s.fail_count + d.n, last_error = d.last_error
+    FROM (SELECT schedule_id, count(*) AS n, max(last_error) AS last_error
+          FROM dead WHERE schedule_id IS NOT NULL GROUP BY schedule_id) d
+    WHERE s.id = d.schedule_id
+),
+claimed AS (
+    UPDATE jobs j
+    SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
+        token = j.token + 1, attempts = j.attempts + 1
+    FROM picked p
+    WHERE j.id = p.id AND NOT (p.status = 'running' AND p.attempts >= p.max_attempts)
+    RETURNING j.*
+)
+SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
+
+-- name: heartbeat
+UPDATE jobs j SET lease_expires_at = $3
+FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+WHERE j.id = r.id AND j.token = r.token AND j.status = 'running' AND j.lease_expires_at > $4
+RETURNING j.id;
+
+-- name: finish
+-- Many outcomes in one round trip. The token condition sits in the UPDATE's own WHERE so
+-- that it is re-checked against the latest row version under concurrency; fences are
+-- share-locked so the named lease cannot change hands before this commits.
+WITH r AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+        $7::text[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
+        $13::bigint[]
+    ) AS r(id, token, outcome, status, retry_at, error_type, error_message, traceback,
+           last_error, result, fence_name, fence_owner, fence_token)
+),
+fences AS (
+    SELECT l.name, l.owner, l.token, l.expires_at FROM leases l
+    WHERE l.name IN (SELECT fence_name FROM r WHERE fence_name IS NOT NULL)
+    FOR SHARE
+),
+ok AS (
+    SELECT r.* FROM r
+    WHERE r.fence_name IS NULL OR EXISTS (
+        SELECT 1 FROM fences f
+        WHERE f.name = r.fence_name AND f.owner = r.fence_owner
+          AND f.token = r.fence_token AND f.expires_at > $15)
+),
+upd AS (
+    UPDATE jobs j
+    SET status = ok.status,
+        due_at = COALESCE(ok.retry_at, j.due_at),
+        finished_at = CASE WHEN ok.status = 'pending' THEN NULL ELSE $15 END,
+        last_error = ok.last_error,
+        result = ok.result,
+        lease_owner = NULL,
+        lease_expires_at = NULL
+    FROM ok
+    WHERE j.id = ok.id AND j.token = ok.token AND j.status = 'running'
+    RETURNING j.id, j.token, j.started_at, j.schedule_id, j.status, ok.outcome,
+              ok.error_type, ok.error_message, ok.traceback, ok.last_error
+),
+att AS (
+    INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome,
+                          error_type, error_message, traceback)
+    SELECT id, token, $14, COALESCE(started_at, $15), $15, outcome, error_type,
+           error_message, traceback
+    FROM upd
+    ON CONFLICT DO NOTHING
+),
+failed_schedules AS (
+    UPDATE schedules s SET fail_count = s.fail_count + f.n, last_error = f.last_error
+    FROM (SELECT schedule_id, count(*) AS n, max(last_error) AS last_error
+          FROM upd WHERE status = 'failed' AND schedule_id IS NOT NULL
+          GROUP BY schedule_id) f
+    WHERE s.id = f.schedule_id
+),
+wake AS (
+    SELECT pg_notify($16, '') FROM upd WHERE status = 'pending' LIMIT 1
+)
+SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
+
+-- name: release
+WITH upd AS (
+    UPDATE jobs j
+    SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+        attempts = greatest(j.attempts - 1, 0)
+    FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+    WHERE j.id = r.id AND j.token = r.token AND j.status = 'running'
+    RETURNING j.id
+)
+SELECT count(*) AS n,
+       (SELECT count(*) FROM (SELECT pg_notify($3, '') FROM upd LIMIT 1) w) AS woke
+FROM upd;
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = $1;
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE ($1::text IS NULL OR status = $1)
+  AND ($2::text IS NULL OR queue = $2)
+  AND ($3::text IS NULL OR task = $3)
+  AND ($4::text IS NULL OR schedule_id = $4)
+  AND ($5::text IS NULL OR id > $5)
+ORDER BY id
+LIMIT $6;
+
+-- name: get_attempts
+SELECT * FROM attempts WHERE job_id = $1 ORDER BY number;
+
+-- name: cancel
+WITH cur AS (
+    SELECT id, status, token, lease_owner, started_at FROM jobs WHERE id = $1 FOR UPDATE
+),
+att AS (
+    INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
+    SELECT id, token, lease_owner, COALESCE(started_at, $2), $2, 'cancelled'
+    FROM cur WHERE status = 'running'
+    ON CONFLICT DO NOTHING
+),
+upd AS (
+    UPDATE jobs j
+    SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2
+    FROM cur
+    WHERE j.id = cur.id AND cur.status IN ('pending', 'running')
+    RETURNING j.*
+)
+SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
+
+-- name: requeue
+WITH cur AS (
+    SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE
+),
+upd AS (
+    UPDATE jobs j
+    SET status = 'pending', due_at = $2, attempts = 0, finished_at = NULL,
+        lease_owner = NULL, lease_expires_at = NULL
+    FROM cur
+    WHERE j.id = cur.id AND cur.status IN ('failed', 'cancelled')
+    RETURNING j.*, pg_notify($3, '') AS woke
+)
+SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
+
+-- name: purge
+-- Batches: SKIP LOCKED never waits on (or blocks) claimers and finishers.
+WITH victims AS (
+    SELECT id FROM jobs
+    WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1
+    ORDER BY finished_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+gone_attempts AS (
+    DELETE FROM attempts WHERE job_id IN (SELECT id FROM victims)
+),
+gone AS (
+    DELETE FROM jobs WHERE id IN (SELECT id FROM victims) RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: stats
+SELECT queue, status, count(*) AS n FROM jobs GROUP BY queue, status;
+
+-- name: next_due
+SELECT min(t) FROM (
+    SELECT (SELECT j.due_at FROM jobs j
+            WHERE j.queue = q.name AND j.status = 'pending'
+            ORDER BY j.due_at LIMIT 1) AS t
+    FROM unnest($1::text[]) AS q(name)
+    UNION ALL
+    SELECT min(lease_expires_at) FROM jobs
+    WHERE status = 'running' AND queue = ANY($1::text[])
+) x;
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE id = $1;
+
+-- name: get_schedule_for_update
+SELECT * FROM schedules WHERE id = $1 FOR UPDATE;
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY id;
+
+-- name: insert_schedule
+INSERT INTO schedules (id, task, trigger, queue, payload, priority, misfire, misfire_grace,
+                       max_catchup, jitter, overlap, origin, next_fire_at, last_fire_at,
+                       last_job_id, run_count, fail_count, last_error, paused, version,
+                       lease_owner, lease_expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, 1, NULL, NULL, $20, $21)
+ON CONFLICT (id) DO NOTHING
+RETURNING *;
+
+-- name: update_schedule_definition
+UPDATE schedules
+SET task = $2, trigger = $3, queue = $4, payload = $5, priority = $6, misfire = $7,
+    misfire_grace = $8, max_catchup = $9, jitter = $10, overlap = $11, origin = $12,
+    next_fire_at = CASE WHEN trigger = $3 THEN next_fire_at ELSE $13 END,
+    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = $14
+WHERE id = $1
+RETURNING *;
+
+-- name: notify
+SELECT pg_notify($1, '');
+
+-- name: remove_schedule
+WITH gone AS (DELETE FROM schedules WHERE id = $1 RETURNING id)
+SELECT count(*) AS n,
+       (SELECT count(*) FROM (SELECT pg_notify($2, '') FROM gone) w) AS woke
+FROM gone;
+
+-- name: set_schedule_paused
+UPDATE schedules
+SET paused = $2,
+    next_fire_at = CASE WHEN NOT $2 AND $3::timestamptz IS NOT NULL THEN $3
+                        ELSE next_fire_at END,
+    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = $4
+WHERE id = $1
+RETURNING *, pg_notify($5, '') AS woke;
+
+-- name: acquire_schedules
+WITH due AS (
+    SELECT id FROM schedules
+    WHERE NOT paused AND next_fire_at <= $3
+      AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+    ORDER BY next_fire_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE schedules s
+SET lease_owner = $1, lease_expires_at = $4, version = s.version + 1, updated_at = $3
+FROM due WHERE s.id = due.id
+RETURNING s.*;
+
+-- name: lock_schedule_for_commit
+SELECT id FROM schedules WHERE id = $1 AND version = $2 AND lease_owner = $3 FOR UPDATE;
+
+-- name: lock_fence
+SELECT 1 FROM leases
+WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4
+FOR SHARE;
+
+-- name: commit_schedule
+UPDATE schedules
+SET next_fire_at = $2, last_fire_at = $3, run_count = run_count + $4,
+    last_job_id = COALESCE($5, last_job_id), lease_owner = NULL, lease_expires_at = NULL,
+    version = version + 1, updated_at = $6
+WHERE id = $1;
+
+-- name: next_schedule_due
+-- Unleased schedules come from the index in order; leased ones (few: in flight, or held by
+-- a scheduler that died) count at their lease expiry when that is later.
+SELECT min(t) FROM (
+    (SELECT next_fire_at AS t FROM schedules
+     WHERE NOT paused AND next_fire_at IS NOT NULL AND lease_expires_at IS NULL
+     ORDER BY next_fire_at LIMIT 1)
+    UNION ALL
+    (SELECT greatest(next_fire_at, lease_expires_at) FROM schedules
+     WHERE NOT paused AND next_fire_at IS NOT NULL AND lease_expires_at IS NOT NULL)
+) x;
+
+-- name: acquire_lease
+INSERT INTO leases AS l (name, owner, token, acquired_at, expires_at)
+VALUES ($1, $2, 1, $3, $4)
+ON CONFLICT (name) DO UPDATE
+SET owner = EXCLUDED.owner, token = l.token + 1, acquired_at = EXCLUDED.acquired_at,
+    expires_at = EXCLUDED.expires_at
+WHERE l.expires_at <= $3
+RETURNING *;
+
+-- name: renew_lease
+UPDATE leases SET expires_at = $5
+WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4
+RETURNING *;
+
+-- name: release_lease
+UPDATE leases SET expires_at = $4
+WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4
+RETURNING name;
+
+-- name: get_lease
+SELECT * FROM leases WHERE name = $1 AND expires_at > $2;
