@@ -1,25 +1,14 @@
-"""The in-process store (``memory://``): a real implementation of the ``Store`` contract.
-
-State lives in this process only (``shared=False``) and is lost when it exits. Every method
-runs to completion without awaiting, so on one event loop each call is atomic.
-
-Claim order is kept in per-queue heaps rather than by scanning: pending jobs wait in
-``delayed`` (by due time) and running ones in ``expiring`` (by lease expiry); a claim first
-promotes whatever became runnable at ``now`` into ``ready`` (by priority desc, due_at, id)
-and pops from there. Heap entries are never updated in place: each carries the job's
-generation, bumped on every change, and entries of an older generation are dropped when met.
-"""
+"""``MemoryStore``: every method runs to completion without awaiting, so on one event loop
+each call is atomic; callers get copies, never the stored objects."""
 
 from __future__ import annotations
 
 import bisect
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from rota._errors import ConfigError, InvalidState, JobNotFound, ScheduleNotFound
+from rota._errors import ConfigError, InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
     AddResult,
@@ -38,25 +27,12 @@ from rota._models import (
     Schedule,
 )
 from rota.stores.base import Store
-
-_Timed = tuple[datetime, str, int]  # (time, job id, generation)
-_Ready = tuple[int, datetime, str, int]  # (-priority, due_at, job id, generation)
-
-# a heap holding this many stale entries more than live jobs is rebuilt (amortised O(1))
-_COMPACT_SLACK = 1024
-
-
-@dataclass(slots=True)
-class _QueueIndex:
-    delayed: list[_Timed] = field(default_factory=list)  # pending, not yet seen due
-    expiring: list[_Timed] = field(default_factory=list)  # running, by lease expiry
-    ready: list[_Ready] = field(default_factory=list)  # runnable as of the last claim
-    ready_times: list[_Timed] = field(default_factory=list)  # ``ready`` by due time, for next_due
-    counts: dict[JobStatus, int] = field(default_factory=dict)
+from rota.stores.memory._claim_index import ClaimIndex
+from rota.stores.memory._schedules import ScheduleBook
 
 
 class MemoryStore(Store):
-    """All state in dicts and heaps of this process; see the module docstring."""
+    """All state in dicts and heaps of this process (``shared=False``), lost when it exits."""
 
     kind = "memory"
     shared = False
@@ -64,11 +40,11 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         super().__init__()
         self._jobs: dict[str, Job] = {}
-        self._gen: dict[str, int] = {}
         self._ids: list[str] = []  # sorted, for list_jobs' keyset pagination
         self._keys: dict[str, str] = {}  # dedupe key -> job id
         self._attempts: dict[str, list[Attempt]] = {}
-        self._queues: dict[str, _QueueIndex] = {}
+        self._index = ClaimIndex(self._jobs)
+        self._counts: dict[str, dict[JobStatus, int]] = {}  # queue -> status -> n
         self._book = ScheduleBook()
         self._leases: dict[str, Lease] = {}
         self._lease_tokens: dict[str, int] = {}  # survives release/expiry: tokens never go back
@@ -108,7 +84,7 @@ class MemoryStore(Store):
             if stored.key is not None:
                 self._keys[stored.key] = stored.id
             self._count(stored, +1)
-            self._index(stored)
+            self._file(stored)
             results.append(AddResult(job=stored.replace(), created=True))
         return results
 
@@ -121,20 +97,12 @@ class MemoryStore(Store):
         lease_for: timedelta,
         now: datetime,
     ) -> list[Job]:
-        indexes = [self._queues[q] for q in dict.fromkeys(queues) if q in self._queues]
-        for qi in indexes:
-            self._promote(qi, now)
+        names = list(dict.fromkeys(queues))
         claimed: list[Job] = []
         while len(claimed) < limit:
-            best: tuple[_Ready, _QueueIndex] | None = None
-            for qi in indexes:
-                top = self._top_ready(qi, now)
-                if top is not None and (best is None or top < best[0]):
-                    best = (top, qi)
-            if best is None:
+            job = self._index.pop_runnable(names, now)
+            if job is None:
                 break
-            heapq.heappop(best[1].ready)
-            job = self._jobs[best[0][2]]
             if job.status is JobStatus.RUNNING:  # its worker vanished
                 self._record(job, Outcome.LEASE_LOST, now, None)
                 if job.attempts >= job.max_attempts:
@@ -146,7 +114,7 @@ class MemoryStore(Store):
             job.started_at = now
             job.token += 1
             job.attempts += 1
-            self._index(job)
+            self._file(job)
             claimed.append(job.replace())
         return claimed
 
@@ -160,7 +128,7 @@ class MemoryStore(Store):
                 lost.append(ref.job_id)
                 continue
             job.lease_expires_at = now + lease_for
-            self._index(job)
+            self._file(job)
         return lost
 
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
@@ -179,7 +147,7 @@ class MemoryStore(Store):
                 self._set_status(job, JobStatus.PENDING)
                 job.lease_owner = job.lease_expires_at = None
                 job.due_at = res.retry_at
-                self._index(job)
+                self._file(job)
             else:
                 self._end(job, status, now, job.last_error)
             applied.append(True)
@@ -194,7 +162,7 @@ class MemoryStore(Store):
             self._set_status(job, JobStatus.PENDING)
             job.lease_owner = job.lease_expires_at = None
             job.attempts = max(0, job.attempts - 1)
-            self._index(job)
+            self._file(job)
             released += 1
         if released:
             self.notify_jobs()
@@ -245,7 +213,7 @@ class MemoryStore(Store):
         job.attempts = 0
         job.finished_at = None
         job.lease_owner = job.lease_expires_at = None
-        self._index(job)
+        self._file(job)
         self.notify_jobs()
         return job.replace()
 
@@ -261,7 +229,7 @@ class MemoryStore(Store):
         for _, job_id in victims:
             job = self._jobs.pop(job_id)
             self._count(job, -1)
-            del self._gen[job_id]
+            self._index.forget(job_id)
             del self._attempts[job_id]
             del self._ids[bisect.bisect_left(self._ids, job_id)]
             if job.key is not None and self._keys.get(job.key) == job_id:
@@ -269,21 +237,10 @@ class MemoryStore(Store):
         return len(victims)
 
     async def stats(self) -> QueueStats:
-        return QueueStats(
-            counts={q: {s: n for s, n in qi.counts.items() if n} for q, qi in self._queues.items()}
-        )
+        return QueueStats(counts={q: {s: n for s, n in c.items() if n} for q, c in self._counts.items()})
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
-        times: list[datetime] = []
-        for q in dict.fromkeys(queues):
-            qi = self._queues.get(q)
-            if qi is None:
-                continue
-            for heap in (qi.delayed, qi.expiring, qi.ready_times):
-                self._drop_stale(heap)
-                if heap:
-                    times.append(heap[0][0])
-        return min(times, default=None)
+        return self._index.next_due(list(dict.fromkeys(queues)))
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -408,18 +365,12 @@ class MemoryStore(Store):
         job.lease_owner = job.lease_expires_at = None
         job.finished_at = now
         job.last_error = last_error
-        self._index(job)
+        self._file(job)
         if status is JobStatus.FAILED and job.schedule_id is not None:
             self._book.record_failure(job.schedule_id, last_error)
 
-    def _queue(self, name: str) -> _QueueIndex:
-        qi = self._queues.get(name)
-        if qi is None:
-            qi = self._queues[name] = _QueueIndex()
-        return qi
-
     def _count(self, job: Job, delta: int) -> None:
-        counts = self._queue(job.queue).counts
+        counts = self._counts.setdefault(job.queue, {})
         counts[job.status] = counts.get(job.status, 0) + delta
 
     def _set_status(self, job: Job, status: JobStatus) -> None:
@@ -427,186 +378,5 @@ class MemoryStore(Store):
         job.status = status
         self._count(job, +1)
 
-    def _index(self, job: Job) -> None:
-        """Start a new generation for ``job`` and file it where its new state belongs."""
-        gen = self._gen.get(job.id, 0) + 1
-        self._gen[job.id] = gen
-        qi = self._queue(job.queue)
-        if job.status is JobStatus.PENDING and job.due_at is not None:
-            self._push(qi.delayed, (job.due_at, job.id, gen))
-        elif job.status is JobStatus.RUNNING and job.lease_expires_at is not None:
-            self._push(qi.expiring, (job.lease_expires_at, job.id, gen))
-
-    def _push(self, heap: list[_Timed], entry: _Timed) -> None:
-        heapq.heappush(heap, entry)
-        if len(heap) > 2 * len(self._jobs) + _COMPACT_SLACK:
-            heap[:] = [e for e in heap if self._gen.get(e[1]) == e[2]]
-            heapq.heapify(heap)
-
-    def _drop_stale(self, heap: list[_Timed]) -> None:
-        while heap and self._gen.get(heap[0][1]) != heap[0][2]:
-            heapq.heappop(heap)
-
-    def _promote(self, qi: _QueueIndex, now: datetime) -> None:
-        for heap in (qi.delayed, qi.expiring):
-            while heap and heap[0][0] <= now:
-                when, job_id, gen = heapq.heappop(heap)
-                if self._gen.get(job_id) != gen:
-                    continue
-                job = self._jobs[job_id]
-                assert job.due_at is not None
-                heapq.heappush(qi.ready, (-job.priority, job.due_at, job_id, gen))
-                self._push(qi.ready_times, (when, job_id, gen))
-        if len(qi.ready) > 2 * len(self._jobs) + _COMPACT_SLACK:
-            qi.ready[:] = [e for e in qi.ready if self._gen.get(e[2]) == e[3]]
-            heapq.heapify(qi.ready)
-
-    def _top_ready(self, qi: _QueueIndex, now: datetime) -> _Ready | None:
-        """The best runnable entry of ``qi.ready``, dropping stale ones on the way."""
-        while qi.ready:
-            top = qi.ready[0]
-            job_id, gen = top[2], top[3]
-            if self._gen.get(job_id) != gen:
-                heapq.heappop(qi.ready)
-                continue
-            job = self._jobs[job_id]
-            when = job.due_at if job.status is JobStatus.PENDING else job.lease_expires_at
-            if when is not None and when <= now:
-                return top
-            # a caller's clock went back: not runnable yet after all
-            heapq.heappop(qi.ready)
-            if when is not None:
-                back = qi.delayed if job.status is JobStatus.PENDING else qi.expiring
-                self._push(back, (when, job_id, gen))
-        return None
-
-
-class ScheduleBook:
-    """The schedules of a ``MemoryStore``, with a heap of when each may next be acquired.
-
-    Heap entries carry the schedule's version; any write bumps it, so older entries are
-    dropped when met. A leased schedule is filed at ``max(next_fire_at, lease expiry)``.
-    """
-
-    def __init__(self) -> None:
-        self._items: dict[str, Schedule] = {}
-        self._heap: list[tuple[datetime, str, int]] = []
-
-    def get(self, schedule_id: str) -> Schedule | None:
-        s = self._items.get(schedule_id)
-        return s.replace() if s is not None else None
-
-    def all(self) -> list[Schedule]:
-        return [self._items[k].replace() for k in sorted(self._items)]
-
-    def remove(self, schedule_id: str) -> bool:
-        return self._items.pop(schedule_id, None) is not None
-
-    def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
-        """Returns the stored schedule and whether anything was written."""
-        current = self._items.get(schedule.id)
-        if current is None:
-            stored = schedule.replace(version=1, created_at=schedule.created_at or now, updated_at=now)
-        elif current.same_definition(schedule):
-            return current.replace(), False
-        else:
-            changes = {f: getattr(schedule, f) for f in Schedule.DEFINITION_FIELDS}
-            if schedule.trigger != current.trigger:
-                changes["next_fire_at"] = schedule.next_fire_at
-            stored = current.replace(**changes)
-            stored.lease_owner = stored.lease_expires_at = None
-            stored.version = current.version + 1
-            stored.updated_at = now
-        self._save(stored)
-        return stored.replace(), True
-
-    def set_paused(
-        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
-    ) -> Schedule:
-        s = self._items.get(schedule_id)
-        if s is None:
-            raise ScheduleNotFound(schedule_id)
-        s.paused = paused
-        if not paused and next_fire_at is not None:
-            s.next_fire_at = next_fire_at
-        s.lease_owner = s.lease_expires_at = None
-        s.version += 1
-        s.updated_at = now
-        self._save(s)
-        return s.replace()
-
-    def acquire(self, owner: str, limit: int, lease_for: timedelta, now: datetime) -> list[Schedule]:
-        due: list[Schedule] = []
-        while self._heap and self._heap[0][0] <= now:
-            _, sid, version = heapq.heappop(self._heap)
-            s = self._items.get(sid)
-            if s is not None and s.version == version:
-                due.append(s)
-        due.sort(key=lambda s: (s.next_fire_at, s.id))
-        taken, rest = due[: max(0, limit)], due[max(0, limit) :]
-        for s in rest:  # still due: file them again unchanged
-            self._file(s)
-        for s in taken:
-            s.lease_owner = owner
-            s.lease_expires_at = now + lease_for
-            s.version += 1
-            s.updated_at = now
-            self._file(s)
-        return [s.replace() for s in taken]
-
-    def can_commit(self, commit: FireCommit) -> bool:
-        s = self._items.get(commit.schedule_id)
-        return s is not None and s.version == commit.version and s.lease_owner == commit.owner
-
-    def commit(self, commit: FireCommit, results: Sequence[AddResult], now: datetime) -> None:
-        s = self._items[commit.schedule_id]
-        s.next_fire_at = commit.next_fire_at
-        s.last_fire_at = commit.last_fire_at
-        s.run_count += sum(1 for r in results if r.created)
-        if results:
-            s.last_job_id = results[-1].job.id
-        s.lease_owner = s.lease_expires_at = None
-        s.version += 1
-        s.updated_at = now
-        self._file(s)
-
-    def record_failure(self, schedule_id: str, error: str | None) -> None:
-        # statistics only: the version stays, so an in-flight scheduler commit still applies
-        s = self._items.get(schedule_id)
-        if s is not None:
-            s.fail_count += 1
-            s.last_error = error
-
-    def next_due(self) -> datetime | None:
-        while self._heap:
-            _, sid, version = self._heap[0]
-            s = self._items.get(sid)
-            if s is not None and s.version == version:
-                return self._heap[0][0]
-            heapq.heappop(self._heap)
-        return None
-
-    def _save(self, s: Schedule) -> None:
-        self._items[s.id] = s
-        self._file(s)
-
-    def _file(self, s: Schedule) -> None:
-        if s.paused or s.next_fire_at is None:
-            return
-        when = s.next_fire_at
-        if s.lease_expires_at is not None and s.lease_expires_at > when:
-            when = s.lease_expires_at
-        heapq.heappush(self._heap, (when, s.id, s.version))
-        if len(self._heap) > 2 * len(self._items) + _COMPACT_SLACK:
-            self._heap[:] = [e for e in self._heap if (x := self._items.get(e[1])) and x.version == e[2]]
-            heapq.heapify(self._heap)
-
-
-def from_url(url: str) -> MemoryStore:
-    """``memory://`` (nothing else is accepted: the store has no host, path or options)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "memory" or parts.netloc or parts.path or parts.query:
-        raise ConfigError(
-            f"the memory store URL takes no host, path or options: use 'memory://', not {url!r}"
-        )
-    return MemoryStore()
+    def _file(self, job: Job) -> None:
+        self._index.file(job)

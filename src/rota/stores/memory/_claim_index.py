@@ -1,0 +1,124 @@
+"""Which job a claim takes next, without scanning: per-queue heaps with lazy deletion.
+
+Pending jobs wait in ``delayed`` (by due time) and running ones in ``expiring`` (by lease
+expiry). A claim first promotes whatever became runnable at ``now`` into ``ready`` (by
+priority desc, due_at, id) and pops from there. Entries are never updated in place: each
+carries the job's generation, bumped by ``file`` on every change of the job, and entries of
+an older generation are dropped when met.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rota._models import Job, JobStatus
+
+_Timed = tuple[datetime, str, int]  # (time, job id, generation)
+_Ready = tuple[int, datetime, str, int]  # (-priority, due_at, job id, generation)
+
+# a heap holding this many stale entries more than live jobs is rebuilt (amortised O(1))
+_COMPACT_SLACK = 1024
+
+
+@dataclass(slots=True)
+class _Queue:
+    delayed: list[_Timed] = field(default_factory=list)  # pending, not yet seen due
+    expiring: list[_Timed] = field(default_factory=list)  # running, by lease expiry
+    ready: list[_Ready] = field(default_factory=list)  # runnable as of the last claim
+    ready_times: list[_Timed] = field(default_factory=list)  # ``ready`` by time, for next_due
+
+
+class ClaimIndex:
+    """Orders the jobs of ``jobs`` (the store's dict, shared) for claim and next_due."""
+
+    def __init__(self, jobs: dict[str, Job]) -> None:
+        self._jobs = jobs
+        self._gen: dict[str, int] = {}
+        self._queues: dict[str, _Queue] = {}
+
+    def file(self, job: Job) -> None:
+        """Start a new generation for ``job`` and file it where its current state belongs."""
+        gen = self._gen.get(job.id, 0) + 1
+        self._gen[job.id] = gen
+        q = self._queues.get(job.queue)
+        if q is None:
+            q = self._queues[job.queue] = _Queue()
+        if job.status is JobStatus.PENDING and job.due_at is not None:
+            self._push(q.delayed, (job.due_at, job.id, gen))
+        elif job.status is JobStatus.RUNNING and job.lease_expires_at is not None:
+            self._push(q.expiring, (job.lease_expires_at, job.id, gen))
+
+    def forget(self, job_id: str) -> None:
+        del self._gen[job_id]
+
+    def pop_runnable(self, queues: Sequence[str], now: datetime) -> Job | None:
+        """Remove and return the best job runnable at ``now`` in ``queues`` (the caller
+        changes it and calls ``file``), or None."""
+        best: tuple[_Ready, _Queue] | None = None
+        for name in queues:
+            q = self._queues.get(name)
+            if q is None:
+                continue
+            self._promote(q, now)
+            top = self._top_ready(q, now)
+            if top is not None and (best is None or top < best[0]):
+                best = (top, q)
+        if best is None:
+            return None
+        heapq.heappop(best[1].ready)
+        return self._jobs[best[0][2]]
+
+    def next_due(self, queues: Sequence[str]) -> datetime | None:
+        times: list[datetime] = []
+        for name in queues:
+            q = self._queues.get(name)
+            if q is None:
+                continue
+            for heap in (q.delayed, q.expiring, q.ready_times):
+                while heap and self._gen.get(heap[0][1]) != heap[0][2]:
+                    heapq.heappop(heap)
+                if heap:
+                    times.append(heap[0][0])
+        return min(times, default=None)
+
+    def _push(self, heap: list[_Timed], entry: _Timed) -> None:
+        heapq.heappush(heap, entry)
+        if len(heap) > 2 * len(self._jobs) + _COMPACT_SLACK:
+            heap[:] = [e for e in heap if self._gen.get(e[1]) == e[2]]
+            heapq.heapify(heap)
+
+    def _promote(self, q: _Queue, now: datetime) -> None:
+        for heap in (q.delayed, q.expiring):
+            while heap and heap[0][0] <= now:
+                when, job_id, gen = heapq.heappop(heap)
+                if self._gen.get(job_id) != gen:
+                    continue
+                due_at = self._jobs[job_id].due_at
+                assert due_at is not None
+                heapq.heappush(q.ready, (-self._jobs[job_id].priority, due_at, job_id, gen))
+                self._push(q.ready_times, (when, job_id, gen))
+        if len(q.ready) > 2 * len(self._jobs) + _COMPACT_SLACK:
+            q.ready[:] = [e for e in q.ready if self._gen.get(e[2]) == e[3]]
+            heapq.heapify(q.ready)
+
+    def _top_ready(self, q: _Queue, now: datetime) -> _Ready | None:
+        """The best runnable entry of ``q.ready``, dropping stale ones on the way."""
+        while q.ready:
+            top = q.ready[0]
+            job_id, gen = top[2], top[3]
+            if self._gen.get(job_id) != gen:
+                heapq.heappop(q.ready)
+                continue
+            job = self._jobs[job_id]
+            when = job.due_at if job.status is JobStatus.PENDING else job.lease_expires_at
+            if when is not None and when <= now:
+                return top
+            # a caller's clock went back: not runnable yet after all
+            heapq.heappop(q.ready)
+            if when is not None:
+                back = q.delayed if job.status is JobStatus.PENDING else q.expiring
+                self._push(back, (when, job_id, gen))
+        return None

@@ -1,0 +1,134 @@
+"""The schedules of a ``MemoryStore``."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from rota._errors import ScheduleNotFound
+from rota._models import AddResult, FireCommit, Schedule
+
+# a heap holding this many stale entries more than live schedules is rebuilt (amortised O(1))
+_COMPACT_SLACK = 1024
+
+
+class ScheduleBook:
+    """The schedules of a ``MemoryStore``, with a heap of when each may next be acquired.
+
+    Heap entries carry the schedule's version; any write bumps it, so older entries are
+    dropped when met. A leased schedule is filed at ``max(next_fire_at, lease expiry)``.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, Schedule] = {}
+        self._heap: list[tuple[datetime, str, int]] = []
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        s = self._items.get(schedule_id)
+        return s.replace() if s is not None else None
+
+    def all(self) -> list[Schedule]:
+        return [self._items[k].replace() for k in sorted(self._items)]
+
+    def remove(self, schedule_id: str) -> bool:
+        return self._items.pop(schedule_id, None) is not None
+
+    def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
+        """Returns the stored schedule and whether anything was written."""
+        current = self._items.get(schedule.id)
+        if current is None:
+            stored = schedule.replace(version=1, created_at=schedule.created_at or now, updated_at=now)
+        elif current.same_definition(schedule):
+            return current.replace(), False
+        else:
+            changes = {f: getattr(schedule, f) for f in Schedule.DEFINITION_FIELDS}
+            if schedule.trigger != current.trigger:
+                changes["next_fire_at"] = schedule.next_fire_at
+            stored = current.replace(**changes)
+            stored.lease_owner = stored.lease_expires_at = None
+            stored.version = current.version + 1
+            stored.updated_at = now
+        self._save(stored)
+        return stored.replace(), True
+
+    def set_paused(
+        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
+    ) -> Schedule:
+        s = self._items.get(schedule_id)
+        if s is None:
+            raise ScheduleNotFound(schedule_id)
+        s.paused = paused
+        if not paused and next_fire_at is not None:
+            s.next_fire_at = next_fire_at
+        s.lease_owner = s.lease_expires_at = None
+        s.version += 1
+        s.updated_at = now
+        self._save(s)
+        return s.replace()
+
+    def acquire(self, owner: str, limit: int, lease_for: timedelta, now: datetime) -> list[Schedule]:
+        due: list[Schedule] = []
+        while self._heap and self._heap[0][0] <= now:
+            _, sid, version = heapq.heappop(self._heap)
+            s = self._items.get(sid)
+            if s is not None and s.version == version:
+                due.append(s)
+        due.sort(key=lambda s: (s.next_fire_at, s.id))
+        taken, rest = due[: max(0, limit)], due[max(0, limit) :]
+        for s in rest:  # still due: file them again unchanged
+            self._file(s)
+        for s in taken:
+            s.lease_owner = owner
+            s.lease_expires_at = now + lease_for
+            s.version += 1
+            s.updated_at = now
+            self._file(s)
+        return [s.replace() for s in taken]
+
+    def can_commit(self, commit: FireCommit) -> bool:
+        s = self._items.get(commit.schedule_id)
+        return s is not None and s.version == commit.version and s.lease_owner == commit.owner
+
+    def commit(self, commit: FireCommit, results: Sequence[AddResult], now: datetime) -> None:
+        s = self._items[commit.schedule_id]
+        s.next_fire_at = commit.next_fire_at
+        s.last_fire_at = commit.last_fire_at
+        s.run_count += sum(1 for r in results if r.created)
+        if results:
+            s.last_job_id = results[-1].job.id
+        s.lease_owner = s.lease_expires_at = None
+        s.version += 1
+        s.updated_at = now
+        self._file(s)
+
+    def record_failure(self, schedule_id: str, error: str | None) -> None:
+        # statistics only: the version stays, so an in-flight scheduler commit still applies
+        s = self._items.get(schedule_id)
+        if s is not None:
+            s.fail_count += 1
+            s.last_error = error
+
+    def next_due(self) -> datetime | None:
+        while self._heap:
+            _, sid, version = self._heap[0]
+            s = self._items.get(sid)
+            if s is not None and s.version == version:
+                return self._heap[0][0]
+            heapq.heappop(self._heap)
+        return None
+
+    def _save(self, s: Schedule) -> None:
+        self._items[s.id] = s
+        self._file(s)
+
+    def _file(self, s: Schedule) -> None:
+        if s.paused or s.next_fire_at is None:
+            return
+        when = s.next_fire_at
+        if s.lease_expires_at is not None and s.lease_expires_at > when:
+            when = s.lease_expires_at
+        heapq.heappush(self._heap, (when, s.id, s.version))
+        if len(self._heap) > 2 * len(self._items) + _COMPACT_SLACK:
+            self._heap[:] = [e for e in self._heap if (x := self._items.get(e[1])) and x.version == e[2]]
+            heapq.heapify(self._heap)
