@@ -13,9 +13,11 @@ from rota._clock import SYSTEM_CLOCK, Clock, utc
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
 from rota._ids import new_id
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._retry import RetryPolicy
+from rota._schedules import Schedules, build_schedule
 from rota._task import JobSpec, Task
+from rota.triggers import Cron, Every, Trigger
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 
@@ -55,6 +57,7 @@ class App:
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.instance_id = instance_id or default_instance_id()
         self.tasks: dict[str, Task[Any]] = {}
+        self.declared_schedules: dict[str, Schedule] = {}
         self.events = EventBus()
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
@@ -297,6 +300,67 @@ class App:
                 return False
         due = await self.store.next_due(queues=queues)
         return due is None or due > self.clock.now()
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    @property
+    def schedules(self) -> Schedules:
+        """Add, inspect, pause, resume, remove and trigger schedules in the store."""
+        return Schedules(self)
+
+    def cron(
+        self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any
+    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+        """Declare a cron schedule in code: ``@app.cron("0 2 * * *", tz="Europe/Berlin")``.
+
+        Decorates a function (registered as a task with ``options`` such as ``queue``,
+        ``retry``, ``timeout``) or an existing task. Schedule options: ``payload``,
+        ``misfire``, ``misfire_grace``, ``max_catchup``, ``jitter``, ``overlap``. Declared
+        schedules are upserted when a scheduler starts, keeping their state.
+        """
+        return self._declare(Cron(expr, tz), id, options)
+
+    def every(
+        self,
+        period: timedelta | float | None = None,
+        *,
+        id: str | None = None,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        start: datetime | None = None,
+        **options: Any,
+    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+        """Declare an interval schedule in code: ``@app.every(minutes=15)``."""
+        trigger = Every(period, seconds=seconds, minutes=minutes, hours=hours, days=days, start=start)
+        return self._declare(trigger, id, options)
+
+    _SCHEDULE_OPTIONS = frozenset({"payload", "misfire", "misfire_grace", "max_catchup", "jitter", "overlap"})
+
+    def _declare(
+        self, trigger: Trigger, schedule_id: str | None, options: dict[str, Any]
+    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+        schedule_options = {k: v for k, v in options.items() if k in self._SCHEDULE_OPTIONS}
+        task_options = {k: v for k, v in options.items() if k not in self._SCHEDULE_OPTIONS}
+
+        def register(fn: Callable[..., Any] | Task[Any]) -> Task[Any]:
+            task = fn if isinstance(fn, Task) else self.task(**task_options)(fn)
+            sid = schedule_id or task.name
+            if sid in self.declared_schedules:
+                raise ConfigError(f"a schedule with id {sid!r} is already declared")
+            self.declared_schedules[sid] = build_schedule(
+                self, sid, task=task, trigger=trigger, origin="code", **schedule_options
+            )
+            return task
+
+        return register
+
+    def scheduler(self, **options: Any) -> Any:
+        """A Scheduler for this app (``rota scheduler`` runs one alone)."""
+        from rota.runtime.scheduler import Scheduler
+
+        return Scheduler(self, **options)
 
     # -- workers -----------------------------------------------------------------------------
 

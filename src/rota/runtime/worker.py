@@ -27,6 +27,7 @@ from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
 from rota._retry import RetryPolicy
 from rota._serde import encode_json
 from rota.runtime.resilience import with_retries
+from rota.runtime.waiting import first_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -52,6 +53,7 @@ class WorkerSettings:
     grace: float | timedelta = 10.0  # on shutdown, how long running jobs may finish
     sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
     name: str | None = None  # lease owner; None: the app's instance id
+    scheduler: bool = True  # also fire schedules in this process
 
     def __post_init__(self) -> None:
         for attr in ("lease", "grace"):
@@ -165,6 +167,8 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat"),
             asyncio.create_task(self._flush_loop(), name="rota-finisher"),
         ]
+        scheduler = self.app.scheduler() if self.settings.scheduler else None
+        scheduler_task = asyncio.create_task(scheduler.run(), name="rota-scheduler") if scheduler else None
         log.info(
             "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
         )
@@ -173,6 +177,9 @@ class Worker:
             await self._claim_loop()
         finally:
             self._stopping = True
+            if scheduler is not None and scheduler_task is not None:
+                scheduler.stop()
+                await asyncio.gather(scheduler_task, return_exceptions=True)
             await self._drain()
             for helper in helpers:
                 helper.cancel()
@@ -223,15 +230,8 @@ class Worker:
         await self._first(*waits)
 
     async def _first(self, *awaitables: Awaitable[Any]) -> None:
-        """Wait for the first of ``awaitables`` or for stop(), then cancel the rest."""
-        tasks = [asyncio.ensure_future(a) for a in awaitables]
-        tasks.append(asyncio.ensure_future(self._stop.wait()))
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Wait for the first of ``awaitables`` or for stop()."""
+        await first_of(*awaitables, self._stop.wait())
 
     async def _store(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
         """A store call retried through outages; None when stopping interrupted the retries."""

@@ -1,0 +1,187 @@
+"""``app.schedules``: add, inspect, pause, resume, remove and trigger recurring schedules."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rota._errors import ConfigError, InvalidTrigger, ScheduleNotFound
+from rota._ids import new_id
+from rota._models import Job, MisfirePolicy, OverlapPolicy, Schedule
+from rota._task import Task
+from rota.triggers import At, Cron, Trigger, load_trigger
+
+if TYPE_CHECKING:
+    from rota._app import App
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInfo:
+    """A schedule as users see it: its definition, parsed trigger and firing state."""
+
+    id: str
+    task: str
+    trigger: Trigger
+    queue: str
+    paused: bool
+    next_fire_at: datetime | None
+    last_fire_at: datetime | None
+    run_count: int
+    fail_count: int
+    last_error: str | None
+    misfire: MisfirePolicy
+    overlap: OverlapPolicy
+    origin: str
+    record: Schedule
+
+    @classmethod
+    def of(cls, s: Schedule) -> ScheduleInfo:
+        return cls(
+            id=s.id, task=s.task, trigger=load_trigger(s.trigger), queue=s.queue, paused=s.paused,
+            next_fire_at=s.next_fire_at, last_fire_at=s.last_fire_at, run_count=s.run_count,
+            fail_count=s.fail_count, last_error=s.last_error, misfire=MisfirePolicy(s.misfire),
+            overlap=OverlapPolicy(s.overlap), origin=s.origin, record=s,
+        )  # fmt: skip
+
+    @property
+    def zone(self) -> Any:
+        """The zone to show fire times in: the cron's zone, else UTC."""
+        return self.trigger.tz if isinstance(self.trigger, Cron) else None
+
+
+def build_schedule(
+    app: App,
+    schedule_id: str,
+    *,
+    task: Task[Any] | str,
+    trigger: Trigger,
+    payload: Any = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    misfire: MisfirePolicy | str = MisfirePolicy.RUN_ONCE,
+    misfire_grace: float | timedelta = 60.0,
+    max_catchup: int = 100,
+    jitter: float | timedelta = 0.0,
+    overlap: OverlapPolicy | str = OverlapPolicy.ALLOW,
+    origin: str = "api",
+) -> Schedule:
+    """Validate a schedule definition (everything a user can get wrong fails here)."""
+    if not isinstance(schedule_id, str) or not schedule_id or len(schedule_id) > 200:
+        raise ConfigError(
+            f"schedule id must be a non-empty string of at most 200 characters, got {schedule_id!r}"
+        )
+    handle = app.get_task(task) if isinstance(task, str) else task
+    if not isinstance(trigger, Trigger):
+        raise InvalidTrigger(f"trigger must be rota.Cron, rota.Every or rota.At, got {trigger!r}")
+    try:
+        misfire_policy = MisfirePolicy(misfire)
+        overlap_policy = OverlapPolicy(overlap)
+    except ValueError as exc:
+        raise ConfigError(f"invalid schedule policy: {exc}") from None
+    grace = misfire_grace.total_seconds() if isinstance(misfire_grace, timedelta) else float(misfire_grace)
+    spread = jitter.total_seconds() if isinstance(jitter, timedelta) else float(jitter)
+    if grace < 0 or spread < 0:
+        raise ConfigError("misfire_grace and jitter must not be negative")
+    if not isinstance(max_catchup, int) or max_catchup < 1:
+        raise ConfigError(f"max_catchup must be an integer >= 1, got {max_catchup!r}")
+    now = app.clock.now()
+    return Schedule(
+        id=schedule_id, task=handle.name, trigger=trigger.dumps(), queue=queue or handle.queue,
+        payload=handle.encode(payload), priority=handle.priority if priority is None else priority,
+        misfire=misfire_policy, misfire_grace=grace, max_catchup=max_catchup, jitter=spread,
+        overlap=overlap_policy, origin=origin, next_fire_at=trigger.first_fire(now),
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+class Schedules:
+    """The schedules of an app's store (``app.schedules``)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def add(
+        self, schedule_id: str, *, task: Task[Any] | str, trigger: Trigger, **options: Any
+    ) -> ScheduleInfo:
+        """Create the schedule, or update its definition keeping its state (counts, pause).
+
+        Options: ``payload``, ``queue``, ``priority``, ``misfire`` (skip | run_once | run_all),
+        ``misfire_grace`` (s), ``max_catchup``, ``jitter`` (s), ``overlap`` (allow | skip).
+        """
+        schedule = build_schedule(self.app, schedule_id, task=task, trigger=trigger, **options)
+        return await self._put(schedule)
+
+    async def _put(self, schedule: Schedule) -> ScheduleInfo:
+        await self.app.open()
+        stored = await self.app.store.put_schedule(schedule, now=self.app.clock.now())
+        return ScheduleInfo.of(stored)
+
+    async def get(self, schedule_id: str) -> ScheduleInfo:
+        await self.app.open()
+        schedule = await self.app.store.get_schedule(schedule_id)
+        if schedule is None:
+            raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
+        return ScheduleInfo.of(schedule)
+
+    async def list(self) -> list[ScheduleInfo]:
+        await self.app.open()
+        return [ScheduleInfo.of(s) for s in await self.app.store.list_schedules()]
+
+    async def pause(self, schedule_id: str) -> ScheduleInfo:
+        await self.app.open()
+        now = self.app.clock.now()
+        stored = await self.app.store.set_schedule_paused(schedule_id, True, next_fire_at=None, now=now)
+        return ScheduleInfo.of(stored)
+
+    async def resume(self, schedule_id: str) -> ScheduleInfo:
+        """Resume; fires missed while paused are not made up (the next fire is after now)."""
+        info = await self.get(schedule_id)
+        now = self.app.clock.now()
+        trigger = info.trigger
+        if isinstance(trigger, At) and info.last_fire_at is None:
+            next_fire = trigger.first_fire(now)  # a one-time schedule that never fired still owes its run
+        else:
+            next_fire = trigger.next_fire(now)
+        stored = await self.app.store.set_schedule_paused(schedule_id, False, next_fire_at=next_fire, now=now)
+        return ScheduleInfo.of(stored)
+
+    async def remove(self, schedule_id: str) -> bool:
+        await self.app.open()
+        return await self.app.store.remove_schedule(schedule_id)
+
+    async def trigger_now(self, schedule_id: str) -> Job:
+        """Queue one job for the schedule now, outside its trigger (its fires are unaffected)."""
+        info = await self.get(schedule_id)
+        record = info.record
+        now = self.app.clock.now()
+        task = self.app.tasks.get(record.task)
+        job = Job(
+            id=new_id(), task=record.task, queue=record.queue, payload=record.payload, priority=record.priority,
+            due_at=now, created_at=now, max_attempts=task.retry.attempts if task else 3,
+            timeout=task.timeout if task else None, schedule_id=record.id,
+        )  # fmt: skip
+        [result] = await self.app.store.add([job], now=now)
+        return result.job
+
+    async def sync_declared(self, *, prune: bool = False) -> builtins.list[str]:
+        """Upsert the schedules declared in code (``@app.cron``, ``app.every``).
+
+        Unchanged definitions write nothing, so any number of instances can do this at start-up;
+        state (run counts, pause flag) is kept. With ``prune``, schedules declared in code
+        earlier but not any more are removed. Returns the ids removed.
+        """
+        await self.app.open()
+        now = self.app.clock.now()
+        for schedule in self.app.declared_schedules.values():
+            first = load_trigger(schedule.trigger).first_fire(now)
+            fresh = schedule.replace(next_fire_at=first, created_at=now, updated_at=now)
+            await self.app.store.put_schedule(fresh, now=now)
+        removed: builtins.list[str] = []
+        if prune:
+            for existing in await self.app.store.list_schedules():
+                if existing.origin == "code" and existing.id not in self.app.declared_schedules:
+                    await self.app.store.remove_schedule(existing.id)
+                    removed.append(existing.id)
+        return removed

@@ -1,0 +1,175 @@
+"""The scheduler loop: sleeps until the earliest fire, then turns due fires into jobs.
+
+Exactly one job per fire holds however many schedulers run: a schedule is leased before a
+pass (so usually one scheduler handles it), the pass commits conditionally on the schedule's
+version, and each fire's job carries the key ``(schedule_id, fire_time)``, which the store
+keeps unique. With leader election, only the leader runs passes and its commits carry its
+fence, so a paused ex-leader cannot write after its successor started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rota._errors import InvalidTrigger
+from rota._ids import new_id
+from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule, schedule_key
+from rota.runtime.firing import jittered, plan_fires
+from rota.runtime.resilience import with_retries
+from rota.runtime.waiting import first_of
+from rota.triggers import load_trigger
+
+if TYPE_CHECKING:
+    from rota._app import App
+
+log = logging.getLogger("rota.scheduler")
+
+
+class Leadership(Protocol):
+    """What the scheduler needs from a leader election."""
+
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def fence(self) -> Fence | None: ...
+
+
+class Scheduler:
+    """Fires an app's schedules. Run it alone (``rota scheduler``) or inside a worker."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        leadership: Leadership | None = None,
+        batch: int = 100,
+        lease: float = 30.0,
+        poll_interval: float | None = None,
+        prune: bool = False,
+        owner: str | None = None,
+    ) -> None:
+        self.app = app
+        self.clock = app.clock
+        self.leadership = leadership
+        self.batch = batch
+        self.lease = timedelta(seconds=lease)
+        self.poll_interval = poll_interval
+        self.prune = prune
+        self.owner = owner or f"{app.instance_id}/scheduler"
+        self.rng = random.Random()
+        self.fired = 0  # jobs this scheduler created
+        self.passes = 0
+        self._stop = asyncio.Event()
+        self._stopping = False
+        self._leadership_changed = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._stop.set()
+
+    def leadership_changed(self) -> None:
+        """Wake the loop (called by the election's callbacks)."""
+        self._leadership_changed.set()
+
+    async def run(self) -> None:
+        await self.app.open()
+        await self._call(
+            lambda: self.app.schedules.sync_declared(prune=self.prune), "sync declared schedules"
+        )
+        store = self.app.store
+        while not self._stopping:
+            if self.leadership is not None and not self.leadership.is_leader:
+                self._leadership_changed.clear()
+                await self._first(self._leadership_changed.wait(), self.clock.sleep(1.0))
+                continue
+            handled = await self.run_once()
+            if handled is None or handled >= self.batch:
+                continue
+            due = await self._call(store.next_schedule_due, "next_schedule_due")
+            poll = self.poll_interval if self.poll_interval is not None else max(store.poll_interval, 1.0)
+            waits: list[Awaitable[Any]] = [store.wait_for_schedules(poll)]
+            if self.leadership is not None:
+                self._leadership_changed.clear()
+                waits.append(self._leadership_changed.wait())
+            if due is not None:
+                waits.append(self.clock.sleep((due - self.clock.now()).total_seconds()))
+            await self._first(*waits)
+
+    async def run_once(self) -> int | None:
+        """One pass: acquire due schedules and commit their fires. Returns how many were
+        acquired (None when interrupted by shutdown)."""
+        store = self.app.store
+        now = self.clock.now()
+        acquired = await self._call(
+            lambda: store.acquire_schedules(
+                owner=self.owner, limit=self.batch, lease_for=self.lease, now=now
+            ),
+            "acquire_schedules",
+        )
+        if acquired is None:
+            return None
+        self.passes += 1
+        for schedule in acquired:
+            await self._fire(schedule, now)
+        return len(acquired)
+
+    async def _fire(self, schedule: Schedule, now: datetime) -> None:
+        try:
+            trigger = load_trigger(schedule.trigger)
+        except InvalidTrigger as exc:
+            log.error("schedule %s has an unreadable trigger (%s); leaving it", schedule.id, exc)
+            return
+        previous_running = False
+        if schedule.overlap == "skip" and schedule.last_job_id:
+            last = await self._call(lambda: self.app.store.get_job(schedule.last_job_id or ""), "get_job")
+            previous_running = last is not None and last.status not in FINAL_STATUSES
+        plan = plan_fires(schedule, trigger, now, previous_running=previous_running)
+        jobs = tuple(self._job(schedule, fire, now) for fire in plan.fires)
+        fence = self.leadership.fence if self.leadership is not None else None
+        if self.leadership is not None and fence is None:
+            return  # lost leadership mid-pass; the schedule's lease lapses and the leader takes it
+        commit = FireCommit(
+            schedule_id=schedule.id, version=schedule.version, owner=self.owner, jobs=jobs,
+            next_fire_at=plan.next_fire_at, last_fire_at=plan.last_fire_at, fence=fence,
+        )  # fmt: skip
+        ok = await self._call(lambda: self.app.store.commit_fires(commit, now=now), "commit_fires")
+        if ok:
+            self.fired += len(jobs)
+            if plan.missed:
+                log.info(
+                    "schedule %s: %d missed fire(s) dropped by policy %s",
+                    schedule.id,
+                    plan.missed,
+                    schedule.misfire,
+                )
+        else:
+            log.info(
+                "schedule %s changed or was taken during the pass; its fires were not committed", schedule.id
+            )
+
+    def _job(self, schedule: Schedule, fire: datetime, now: datetime) -> Job:
+        task = self.app.tasks.get(schedule.task)
+        return Job(
+            id=new_id(), task=schedule.task, queue=schedule.queue, payload=schedule.payload,
+            priority=schedule.priority, due_at=max(jittered(fire, schedule.jitter, self.rng), fire),
+            created_at=now, max_attempts=task.retry.attempts if task else 3,
+            timeout=task.timeout if task else None, key=schedule_key(schedule.id, fire),
+            schedule_id=schedule.id, fire_time=fire,
+        )  # fmt: skip
+
+    async def _call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
+        try:
+            return await with_retries(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
+        except Exception:
+            if self._stopping:
+                return None
+            raise
+
+    async def _first(self, *awaitables: Awaitable[Any]) -> None:
+        """Wait for the first of ``awaitables`` or for stop()."""
+        await first_of(*awaitables, self._stop.wait())
