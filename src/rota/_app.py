@@ -17,9 +17,9 @@ from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedul
 from rota._retry import RetryPolicy
 from rota._schedules import Schedules, build_schedule
 from rota._task import JobSpec, Task
-from rota.triggers import Cron, Every, Trigger
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
+from rota.triggers import Cron, Every, Trigger
 
 T = TypeVar("T")
 

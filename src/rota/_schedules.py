@@ -158,7 +158,8 @@ class Schedules:
         now = self.app.clock.now()
         task = self.app.tasks.get(record.task)
         job = Job(
-            id=new_id(), task=record.task, queue=record.queue, payload=record.payload, priority=record.priority,
+            id=new_id(), task=record.task, queue=record.queue, payload=record.payload,
+            priority=record.priority,
             due_at=now, created_at=now, max_attempts=task.retry.attempts if task else 3,
             timeout=task.timeout if task else None, schedule_id=record.id,
         )  # fmt: skip
