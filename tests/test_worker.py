@@ -4,6 +4,7 @@ shutdown, outages."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -314,7 +315,7 @@ async def test_store_outage_is_retried_with_backoff(app: App, clock: FakeClock) 
             await clock.wait_for_sleepers(2)  # heartbeat + backoff
             await clock.advance(clock.next_deadline() - clock.now())  # type: ignore[operator]
         await app.wait_until_idle(timeout=WAIT)
-    gaps = [round(b - a, 3) for a, b in zip(attempts_at, attempts_at[1:4], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(attempts_at[:4])]
     assert gaps == [0.1, 0.2, 0.4]
     assert (await app.get_job(job.id)).status is JobStatus.SUCCEEDED
 
