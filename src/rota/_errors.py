@@ -74,7 +74,7 @@ class NotSupported(StoreError):
     """The store cannot provide the requested feature."""
 
 
-class ControlSignal(Exception):  # noqa: N818 - these are signals, not errors
+class ControlSignal(Exception):
     """Base of the signals a handler raises to steer its own job."""
 
 
