@@ -42,12 +42,16 @@ class PgServer:
     pg_ctl: str | None = None
     run_as: tuple[int, int] | None = None  # uid, gid to drop to when we are root
     log: str | None = None
+    opts: str = ""  # server options (port, socket dir...): pg_ctl start needs them each time
 
-    def ctl(self, *args: str) -> None:
-        """Run ``pg_ctl <args>`` on this cluster (stop, start, restart)."""
+    def ctl(self, action: str, *args: str) -> None:
+        """Run ``pg_ctl <action> <args>`` on this cluster (stop, start, restart)."""
         if self.data_dir is None or self.pg_ctl is None:
             raise RuntimeError("the server is external; it cannot be controlled")
-        _run([self.pg_ctl, "-D", self.data_dir, "-l", str(self.log), "-w", *args], self.run_as)
+        cmd = [self.pg_ctl, "-D", self.data_dir, "-l", str(self.log), "-w", "-t", "60"]
+        if action in ("start", "restart"):
+            cmd += ["-o", self.opts]
+        _run([*cmd, action, *args], self.run_as)
 
     def stop(self) -> None:
         if self.data_dir is not None and self.pg_ctl is not None:
@@ -99,9 +103,9 @@ def start_cluster() -> PgServer:
     port = free_port()
     opts = f"-k {base} -h 127.0.0.1 -p {port} -F -c max_connections=200 -c fsync=off"
     opts += " -c synchronous_commit=off -c full_page_writes=off"
-    server = PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, pg_ctl, run_as, log)
+    server = PgServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, pg_ctl, run_as, log, opts)
     try:
-        _run([pg_ctl, "-D", data, "-l", log, "-o", opts, "-w", "-t", "60", "start"], run_as)
+        server.ctl("start")
     except RuntimeError as exc:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"{exc}; log: {_tail(log)}") from None

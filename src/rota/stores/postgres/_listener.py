@@ -46,6 +46,7 @@ class Listener:
     async def start(self) -> None:
         """Connect and LISTEN now (errors propagate), then supervise in the background."""
         await self._establish()
+        self.ready.set()
         self._task = asyncio.create_task(self._supervise(), name="rota-pg-listener")
 
     def ensure_running(self) -> None:
@@ -75,7 +76,6 @@ class Listener:
         self._lost.clear()
         self._conn = conn
         self.connections += 1
-        self.ready.set()
 
     def _on_terminated(self, conn: object) -> None:
         if conn is self._conn:
@@ -105,6 +105,7 @@ class Listener:
                     continue
                 delay = _BACKOFF_FIRST
                 self._wake_all()  # notifications sent while we were away: re-check
+                self.ready.set()
             if await self._healthy():
                 continue
             log.warning("listener: connection lost; waking waiters and reconnecting")

@@ -1,0 +1,321 @@
+"""PostgreSQL-specific behaviour: URL options, migrations, claim plans, LISTEN/NOTIFY across
+stores, transient failures and a real server restart. The shared contract is covered by the
+conformance suite (tests/test_conformance.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from rota._errors import ConfigError, StoreUnavailable
+from rota._ids import new_id
+from rota._models import Finish, Job, JobStatus, LeaseRef, Outcome
+from rota.stores.postgres import PostgresStore, from_url
+from rota.stores.postgres._failures import is_transient
+from rota.stores.postgres._sql import latest_version, query
+from rota.stores.url import store_from_url
+from rota.testing import FakeClock
+from rota.testing.conformance import Harness
+from tests.servers._common import unavailable
+from tests.servers.postgres import PgServer, remove_cluster, start_cluster, with_query
+
+pytestmark = pytest.mark.postgres
+
+WAIT = 10.0  # real seconds; reached only when a promised wake-up is missing
+
+
+def make_job(clock: FakeClock, **fields: Any) -> Job:
+    now = clock.now()
+    return Job(id=new_id(), task="t", due_at=now, created_at=now, **fields)
+
+
+# -- URL options -----------------------------------------------------------------------------
+
+
+def test_url_options_are_parsed_and_unknown_ones_refused() -> None:
+    store = from_url("postgresql://u:secret@db.example:5433/app?schema=rota_x&pool_max=4")
+    assert store.config.schema == "rota_x"
+    assert store.config.pool_max == 4
+    assert store.config.migrate is True
+    assert "secret" not in store.describe()
+    assert "rota_x" in store.describe()
+    assert from_url("postgres://h/db?migrate=false&sslmode=disable").config.migrate is False
+    with pytest.raises(ConfigError, match="unknown option 'shema'"):
+        from_url("postgresql://h/db?shema=x")
+    with pytest.raises(ConfigError, match="schema"):
+        from_url("postgresql://h/db?schema=Bad-Name")
+    with pytest.raises(ConfigError, match="migrate"):
+        from_url("postgresql://h/db?migrate=maybe")
+    with pytest.raises(ConfigError, match="pool_min"):
+        from_url("postgresql://h/db?pool_min=5&pool_max=2")
+
+
+def test_store_url_and_environment_pick_the_postgres_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(store_from_url("postgresql://h/db"), PostgresStore)
+    monkeypatch.setenv("ROTA_STORE_URL", "postgres://h/db?schema=from_env")
+    store = store_from_url(None)
+    assert isinstance(store, PostgresStore)
+    assert store.config.schema == "from_env"
+
+
+def test_transient_errors_are_recognised() -> None:
+    for exc in (
+        asyncpg.exceptions.TooManyConnectionsError("too many connections"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.SerializationError("could not serialize access"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        ConnectionResetError("reset by peer"),
+    ):
+        assert is_transient(exc), exc
+    assert not is_transient(asyncpg.exceptions.UndefinedTableError("no such table"))
+    assert not is_transient(ValueError("bad"))
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fresh_url(postgres_server: PgServer) -> AsyncIterator[str]:
+    """The URL of a schema that does not exist yet; dropped afterwards."""
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    yield with_query(postgres_server.url, schema=schema)
+    conn = await asyncpg.connect(postgres_server.url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_migrations_apply_each_version_once(fresh_url: str) -> None:
+    stores = [from_url(fresh_url) for _ in range(4)]
+    applied = await asyncio.gather(*(s.migrate() for s in stores))
+    assert sorted(applied) == [[], [], [], list(range(1, latest_version() + 1))]
+    again = await stores[0].migrate()
+    assert again == []
+
+
+async def test_migrate_false_refuses_an_unmigrated_schema(fresh_url: str) -> None:
+    store = from_url(fresh_url + "&migrate=false")
+    with pytest.raises(ConfigError, match="rota db migrate"):
+        await store.open()
+    await from_url(fresh_url).migrate()
+    await store.open()  # now at the latest version: fine
+    await store.close()
+
+
+async def test_open_on_a_dead_server_raises_store_unavailable() -> None:
+    store = from_url("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+
+
+# -- the claim's plan ------------------------------------------------------------------------
+
+
+async def _plan(conn: asyncpg.Connection, sql: str, *args: Any) -> str:
+    rows = await conn.fetch("EXPLAIN (FORMAT JSON) " + sql, *args)
+    return json.dumps(json.loads(rows[0][0]))
+
+
+async def test_claim_uses_its_indexes_on_a_big_table(postgres_harness: Harness) -> None:
+    store = postgres_harness.store
+    assert isinstance(store, PostgresStore)
+    now = postgres_harness.clock.now()
+    async with store._conn() as conn:
+        # 100k jobs: most finished, some running, the rest a backlog of due jobs in several
+        # queues (where a plan that sorts every due job instead of walking the index in
+        # claim order would cost more as the backlog grows)
+        await conn.execute(
+            """
+            INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,
+                              attempts, max_attempts, token, finished_at, lease_owner,
+                              lease_expires_at)
+            SELECT lpad(to_hex(g), 32, '0'), 't', 'q' || (g % 4), '\\x6e756c6c', g % 3,
+                   CASE WHEN g % 10 < 7 THEN 'succeeded'
+                        WHEN g % 10 = 7 THEN 'running' ELSE 'pending' END,
+                   $1::timestamptz - (g % 1000) * interval '1 second', $1, 1, 1, 1,
+                   CASE WHEN g % 10 < 7 THEN $1::timestamptz END,
+                   CASE WHEN g % 10 = 7 THEN 'w' END,
+                   CASE WHEN g % 10 = 7 THEN $1::timestamptz + interval '1 hour' END
+            FROM generate_series(1, 100000) g
+            """,
+            now,
+        )
+        await conn.execute("ANALYZE jobs")
+        plan = await _plan(conn, query("claim"), ["q1"], "w", 100, now + timedelta(seconds=30), now)
+        assert "jobs_claim" in plan, plan
+        assert "jobs_lease" in plan, plan
+        assert '"Node Type": "Seq Scan"' not in plan, plan
+        for name, args in [
+            ("purge", (now, 1000)),
+            ("next_due", (["q1", "q2"],)),
+            ("heartbeat", (["a"], [1], now, now)),
+        ]:
+            assert '"Node Type": "Seq Scan"' not in await _plan(conn, query(name), *args), name
+    # and the claim does what the plan says
+    claimed = await store.claim(
+        queues=["q1"], worker="w", limit=100, lease_for=timedelta(seconds=30), now=now
+    )
+    assert len(claimed) == 100
+    assert all(j.queue == "q1" for j in claimed)
+    assert [j.priority for j in claimed] == sorted((j.priority for j in claimed), reverse=True)
+
+
+# -- wake-ups across stores ------------------------------------------------------------------
+
+
+async def _drain(store: PostgresStore) -> None:
+    while await store.wait_for_jobs(0):
+        pass
+
+
+async def test_notify_wakes_a_waiter_in_another_store(postgres_harness: Harness) -> None:
+    a = postgres_harness.store
+    b = await postgres_harness.another()
+    assert isinstance(b, PostgresStore)
+    await _drain(b)
+    await a.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+    assert await b.wait_for_jobs(WAIT)
+
+
+async def test_a_dropped_listener_wakes_waiters_and_reconnects(
+    postgres_harness: Harness, postgres_server: PgServer
+) -> None:
+    a = postgres_harness.store
+    b = await postgres_harness.another()
+    assert isinstance(b, PostgresStore)
+    listener = b._listener
+    assert listener is not None and listener._conn is not None
+    pid = listener._conn.get_server_pid()
+    await _drain(b)
+    waiter = asyncio.create_task(b.wait_for_jobs(WAIT))
+    await asyncio.sleep(0)
+    admin = await asyncpg.connect(postgres_server.url)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    assert await waiter  # woken by the drop itself: the caller re-checks at once
+    await asyncio.wait_for(listener.ready.wait(), WAIT)
+    assert listener.connections == 2
+    await _drain(b)
+    await a.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+    assert await b.wait_for_jobs(WAIT)
+
+
+# -- purge never waits on the queue ------------------------------------------------------------
+
+
+async def test_purge_skips_rows_locked_by_others(postgres_harness: Harness) -> None:
+    store = postgres_harness.store
+    assert isinstance(store, PostgresStore)
+    clock = postgres_harness.clock
+    jobs = [make_job(clock) for _ in range(3)]
+    await store.add(jobs, now=clock.now())
+    claimed = await store.claim(
+        queues=["default"], worker="w", limit=3, lease_for=timedelta(seconds=30), now=clock.now()
+    )
+    done = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in claimed]
+    assert await store.finish(done, worker="w", now=clock.now()) == [True] * 3
+    await clock.advance(60)
+    async with store._conn() as locker, locker.transaction():
+        await locker.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", jobs[0].id)
+        purged = await asyncio.wait_for(store.purge(finished_before=clock.now()), WAIT)
+        assert purged == 2
+    assert await store.purge(finished_before=clock.now()) == 1
+    assert await store.get_attempts(jobs[0].id) == []
+
+
+# -- a real restart ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    """A cluster of this test's own: restarting the shared one would disturb other tests."""
+    try:
+        server = start_cluster()
+    except (RuntimeError, OSError) as exc:
+        unavailable("postgres", str(exc))
+        raise AssertionError("unreachable") from None
+    try:
+        yield server
+    finally:
+        remove_cluster(server)
+
+
+async def _eventually(op: Any) -> Any:
+    """Run ``op``; a StoreUnavailable is allowed once (a connection that died in the restart)."""
+    try:
+        return await op()
+    except StoreUnavailable:
+        return await op()
+
+
+@pytest.mark.slow
+async def test_store_survives_a_server_restart(own_server: PgServer) -> None:
+    clock = FakeClock()
+    store = from_url(with_query(own_server.url, schema="rota", pool_min="2", pool_max="4"))
+    other = from_url(with_query(own_server.url, schema="rota"))
+    await store.open()
+    await other.open()
+    try:
+        jobs = [make_job(clock) for _ in range(10)]
+        await store.add(jobs, now=clock.now())
+        first = await store.claim(
+            queues=["default"], worker="w", limit=4, lease_for=timedelta(seconds=30), now=clock.now()
+        )
+        assert len(first) == 4
+
+        own_server.ctl("restart", "-m", "fast")
+
+        # writes after the restart: at most one StoreUnavailable, then normal service
+        async def finish_first() -> list[bool]:
+            results = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in first]
+            return await store.finish(results, worker="w", now=clock.now())
+
+        assert await _eventually(finish_first) == [True] * 4
+
+        async def claim_rest() -> list[Job]:
+            return await store.claim(
+                queues=["default"],
+                worker="w",
+                limit=10,
+                lease_for=timedelta(seconds=30),
+                now=clock.now(),
+            )
+
+        rest = await _eventually(claim_rest)
+        assert len(rest) == 6
+        assert await store.release([LeaseRef(j.id, j.token) for j in rest], now=clock.now()) == 6
+
+        # while the server is down: StoreUnavailable, promptly, never a hang
+        own_server.ctl("stop", "-m", "fast")
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(store.stats(), WAIT)
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(store.get_job(jobs[0].id), WAIT)
+        own_server.ctl("start")
+        stats = await _eventually(store.stats)
+        assert stats.total(JobStatus.SUCCEEDED) == 4
+        assert stats.total(JobStatus.PENDING) == 6  # nothing lost
+
+        # the other store's listener came back too: a notification reaches it again
+        listener = other._listener
+        assert listener is not None
+        await asyncio.wait_for(listener.ready.wait(), 30)
+        await asyncio.wait_for(_drain(other), WAIT)
+        await _eventually(lambda: store.add([make_job(clock)], now=clock.now()))
+        assert await other.wait_for_jobs(WAIT)
+    finally:
+        await store.close()
+        await other.close()
