@@ -431,7 +431,10 @@ async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
     assert "jobs_claim" in claim
     assert "TEMP B-TREE" not in claim  # no sort: the index is in claim order
     assert "jobs_lease" in await plan(store, jq["any_expired"], now)
-    assert "jobs_due" in await plan(store, jq["next_pending_due"], ("q",))
+    due = await plan(store, jq["next_pending_due"], {"queue": "q"})
+    assert "jobs_claim" in due
+    assert "SCAN jobs" not in due
+    assert "jobs_claim" in await plan(store, jq["pending_candidates"], now)
     wake = await plan(store, sq["next_schedule_due"], ())
     assert "schedules_wake" in wake
     assert "TEMP B-TREE" not in wake
@@ -457,3 +460,21 @@ async def test_wakeups_are_in_process(store: SQLiteStore) -> None:
     await asyncio.sleep(0)
     await store.add(make_jobs(1), now=T0)
     assert await waiter
+
+
+async def test_next_due_across_priorities_and_leases(store: SQLiteStore) -> None:
+    def job(priority: int, delay: float, queue: str = "default") -> Job:
+        due = T0 + timedelta(seconds=delay)
+        return Job(id=new_id(), task="t", queue=queue, priority=priority, due_at=due, created_at=T0)
+
+    assert await store.next_due(queues=["default"]) is None
+    await store.add([job(5, 50), job(5, 40), job(0, 30), job(-3, 20), job(9, 60)], now=T0)
+    await store.add([job(0, 10, queue="other")], now=T0)
+    assert await store.next_due(queues=["default"]) == T0 + timedelta(seconds=20)
+    assert await store.next_due(queues=["default", "other"]) == T0 + timedelta(seconds=10)
+    at = T0 + timedelta(seconds=15)
+    (running,) = await store.claim(
+        queues=["other"], worker="w", limit=5, lease_for=timedelta(seconds=1), now=at
+    )
+    assert await store.next_due(queues=["other"]) == running.lease_expires_at
+    assert await store.next_due(queues=["nothing-here"]) is None

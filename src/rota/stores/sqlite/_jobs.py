@@ -302,7 +302,7 @@ def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> datetime | None
     best: int | None = None
     for q in dict.fromkeys(queues):
         for name in ("next_pending_due", "next_lease_expiry"):
-            value = conn.execute(Q[name], (q,)).fetchone()[0]
+            value = conn.execute(Q[name], {"queue": q}).fetchone()[0]
             if value is not None and (best is None or value < best):
                 best = value
     return opt_dt(best)

@@ -24,17 +24,16 @@ CREATE TABLE jobs (
     result           BLOB
 );
 
--- claim order per queue; partial, so a job leaves it when claimed
+-- claim order per queue; partial, so a job leaves it when claimed. It also serves
+-- next_due (a skip-scan over priorities), which spares every write a second pending index.
 CREATE INDEX jobs_claim ON jobs (queue, priority DESC, due_at, id) WHERE status = 'pending';
--- next_due: the earliest pending job per queue
-CREATE INDEX jobs_due ON jobs (queue, due_at) WHERE status = 'pending';
 -- expired leases per queue (reclaim, next_due)
 CREATE INDEX jobs_lease ON jobs (queue, lease_expires_at) WHERE status = 'running';
 -- dedupe keys are unique among retained jobs
 CREATE UNIQUE INDEX jobs_key ON jobs (key) WHERE key IS NOT NULL;
--- purge
-CREATE INDEX jobs_finished ON jobs (finished_at)
-    WHERE status IN ('succeeded', 'failed', 'cancelled');
+-- purge; keyed on finished_at alone (not status) so that claims, which never set
+-- finished_at, do not have to touch this index
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE attempts (
     job_id        TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

@@ -144,7 +144,7 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
 -- name: purge
 DELETE FROM jobs WHERE id IN (
     SELECT id FROM jobs
-    WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before
+    WHERE finished_at < :before AND status IN ('succeeded', 'failed', 'cancelled')
     LIMIT :limit
 );
 
@@ -152,7 +152,22 @@ DELETE FROM jobs WHERE id IN (
 SELECT queue, status, count(*) FROM jobs GROUP BY queue, status;
 
 -- name: next_pending_due
-SELECT min(due_at) FROM jobs WHERE queue = ? AND status = 'pending';
+-- The earliest due_at per queue from jobs_claim (ordered by priority first): step through
+-- the distinct priorities, taking the first due_at of each; every step is one index seek.
+WITH RECURSIVE prio(p) AS (
+    SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim
+            WHERE queue = :queue AND status = 'pending'
+            ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim
+            WHERE queue = :queue AND status = 'pending' AND priority < prio.p
+            ORDER BY priority DESC LIMIT 1)
+    FROM prio WHERE prio.p IS NOT NULL
+)
+SELECT min((SELECT due_at FROM jobs INDEXED BY jobs_claim
+            WHERE queue = :queue AND status = 'pending' AND priority = prio.p
+            ORDER BY priority DESC, due_at LIMIT 1))
+FROM prio WHERE prio.p IS NOT NULL;
 
 -- name: next_lease_expiry
-SELECT min(lease_expires_at) FROM jobs WHERE queue = ? AND status = 'running';
+SELECT min(lease_expires_at) FROM jobs WHERE queue = :queue AND status = 'running';
