@@ -68,7 +68,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_ERROR
     return code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
