@@ -478,3 +478,21 @@ async def test_next_due_across_priorities_and_leases(store: SQLiteStore) -> None
     )
     assert await store.next_due(queues=["other"]) == running.lease_expires_at
     assert await store.next_due(queues=["nothing-here"]) is None
+
+
+def test_a_failed_commit_leaves_no_open_transaction(tmp_path: Path) -> None:
+    from rota.stores.sqlite._conn import write
+
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.execute("CREATE TABLE child (pid INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(sqlite3.IntegrityError), write(conn):
+            conn.execute("INSERT INTO child VALUES (42)")  # only COMMIT notices
+        assert not conn.in_transaction
+        with write(conn):  # the connection is usable again
+            conn.execute("INSERT INTO parent VALUES (1)")
+        assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+    finally:
+        conn.close()

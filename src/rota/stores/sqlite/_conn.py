@@ -22,6 +22,8 @@ from rota.stores.sqlite._url import SQLiteConfig
 
 T = TypeVar("T")
 
+MIN_SQLITE = (3, 38, 0)
+
 # primary result codes that mean "try again later", not "rota has a bug"
 _TRANSIENT = {
     5,  # SQLITE_BUSY: the busy timeout ran out
@@ -96,6 +98,11 @@ def translate(exc: sqlite3.Error, what: str) -> StoreError:
 def connect(config: SQLiteConfig) -> sqlite3.Connection:
     """Open a connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves) and set
     WAL, synchronous, foreign keys and the busy timeout."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StoreError(
+            f"the SQLite store needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer "
+            f"(RETURNING, UPDATE FROM, ->>); this Python has {sqlite3.sqlite_version}"
+        )
     conn = sqlite3.connect(
         config.path,
         timeout=config.busy_timeout,
@@ -140,8 +147,10 @@ def write(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
+        # also after a failed COMMIT: never leave the connection inside a transaction
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
