@@ -139,3 +139,17 @@ class JobsClaim:
         ]
         await harness.clock.advance(60)
         assert await claim(harness, worker="w3") == []
+
+    async def test_expired_lease_jobs_compete_with_pending_ones_by_priority_then_due_at(
+        self, harness: Harness
+    ) -> None:
+        stuck = make_job(harness, max_attempts=3)  # due first, then its worker vanishes
+        await add(harness, stuck)
+        await claim_one(harness, worker="w1", lease_for=sec(5))
+        await harness.clock.advance(1)
+        newer = make_job(harness)  # same priority, due later
+        urgent = make_job(harness, priority=1, delay=1)  # higher priority, due latest
+        await add(harness, newer, urgent)
+        await harness.clock.advance(5)
+        order = [(await claim_one(harness, worker="w2")).id for _ in range(3)]
+        assert order == [urgent.id, stuck.id, newer.id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rota.testing.conformance.differential import Differential
 from rota.testing.conformance.jobs_add import JobsAdd
 from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
@@ -16,7 +17,16 @@ from rota.testing.conformance.wakeups import Wakeups
 
 
 class StoreConformance(
-    JobsAdd, JobsClaim, JobsLifecycle, JobsAdmin, JobsEdges, Schedules, ScheduleFires, Leases, Wakeups
+    JobsAdd,
+    JobsClaim,
+    JobsLifecycle,
+    JobsAdmin,
+    JobsEdges,
+    Schedules,
+    ScheduleFires,
+    Leases,
+    Wakeups,
+    Differential,
 ):
     """The store contract as tests. Subclass it and provide a ``harness`` fixture.
 
