@@ -194,7 +194,7 @@ class App:
     async def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
         """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
         handle = self.get_task(task) if isinstance(task, str) else task
-        return await handle.enqueue(payload, **options)
+        return (await self.enqueue_many([handle.prepare(payload, **options)]))[0]
 
     async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
         """Queue many jobs in one store round trip; returns the stored jobs in order (the

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 
+from rich.console import Console
 from rich.table import Table
 
 from rota._models import Attempt, Job
+
+
+def console() -> Console:
+    """A console for tables: terminal width on a terminal, wide enough for ids when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
 
 
 def when(dt: datetime | None) -> str:

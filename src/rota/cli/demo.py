@@ -19,7 +19,7 @@ from rota._app import App
 from rota._errors import ConfigError
 from rota._events import Event, EventKind
 from rota._retry import RetryPolicy
-from rota.cli._format import attempts_table
+from rota.cli._format import attempts_table, console
 
 
 @dataclass
@@ -66,12 +66,12 @@ def build_app(url: str) -> App:
 async def run(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.concurrency < 1:
         raise ConfigError("--jobs and --concurrency must be at least 1")
-    console = Console()
+    out = console()
     with tempfile.TemporaryDirectory(prefix="rota-demo-") as tmp:
         url = args.store or f"sqlite:///{Path(tmp) / 'demo.db'}"
         app = build_app(url)
         try:
-            return await _demo(app, args, console)
+            return await _demo(app, args, out)
         finally:
             await app.close()
 

@@ -34,8 +34,8 @@ async def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--at {args.at!r} is not an ISO 8601 time") from None
     try:
-        job = await task.enqueue(
-            payload, delay=args.delay, at=at, key=args.key, priority=args.priority, queue=args.queue
+        job = await app.enqueue(
+            task, payload, delay=args.delay, at=at, key=args.key, priority=args.priority, queue=args.queue
         )
     finally:
         await app.close()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.console import Console
-
 from rota._serde import decode_json
-from rota.cli._format import attempts_table, jobs_table, when
+from rota.cli._format import attempts_table, console, jobs_table, when
 from rota.cli._load import add_app_options, app_from_args
 
 
@@ -39,7 +37,7 @@ async def list_jobs(args: argparse.Namespace) -> int:
         jobs = await app.list_jobs(status=args.status, queue=args.queue, task=args.task, limit=args.limit)
     finally:
         await app.close()
-    Console().print(jobs_table(jobs))
+    console().print(jobs_table(jobs))
     return 0
 
 
@@ -50,7 +48,7 @@ async def show(args: argparse.Namespace) -> int:
         attempts = await app.attempts(args.job_id)
     finally:
         await app.close()
-    console = Console()
+    out = console()
     fields = {
         "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
         "priority": job.priority, "attempts": f"{job.attempts}/{job.max_attempts}",
@@ -59,9 +57,9 @@ async def show(args: argparse.Namespace) -> int:
         "payload": decode_json(job.payload), "last error": job.last_error or "-",
     }  # fmt: skip
     for name, value in fields.items():
-        console.print(f"[bold]{name:>9}[/bold]  {value}", highlight=False)
+        out.print(f"[bold]{name:>9}[/bold]  {value}", highlight=False)
     if attempts:
-        console.print(attempts_table(attempts))
+        out.print(attempts_table(attempts))
     return 0
 
 

@@ -61,6 +61,11 @@ class Store(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Idempotent."""
 
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date now (``open`` also does, unless the URL disables it);
+        returns the migration versions applied. Stores without a schema return []."""
+        return []
+
     def describe(self) -> str:
         """A one-line description for logs and ``rota status`` (no passwords)."""
         return self.kind

@@ -1,0 +1,140 @@
+"""``rota schedules list|show|pause|resume|remove|trigger-now`` and ``rota scheduler``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+
+from rota._schedules import ScheduleInfo
+from rota.cli._format import console
+from rota.cli._load import add_app_options, app_from_args
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("schedules", help="inspect and steer schedules")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list schedules with their next fire times")
+    add_app_options(listing)
+    listing.set_defaults(run=list_schedules)
+    for name, handler, text in (
+        ("show", show, "show one schedule"),
+        ("pause", pause, "stop firing until resumed"),
+        ("resume", resume, "fire again from the next fire after now"),
+        ("remove", remove, "delete a schedule (its jobs stay)"),
+        ("trigger-now", trigger_now, "queue one job for the schedule now"),
+    ):
+        sub = actions.add_parser(name, help=text)
+        add_app_options(sub)
+        sub.add_argument("schedule_id")
+        sub.set_defaults(run=handler)
+
+    runner: argparse.ArgumentParser = commands.add_parser("scheduler", help="run only the scheduler loop")
+    add_app_options(runner, required=True)
+    runner.add_argument("--prune", action="store_true", help="remove schedules no longer declared in code")
+    runner.set_defaults(run=run_scheduler)
+
+
+def local(dt: datetime | None, info: ScheduleInfo) -> str:
+    """A fire time in the schedule's own zone (cron) or UTC."""
+    if dt is None:
+        return "-"
+    zone = info.zone
+    shown = dt.astimezone(zone) if zone is not None else dt
+    return shown.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+async def list_schedules(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    try:
+        schedules = await app.schedules.list()
+    finally:
+        await app.close()
+    table = Table()
+    for column in ("id", "task", "trigger", "next fire", "last fire", "runs", "fails", "state"):
+        table.add_column(column, overflow="fold")
+    for s in schedules:
+        table.add_row(
+            s.id, s.task, s.trigger.describe(), local(s.next_fire_at, s), local(s.last_fire_at, s),
+            str(s.run_count), str(s.fail_count), "paused" if s.paused else "active",
+        )  # fmt: skip
+    console().print(table)
+    return 0
+
+
+async def show(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    try:
+        s = await app.schedules.get(args.schedule_id)
+    finally:
+        await app.close()
+    fields = {
+        "id": s.id, "task": s.task, "trigger": s.trigger.describe(), "queue": s.queue,
+        "state": "paused" if s.paused else "active", "next fire": local(s.next_fire_at, s),
+        "last fire": local(s.last_fire_at, s), "runs": s.run_count, "fails": s.fail_count,
+        "last error": s.last_error or "-", "misfire": s.misfire.value, "overlap": s.overlap.value,
+        "declared in": "code" if s.origin == "code" else "api",
+    }  # fmt: skip
+    out = console()
+    for name, value in fields.items():
+        out.print(f"[bold]{name:>11}[/bold]  {value}", highlight=False)
+    return 0
+
+
+async def _change(args: argparse.Namespace, action: str) -> int:
+    app = app_from_args(args)
+    try:
+        info = await getattr(app.schedules, action)(args.schedule_id)
+    finally:
+        await app.close()
+    state = "paused" if info.paused else f"active, next fire {local(info.next_fire_at, info)}"
+    print(f"{info.id}: {state}")
+    return 0
+
+
+async def pause(args: argparse.Namespace) -> int:
+    return await _change(args, "pause")
+
+
+async def resume(args: argparse.Namespace) -> int:
+    return await _change(args, "resume")
+
+
+async def remove(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    try:
+        removed = await app.schedules.remove(args.schedule_id)
+    finally:
+        await app.close()
+    if not removed:
+        print(f"rota: error: no schedule with id {args.schedule_id!r}")
+        return 1
+    print(f"{args.schedule_id}: removed")
+    return 0
+
+
+async def trigger_now(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    try:
+        job = await app.schedules.trigger_now(args.schedule_id)
+    finally:
+        await app.close()
+    print(job.id)
+    return 0
+
+
+async def run_scheduler(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    scheduler = app.scheduler(prune=args.prune)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, scheduler.stop)
+    try:
+        await scheduler.run()
+    finally:
+        await app.close()
+    return 0

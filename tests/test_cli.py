@@ -1,0 +1,150 @@
+"""The ``rota`` command as a user drives it: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rota.cli import main
+from tests.multiprocess._procs import ROOT
+
+APP = "tests.cli_app:app"
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def rota(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rota: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_enqueue_then_list_show_cancel_and_retry(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = rota(
+        capsys, "enqueue", APP, "--store", url, "send_email", '{"to": "a@x.org", "subject": "hi"}'
+    )
+    assert code == 0
+    job_id = out.strip()
+    code, out, _ = rota(capsys, "jobs", "list", "--app", APP, "--store", url)
+    assert code == 0 and job_id in out and "pending" in out
+    code, out, _ = rota(capsys, "jobs", "show", "--app", APP, "--store", url, job_id)
+    assert code == 0 and "send_email" in out and "a@x.org" in out
+    code, out, _ = rota(capsys, "jobs", "cancel", "--store", url, job_id)
+    assert (code, out.strip()) == (0, f"{job_id} cancelled")
+    code, out, _ = rota(capsys, "jobs", "retry", "--store", url, job_id)
+    assert (code, out.strip()) == (0, f"{job_id} pending")
+    code, _, err = rota(capsys, "jobs", "retry", "--store", url, job_id)
+    assert code == 1 and "pending" in one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["enqueue", APP, "nope"], "unknown task 'nope'"),
+        (["enqueue", APP, "send_email", '{"to": 1}'], "payload does not fit Email"),
+        (["enqueue", APP, "send_email", "{not json"], "not valid JSON"),
+        (["enqueue", "no_such_module:app", "send_email"], "cannot import 'no_such_module'"),
+        (["enqueue", "tests.cli_app:Email", "send_email"], "is not a rota.App"),
+        (
+            ["enqueue", APP, "send_email", '{"to": "a", "subject": "b"}', "--at", "tomorrow"],
+            "not an ISO 8601",
+        ),
+        (["jobs", "show", "0123"], "no job with id '0123'"),
+        (["jobs", "list", "--status", "finished"], "unknown status 'finished'"),
+        (["schedules", "pause", "nope"], "'nope'"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(
+    capsys: pytest.CaptureFixture[str], url: str, argv: list[str], message: str
+) -> None:
+    code, out, err = rota(capsys, *argv, "--store", url)
+    assert code == 1
+    assert message in one_line_error(err)
+
+
+def test_bad_store_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = rota(capsys, "jobs", "list", "--store", "mysql://localhost/x")
+    assert code == 1 and "unknown store URL scheme 'mysql'" in one_line_error(err)
+
+
+def test_schedules_commands_show_fire_times_in_the_schedule_zone(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    # a scheduler pass upserts the declared schedules; `trigger-now` then queues a job
+    code, _, err = rota(capsys, "db", "migrate", "--store", url)
+    assert code == 0, err
+    import asyncio
+
+    from rota import App
+    from tests.cli_app import app
+
+    async def declare() -> None:
+        async with App(url) as other:
+            other.declared_schedules = app.declared_schedules
+            await other.schedules.sync_declared()
+
+    asyncio.run(declare())
+    code, out, _ = rota(capsys, "schedules", "list", "--app", APP, "--store", url)
+    assert code == 0 and "nightly" in out and "CET" in out  # Europe/Berlin in winter
+    code, out, _ = rota(capsys, "schedules", "pause", "--store", url, "nightly")
+    assert (code, out.strip()) == (0, "nightly: paused")
+    code, out, _ = rota(capsys, "schedules", "resume", "--store", url, "nightly")
+    assert code == 0 and "02:00:00 CE" in out
+    code, out, _ = rota(capsys, "schedules", "trigger-now", "--app", APP, "--store", url, "nightly")
+    assert code == 0 and len(out.strip()) == 32
+    code, out, _ = rota(capsys, "schedules", "remove", "--store", url, "nightly")
+    assert (code, out.strip()) == (0, "nightly: removed")
+
+
+def test_demo_works_through_jobs_and_shows_a_retry_and_a_dead_job(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rota.cli", "demo", "--jobs", "300"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "summary" in proc.stdout
+    assert "a retry that then succeeded" in proc.stdout and "succeeded" in proc.stdout
+    assert "card declined" in proc.stdout  # the dead job's last error
+    assert "Traceback" not in proc.stderr
+
+
+def test_worker_exits_zero_on_sigterm(url: str) -> None:
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli", "-v", "worker", APP, "--store", url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until it serves, without sleeping
+        if "serving queues" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped" in err
+
+
+def test_payload_json_of_the_stored_job_round_trips(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = rota(
+        capsys, "enqueue", APP, "--store", url, "send_email", '{"to":"b@x.org","subject":"s"}'
+    )
+    job_id = out.strip()
+    code, out, _ = rota(capsys, "jobs", "show", "--store", url, job_id)
+    assert code == 0
+    assert json.dumps({"to": "b@x.org", "subject": "s"})[1:10] in out.replace("'", '"')
