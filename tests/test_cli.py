@@ -72,7 +72,7 @@ def test_enqueue_then_list_show_cancel_and_retry(capsys: pytest.CaptureFixture[s
 def test_bad_input_gets_one_line_and_a_non_zero_exit(
     capsys: pytest.CaptureFixture[str], url: str, argv: list[str], message: str
 ) -> None:
-    code, out, err = rota(capsys, *argv, "--store", url)
+    code, _, err = rota(capsys, *argv, "--store", url)
     assert code == 1
     assert message in one_line_error(err)
 
@@ -114,7 +114,7 @@ def test_schedules_commands_show_fire_times_in_the_schedule_zone(
 def test_demo_works_through_jobs_and_shows_a_retry_and_a_dead_job(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "rota.cli", "demo", "--jobs", "300"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "summary" in proc.stdout
