@@ -21,7 +21,7 @@ import pytest
 
 from rota._errors import ConfigError, StoreError, StoreUnavailable
 from rota._ids import new_id
-from rota._models import Finish, Job, JobStatus, LeaseRef, Outcome
+from rota._models import Finish, Job, JobFilter, JobStatus, LeaseRef, Outcome
 from rota.stores.sqlite import SQLiteStore, from_url, parse_url
 from rota.stores.sqlite._migrate import migrate
 from rota.stores.sqlite._sql import Migration, migrations
@@ -496,3 +496,81 @@ def test_a_failed_commit_leaves_no_open_transaction(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+async def test_stats_counts_stay_equal_to_a_recount(store: SQLiteStore) -> None:
+    """job_counts is kept by hand on every change of status: drive every such path at random
+    (claims over expired leases included) and compare with a full GROUP BY recount."""
+    import random
+
+    from rota.stores.sqlite._sql import queries
+
+    rng = random.Random(7)
+    queues = ["a", "b", "c"]
+    now = T0
+
+    async def recount() -> dict[str, dict[JobStatus, int]]:
+        rows = await store._run(lambda conn: conn.execute(queries("jobs")["recount"]).fetchall())
+        out: dict[str, dict[JobStatus, int]] = {}
+        for queue, status, n in rows:
+            out.setdefault(queue, {})[JobStatus(status)] = n
+        return out
+
+    running: list[Job] = []
+    for step in range(300):
+        op = rng.choice(["add", "add", "claim", "finish", "release", "cancel", "requeue", "purge"])
+        if op == "add":
+            batch = [
+                Job(
+                    id=new_id(),
+                    task="t",
+                    queue=rng.choice(queues),
+                    due_at=now,
+                    created_at=now,
+                    max_attempts=rng.randint(1, 3),
+                    key=rng.choice([None, f"k{rng.randint(0, 30)}"]),
+                )
+                for _ in range(rng.randint(1, 5))
+            ]
+            await store.add(batch, now=now)
+        elif op == "claim":
+            lease = timedelta(seconds=rng.choice([1, 60]))
+            got = await store.claim(
+                queues=rng.sample(queues, rng.randint(1, 3)),
+                worker="w",
+                limit=rng.randint(1, 6),
+                lease_for=lease,
+                now=now,
+            )
+            running.extend(got)
+        elif op == "finish" and running:
+            picked = [running.pop(rng.randrange(len(running))) for _ in range(min(3, len(running)))]
+            results = [
+                Finish(
+                    j.id,
+                    j.token,
+                    rng.choice([Outcome.SUCCEEDED, Outcome.FAILED, Outcome.CANCELLED]),
+                    retry_at=rng.choice([None, now + timedelta(seconds=1)]),
+                )
+                for j in picked
+            ]
+            await store.finish(results, worker="w", now=now)
+        elif op == "release" and running:
+            j = running.pop()
+            await store.release([LeaseRef(j.id, j.token)], now=now)
+        elif op == "cancel":
+            jobs = await store.list_jobs(JobFilter(limit=500))
+            live = [j for j in jobs if j.status in (JobStatus.PENDING, JobStatus.RUNNING)]
+            if live:
+                await store.cancel(rng.choice(live).id, now=now)
+        elif op == "requeue":
+            jobs = await store.list_jobs(JobFilter(limit=500))
+            dead = [j for j in jobs if j.status in (JobStatus.FAILED, JobStatus.CANCELLED)]
+            if dead:
+                await store.requeue(rng.choice(dead).id, now=now)
+        elif op == "purge":
+            await store.purge(finished_before=now, limit=rng.randint(1, 4))
+        now += timedelta(milliseconds=rng.choice([0, 500, 2000]))
+        if step % 25 == 0:
+            assert (await store.stats()).counts == await recount(), f"after step {step} ({op})"
+    assert (await store.stats()).counts == await recount()

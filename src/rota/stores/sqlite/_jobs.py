@@ -35,6 +35,8 @@ from rota.stores.sqlite._sql import queries
 Q = queries("jobs")
 S = queries("schedules")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
+_PENDING = JobStatus.PENDING.value
+_RUNNING = JobStatus.RUNNING.value
 
 
 def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
@@ -43,6 +45,29 @@ def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
 
 def _refs_json(refs: Sequence[LeaseRef]) -> str:
     return json.dumps([[r.job_id, r.token] for r in refs])
+
+
+class _Counts:
+    """Changes to job_counts gathered during one transaction and written at its end."""
+
+    __slots__ = ("delta",)
+
+    def __init__(self) -> None:
+        self.delta: dict[tuple[str, str], int] = {}
+
+    def add(self, queue: str, status: str, n: int = 1) -> None:
+        key = (queue, status)
+        self.delta[key] = self.delta.get(key, 0) + n
+
+    def move(self, queue: str, old: str, new: str, n: int = 1) -> None:
+        if old != new and n:
+            self.add(queue, old, -n)
+            self.add(queue, new, n)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        rows = [(q, s, n) for (q, s), n in self.delta.items() if n]
+        if rows:
+            conn.executemany(Q["count_bump"], rows)
 
 
 # -- add -------------------------------------------------------------------------------
@@ -75,6 +100,11 @@ def insert_jobs(
         fresh.append(p)
         results.append(AddResult(job, created=True))
     conn.executemany(Q["insert_job"], fresh)
+    counts = _Counts()
+    for r in results:
+        if r.created:
+            counts.add(r.job.queue, r.job.status.value)
+    counts.write(conn)
     return results
 
 
@@ -100,6 +130,9 @@ def claim(
             and not conn.execute(Q["any_expired"], {"queue": names[0], "now": base["now"]}).fetchone()
         ):
             rows = conn.execute(Q["claim_pending"], {**base, "queue": names[0], "limit": limit}).fetchall()
+            counts = _Counts()
+            counts.move(names[0], _PENDING, _RUNNING, len(rows))
+            counts.write(conn)
         else:
             rows = _claim_general(conn, names, limit, base)
     jobs = [job_from_row(r) for r in rows]
@@ -114,28 +147,36 @@ def _claim_general(
     queues in Python (inside the write transaction), record lost attempts, then claim."""
     now = base["now"]
     claimed: list[Any] = []
+    counts = _Counts()
     need = limit
     while need > 0:
-        cands: list[tuple[int, int, str, Any]] = []
+        cands: list[tuple[int, int, str, str, Any]] = []
         for q in queues:
             args = {"queue": q, "now": now, "limit": need}
-            cands.extend((-p, due, i, None) for i, p, due in conn.execute(Q["pending_candidates"], args))
-            cands.extend((-r[1], r[2], r[0], r) for r in conn.execute(Q["expired_candidates"], args))
+            pending = conn.execute(Q["pending_candidates"], args)
+            cands.extend((-p, due, i, q, None) for i, p, due in pending)
+            expired = conn.execute(Q["expired_candidates"], args)
+            cands.extend((-r[1], r[2], r[0], q, r) for r in expired)
         if not cands:
             break
         cands.sort(key=lambda c: c[:3])
         take: list[str] = []
         died = 0
-        for _, _, job_id, lost in cands[:need]:
-            if lost is not None and _record_lost(conn, lost, now):
-                died += 1
-            else:
+        for _, _, job_id, queue, lost in cands[:need]:
+            if lost is None:
                 take.append(job_id)
+                counts.move(queue, _PENDING, _RUNNING)
+            elif _record_lost(conn, lost, now):
+                died += 1
+                counts.move(queue, _RUNNING, JobStatus.FAILED.value)
+            else:
+                take.append(job_id)  # running before and after: no count changes
         if take:
             claimed.extend(conn.execute(Q["claim_ids"], {**base, "ids": json.dumps(take)}))
         if died == 0:
             break
         need -= len(take)  # dead jobs freed slots: look again for more work
+    counts.write(conn)
     return claimed
 
 
@@ -173,7 +214,12 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef]) -> int:
     if not refs:
         return 0
     with write(conn):
-        return len(conn.execute(Q["release"], {"refs": _refs_json(refs)}).fetchall())
+        rows = conn.execute(Q["release"], {"refs": _refs_json(refs)}).fetchall()
+        counts = _Counts()
+        for _, queue in rows:
+            counts.move(queue, _RUNNING, _PENDING)
+        counts.write(conn)
+    return len(rows)
 
 
 def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
@@ -185,6 +231,7 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
     updates: list[tuple[Any, ...]] = []
     failed_schedules: list[tuple[str | None, str]] = []
     applied: list[bool] = []
+    counts = _Counts()
     with write(conn):
         live = {row[0]: row for row in conn.execute(Q["finish_candidates"], {"refs": refs})}
         fences: dict[Fence, bool] = {}
@@ -213,6 +260,7 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
                 status.value, opt_us(res.retry_at), None if retry else now_us, summary,
                 res.result, res.job_id, res.token,
             ))  # fmt: skip
+            counts.move(row[4], _RUNNING, status.value)
             if status is JobStatus.FAILED and row[3] is not None:
                 failed_schedules.append((summary, row[3]))
         if attempts:
@@ -220,6 +268,7 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
             conn.executemany(Q["finish_job"], updates)
         if failed_schedules:
             conn.executemany(Q["schedule_failed"], failed_schedules)
+        counts.write(conn)
     return applied
 
 
@@ -268,6 +317,9 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
                 (job_id, row[10], row[11] or "", row[13] or now_us, now_us, "cancelled",
                  None, None, None),
             )  # fmt: skip
+        counts = _Counts()
+        counts.move(row[2], row[5], JobStatus.CANCELLED.value)
+        counts.write(conn)
         row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now_us}).fetchone()
     return job_from_row(row)
 
@@ -279,6 +331,9 @@ def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
             raise JobNotFound(f"no job {job_id!r}")
         if row[5] not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
             raise InvalidState(f"job {job_id} is {row[5]}; only failed or cancelled jobs can be requeued")
+        counts = _Counts()
+        counts.move(row[2], row[5], _PENDING)
+        counts.write(conn)
         row = conn.execute(Q["requeue_job"], {"id": job_id, "now": to_us(now)}).fetchone()
     return job_from_row(row)
 
@@ -287,8 +342,12 @@ def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int) -> in
     if limit <= 0:
         return 0
     with write(conn):
-        cur = conn.execute(Q["purge"], {"before": to_us(finished_before), "limit": limit})
-        return max(0, cur.rowcount)
+        rows = conn.execute(Q["purge"], {"before": to_us(finished_before), "limit": limit}).fetchall()
+        counts = _Counts()
+        for queue, status in rows:
+            counts.add(queue, status, -1)
+        counts.write(conn)
+    return len(rows)
 
 
 def stats(conn: sqlite3.Connection) -> QueueStats:

@@ -35,6 +35,15 @@ CREATE UNIQUE INDEX jobs_key ON jobs (key) WHERE key IS NOT NULL;
 -- finished_at, do not have to touch this index
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
+-- job counts per queue and status, kept by the store in the same transaction as every
+-- change of status (stats() would otherwise scan the whole jobs table)
+CREATE TABLE job_counts (
+    queue  TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (queue, status)
+) WITHOUT ROWID;
+
 CREATE TABLE attempts (
     job_id        TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     number        INTEGER NOT NULL,

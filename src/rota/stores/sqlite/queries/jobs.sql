@@ -80,7 +80,7 @@ WHERE jobs.id = r.jid AND jobs.token = r.tok
 RETURNING jobs.id;
 
 -- name: finish_candidates
-SELECT j.id, j.token, j.started_at, j.schedule_id
+SELECT j.id, j.token, j.started_at, j.schedule_id, j.queue
 FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
 JOIN jobs AS j ON j.id = r.jid AND j.token = r.tok
 WHERE j.status = 'running';
@@ -98,7 +98,7 @@ SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
     attempts = attempts - 1
 FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
 WHERE jobs.id = r.jid AND jobs.token = r.tok AND jobs.status = 'running'
-RETURNING jobs.id;
+RETURNING jobs.id, jobs.queue;
 
 -- name: get_job
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
@@ -146,9 +146,18 @@ DELETE FROM jobs WHERE id IN (
     SELECT id FROM jobs
     WHERE finished_at < :before AND status IN ('succeeded', 'failed', 'cancelled')
     LIMIT :limit
-);
+)
+RETURNING queue, status;
 
 -- name: stats
+SELECT queue, status, n FROM job_counts WHERE n != 0;
+
+-- name: count_bump
+INSERT INTO job_counts (queue, status, n) VALUES (?, ?, ?)
+ON CONFLICT (queue, status) DO UPDATE SET n = n + excluded.n;
+
+-- name: recount
+-- The slow truth that job_counts must always equal (used by tests).
 SELECT queue, status, count(*) FROM jobs GROUP BY queue, status;
 
 -- name: next_pending_due
