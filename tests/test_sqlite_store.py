@@ -160,9 +160,16 @@ async def test_in_memory_store_is_private() -> None:
         await store.close()
 
 
-async def test_unopenable_file_is_store_unavailable(tmp_path: Path) -> None:
+async def test_missing_directory_is_a_config_error(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "missing-dir" / "x.db")
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(ConfigError, match="does not exist"):
+        await store.open()
+
+
+async def test_unopenable_file_is_store_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "x.db").mkdir()  # a directory where the file should be
+    store = SQLiteStore(tmp_path / "x.db")
+    with pytest.raises(StoreUnavailable, match="unable to open"):
         await store.open()
 
 

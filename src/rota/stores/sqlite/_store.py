@@ -11,9 +11,10 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
-from rota._errors import StoreError
+from rota._errors import ConfigError, StoreError
 from rota._models import (
     AddResult,
     Attempt,
@@ -40,6 +41,8 @@ class SQLiteStore(Store):
     database that lives as long as this instance (not shared with anything)."""
 
     kind = "sqlite"
+    # SQLite cannot wake other processes: idle workers re-check this often
+    poll_interval = 0.1
 
     def __init__(
         self,
@@ -81,6 +84,14 @@ class SQLiteStore(Store):
         self._thread = thread
 
     def _open_sync(self) -> sqlite3.Connection:
+        if not self.config.in_memory:
+            parent = Path(self.config.path).parent
+            if not parent.is_dir():
+                # a wrong path is a configuration mistake, not an outage worth retrying
+                raise ConfigError(
+                    f"cannot create the SQLite database {self.config.path!r}: "
+                    f"directory {str(parent)!r} does not exist"
+                )
         try:
             conn = connect(self.config)
         except sqlite3.Error as exc:
