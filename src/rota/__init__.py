@@ -25,19 +25,25 @@ from rota._errors import (
 from rota._events import Event, EventKind
 from rota._models import Attempt, Job, JobStatus, Outcome, Schedule
 from rota._retry import RetryPolicy
+from rota._schedules import ScheduleInfo
 from rota._task import JobSpec, Task
+from rota.runtime.scheduler import Scheduler
 from rota.runtime.worker import Worker, WorkerSettings
+from rota.triggers import At, Cron, Every
 
 __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "At",
     "Attempt",
     "Cancel",
     "Clock",
     "ConfigError",
+    "Cron",
     "Event",
     "EventKind",
+    "Every",
     "InvalidState",
     "InvalidTrigger",
     "Job",
@@ -52,7 +58,9 @@ __all__ = [
     "RetryPolicy",
     "RotaError",
     "Schedule",
+    "ScheduleInfo",
     "ScheduleNotFound",
+    "Scheduler",
     "StoreError",
     "StoreUnavailable",
     "SystemClock",
