@@ -285,10 +285,12 @@ class App:
                 changed.clear()
                 if await self._idle(names):
                     return
-                # woken by any local job event; the poll catches work done by other processes
+                # woken by a local job event, or by the poll for work done by other
+                # processes; never more often than every 20 ms, since stats() may be a query
                 try:
                     async with asyncio.timeout(0.05):
                         await changed.wait()
+                    await asyncio.sleep(0.02)
                 except TimeoutError:
                     pass
 
