@@ -37,7 +37,9 @@ SELECT * FROM jobs WHERE key = $1;
 -- One statement: lock candidates (SKIP LOCKED: concurrent claimers never wait on each
 -- other), record the lost attempt of every expired lease, fail those that spent their last
 -- attempt, and lease the rest with a bumped token. Per queue, the pending branch walks the
--- jobs_claim index in claim order and stops after $3 rows.
+-- jobs_claim index in claim order and stops after $3 rows. Rows are updated through
+-- `id = ANY(ARRAY(...))`, which the planner serves from the primary key: a join with the
+-- CTE could be planned as a hash join over the whole table (seen at 10k rows).
 WITH pending AS (
     SELECT c.* FROM unnest($1::text[]) AS q(name)
     CROSS JOIN LATERAL (
@@ -55,7 +57,9 @@ expired AS (
            j.lease_owner, j.started_at
     FROM jobs j
     WHERE j.status = 'running' AND j.lease_expires_at <= $5 AND j.queue = ANY($1::text[])
-    ORDER BY j.lease_expires_at
+    -- claim order, not expiry order: expired leases are few (crashed workers), so sorting
+    -- all of them is cheap, and the best of them must compete with the best pending jobs
+    ORDER BY j.priority DESC, j.due_at, j.id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ),
@@ -74,22 +78,22 @@ dead AS (
     UPDATE jobs j
     SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $5,
         last_error = 'LeaseLost: the worker stopped heartbeating'
-    FROM picked p
-    WHERE j.id = p.id AND p.status = 'running' AND p.attempts >= p.max_attempts
+    WHERE j.id = ANY(ARRAY(
+        SELECT id FROM picked WHERE status = 'running' AND attempts >= max_attempts))
     RETURNING j.schedule_id, j.last_error
 ),
 dead_schedules AS (
-    UPDATE schedules s SET fail_count = s.fail_count + d.n, last_error = d.last_error
-    FROM (SELECT schedule_id, count(*) AS n, max(last_error) AS last_error
-          FROM dead WHERE schedule_id IS NOT NULL GROUP BY schedule_id) d
-    WHERE s.id = d.schedule_id
+    UPDATE schedules s
+    SET fail_count = s.fail_count + (SELECT count(*) FROM dead d WHERE d.schedule_id = s.id),
+        last_error = 'LeaseLost: the worker stopped heartbeating'
+    WHERE s.id = ANY(ARRAY(SELECT schedule_id FROM dead WHERE schedule_id IS NOT NULL))
 ),
 claimed AS (
     UPDATE jobs j
     SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
         token = j.token + 1, attempts = j.attempts + 1
-    FROM picked p
-    WHERE j.id = p.id AND NOT (p.status = 'running' AND p.attempts >= p.max_attempts)
+    WHERE j.id = ANY(ARRAY(
+        SELECT id FROM picked WHERE NOT (status = 'running' AND attempts >= max_attempts)))
     RETURNING j.*
 )
 SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
@@ -97,7 +101,8 @@ SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
 -- name: heartbeat
 UPDATE jobs j SET lease_expires_at = $3
 FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
-WHERE j.id = r.id AND j.token = r.token AND j.status = 'running' AND j.lease_expires_at > $4
+WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = 'running'
+  AND j.lease_expires_at > $4
 RETURNING j.id;
 
 -- name: finish
@@ -114,7 +119,7 @@ WITH r AS (
 ),
 fences AS (
     SELECT l.name, l.owner, l.token, l.expires_at FROM leases l
-    WHERE l.name IN (SELECT fence_name FROM r WHERE fence_name IS NOT NULL)
+    WHERE l.name = ANY($11::text[])
     FOR SHARE
 ),
 ok AS (
@@ -134,7 +139,9 @@ upd AS (
         lease_owner = NULL,
         lease_expires_at = NULL
     FROM ok
-    WHERE j.id = ok.id AND j.token = ok.token AND j.status = 'running'
+    -- the redundant ANY gives the planner a primary-key lookup (see claim)
+    WHERE j.id = ANY($1::text[]) AND j.id = ok.id AND j.token = ok.token
+      AND j.status = 'running'
     RETURNING j.id, j.token, j.started_at, j.schedule_id, j.status, ok.outcome,
               ok.error_type, ok.error_message, ok.traceback, ok.last_error
 ),
@@ -147,11 +154,14 @@ att AS (
     ON CONFLICT DO NOTHING
 ),
 failed_schedules AS (
-    UPDATE schedules s SET fail_count = s.fail_count + f.n, last_error = f.last_error
+    UPDATE schedules s
+    SET fail_count = s.fail_count + f.n, last_error = f.last_error
     FROM (SELECT schedule_id, count(*) AS n, max(last_error) AS last_error
           FROM upd WHERE status = 'failed' AND schedule_id IS NOT NULL
           GROUP BY schedule_id) f
-    WHERE s.id = f.schedule_id
+    WHERE s.id = ANY(ARRAY(
+        SELECT schedule_id FROM upd WHERE status = 'failed' AND schedule_id IS NOT NULL))
+      AND s.id = f.schedule_id
 ),
 wake AS (
     SELECT pg_notify($16, '') FROM upd WHERE status = 'pending' LIMIT 1
@@ -164,7 +174,8 @@ WITH upd AS (
     SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
         attempts = greatest(j.attempts - 1, 0)
     FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
-    WHERE j.id = r.id AND j.token = r.token AND j.status = 'running'
+    WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token
+      AND j.status = 'running'
     RETURNING j.id
 )
 SELECT count(*) AS n,
@@ -201,7 +212,7 @@ upd AS (
     UPDATE jobs j
     SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2
     FROM cur
-    WHERE j.id = cur.id AND cur.status IN ('pending', 'running')
+    WHERE j.id = $1 AND j.id = cur.id AND cur.status IN ('pending', 'running')
     RETURNING j.*
 )
 SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
@@ -215,7 +226,7 @@ upd AS (
     SET status = 'pending', due_at = $2, attempts = 0, finished_at = NULL,
         lease_owner = NULL, lease_expires_at = NULL
     FROM cur
-    WHERE j.id = cur.id AND cur.status IN ('failed', 'cancelled')
+    WHERE j.id = $1 AND j.id = cur.id AND cur.status IN ('failed', 'cancelled')
     RETURNING j.*, pg_notify($3, '') AS woke
 )
 SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
@@ -230,10 +241,10 @@ WITH victims AS (
     FOR UPDATE SKIP LOCKED
 ),
 gone_attempts AS (
-    DELETE FROM attempts WHERE job_id IN (SELECT id FROM victims)
+    DELETE FROM attempts WHERE job_id = ANY(ARRAY(SELECT id FROM victims))
 ),
 gone AS (
-    DELETE FROM jobs WHERE id IN (SELECT id FROM victims) RETURNING 1
+    DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING 1
 )
 SELECT count(*) FROM gone;
 
@@ -308,7 +319,7 @@ WITH due AS (
 )
 UPDATE schedules s
 SET lease_owner = $1, lease_expires_at = $4, version = s.version + 1, updated_at = $3
-FROM due WHERE s.id = due.id
+WHERE s.id = ANY(ARRAY(SELECT id FROM due))
 RETURNING s.*;
 
 -- name: lock_schedule_for_commit
