@@ -5,6 +5,7 @@ servers to use. Each test gets a fresh key prefix, so tests never see each other
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -57,6 +58,9 @@ class RedisServer:
             if _READY in line:
                 break
         else:
+            self.process.wait(timeout=30)
+            self.process.stdout.close()
+            self.process = None
             raise RuntimeError("redis-server exited:\n" + "".join(self.log[-20:]))
         # keep reading so a chatty server never blocks on a full pipe
         self._drainer = threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True)
@@ -86,34 +90,50 @@ def _start_single(tmp: Path) -> RedisServer:
     return server
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too; Redis caps it at 55535."""
+    for _ in range(200):
+        port = free_port()
+        if port <= 55535 and _port_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _start_cluster(tmp: Path) -> list[RedisServer]:
     cli = find_binary("redis-cli")
     if cli is None:
         raise RuntimeError("redis-cli not found")
     nodes: list[RedisServer] = []
-    for i in range(3):
-        node = RedisServer(
-            tmp / f"node{i}",
-            extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                   "--cluster-node-timeout", "5000"),
+    try:
+        for i in range(3):
+            node = RedisServer(
+                tmp / f"node{i}",
+                port=_cluster_port(),
+                extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                       "--cluster-node-timeout", "5000"),
+            )  # fmt: skip
+            nodes.append(node)
+            node.start()
+        addrs = [f"127.0.0.1:{n.port}" for n in nodes]
+        done = subprocess.run(
+            [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
-        node.start()
-        nodes.append(node)
-    addrs = [f"127.0.0.1:{n.port}" for n in nodes]
-    done = subprocess.run(
-        [cli, "--cluster", "create", *addrs, "--cluster-replicas", "0", "--cluster-yes"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        for n in nodes:
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout}{done.stderr}")
+    except BaseException:
+        for n in nodes:  # never leave a half-built cluster running
             n.stop()
-        raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout}{done.stderr}")
-    # every node must agree the cluster is up before clients connect
-    for node in nodes:
-        subprocess.run(
-            [cli, "-p", str(node.port), "--cluster", "check", f"127.0.0.1:{node.port}"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        raise
     return nodes
 
 
@@ -146,11 +166,15 @@ def rediscluster_url() -> Iterator[str]:
     if find_binary("redis-server") is None or find_binary("redis-cli") is None:
         unavailable("rediscluster", "redis-server/redis-cli not found and ROTA_REDIS_CLUSTER_URL not set")
     with tempfile.TemporaryDirectory(prefix="rota-rcluster-") as tmp:
-        try:
-            nodes = _start_cluster(Path(tmp))
-        except RuntimeError as exc:
-            unavailable("rediscluster", str(exc))
-            return
+        nodes: list[RedisServer] = []
+        for attempt in range(3):  # a port taken between the check and the start: try others
+            try:
+                nodes = _start_cluster(Path(tmp) / str(attempt))
+                break
+            except RuntimeError as exc:
+                if attempt == 2:
+                    unavailable("rediscluster", str(exc))
+                    return
         try:
             yield f"redis://127.0.0.1:{nodes[0].port}/0?cluster=true"
         finally:

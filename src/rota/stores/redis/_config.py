@@ -61,16 +61,26 @@ class RedisSettings:
             raise ConfigError(f"Redis key prefix must be non-empty without braces, got {prefix!r}")
         if cluster and parts.scheme == "unix":
             raise ConfigError("Redis Cluster cannot be reached over a unix socket")
-        return cls(url=parts._replace(query=urlencode(rest)).geturl(), prefix=prefix, cluster=cluster)
+        # rebuilt by hand: urlunsplit would turn unix:///path into unix:/path
+        base = url.split("?", 1)[0].split("#", 1)[0]
+        clean = base + ("?" + urlencode(rest) if rest else "")
+        return cls(url=clean, prefix=prefix, cluster=cluster)
 
     def client(self) -> Any:
         """A new redis-py asyncio client (standalone or cluster) for these settings."""
         # One quick retry covers a pooled connection that died with a restarted server; longer
         # outages surface as StoreUnavailable and the runtime backs off.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.05), 1)
+        # no call may hang forever on a server that stopped answering (URL options override)
+        opts: dict[str, Any] = {
+            "retry": retry,
+            "decode_responses": False,
+            "socket_timeout": 30.0,
+            "socket_connect_timeout": 5.0,
+        }
         if self.cluster:
-            return RedisCluster.from_url(self.url, retry=retry, decode_responses=False)
-        return Redis.from_url(self.url, retry=retry, decode_responses=False)
+            return RedisCluster.from_url(self.url, **opts)
+        return Redis.from_url(self.url, **opts)
 
     def subscriber(self) -> Redis:
         """A standalone client for pub/sub (classic PUBLISH reaches every cluster node)."""

@@ -13,6 +13,7 @@ from redis import exceptions as rex
 from rota.stores.redis._config import RedisSettings
 from rota.stores.redis._scripts import TRANSIENT
 
+_SUBSCRIBE_TIMEOUT = 5.0  # seconds
 _ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT, rex.RedisError)
 
 
@@ -29,7 +30,10 @@ class Wakeup:
         if self._task is not None:
             return False
         self._task = asyncio.create_task(self._listen(), name="rota-redis-wakeup")
-        await self._ready.wait()
+        # bounded: a server that never confirms must not hang the caller (it re-checks anyway)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
+                await self._ready.wait()
         return True
 
     async def close(self) -> None:
@@ -61,6 +65,7 @@ class Wakeup:
                         event = self._channels.get(msg["channel"])
                         if event is not None:
                             event.set()
+                self._wake_all()  # the subscription ended without an error: re-check, resubscribe
             except _ERRORS:
                 # an outage: wake every waiter so it re-checks (and meets StoreUnavailable)
                 self._wake_all()

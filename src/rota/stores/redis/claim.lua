@@ -25,7 +25,8 @@ while claimed < limit do
       local m = r[j]
       cands[#cands + 1] = {-num(r[j + 1]), num(string.sub(m, 1, 15)), string.sub(m, 16), q, m}
     end
-    local x = redis.call('ZRANGEBYSCORE', P .. ':run:' .. q, '-inf', now, 'LIMIT', 0, want)
+    -- the running set is ordered by expiry, not priority: every expired lease competes
+    local x = redis.call('ZRANGEBYSCORE', P .. ':run:' .. q, '-inf', now, 'LIMIT', 0, promote_max)
     for _, id in ipairs(x) do
       local h = redis.call('HMGET', jkey(id), 'pr', 'd')
       cands[#cands + 1] = {num(h[1]), num(h[2]), id, q, false}
