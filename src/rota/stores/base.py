@@ -80,7 +80,8 @@ class Store(ABC):
         round trip. A job whose ``key`` equals the key of any job retained in the store (any
         status, until purged) is not inserted: its result carries the existing job and
         ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
-        given as fully built ``pending`` records (id, due_at, created_at filled in).
+        given as fully built ``pending`` records (id, due_at, created_at filled in). A job id
+        that already exists raises ``InvalidState`` and nothing is written.
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
         """
 
@@ -103,9 +104,12 @@ class Store(ABC):
         ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1.
 
         Reclaiming an expired lease first records the lost attempt (outcome ``lease_lost``,
-        number = the old token, worker = the old owner) in the same atomic step. If that lost
-        attempt was the job's last (``attempts >= max_attempts``) the job becomes ``failed``
-        instead of being claimed. Returns the claimed jobs as stored after the claim.
+        number = the old token, worker = the old owner, finished_at = now) in the same atomic
+        step. If that lost attempt was the job's last (``attempts >= max_attempts``) the job
+        becomes ``failed`` (finished_at = now) instead of being claimed; such a job does not
+        count against ``limit``. A lease is expired when ``lease_expires_at <= now``. Claim
+        changes no job other than those it returns and those it fails this way, in claim
+        order. Returns the claimed jobs as stored after the claim.
         """
 
     @abstractmethod
@@ -127,8 +131,10 @@ class Store(ABC):
         atomic step: append the Attempt (number = token, this worker, started_at = the
         job's started_at, finished_at = now, outcome and error), clear the lease, and set
         the status (``Finish.final_status``), ``due_at = retry_at`` for a retry,
-        ``finished_at``, ``last_error`` and ``result``. When a scheduled job ends
-        ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is set.
+        ``finished_at`` (final outcomes only; a retry leaves it unchanged), ``last_error`` and
+        ``result``. A fence whose lease has expired at ``now`` is stale too. When a scheduled
+        job ends ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is
+        set (without changing the schedule's version, so a fire commit in flight still lands).
         Returns, per result, whether it was applied (False: stale token — nothing written).
         """
 
@@ -165,7 +171,8 @@ class Store(ABC):
 
     @abstractmethod
     async def requeue(self, job_id: str, *, now: datetime) -> Job:
-        """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``.
+        """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,
+        ``finished_at`` cleared.
 
         Atomic. History is kept. Raises ``JobNotFound``; ``InvalidState`` for other statuses.
         Wakes waiters of ``wait_for_jobs``.
@@ -174,7 +181,8 @@ class Store(ABC):
     @abstractmethod
     async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
         """Delete up to ``limit`` finished jobs (and their attempts) with
-        ``finished_at < finished_before``. Frees their dedupe keys. Returns how many."""
+        ``finished_at < finished_before``, oldest ``finished_at`` first, in batches that do not
+        block claims. Frees their dedupe keys. Returns how many."""
 
     @abstractmethod
     async def stats(self) -> QueueStats:
@@ -239,7 +247,8 @@ class Store(ABC):
         Conditional on the schedule still existing with ``commit.version`` and leased to
         ``commit.owner`` (and on ``commit.fence`` when set). Adds ``commit.jobs`` as ``add``
         does (a key that exists creates nothing), sets next/last fire times, grows
-        ``run_count`` by the jobs created, sets ``last_job_id`` to the last job's id when any,
+        ``run_count`` by the jobs created, sets ``last_job_id`` to the last commit job's stored
+        id (the existing job's id when its key already existed) when there are jobs,
         clears the lease and bumps the version. Returns False, writing nothing, when the
         condition fails. Wakes waiters of ``wait_for_jobs`` when jobs were created.
         """
