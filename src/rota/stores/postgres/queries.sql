@@ -252,11 +252,29 @@ SELECT count(*) FROM gone;
 SELECT queue, status, count(*) AS n FROM jobs GROUP BY queue, status;
 
 -- name: next_due
+-- The earliest pending due_at without an index of its own: jobs_claim is ordered by
+-- priority first, so walk each queue's distinct priorities (a loose index scan: one probe
+-- per priority, and there are few) and take the first due_at under each.
+WITH RECURSIVE prio AS (
+    SELECT q.name AS queue,
+           (SELECT j.priority FROM jobs j
+            WHERE j.queue = q.name AND j.status = 'pending'
+            ORDER BY j.priority DESC LIMIT 1) AS priority
+    FROM unnest($1::text[]) AS q(name)
+    UNION ALL
+    SELECT p.queue,
+           (SELECT j.priority FROM jobs j
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM prio p
+    WHERE p.priority IS NOT NULL
+)
 SELECT min(t) FROM (
     SELECT (SELECT j.due_at FROM jobs j
-            WHERE j.queue = q.name AND j.status = 'pending'
-            ORDER BY j.due_at LIMIT 1) AS t
-    FROM unnest($1::text[]) AS q(name)
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority = p.priority
+            ORDER BY j.priority DESC, j.due_at LIMIT 1) AS t
+    FROM prio p
+    WHERE p.priority IS NOT NULL
     UNION ALL
     SELECT min(lease_expires_at) FROM jobs
     WHERE status = 'running' AND queue = ANY($1::text[])

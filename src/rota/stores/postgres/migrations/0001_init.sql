@@ -31,8 +31,9 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_claim ON jobs (queue, priority DESC, due_at, id) WHERE status = 'pending';
 -- Expired leases (crashed workers) are found without scanning the pending rows.
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'running';
--- next_due: the earliest pending due time per queue, whatever the priority.
-CREATE INDEX jobs_due ON jobs (queue, due_at) WHERE status = 'pending';
+-- No (queue, due_at) index for next_due: with one, a planner working from stale
+-- statistics (a queue that just grew) picks it for the claim and sorts every due job on each
+-- claim. next_due walks jobs_claim instead (see queries.sql).
 -- purge: finished jobs by age.
 CREATE INDEX jobs_finished ON jobs (finished_at)
     WHERE status IN ('succeeded', 'failed', 'cancelled');

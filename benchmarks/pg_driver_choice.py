@@ -1,0 +1,222 @@
+"""Which PostgreSQL driver for the store, and how fast the store's claim loop runs.
+
+    .venv/bin/python benchmarks/pg_driver_choice.py [--jobs 20000] [--batch 100]
+
+Starts a throwaway cluster (like the tests: fsync off, loopback) unless ROTA_POSTGRES_URL is
+set. Measures, on fresh schemas with the store's own tables and SQL (queries.sql):
+
+1. the claim loop (claim a batch, finish it in one statement) over asyncpg and over
+   psycopg 3 (binary, prepared statements), each on one connection, same statements;
+2. the store itself (PostgresStore over asyncpg, its pool): bulk enqueue rate, then
+   claim+finish throughput with 1 and with 4 concurrent claim loops in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import asyncpg
+from tests.servers.postgres import remove_cluster, start_cluster, with_query
+
+from rota._ids import new_id
+from rota._models import Finish, Job, Outcome
+from rota.stores.postgres import PostgresStore, from_url
+from rota.stores.postgres._sql import query
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def jobs(n: int) -> list[Job]:
+    return [Job(id=new_id(), task="noop", due_at=NOW, created_at=NOW) for _ in range(n)]
+
+
+async def fresh_store(base_url: str) -> PostgresStore:
+    store = from_url(with_query(base_url, schema=f"bench_{uuid.uuid4().hex[:10]}", pool_max="8"))
+    await store.open()
+    return store
+
+
+async def drop(store: PostgresStore, base_url: str) -> None:
+    schema = store.config.schema
+    await store.close()
+    conn = await asyncpg.connect(base_url)
+    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await conn.close()
+
+
+async def fill(store: PostgresStore, n: int, chunk: int = 1000) -> float:
+    """Bulk-enqueue n jobs; returns jobs/s."""
+    start = time.perf_counter()
+    for i in range(0, n, chunk):
+        await store.add(jobs(min(chunk, n - i)), now=NOW)
+    return n / (time.perf_counter() - start)
+
+
+def finish_args(rows: list[Any], now: datetime) -> list[Any]:
+    n = len(rows)
+    nones: list[Any] = [None] * n
+    return [
+        [r["id"] for r in rows],
+        [r["token"] for r in rows],
+        ["succeeded"] * n,
+        ["succeeded"] * n,
+        nones,
+        nones,
+        nones,
+        nones,
+        nones,
+        nones,
+        nones,
+        nones,
+        nones,
+        "bench",
+        now,
+        "rota.bench.jobs",
+    ]
+
+
+# -- raw driver loops (same SQL, one connection each) -------------------------------------------
+
+
+async def loop_asyncpg(dsn: str, schema: str, batch: int) -> tuple[int, float]:
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema, "jit": "off"})
+    claim, finish = query("claim"), query("finish")
+    done, start = 0, time.perf_counter()
+    while True:
+        rows = await conn.fetch(claim, ["default"], "bench", batch, NOW + LEASE, NOW)
+        if not rows:
+            break
+        await conn.fetch(finish, *finish_args(rows, NOW))
+        done += len(rows)
+    elapsed = time.perf_counter() - start
+    await conn.close()
+    return done, elapsed
+
+
+def to_psycopg(sql: str) -> str:
+    """$1 -> %(p1)s (psycopg's placeholders; named because some parameters repeat)."""
+    return re.sub(r"\$(\d+)", r"%(p\1)s", sql.replace("%", "%%"))
+
+
+async def loop_psycopg(dsn: str, schema: str, batch: int) -> tuple[int, float]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    conn = await psycopg.AsyncConnection.connect(
+        dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    )
+    await conn.execute(f'SET search_path TO "{schema}"')
+    await conn.execute("SET jit TO off")
+    claim, finish = to_psycopg(query("claim")), to_psycopg(query("finish"))
+
+    def named(args: list[Any]) -> dict[str, Any]:
+        return {f"p{i}": v for i, v in enumerate(args, 1)}
+
+    done, start = 0, time.perf_counter()
+    while True:
+        cur = await conn.execute(claim, named([["default"], "bench", batch, NOW + LEASE, NOW]), binary=True)
+        rows = await cur.fetchall()
+        if not rows:
+            break
+        cur = await conn.execute(finish, named(finish_args(rows, NOW)), binary=True)
+        await cur.fetchall()
+        done += len(rows)
+    elapsed = time.perf_counter() - start
+    await conn.close()
+    return done, elapsed
+
+
+# -- the store itself ------------------------------------------------------------------------------
+
+
+async def store_loop(store: PostgresStore, batch: int) -> int:
+    done = 0
+    while True:
+        claimed = await store.claim(queues=["default"], worker="bench", limit=batch, lease_for=LEASE, now=NOW)
+        if not claimed:
+            return done
+        results = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in claimed]
+        await store.finish(results, worker="bench", now=NOW)
+        done += len(claimed)
+
+
+async def timed(coro: Callable[[], Awaitable[int]]) -> tuple[int, float]:
+    start = time.perf_counter()
+    done = await coro()
+    return done, time.perf_counter() - start
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    n, batch = args.jobs, args.batch
+
+    server = None
+    base = os.environ.get("ROTA_POSTGRES_URL")
+    if not base:
+        server = start_cluster()
+        base = server.url
+    try:
+        print(f"server: {base} ({'external' if server is None else 'throwaway, fsync off'})")
+        print(f"{n} no-op jobs, batches of {batch}\n")
+
+        # interleaved, best of 3 each: the machine is shared, so order effects and noise
+        # would otherwise decide
+        best = {"asyncpg": 0.0, "psycopg3": 0.0}
+        for _ in range(3):
+            for name, loop in (("asyncpg", loop_asyncpg), ("psycopg3", loop_psycopg)):
+                store = await fresh_store(base)
+                await fill(store, n)
+                done, elapsed = await loop(store.config.dsn, store.config.schema, batch)
+                assert done == n, (name, done)
+                best[name] = max(best[name], done / elapsed)
+                await drop(store, base)
+        for name, rate in best.items():
+            print(f"driver {name:9s} claim+finish loop, 1 connection: {rate:9,.0f} jobs/s")
+
+        store = await fresh_store(base)
+        rate = await fill(store, n)
+        print(f"\nstore add (bulk, 1000 per call):                {rate:9,.0f} jobs/s")
+        await store.add(jobs(1), now=NOW)  # warm
+        start = time.perf_counter()
+        for _ in range(500):
+            await store.add(jobs(1), now=NOW)
+        single = 500 / (time.perf_counter() - start)
+        print(f"store add (one job per call):                   {single:9,.0f} jobs/s")
+        n_total = n + 501
+        done, elapsed = await timed(lambda: store_loop(store, batch))
+        assert done == n_total, done
+        print(f"store claim+finish, 1 loop:                     {done / elapsed:9,.0f} jobs/s")
+        await drop(store, base)
+
+        store = await fresh_store(base)
+        await fill(store, n)
+
+        async def four() -> int:
+            return sum(await asyncio.gather(*(store_loop(store, batch) for _ in range(4))))
+
+        done, elapsed = await timed(four)
+        assert done == n, done
+        print(f"store claim+finish, 4 concurrent loops:         {done / elapsed:9,.0f} jobs/s")
+        await drop(store, base)
+    finally:
+        if server is not None:
+            remove_cluster(server)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
