@@ -28,6 +28,7 @@ from rota.triggers._zone import offset_at, transitions, year_start
 SMALL_JUMP = 3 * 3600  # seconds; Vixie cron and cronie treat shorter changes as DST
 _LOOKAHEAD_YEARS = 3  # a segment ends at the next transition or this far ahead
 _MAX_POSIX = year_start(MAX_YEAR)
+_MIN_POSIX = year_start(3)
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -103,6 +104,7 @@ class Cron:
     def next_fire(self, after: datetime) -> datetime | None:
         seconds, _micros = to_posix(aware_utc(after, "after"))
         t = seconds + 1  # first candidate instant: fires are whole seconds, strictly after
+        t = max(t, _MIN_POSIX)  # zone lookups a day around t must stay inside datetime's range
         fixed = not self._spec.wildcard
         tz, matcher = self._tz, self._matcher
         if fixed and self._skipped_fire_at(t):
@@ -128,7 +130,7 @@ class Cron:
     def _segment_end(self, t: int, off: int) -> tuple[int, int]:
         """The next transition after ``t`` and the offset after it (or a horizon, no change)."""
         year = _year_of(t)
-        for y in range(year, year + _LOOKAHEAD_YEARS):
+        for y in range(year, min(year + _LOOKAHEAD_YEARS, MAX_YEAR)):
             trs = transitions(self._tz, y)
             i = bisect.bisect_right(trs, (t, 1 << 62, 1 << 62))
             if i < len(trs):

@@ -9,7 +9,6 @@ was written) is about four days apart (Africa/Freetown, 1939).
 
 from __future__ import annotations
 
-import calendar
 import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,8 +24,14 @@ def offset_at(tz: ZoneInfo, instant: int) -> int:
     return off.days * _DAY + off.seconds
 
 
+def _leap_days_through(year: int) -> int:
+    return year // 4 - year // 100 + year // 400
+
+
 def year_start(year: int) -> int:
-    return calendar.timegm((year, 1, 1, 0, 0, 0))
+    """POSIX seconds at 1 January of ``year``, 00:00 UTC (any year, even past 9999)."""
+    days = 365 * (year - 1970) + _leap_days_through(year - 1) - _leap_days_through(1969)
+    return days * _DAY
 
 
 @functools.lru_cache(maxsize=8192)
