@@ -380,3 +380,27 @@ async def test_store_survives_a_server_restart(own_server: PgServer) -> None:
     finally:
         await store.close()
         await other.close()
+
+
+# -- claim corner: a job that dies of its lost lease does not use up the limit -------------------
+
+
+async def test_jobs_failed_by_a_claim_do_not_count_against_its_limit(
+    postgres_harness: Harness,
+) -> None:
+    store, clock = postgres_harness.store, postgres_harness.clock
+    doomed = make_job(clock, priority=2, max_attempts=1)
+    second = make_job(clock, priority=1, max_attempts=5)
+    third = make_job(clock, priority=0, max_attempts=5)
+    await store.add([doomed, second, third], now=clock.now())
+    lease = timedelta(seconds=10)
+    got = await store.claim(queues=["default"], worker="w1", limit=2, lease_for=lease, now=clock.now())
+    assert [j.id for j in got] == [doomed.id, second.id]
+    await clock.advance(10)
+    got = await store.claim(queues=["default"], worker="w2", limit=1, lease_for=lease, now=clock.now())
+    assert [j.id for j in got] == [second.id]
+    dead = await store.get_job(doomed.id)
+    assert dead is not None and dead.status is JobStatus.FAILED
+    assert [a.outcome for a in await store.get_attempts(doomed.id)] == [Outcome.LEASE_LOST]
+    untouched = await store.get_job(third.id)
+    assert untouched is not None and untouched.status is JobStatus.PENDING

@@ -60,13 +60,23 @@ expired AS (
     -- claim order, not expiry order: expired leases are few (crashed workers), so sorting
     -- all of them is cheap, and the best of them must compete with the best pending jobs
     ORDER BY j.priority DESC, j.due_at, j.id
-    LIMIT $3
+    -- jobs failed here do not count against the limit: take some more (bounded, as each
+    -- is locked until commit; past that bound a claim may return fewer jobs than it could)
+    LIMIT $3 + 100
     FOR UPDATE SKIP LOCKED
 ),
+ranked AS (
+    SELECT c.*, d.dies,
+           -- how many claimable candidates up to and including this one, in claim order
+           count(*) FILTER (WHERE NOT d.dies)
+               OVER (ORDER BY c.priority DESC, c.due_at, c.id) AS n
+    FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) c
+    CROSS JOIN LATERAL (
+        SELECT c.status = 'running' AND c.attempts >= c.max_attempts AS dies) d
+),
 picked AS (
-    SELECT * FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) c
-    ORDER BY priority DESC, due_at, id
-    LIMIT $3
+    -- the first $3 claimable candidates, and the dying ones met before the last of them
+    SELECT * FROM ranked WHERE (NOT dies AND n <= $3) OR (dies AND n < $3)
 ),
 lost AS (
     INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
@@ -78,8 +88,7 @@ dead AS (
     UPDATE jobs j
     SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $5,
         last_error = 'LeaseLost: the worker stopped heartbeating'
-    WHERE j.id = ANY(ARRAY(
-        SELECT id FROM picked WHERE status = 'running' AND attempts >= max_attempts))
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked WHERE dies))
     RETURNING j.schedule_id, j.last_error
 ),
 dead_schedules AS (
@@ -92,8 +101,7 @@ claimed AS (
     UPDATE jobs j
     SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
         token = j.token + 1, attempts = j.attempts + 1
-    WHERE j.id = ANY(ARRAY(
-        SELECT id FROM picked WHERE NOT (status = 'running' AND attempts >= max_attempts)))
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked WHERE NOT dies))
     RETURNING j.*
 )
 SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
@@ -133,7 +141,7 @@ upd AS (
     UPDATE jobs j
     SET status = ok.status,
         due_at = COALESCE(ok.retry_at, j.due_at),
-        finished_at = CASE WHEN ok.status = 'pending' THEN NULL ELSE $15 END,
+        finished_at = CASE WHEN ok.status = 'pending' THEN j.finished_at ELSE $15 END,
         last_error = ok.last_error,
         result = ok.result,
         lease_owner = NULL,
