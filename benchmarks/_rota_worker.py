@@ -1,0 +1,54 @@
+"""One rota worker process for the benchmarks: ``python benchmarks/_rota_worker.py URL``.
+
+Like ``rota worker`` but with the worker settings the benchmark tunes (``--concurrency``,
+``--claim-batch``). Runs until SIGTERM, then prints one JSON line: the worker's counters and
+the time its first handler started. ``--profile FILE`` writes a cProfile of the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _rota_app import first_start, make_app
+
+
+async def work(url: str, concurrency: int, claim_batch: int) -> dict[str, object]:
+    app = make_app(url)
+    worker = app.worker(concurrency=concurrency, claim_batch=claim_batch)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await app.close()
+    c = worker.counters
+    return {"claimed": c.claimed, "succeeded": c.succeeded, "first": first_start[0] if first_start else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--claim-batch", type=int, default=100)
+    parser.add_argument("--profile", help="write a cProfile of the run to this file")
+    args = parser.parse_args()
+    if args.profile:
+        profiler = cProfile.Profile()
+        result = profiler.runcall(asyncio.run, work(args.url, args.concurrency, args.claim_batch))
+        profiler.dump_stats(args.profile)
+    else:
+        result = asyncio.run(work(args.url, args.concurrency, args.claim_batch))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""rota against its peers, measured in the same run on the same throwaway servers.
+
+    .venv/bin/python benchmarks/run.py [--stores sqlite,redis,postgres,mongodb,memory]
+        [--jobs N] [--no-peers] [--quick] [--concurrency C] [--claim-batch B]
+
+For each store: rota's enqueue rates (single and bulk), processing jobs/s of N pre-enqueued
+no-op jobs with 1 and 4 worker processes, and idle pickup latency; then each peer on the same
+server (in benchmarks/.venv-peers, created on first use); Redis memory per delayed job; the
+scheduler's idle CPU with 100,000 schedules. Prints tables and writes
+benchmarks/results/<timestamp>.json. Method and figures: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _rota  # noqa: E402
+from _servers import server_for  # noqa: E402
+
+PEERS_VENV = HERE / ".venv-peers"
+PEERS_PY = PEERS_VENV / "bin" / "python"
+PEERS = {  # store -> peers measured on it
+    "sqlite": ["huey"],
+    "redis": ["huey", "dramatiq", "saq", "celery", "arq", "rq"],
+    "postgres": ["procrastinate", "pgqueuer"],
+    "mongodb": [],
+    "memory": [],
+}
+QUICK_PICKUP_PEERS = {"huey", "pgqueuer"}
+
+
+def ensure_peers_venv() -> None:
+    stamp = PEERS_VENV / ".installed"
+    wanted = (HERE / "peers" / "requirements.txt").read_text()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print("creating benchmarks/.venv-peers (one time)...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    requirements = str(HERE / "peers" / "requirements.txt")
+    subprocess.run([str(PEERS_PY), "-m", "pip", "install", "--quiet", "-r", requirements], check=True)
+    stamp.write_text(wanted)
+
+
+def peer_url(store: str, base: str) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{base}/huey.db"
+    return base
+
+
+def run_peer(name: str, store: str, base: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    url = peer_url(store, base)
+    samples = opts.samples if (not opts.quick or name in QUICK_PICKUP_PEERS) else 0
+    cmd = [
+        str(PEERS_PY), str(HERE / "peers" / f"{name}_bench.py"), "--url", url, "--jobs", str(opts.jobs),
+        "--single", str(opts.single), "--samples", str(samples), "--workdir", str(workdir),
+    ]  # fmt: skip
+    if store == "redis" and name in ("arq", "saq") and opts.memory_jobs:
+        cmd += ["--memory", str(opts.peer_memory_jobs)]
+    env = {**os.environ, "BENCH_URL": url}
+    env.pop("PYTHONPATH", None)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    result["bench_s"] = time.perf_counter() - t0
+    return result
+
+
+async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from _servers import fresh_url
+
+    tuning = _rota.WorkerTuning(opts.concurrency, opts.claim_batch)
+    out: dict[str, Any] = {"settings": f"concurrency {tuning.concurrency}, claim_batch {tuning.claim_batch}"}
+    out["enqueue_single_jobs_s"] = await _rota.enqueue_single(fresh_url(store, base), opts.single)
+    if store == "memory":
+        out["process_1"] = await _rota.processing_in_process(opts.jobs, tuning)
+    else:
+        out["process_1"] = await _rota.processing(store, base, opts.jobs, 1, tuning, workdir)
+        out["process_4"] = await _rota.processing(store, base, opts.jobs, 4, tuning, workdir)
+    out["enqueue_bulk_jobs_s"] = out["process_1"]["enqueue_bulk_jobs_s"]
+    out["pickup"] = await _rota.pickup(store, base, opts.samples, workdir)
+    if store == "redis" and opts.memory_jobs:
+        out["redis_memory"] = await _rota.redis_memory(base, opts.memory_jobs)
+    return out
+
+
+def run_schedules(store: str, base: str, opts: argparse.Namespace) -> dict[str, Any]:
+    url = "memory://" if store == "memory" else f"sqlite:///{base}/schedules.db"
+    cmd = [sys.executable, str(HERE / "_rota_schedules.py"), url, str(opts.schedules), str(opts.idle_seconds)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_store(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    print(f"\n== {store}: starting server", flush=True)
+    try:
+        with server_for(store) as base:
+            print(f"== {store}: rota", flush=True)
+            try:
+                result["rota"] = asyncio.run(run_rota(store, base, opts, workdir))
+            except Exception as exc:  # a store still being finished: report, go on
+                result["rota"] = {"error": f"{type(exc).__name__}: {exc}"}
+            if opts.peers:
+                result["peers"] = {}
+                for name in PEERS[store]:
+                    print(f"== {store}: {name}", flush=True)
+                    result["peers"][name] = run_peer(name, store, base, opts, workdir)
+            if store in ("sqlite", "memory") and opts.schedules:
+                print(f"== {store}: {opts.schedules:,} schedules", flush=True)
+                result["schedules"] = run_schedules(store, base, opts)
+    except Exception as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    print_store(store, result)
+    return result
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def print_store(store: str, res: dict[str, Any]) -> None:
+    print(f"\n### {store}")
+    if "error" in res:
+        print(f"  error: {res['error']}")
+        return
+    header = f"{'system':<16}{'enq 1/s':>10}{'enq bulk/s':>12}{'proc 1p/s':>11}{'steady 1p':>11}" \
+             f"{'proc 4p/s':>11}{'pickup p50':>12}{'p99 ms':>9}  settings"  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    rows: list[tuple[str, dict[str, Any]]] = [("rota", res.get("rota", {}))]
+    rows += [(name, r) for name, r in res.get("peers", {}).items()]
+    for name, r in rows:
+        if "error" in r:
+            print(f"{name:<16}error: {r['error']}")
+            continue
+        p1 = r.get("process_1", r)
+        p4 = r.get("process_4", {})
+        pk = r.get("pickup", r)
+        print(
+            f"{name:<16}{_n(r.get('enqueue_single_jobs_s')):>10}{_n(r.get('enqueue_bulk_jobs_s')):>12}"
+            f"{_n(p1.get('jobs_s')):>11}{_n(p1.get('steady_jobs_s')):>11}{_n(p4.get('jobs_s')):>11}"
+            f"{_n(pk.get('p50_ms'), 2):>12}{_n(pk.get('p99_ms'), 2):>9}  {r.get('settings', '')}"
+        )
+    mem = [("rota", res.get("rota", {}).get("redis_memory", {}).get("bytes_per_job"))]
+    mem += [(n, r.get("redis_bytes_per_delayed_job")) for n, r in res.get("peers", {}).items()]
+    mem = [(n, v) for n, v in mem if v is not None]
+    if mem:
+        print("Redis memory per pending delayed job: " + ", ".join(f"{n} {v:,.0f} B" for n, v in mem))
+    sched = res.get("schedules")
+    if sched:
+        if "error" in sched:
+            print(f"schedules: error {sched['error']}")
+        else:
+            print(
+                f"schedules: {sched['schedules']:,} added at {sched['add_per_s']:,.0f}/s "
+                f"({sched['add_s']:.1f} s); "
+                f"scheduler idle CPU {sched['idle_cpu_s'] * 1e3:.1f} ms over {sched['idle_wall_s']:.1f} s "
+                f"({sched['idle_cpu_pct']:.2f}%), {sched['passes']} passes, {sched['fired']} fired"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", default="sqlite,redis,postgres,mongodb,memory")
+    parser.add_argument("--jobs", type=int, help="jobs per processing run (default 10,000; quick 2,000)")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--quick", action="store_true", help="smaller runs (under 3 minutes)")
+    parser.add_argument("--concurrency", type=int, default=100, help="rota worker concurrency")
+    parser.add_argument("--claim-batch", type=int, default=100, help="rota worker claim_batch")
+    args = parser.parse_args()
+    q = args.quick
+    args.jobs = args.jobs or (2_000 if q else 10_000)
+    args.single = 300 if q else 2_000
+    args.samples = 200
+    args.memory_jobs = 100_000 if q else 1_000_000
+    args.peer_memory_jobs = 0 if q else 100_000
+    args.schedules = 10_000 if q else 100_000
+    args.idle_seconds = 3.0 if q else 10.0
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    unknown = sorted(set(stores) - set(PEERS))
+    if unknown:
+        parser.error(f"unknown stores {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    if args.peers and any(PEERS[s] for s in stores):
+        ensure_peers_venv()
+    started = time.strftime("%Y%m%d-%H%M%S")
+    report: dict[str, Any] = {
+        "started": started, "args": vars(args), "python": platform.python_version(),
+        "cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "stores": {},
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rota-bench-") as tmp:
+        for store in stores:
+            report["stores"][store] = bench_store(store, args, Path(tmp))
+    report["duration_s"] = time.perf_counter() - t0
+    out = HERE / "results" / f"{started}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(
+        f"\n{len(stores)} store(s) in {report['duration_s']:.0f} s; figures in {out.relative_to(HERE.parent)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
