@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -404,3 +405,23 @@ async def test_jobs_failed_by_a_claim_do_not_count_against_its_limit(
     assert [a.outcome for a in await store.get_attempts(doomed.id)] == [Outcome.LEASE_LOST]
     untouched = await store.get_job(third.id)
     assert untouched is not None and untouched.status is JobStatus.PENDING
+
+
+# -- the foundation's multi-process kill test, on PostgreSQL ------------------------------------
+
+
+@pytest.mark.slow
+async def test_sigkill_of_one_of_three_workers_loses_no_job_on_postgres(
+    postgres_server: PgServer, tmp_path: Path
+) -> None:
+    from tests.test_multiprocess_kill import run_kill_test
+
+    schema = f"k_{uuid.uuid4().hex[:12]}"
+    try:
+        await run_kill_test(with_query(postgres_server.url, schema=schema), tmp_path)
+    finally:
+        conn = await asyncpg.connect(postgres_server.url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
