@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -63,8 +64,11 @@ class PgServer:
             )
 
 
-def _user_kwargs(run_as: tuple[int, int] | None) -> dict[str, int]:
-    return {} if run_as is None else {"user": run_as[0], "group": run_as[1]}
+def _user_kwargs(run_as: tuple[int, int] | None) -> dict[str, Any]:
+    if run_as is None:
+        return {}
+    # from a directory the unprivileged user can enter (the checkout may not be readable)
+    return {"user": run_as[0], "group": run_as[1], "extra_groups": [], "cwd": "/"}
 
 
 def _run(cmd: list[str], run_as: tuple[int, int] | None) -> None:
