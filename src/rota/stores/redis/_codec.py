@@ -31,7 +31,9 @@ def to_ms(dt: datetime) -> int:
 
 
 def from_ms(raw: bytes | str | int) -> datetime:
-    return EPOCH + timedelta(milliseconds=int(raw))
+    # one C call (hot in claim): ms / 1000 is within 1e-7 s of exact, and fromtimestamp
+    # rounds to the nearest microsecond, so the millisecond is always exact
+    return datetime.fromtimestamp(int(raw) / 1000, UTC)
 
 
 def pairs(flat: Sequence[bytes]) -> Fields:

@@ -10,6 +10,23 @@ local function num(s) return tonumber(s) end
 -- ready-set member: same score (= -priority) members sort by bytes, so due time then id
 local function rmember(due, id) return string.format('%015d', num(due)) .. id end
 
+-- one command for many arguments (chunks stay far below Lua's unpack limit)
+local function batch(cmd, key, items)
+  for i = 1, #items, 1000 do
+    redis.call(cmd, key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+
+-- per-key argument lists, flushed with batch() at the end of a script
+local function push(t, key, ...)
+  local l = t[key]
+  if not l then l = {}; t[key] = l end
+  for _, v in ipairs({...}) do l[#l + 1] = v end
+end
+local function flush(t, cmd)
+  for key, items in pairs(t) do batch(cmd, key, items) end
+end
+
 local counts = {}
 local function count(status, queue, n)
   local f = status .. '|' .. queue

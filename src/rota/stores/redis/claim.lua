@@ -7,17 +7,24 @@ local queues = {}
 for k = 1, nq do queues[k] = ARGV[7 + k] end
 
 for _, q in ipairs(queues) do
-  local dkey, rkey = P .. ':d:' .. q, P .. ':r:' .. q
+  local dkey = P .. ':d:' .. q
   local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, promote_max)
-  for _, id in ipairs(due) do
-    local h = redis.call('HMGET', jkey(id), 'pr', 'd')
-    redis.call('ZADD', rkey, -num(h[1]), rmember(h[2], id))
-    redis.call('ZREM', dkey, id)
+  if #due > 0 then
+    local adds = {}
+    for _, id in ipairs(due) do
+      local h = redis.call('HMGET', jkey(id), 'pr', 'd')
+      adds[#adds + 1] = -num(h[1])
+      adds[#adds + 1] = rmember(h[2], id)
+    end
+    batch('ZADD', P .. ':r:' .. q, adds)
+    -- the fetched ids are exactly the lowest-ranked ones
+    redis.call('ZREMRANGEBYRANK', dkey, 0, #due - 1)
   end
 end
 
-local out, claimed = {}, 0
-while claimed < limit do
+local out, claimed, rounds = {}, 0, 0
+while claimed < limit and rounds <= limit do
+  rounds = rounds + 1
   local want, cands = limit - claimed, {}
   for _, q in ipairs(queues) do
     local r = redis.call('ZRANGE', P .. ':r:' .. q, 0, want - 1, 'WITHSCORES')
@@ -38,36 +45,38 @@ while claimed < limit do
     if a[2] ~= b[2] then return a[2] < b[2] end
     return a[3] < b[3]
   end)
+  local ready_rem, run_add = {}, {}
   for _, c in ipairs(cands) do
     if claimed >= limit then break end
     local id, q, jk = c[3], c[4], jkey(c[3])
+    local h = redis.call('HMGET', jk, 'tk', 'a', 'lo', 'st', 'm')
     local take = true
     if c[5] then
-      redis.call('ZREM', P .. ':r:' .. q, c[5])
+      push(ready_rem, P .. ':r:' .. q, c[5])
       count('pending', q, -1)
     else
       -- reclaim: the previous holder vanished; its attempt is recorded as lost first
-      local h = redis.call('HMGET', jk, 'tk', 'lo', 'st', 'a', 'm')
-      attempt(id, h[1], h[2], h[3], now, 'lease_lost')
-      count('running', q, -1)
-      if num(h[4]) >= num(h[5]) then
+      attempt(id, h[1], h[3], h[4], now, 'lease_lost')
+      if num(h[2]) >= num(h[5]) then
         redis.call('ZREM', P .. ':run:' .. q, id)
-        count('running', q, 1)
         finalize(id, q, 'running', 'failed', now)
         redis.call('HSET', jk, 'e', 'LeaseLost: the worker stopped heartbeating')
         take = false
+      else
+        count('running', q, -1)
       end
     end
     if take then
-      redis.call('HINCRBY', jk, 'tk', 1)
-      redis.call('HINCRBY', jk, 'a', 1)
-      redis.call('HSET', jk, 's', 'running', 'lo', worker, 'le', until_, 'st', now)
-      redis.call('ZADD', P .. ':run:' .. q, until_, id)
+      redis.call('HSET', jk, 's', 'running', 'lo', worker, 'le', until_, 'st', now,
+        'tk', num(h[1]) + 1, 'a', num(h[2]) + 1)
+      push(run_add, P .. ':run:' .. q, until_, id)
       count('running', q, 1)
       claimed = claimed + 1
       out[claimed] = {id, redis.call('HGETALL', jk)}
     end
   end
+  flush(ready_rem, 'ZREM')
+  flush(run_add, 'ZADD')
 end
 flush_counts()
 return out

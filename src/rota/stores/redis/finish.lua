@@ -3,7 +3,7 @@
 --   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token.
 -- Per result: applied only while the job runs with that token (and the fence holds).
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
-local out = {}
+local out, run_rem, delayed_add, fin_add = {}, {}, {}, {}
 for k = 1, n do
   local b = 4 + (k - 1) * 12
   local id, token, outcome, status = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
@@ -15,17 +15,30 @@ for k = 1, n do
     local e = nil
     if err ~= '' then e = cjson.decode(err) end
     attempt(id, token, worker, h[4], now, outcome, e)
-    redis.call('ZREM', P .. ':run:' .. q, id)
-    if lasterr ~= '' then redis.call('HSET', jk, 'e', lasterr) else redis.call('HDEL', jk, 'e') end
-    if ARGV[b + 8] == '1' then redis.call('HSET', jk, 'r', ARGV[b + 9]) else redis.call('HDEL', jk, 'r') end
-    if status == 'pending' then
-      redis.call('HSET', jk, 's', 'pending', 'd', retry)
-      redis.call('HDEL', jk, 'lo', 'le')
-      redis.call('ZADD', P .. ':d:' .. q, retry, id)
-      count('running', q, -1)
-      count('pending', q, 1)
+    push(run_rem, P .. ':run:' .. q, id)
+    local set, del = {'s', status}, {'lo', 'le'}
+    if lasterr ~= '' then
+      set[#set + 1] = 'e'
+      set[#set + 1] = lasterr
     else
-      finalize(id, q, 'running', status, now)
+      del[#del + 1] = 'e'
+    end
+    if ARGV[b + 8] == '1' then
+      set[#set + 1] = 'r'
+      set[#set + 1] = ARGV[b + 9]
+    else
+      del[#del + 1] = 'r'
+    end
+    count('running', q, -1)
+    count(status, q, 1)
+    if status == 'pending' then
+      set[#set + 1] = 'd'
+      set[#set + 1] = retry
+      push(delayed_add, P .. ':d:' .. q, retry, id)
+    else
+      set[#set + 1] = 'f'
+      set[#set + 1] = now
+      push(fin_add, P .. ':fin', now, id)
       if status == 'failed' and h[5] then
         local sk = P .. ':sch:' .. h[5]
         if redis.call('EXISTS', sk) == 1 then
@@ -34,10 +47,15 @@ for k = 1, n do
         end
       end
     end
+    redis.call('HSET', jk, unpack(set))
+    redis.call('HDEL', jk, unpack(del))
     out[k] = 1
   else
     out[k] = 0
   end
 end
+flush(run_rem, 'ZREM')
+flush(delayed_add, 'ZADD')
+flush(fin_add, 'ZADD')
 flush_counts()
 return out
