@@ -14,21 +14,26 @@ boundary between segments (an offset change of ``d``):
 
 from __future__ import annotations
 
-import bisect
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rota._errors import InvalidTrigger
 from rota.triggers._base import aware_utc, from_posix, to_posix
-from rota.triggers._cron_match import MAX_YEAR, Matcher
+from rota.triggers._cron_match import MAX_YEAR, matcher_for
 from rota.triggers._cron_parse import CronSpec, parse
-from rota.triggers._zone import offset_at, transitions, year_start
+from rota.triggers._zone import year_start, zone_index
 
 SMALL_JUMP = 3 * 3600  # seconds; Vixie cron and cronie treat shorter changes as DST
-_LOOKAHEAD_YEARS = 3  # a segment ends at the next transition or this far ahead
+_MIN_YEAR = 3
 _MAX_POSIX = year_start(MAX_YEAR)
-_MIN_POSIX = year_start(3)
+_MIN_POSIX = year_start(_MIN_YEAR)
+
+
+def _fire(instant: int) -> datetime | None:
+    # Fires from year 9998 on are not returned: "never" is near enough, and it keeps every
+    # later computation (offsets, wall times) inside datetime's range.
+    return from_posix(instant) if instant < _MAX_POSIX else None
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -44,19 +49,16 @@ def _zone(tz: str | ZoneInfo) -> ZoneInfo:
         raise InvalidTrigger(f"unknown time zone {tz!r}") from None
 
 
-def _year_of(instant: int) -> int:
-    return from_posix(instant).year
-
-
 class Cron:
     """Fires at the wall-clock times a cron expression matches, in one time zone."""
 
-    __slots__ = ("_matcher", "_spec", "_tz")
+    __slots__ = ("_index", "_matcher", "_spec", "_tz")
 
     def __init__(self, expr: str, tz: str | ZoneInfo = "UTC") -> None:
         self._spec: CronSpec = parse(expr)
         self._tz: ZoneInfo = _zone(tz)
-        self._matcher = Matcher(self._spec)
+        self._index = zone_index(self._tz)
+        self._matcher = matcher_for(self._spec)
 
     @property
     def expr(self) -> str:
@@ -104,62 +106,32 @@ class Cron:
     def next_fire(self, after: datetime) -> datetime | None:
         seconds, _micros = to_posix(aware_utc(after, "after"))
         t = seconds + 1  # first candidate instant: fires are whole seconds, strictly after
-        t = max(t, _MIN_POSIX)  # zone lookups a day around t must stay inside datetime's range
+        t = max(t, _MIN_POSIX)  # zone lookups around t must stay inside datetime's range
         fixed = not self._spec.wildcard
-        tz, matcher = self._tz, self._matcher
-        if fixed and self._skipped_fire_at(t):
-            return from_posix(t)
-        while t < _MAX_POSIX:
-            off = offset_at(tz, t)
+        index, matcher = self._index, self._matcher
+        seg = index.segment(t, lo_year=_MIN_YEAR, hi_year=MAX_YEAR)
+        # A forward jump at the very first candidate instant: the loop below only sees the
+        # jumps at the end of each segment it walks through.
+        if fixed and seg.start == t and self._skips_a_match(seg.start, seg.offset_before, seg.offset):
+            return _fire(t)
+        while True:
+            off = seg.offset
             start = t + off
-            if fixed:
-                # Wall times repeated after a small backward jump already fired.
-                start = max(start, self._repeat_end(t, off))
-            end, off_next = self._segment_end(t, off)
-            w = matcher.first_at_or_after(start, end + off)
+            if fixed and -SMALL_JUMP < seg.offset - seg.offset_before < 0:
+                # Wall times below the old offset's last one were lived through already.
+                start = max(start, seg.start + seg.offset_before)
+            w = matcher.first_at_or_after(start, seg.end + off)
             if w is not None:
-                return from_posix(w - off)
-            jump = off_next - off
-            if fixed and 0 < jump < SMALL_JUMP:
-                skipped = matcher.first_at_or_after(end + off, end + off_next)
-                if skipped is not None:
-                    return from_posix(end)
-            t = end
-        return None
+                return _fire(w - off)
+            if fixed and self._skips_a_match(seg.end, off, seg.offset_after):
+                return _fire(seg.end)
+            t = seg.end
+            if t >= _MAX_POSIX:
+                return None
+            seg = index.segment(t, lo_year=_MIN_YEAR, hi_year=MAX_YEAR)
 
-    def _segment_end(self, t: int, off: int) -> tuple[int, int]:
-        """The next transition after ``t`` and the offset after it (or a horizon, no change)."""
-        year = _year_of(t)
-        for y in range(year, min(year + _LOOKAHEAD_YEARS, MAX_YEAR)):
-            trs = transitions(self._tz, y)
-            i = bisect.bisect_right(trs, (t, 1 << 62, 1 << 62))
-            if i < len(trs):
-                return trs[i][0], trs[i][2]
-        return min(year_start(year + _LOOKAHEAD_YEARS), _MAX_POSIX), off
-
-    def _skipped_fire_at(self, t: int) -> bool:
-        """Whether a forward jump happens exactly at ``t`` over wall times this spec matches.
-
-        The loop below checks each transition it walks past; this covers the one case it
-        cannot see, a transition at the very first candidate instant.
-        """
-        trs = transitions(self._tz, _year_of(t))
-        i = bisect.bisect_left(trs, (t, -(1 << 62), -(1 << 62)))
-        if i == len(trs) or trs[i][0] != t:
-            return False
-        _, before, after = trs[i]
+    def _skips_a_match(self, instant: int, before: int, after: int) -> bool:
+        """Whether a small forward jump at ``instant`` skips a wall time this spec matches."""
         if not 0 < after - before < SMALL_JUMP:
             return False
-        return self._matcher.first_at_or_after(t + before, t + after) is not None
-
-    def _repeat_end(self, t: int, off: int) -> int:
-        """The wall time up to which ``t``'s wall clock repeats times already passed.
-
-        After a backward jump of less than 3 hours at instant T from offset o1, wall times
-        below ``T + o1`` were already lived through; anything else returns ``t + off``.
-        """
-        for y in sorted({_year_of(t - SMALL_JUMP), _year_of(t)}):
-            for when, before, after in transitions(self._tz, y):
-                if t - SMALL_JUMP < when <= t and -SMALL_JUMP < after - before < 0:
-                    return when + before
-        return t + off
+        return self._matcher.first_at_or_after(instant + before, instant + after) is not None

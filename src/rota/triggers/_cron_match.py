@@ -9,6 +9,7 @@ has to skip.
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import datetime, timedelta
 
 from rota.triggers._cron_parse import CronSpec
@@ -39,10 +40,22 @@ def wall_datetime(seconds: int) -> datetime:
     return WALL_EPOCH + timedelta(seconds=seconds)
 
 
+def _dow_day_masks(dows: frozenset[int]) -> tuple[int, ...]:
+    """For each weekday of the 1st (Monday = 0), the bit mask of days 1-31 on allowed dows."""
+    masks = []
+    for first in range(7):
+        mask = 0
+        for day in range(1, 32):
+            if (first + day - 1 + 1) % 7 in dows:  # +1: cron counts Sunday as 0
+                mask |= 1 << day
+        masks.append(mask)
+    return tuple(masks)
+
+
 class Matcher:
     """Answers "first matching wall time at or after W, before a limit" for one spec."""
 
-    __slots__ = ("_and", "_dom_mask", "_dow_mask", "_hour", "_minute", "_month", "_second")
+    __slots__ = ("_and", "_dom_mask", "_dow_masks", "_hour", "_minute", "_month", "_second")
 
     def __init__(self, spec: CronSpec) -> None:
         self._second = _next_table(spec.seconds, 60)
@@ -50,17 +63,15 @@ class Matcher:
         self._hour = _next_table(spec.hours, 24)
         self._month = _next_table(spec.months, 13)
         self._dom_mask = sum(1 << d for d in spec.doms)
-        self._dow_mask = sum(1 << d for d in spec.dows)
+        self._dow_masks = _dow_day_masks(spec.dows)
         self._and = spec.dom_star or spec.dow_star
 
-    def day_matches(self, year: int, month: int, day: int) -> bool:
-        """Whether the date matches the day-of-month, day-of-week and month fields."""
-        if self._month[month] != month:
-            return False
-        dow = (calendar.weekday(year, month, day) + 1) % 7  # cron counts Sunday as 0
-        dom_ok = bool(self._dom_mask >> day & 1)
-        dow_ok = bool(self._dow_mask >> dow & 1)
-        return (dom_ok and dow_ok) if self._and else (dom_ok or dow_ok)
+    def _day_mask(self, year: int, month: int) -> int:
+        """Bit d set when day d of the month matches the day fields (month not checked)."""
+        first, ndays = calendar.monthrange(year, month)
+        dow_mask = self._dow_masks[first]
+        both = self._dom_mask & dow_mask if self._and else self._dom_mask | dow_mask
+        return both & ((2 << ndays) - 2)  # keep bits 1..ndays
 
     def matches(self, wall: datetime) -> bool:
         """Whether the naive wall time (whole seconds) matches every field."""
@@ -68,7 +79,8 @@ class Matcher:
             self._second[wall.second] == wall.second
             and self._minute[wall.minute] == wall.minute
             and self._hour[wall.hour] == wall.hour
-            and self.day_matches(wall.year, wall.month, wall.day)
+            and self._month[wall.month] == wall.month
+            and bool(self._day_mask(wall.year, wall.month) >> wall.day & 1)
         )
 
     def first_at_or_after(self, start: int, limit: int | None) -> int | None:
@@ -96,20 +108,18 @@ class Matcher:
                 continue
             if m2 != mo:
                 mo, d, h, mi, s = m2, 1, 0, 0, 0
-            ndays = calendar.monthrange(y, mo)[1]
-            d2 = d
-            while d2 <= ndays and not self.day_matches(y, mo, d2):
-                d2 += 1
-            if d2 > ndays:
+            days = self._day_mask(y, mo) >> d << d  # matching days from d on
+            if not days:
                 mo, d, h, mi, s = mo + 1, 1, 0, 0, 0
                 if mo > 12:
                     y, mo = y + 1, 1
                 continue
+            d2 = (days & -days).bit_length() - 1
             if d2 != d:
                 d, h, mi, s = d2, 0, 0, 0
             h2 = hours[h]
             if h2 == _NONE:
-                d, h, mi, s = d + 1, 0, 0, 0  # d may pass month end: the day loop carries it
+                d, h, mi, s = d + 1, 0, 0, 0  # d may pass month end: the day mask carries it
                 continue
             if h2 != h:
                 h, mi, s = h2, 0, 0
@@ -125,3 +135,9 @@ class Matcher:
                 continue
             return datetime(y, mo, d, h, mi, s2)  # noqa: DTZ001 - a wall time
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def matcher_for(spec: CronSpec) -> Matcher:
+    """The matcher of a spec, shared by every trigger with the same expression."""
+    return Matcher(spec)

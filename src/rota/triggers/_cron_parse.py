@@ -13,6 +13,7 @@ five-field forms. Errors are one-line ``InvalidTrigger`` messages naming the bad
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from rota._errors import InvalidTrigger
@@ -119,7 +120,12 @@ def parse(expr: str) -> CronSpec:
     """Parse ``expr``; raise ``InvalidTrigger`` when it is malformed or can never fire."""
     if not isinstance(expr, str):
         raise InvalidTrigger(f"cron expression must be a string, got {type(expr).__name__}")
-    text = " ".join(expr.split())
+    return _parse(" ".join(expr.split()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> CronSpec:
+    # Cached: specs are immutable, and many schedules share a handful of expressions.
     if text.startswith("@"):
         fields_text = MACROS.get(text.lower())
         if fields_text is None:
