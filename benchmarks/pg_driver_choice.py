@@ -158,6 +158,48 @@ async def timed(coro: Callable[[], Awaitable[int]]) -> tuple[int, float]:
     return done, time.perf_counter() - start
 
 
+class Cpu:
+    """CPU seconds spent by this process and by the cluster's server processes (Linux /proc).
+
+    Wall-clock rates depend on how busy the (shared) machine is; CPU per job does not."""
+
+    def __init__(self, data_dir: str | None) -> None:
+        self.postmaster: int | None = None
+        if data_dir is not None:
+            with open(os.path.join(data_dir, "postmaster.pid")) as fh:
+                self.postmaster = int(fh.readline())
+
+    def server(self) -> float:
+        if self.postmaster is None:
+            return float("nan")
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(pid) == self.postmaster:
+                # utime + stime, and cutime + cstime: backends that exited meanwhile
+                total += sum(int(f) for f in fields[11:15])
+            elif int(fields[1]) == self.postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    async def measure(self, label: str, n: int, run: Callable[[], Awaitable[tuple[int, float]]]) -> None:
+        client0, server0 = time.process_time(), self.server()
+        done, elapsed = await run()
+        client, server = time.process_time() - client0, self.server() - server0
+        assert done == n, (label, done, n)
+        print(
+            f"{label:44s} {done / elapsed:9,.0f} jobs/s   CPU per job: client "
+            f"{client / done * 1e6:5.1f} us, server {server / done * 1e6:5.1f} us"
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20000)
@@ -174,45 +216,45 @@ async def main() -> None:
         print(f"server: {base} ({'external' if server is None else 'throwaway, fsync off'})")
         print(f"{n} no-op jobs, batches of {batch}\n")
 
-        # interleaved, best of 3 each: the machine is shared, so order effects and noise
-        # would otherwise decide
-        best = {"asyncpg": 0.0, "psycopg3": 0.0}
-        for _ in range(3):
+        cpu = Cpu(server.data_dir if server is not None else None)
+        # interleaved: the machine is shared, so order effects would otherwise decide
+        for _ in range(2):
             for name, loop in (("asyncpg", loop_asyncpg), ("psycopg3", loop_psycopg)):
                 store = await fresh_store(base)
                 await fill(store, n)
-                done, elapsed = await loop(store.config.dsn, store.config.schema, batch)
-                assert done == n, (name, done)
-                best[name] = max(best[name], done / elapsed)
+                dsn, schema = store.config.dsn, store.config.schema
+                await cpu.measure(
+                    f"driver {name}: claim+finish, 1 connection",
+                    n,
+                    lambda loop=loop, dsn=dsn, schema=schema: loop(dsn, schema, batch),
+                )
                 await drop(store, base)
-        for name, rate in best.items():
-            print(f"driver {name:9s} claim+finish loop, 1 connection: {rate:9,.0f} jobs/s")
 
         store = await fresh_store(base)
         rate = await fill(store, n)
-        print(f"\nstore add (bulk, 1000 per call):                {rate:9,.0f} jobs/s")
+        print(f"\nstore add (bulk, 1000 per call):             {rate:9,.0f} jobs/s")
         await store.add(jobs(1), now=NOW)  # warm
         start = time.perf_counter()
         for _ in range(500):
             await store.add(jobs(1), now=NOW)
         single = 500 / (time.perf_counter() - start)
-        print(f"store add (one job per call):                   {single:9,.0f} jobs/s")
-        n_total = n + 501
-        done, elapsed = await timed(lambda: store_loop(store, batch))
-        assert done == n_total, done
-        print(f"store claim+finish, 1 loop:                     {done / elapsed:9,.0f} jobs/s")
+        print(f"store add (one job per call):                {single:9,.0f} jobs/s")
+        await cpu.measure(
+            "store claim+finish, 1 loop", n + 501, lambda: timed(lambda: store_loop(store, batch))
+        )
         await drop(store, base)
 
-        store = await fresh_store(base)
-        await fill(store, n)
+        for loops in (2, 4):
+            store = await fresh_store(base)
+            await fill(store, n)
 
-        async def four() -> int:
-            return sum(await asyncio.gather(*(store_loop(store, batch) for _ in range(4))))
+            async def many(store: PostgresStore = store, loops: int = loops) -> int:
+                return sum(await asyncio.gather(*(store_loop(store, batch) for _ in range(loops))))
 
-        done, elapsed = await timed(four)
-        assert done == n, done
-        print(f"store claim+finish, 4 concurrent loops:         {done / elapsed:9,.0f} jobs/s")
-        await drop(store, base)
+            await cpu.measure(
+                f"store claim+finish, {loops} concurrent loops", n, lambda many=many: timed(many)
+            )
+            await drop(store, base)
     finally:
         if server is not None:
             remove_cluster(server)

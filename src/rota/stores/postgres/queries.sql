@@ -82,7 +82,6 @@ lost AS (
     INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
     SELECT id, token, lease_owner, COALESCE(started_at, $5), $5, 'lease_lost'
     FROM picked WHERE status = 'running'
-    ON CONFLICT DO NOTHING
 ),
 dead AS (
     UPDATE jobs j
@@ -114,7 +113,9 @@ WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status 
 RETURNING j.id;
 
 -- name: finish
--- Many outcomes in one round trip. The token condition sits in the UPDATE's own WHERE so
+-- Many outcomes in one round trip. The attempt rows go in without ON CONFLICT: an attempt
+-- number is the token of one claim, recorded once (by finish, cancel or the reclaim of an
+-- expired lease, each of which ends that claim); speculative insertion would cost more. The token condition sits in the UPDATE's own WHERE so
 -- that it is re-checked against the latest row version under concurrency; fences are
 -- share-locked so the named lease cannot change hands before this commits.
 WITH r AS (
@@ -159,7 +160,6 @@ att AS (
     SELECT id, token, $14, COALESCE(started_at, $15), $15, outcome, error_type,
            error_message, traceback
     FROM upd
-    ON CONFLICT DO NOTHING
 ),
 failed_schedules AS (
     UPDATE schedules s
@@ -214,7 +214,6 @@ att AS (
     INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
     SELECT id, token, lease_owner, COALESCE(started_at, $2), $2, 'cancelled'
     FROM cur WHERE status = 'running'
-    ON CONFLICT DO NOTHING
 ),
 upd AS (
     UPDATE jobs j
