@@ -1,0 +1,408 @@
+"""Job operations of the MongoDB store.
+
+Every change of a stored job is a compare-and-set on its version (``Versioned.apply``; see
+_versioned.py for why it holds even on servers whose filtered updates are not atomic):
+read the documents, compute their whole new content here, win each change by inserting its
+unique mark, write the winners. Consequences:
+
+* **Dedupe** needs no second document: a keyed job's ``_id`` is derived from its key, so the
+  server's ``_id`` uniqueness refuses a second job with the key until the first is purged.
+* **History** is embedded in the job document (``log``): an attempt record and the state
+  change it goes with (finish, cancel, reclaim of an expired lease) are one document write,
+  so there is no second write to lose or to repeat.
+* **Claims** read candidates with an indexed, sorted ``find`` and try to win each one; a job
+  won by a racing claimer is lost here and the next candidates are tried. An expired lease
+  is reclaimed in the same step: the new content records the ``lease_lost`` attempt and is
+  either the new claim or, after the job's last attempt, ``failed``.
+* The only cross-document write is a failed scheduled job's ``fail_count`` on its schedule,
+  made after the job's change; a crash between them undercounts that statistic by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from rota._errors import ConfigError, InvalidState, JobNotFound
+from rota._models import (
+    FINAL_STATUSES,
+    AddResult,
+    Attempt,
+    Fence,
+    Finish,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Outcome,
+    QueueStats,
+)
+from rota.stores.mongodb._codec import (
+    JOB_PROJECTION,
+    KEY_PREFIX,
+    Doc,
+    as_utc,
+    attempt_doc,
+    attempts_from_doc,
+    job_doc_id,
+    job_from_doc,
+    job_to_doc,
+)
+from rota.stores.mongodb._errors import duplicate_indexes
+from rota.stores.mongodb._versioned import Versioned
+
+CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("jid", ASCENDING)]
+LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
+_PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
+_FINAL = [s.value for s in FINAL_STATUSES]
+_ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
+_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+
+FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
+FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
+
+JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
+    ("jid", [("jid", ASCENDING)], {"unique": True}),
+    ("claim", [("queue", 1), ("status", 1), ("priority", -1), ("due_at", 1), ("jid", 1)], {}),
+    ("due", [("queue", 1), ("status", 1), ("due_at", 1)], {}),
+    ("expiry", [("queue", 1), ("status", 1), ("lease_expires_at", 1)], {}),
+    ("finished", [("status", 1), ("finished_at", 1)], {}),
+    ("schedule", [("schedule_id", 1), ("jid", 1)], {}),
+]
+
+
+class JobOps:
+    def __init__(
+        self,
+        jobs: AsyncCollection[Doc],
+        marks: AsyncCollection[Doc],
+        *,
+        fence_ok: FenceCheck,
+        on_failed: FailureHook,
+    ) -> None:
+        self.jobs = jobs
+        self.cas = Versioned(jobs, marks)
+        self._fence_ok = fence_ok
+        self._on_failed = on_failed
+
+    # -- add -----------------------------------------------------------------------------
+
+    async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+        if not jobs:
+            return []
+        ids: set[str] = set()
+        for job in jobs:
+            check_new_job(job)
+            if job.id in ids:
+                raise InvalidState(f"job id {job.id} appears twice in one add")
+            ids.add(job.id)
+        # refuse the whole batch before writing anything (atomic per job beyond this check)
+        clash = await self.jobs.find_one({"jid": {"$in": list(ids)}}, {"jid": 1})
+        if clash is not None:
+            raise InvalidState(f"a job with id {clash['jid']} already exists")
+
+        firsts: dict[str, int] = {}  # doc _id -> index of the first input using it
+        docs: list[Doc] = []
+        for n, job in enumerate(jobs):
+            doc_id = job_doc_id(job)
+            if doc_id not in firsts:
+                firsts[doc_id] = n
+                docs.append(job_to_doc(job, created_at=job.created_at or now))
+        stored = await insert_jobs(self.jobs, docs)
+        results: list[AddResult] = []
+        for n, job in enumerate(jobs):
+            doc_id = job_doc_id(job)
+            doc = stored[doc_id]
+            created = doc["jid"] == job.id and firsts[doc_id] == n
+            results.append(AddResult(job=job_from_doc(doc), created=created))
+        return results
+
+    # -- claim and its lease -------------------------------------------------------------
+
+    async def claim(
+        self, queues: Sequence[str], worker: str, limit: int, lease_for: timedelta, now: datetime
+    ) -> list[Job]:
+        if limit <= 0 or not queues:
+            return []
+        qs = list(dict.fromkeys(queues))
+        runnable = {
+            "queue": {"$in": qs},
+            "$or": [
+                {"status": _PENDING, "due_at": {"$lte": now}},
+                {"status": _RUNNING, "lease_expires_at": {"$lte": now}},
+            ],
+        }
+        claimed: list[Job] = []
+        for _ in range(_ROUNDS):
+            need = limit - len(claimed)
+            cursor = self.jobs.find(runnable).sort(CLAIM_ORDER).limit(need)
+            found = [d async for d in cursor]
+            if not found:
+                break
+            changes = [(d, self._claimed(d, worker, now + lease_for, now)) for d in found]
+            won = await self.cas.apply(changes, now)
+            for (old, new), ok in zip(changes, won, strict=True):
+                if not ok:
+                    continue
+                if new["status"] == _RUNNING:
+                    claimed.append(job_from_doc(new))
+                elif old.get("schedule_id"):  # its last attempt was lost with its worker
+                    await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)
+            if len(claimed) >= limit or (len(found) < need and all(won)):
+                break
+        claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
+        return claimed
+
+    @staticmethod
+    def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
+        new = dict(doc)
+        if doc["status"] == _RUNNING:  # its worker vanished: record the lost attempt first
+            lost = attempt_doc(
+                number=doc["token"],
+                worker=doc.get("lease_owner") or "",
+                started_at=doc.get("started_at") or now,
+                finished_at=now,
+                outcome=Outcome.LEASE_LOST,
+            )
+            new["log"] = [*doc.get("log", []), lost]
+            if doc["attempts"] >= doc["max_attempts"]:
+                new.update(
+                    _NO_LEASE, status=JobStatus.FAILED.value, finished_at=now, last_error=LEASE_LOST_ERROR
+                )
+                return new
+        new.update(
+            status=_RUNNING,
+            lease_owner=worker,
+            lease_expires_at=until,
+            started_at=now,
+            token=doc["token"] + 1,
+            attempts=doc["attempts"] + 1,
+        )
+        return new
+
+    async def _held(self, refs: Sequence[tuple[str, int]]) -> dict[str, Doc]:
+        """The running documents of these (job id, token) pairs that still match."""
+        cursor = self.jobs.find({"jid": {"$in": list({j for j, _ in refs})}, "status": _RUNNING})
+        docs = {d["jid"]: d async for d in cursor}
+        return {j: docs[j] for j, t in refs if j in docs and docs[j]["token"] == t}
+
+    async def heartbeat(self, leases: Sequence[LeaseRef], lease_for: timedelta, now: datetime) -> list[str]:
+        pending = {r.job_id: r.token for r in leases}
+        extended: set[str] = set()
+        for _ in range(_ROUNDS):
+            held = await self._held(list(pending.items()))
+            live = [
+                d
+                for d in held.values()
+                if d["lease_expires_at"] is not None and as_utc(d["lease_expires_at"]) > now
+            ]
+            changes = [(d, {**d, "lease_expires_at": now + lease_for}) for d in live]
+            won = await self.cas.apply(changes, now)
+            retry = {d["jid"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
+            extended |= {d["jid"] for d in live} - retry
+            pending = {j: t for j, t in pending.items() if j in retry}
+            if not pending:
+                break
+        return [r.job_id for r in leases if r.job_id not in extended]
+
+    async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
+        applied = [False] * len(results)
+        todo = list(range(len(results)))
+        for _ in range(_ROUNDS):
+            held = await self._held([(results[n].job_id, results[n].token) for n in todo])
+            changes: list[tuple[Doc, Doc]] = []
+            which: list[int] = []
+            for n in todo:
+                res, doc = results[n], held.get(results[n].job_id)
+                if doc is None or any(doc is c[0] for c in changes):
+                    continue  # stale token (or a second result for one claim in this batch)
+                # the fence is read, then the job written: see docs/mongodb.md for the window
+                if res.fence is not None and not await self._fence_ok(res.fence, now):
+                    continue
+                changes.append((doc, self._finished(doc, res, worker, now)))
+                which.append(n)
+            won = await self.cas.apply(changes, now)
+            for n, (old, new), ok in zip(which, changes, won, strict=True):
+                applied[n] = ok
+                if ok and new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
+                    await self._on_failed(old["schedule_id"], new.get("last_error"), now)
+            todo = [n for n, ok in zip(which, won, strict=True) if not ok]
+            if not todo:
+                break
+        return applied
+
+    @staticmethod
+    def _finished(doc: Doc, res: Finish, worker: str, now: datetime) -> Doc:
+        status = res.final_status
+        new = {**doc, **_NO_LEASE, "status": status.value, "result": res.result}
+        if res.error is not None:
+            new["last_error"] = res.error.summary()
+        if status is JobStatus.PENDING:
+            new["due_at"] = res.retry_at
+        else:
+            new["finished_at"] = now
+        record = attempt_doc(
+            number=res.token,
+            worker=worker,
+            started_at=doc.get("started_at") or now,
+            finished_at=now,
+            outcome=res.outcome,
+            error=res.error,
+        )
+        new["log"] = [*doc.get("log", []), record]
+        return new
+
+    async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
+        pending = {r.job_id: r.token for r in leases}
+        released = 0
+        for _ in range(_ROUNDS):
+            held = await self._held(list(pending.items()))
+            changes = [
+                (d, {**d, **_NO_LEASE, "status": _PENDING, "attempts": max(0, d["attempts"] - 1)})
+                for d in held.values()
+            ]
+            won = await self.cas.apply(changes, now)
+            released += sum(won)
+            pending = {d["jid"]: d["token"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
+            if not pending:
+                break
+        return released
+
+    # -- reads and operator actions ------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job | None:
+        doc = await self.jobs.find_one({"jid": job_id}, JOB_PROJECTION)
+        return job_from_doc(doc) if doc is not None else None
+
+    async def select(self, flt: JobFilter) -> list[Job]:
+        if flt.limit <= 0:
+            return []
+        query: Doc = {}
+        for name in ("queue", "task", "schedule_id"):
+            if getattr(flt, name) is not None:
+                query[name] = getattr(flt, name)
+        if flt.status is not None:
+            query["status"] = flt.status.value
+        if flt.after_id is not None:
+            query["jid"] = {"$gt": flt.after_id}
+        cursor = self.jobs.find(query, JOB_PROJECTION).sort("jid", 1).limit(flt.limit)
+        return [job_from_doc(d) async for d in cursor]
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        doc = await self.jobs.find_one({"jid": job_id}, {"log": 1})
+        return attempts_from_doc(job_id, doc) if doc is not None else []
+
+    async def cancel(self, job_id: str, now: datetime) -> Job:
+        for _ in range(_ROUNDS):
+            doc = await self.jobs.find_one({"jid": job_id})
+            if doc is None:
+                raise JobNotFound(job_id)
+            if doc["status"] in _FINAL:
+                raise InvalidState(f"job {job_id} is already {doc['status']}")
+            new = {**doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
+            if doc["status"] == _RUNNING:
+                cancelled = attempt_doc(
+                    number=doc["token"],
+                    worker=doc.get("lease_owner") or "",
+                    started_at=doc.get("started_at") or now,
+                    finished_at=now,
+                    outcome=Outcome.CANCELLED,
+                )
+                new["log"] = [*doc.get("log", []), cancelled]
+            if (await self.cas.apply([(doc, new)], now))[0]:
+                return job_from_doc(new)
+        raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
+
+    async def requeue(self, job_id: str, now: datetime) -> Job:
+        for _ in range(_ROUNDS):
+            doc = await self.jobs.find_one({"jid": job_id})
+            if doc is None:
+                raise JobNotFound(job_id)
+            if doc["status"] not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+                raise InvalidState(
+                    f"only failed or cancelled jobs can be requeued; {job_id} is {doc['status']}"
+                )
+            new = {**doc, **_NO_LEASE, "status": _PENDING, "due_at": now, "attempts": 0, "finished_at": None}
+            if (await self.cas.apply([(doc, new)], now))[0]:
+                return job_from_doc(new)
+        raise InvalidState(f"job {job_id} kept changing while being requeued; try again")
+
+    async def purge(self, finished_before: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        old = {"status": {"$in": _FINAL}, "finished_at": {"$lt": finished_before}}
+        fields = {"_id": 1, "inc": 1, "ver": 1}
+        found = [d async for d in self.jobs.find(old, fields).sort("finished_at", 1).limit(limit)]
+        # deleting goes through the marks too: a job requeued meanwhile is not deleted
+        won = await self.cas.apply([(d, None) for d in found], finished_before)
+        await self.cas.forget_before(finished_before)
+        return sum(won)
+
+    async def stats(self) -> QueueStats:
+        pipeline = [{"$group": {"_id": {"q": "$queue", "s": "$status"}, "n": {"$sum": 1}}}]
+        out = QueueStats()
+        async for row in await self.jobs.aggregate(pipeline):
+            queue, status = row["_id"]["q"], JobStatus(row["_id"]["s"])
+            out.counts.setdefault(queue, {})[status] = int(row["n"])
+        return out
+
+    async def next_due(self, queues: Sequence[str]) -> datetime | None:
+        qs = list(dict.fromkeys(queues))
+        times: list[datetime] = []
+        for status, field in ((_PENDING, "due_at"), (_RUNNING, "lease_expires_at")):
+            doc = await self.jobs.find_one(
+                {"queue": {"$in": qs}, "status": status, field: {"$ne": None}},
+                {field: 1},
+                sort=[(field, 1)],
+            )
+            if doc is not None:
+                times.append(as_utc(doc[field]))
+        return min(times, default=None)
+
+
+def check_new_job(job: Job) -> None:
+    if job.due_at is None:
+        raise ConfigError(f"job {job.id} has no due_at")
+    if job.status is not JobStatus.PENDING:
+        raise InvalidState(f"job {job.id} must be added as pending, not {job.status}")
+    if job.key is None and job.id.startswith(KEY_PREFIX):
+        raise ConfigError(f"job id {job.id!r} must not start with {KEY_PREFIX!r}")
+
+
+async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[str, Doc]:
+    """Insert idempotently by ``_id``; returns each doc ``_id`` -> the document stored there
+    (ours, or the one already holding that key)."""
+    out: dict[str, Doc] = {}
+    todo = list(docs)
+    for _ in range(3):  # a holder purged before we read it: insert again
+        dup: set[int] = set()
+        if todo:
+            try:
+                await jobs.insert_many(todo, ordered=False)
+            except BulkWriteError as exc:
+                dup = duplicate_indexes(exc)
+        for n, doc in enumerate(todo):
+            if n not in dup:
+                out[doc["_id"]] = doc
+        if not dup:
+            return out
+        wanted = [todo[n]["_id"] for n in sorted(dup)]
+        async for existing in jobs.find({"_id": {"$in": wanted}}, JOB_PROJECTION):
+            out[existing["_id"]] = existing
+        for n in sorted(dup):
+            doc = todo[n]
+            if (
+                doc["_id"] in out
+                and out[doc["_id"]]["jid"] != doc["jid"]
+                and not doc["_id"].startswith(KEY_PREFIX)
+            ):
+                raise InvalidState(f"a job with id {doc['jid']} already exists")
+        todo = [d for d in todo if d["_id"] not in out]
+        if not todo:
+            return out
+    raise InvalidState("jobs kept vanishing while being deduplicated; try again")

@@ -1,0 +1,84 @@
+"""Named leases (leader election, locks) of the MongoDB store, one document per name.
+
+The document is kept forever (``owner`` goes back to null on release), so its ``token`` only
+ever grows. Every change is a compare-and-set on the document's version (see _versioned.py);
+the first acquisition of a name is an insert, refused for a duplicate ``_id`` if another
+process got there first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from rota._errors import InvalidState
+from rota._models import Fence, Lease
+from rota.stores.mongodb._codec import Doc, as_utc, lease_from_doc
+from rota.stores.mongodb._versioned import Versioned
+
+_ROUNDS = 16
+
+
+def _held(doc: Doc | None, now: datetime) -> bool:
+    return doc is not None and doc.get("owner") is not None and as_utc(doc["expires_at"]) > now
+
+
+class LeaseOps:
+    def __init__(self, leases: AsyncCollection[Doc], marks: AsyncCollection[Doc]) -> None:
+        self.leases = leases
+        self.cas = Versioned(leases, marks)
+
+    async def acquire(self, name: str, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
+        for _ in range(_ROUNDS):
+            doc = await self.leases.find_one({"_id": name})
+            if doc is None:
+                first = {"_id": name, "owner": owner, "token": 1, "acquired_at": now, "expires_at": now + ttl}
+                try:
+                    await self.leases.insert_one({**first, "inc": name, "ver": 1})
+                except DuplicateKeyError:
+                    continue  # created meanwhile: look again
+                return lease_from_doc(first)
+            if _held(doc, now):
+                return None
+            new = {
+                **doc,
+                "owner": owner,
+                "token": doc["token"] + 1,
+                "acquired_at": now,
+                "expires_at": now + ttl,
+            }
+            if (await self.cas.apply([(doc, new)], now))[0]:
+                return lease_from_doc(new)
+        raise InvalidState(f"lease {name!r} kept changing while being acquired; try again")
+
+    async def _change(
+        self, name: str, owner: str, token: int, now: datetime, *, live: bool, fields: Doc
+    ) -> Doc | None:
+        for _ in range(_ROUNDS):
+            doc = await self.leases.find_one({"_id": name})
+            if doc is None or (doc.get("owner"), doc["token"]) != (owner, token):
+                return None
+            if live and not _held(doc, now):
+                return None
+            new = {**doc, **fields}
+            if (await self.cas.apply([(doc, new)], now))[0]:
+                return new
+        raise InvalidState(f"lease {name!r} kept changing; try again")
+
+    async def renew(self, name: str, owner: str, token: int, ttl: timedelta, now: datetime) -> Lease | None:
+        new = await self._change(name, owner, token, now, live=True, fields={"expires_at": now + ttl})
+        return lease_from_doc(new) if new is not None else None
+
+    async def release(self, name: str, owner: str, token: int, now: datetime) -> bool:
+        return await self._change(name, owner, token, now, live=False, fields={"owner": None}) is not None
+
+    async def get(self, name: str, now: datetime) -> Lease | None:
+        doc = await self.leases.find_one({"_id": name})
+        return lease_from_doc(doc) if doc is not None and _held(doc, now) else None
+
+    async def fence_ok(self, fence: Fence, now: datetime) -> bool:
+        """Whether ``fence`` is still the unexpired holder of its lease at ``now`` (a read)."""
+        held = await self.get(fence.name, now)
+        return held is not None and (held.owner, held.token) == (fence.owner, fence.token)

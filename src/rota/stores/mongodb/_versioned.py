@@ -1,0 +1,111 @@
+"""Compare-and-set on one document that holds even where updates are not atomic.
+
+MongoDB applies a filtered ``update``/``findAndModify`` atomically, but FerretDB 1.x (the
+test server) does not: it reads, filters, then overwrites the whole document by ``_id``, so
+two writers filtering on the same old state can both "succeed" (FerretDB/FerretDB#3040).
+The one write every MongoDB-compatible server makes atomic is an insert refused for a
+duplicate ``_id``. So every change of a stored document goes through ``Versioned.apply``:
+
+1. The writer has read the document at version ``ver = v`` and computed its whole new
+   content. It inserts a *mark* ``{_id: "<coll>:<inc>:<v>", new: <content>}`` into the
+   marks collection. Exactly one writer can insert the mark of version ``v``: it has won the
+   change; the others lost the race and must re-read.
+2. The winner writes the content as version ``v + 1`` with a filter on ``ver: v`` (atomic on
+   MongoDB; on FerretDB only the winner ever writes version ``v + 1``, so there is nobody to
+   race with).
+3. The mark of version ``v - 1`` is deleted: nobody can still pass a ``ver: v - 1`` filter.
+
+A writer that crashes between 1 and 2 leaves the document at ``v`` with its mark holding the
+content: a later writer that loses the race against that mark writes the mark's content
+itself once the mark is older than ``ROLL_FORWARD_AFTER`` (so a won change is never lost and
+never applied twice: step 2 is idempotent). ``inc`` (the document's incarnation: a job id, a
+random id per schedule) keeps a deleted document's marks from blocking a later document
+with the same ``_id`` (a dedupe key freed by purge). A deleted document keeps its last mark
+(a writer that read it just before cannot win it again); ``purge`` drops old marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pymongo import DeleteOne, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from rota.stores.mongodb._codec import Doc, as_utc
+from rota.stores.mongodb._errors import duplicate_indexes
+
+# a winner that has not written its change this long after winning is taken to have crashed
+ROLL_FORWARD_AFTER = timedelta(seconds=10)
+
+Change = tuple[Doc, Doc | None]  # (the document as read, its new content or None to delete)
+
+
+class Versioned:
+    def __init__(self, docs: AsyncCollection[Doc], marks: AsyncCollection[Doc]) -> None:
+        self.docs = docs
+        self.marks = marks
+
+    def _mark_id(self, doc: Doc, ver: int) -> str:
+        return f"{self.docs.name}:{doc['inc']}:{ver}"
+
+    async def apply(self, changes: Sequence[Change], now: datetime) -> list[bool]:
+        """Apply each change if the document is still at the version it was read at.
+
+        Returns, per change, whether it won (it is then applied, now or by a roll-forward).
+        New contents get ``_id``, ``inc`` and ``ver`` set here.
+        """
+        if not changes:
+            return []
+        marks: list[Doc] = []
+        for cur, new in changes:
+            if new is not None:
+                new.update(_id=cur["_id"], inc=cur["inc"], ver=cur["ver"] + 1)
+            marks.append(
+                {
+                    "_id": self._mark_id(cur, cur["ver"]),
+                    "doc": cur["_id"],
+                    "ver": cur["ver"],
+                    "at": now,
+                    "new": new,
+                }
+            )
+        lost: set[int] = set()
+        try:
+            await self.marks.insert_many(marks, ordered=False)
+        except BulkWriteError as exc:
+            lost = duplicate_indexes(exc)
+        won = [n not in lost for n in range(len(changes))]
+        await self._write([m for n, m in enumerate(marks) if won[n]])
+        if lost:
+            await self._roll_forward([marks[n]["_id"] for n in sorted(lost)], now)
+        return won
+
+    async def _write(self, marks: Sequence[Doc]) -> None:
+        if not marks:
+            return
+        ops: list[ReplaceOne[Doc] | DeleteOne] = []
+        for m in marks:
+            flt = {"_id": m["doc"], "ver": m["ver"]}
+            ops.append(DeleteOne(flt) if m["new"] is None else ReplaceOne(flt, m["new"]))
+        await self.docs.bulk_write(ops, ordered=False)
+        done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks]
+        await self.marks.delete_many({"_id": {"$in": done}})
+
+    async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
+        """Write the changes of winners that seem to have crashed before writing them."""
+        stale = [
+            m
+            async for m in self.marks.find({"_id": {"$in": mark_ids}})
+            if as_utc(m["at"]) <= now - ROLL_FORWARD_AFTER
+        ]
+        await self._write(stale)
+
+    async def forget_before(self, cutoff: datetime) -> None:
+        """Drop marks older than ``cutoff``: by then every winner wrote or was rolled forward."""
+        try:
+            before = cutoff - ROLL_FORWARD_AFTER
+        except OverflowError:
+            return
+        await self.marks.delete_many({"at": {"$lt": before}})
