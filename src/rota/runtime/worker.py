@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import random
 import traceback
@@ -26,6 +27,7 @@ from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
 from rota._retry import RetryPolicy
 from rota._serde import encode_json
+from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.resilience import with_retries
 from rota.runtime.waiting import first_of
 
@@ -86,6 +88,7 @@ class _Run:
     reason: str | None = None  # why we cancelled it: timeout, lease_lost, shutdown
     finishing: bool = False  # the handler is done; the outcome waits to be written
     watchdog: Any = None
+    lock: Any = None  # the TaskLock held for a task with ``lock=``; fences the outcome
 
     @property
     def ref(self) -> LeaseRef:
@@ -277,6 +280,16 @@ class Worker:
             if task is None:
                 raise TaskNotFound(f"task {job.task!r} is not registered on worker {self.id}")
             payload = task.decode(job.payload)
+            if task.lock is not None:
+                try:
+                    run.lock = await acquire_task_lock(
+                        self.app.store, self.clock, task, payload, owner=f"{self.id}/{job.id}",
+                        ttl=self.lease, wait=self.lease.total_seconds() / 3,
+                        on_lost=lambda: self._cancel(run, "lock_lost"),
+                    )  # fmt: skip
+                except LockBusy:
+                    self._drop(run, "lock_busy")  # given back: the attempt is not spent
+                    return
             if events.active:
                 events.emit(Event(EventKind.STARTED, job))
             if task.is_async:
@@ -333,6 +346,8 @@ class Worker:
         return Finish(job.id, job.token, outcome, retry_at=retry_at, error=error)
 
     def _record(self, run: _Run, finish: Finish) -> None:
+        if run.lock is not None:
+            finish = dataclasses.replace(finish, fence=run.lock.fence)
         run.finishing = True
         _cancel_watchdog(run)
         self._outbox.append((run, finish))
@@ -341,7 +356,7 @@ class Worker:
     def _drop(self, run: _Run, reason: str) -> None:
         """The run ended without an outcome to write (lease lost, or released at shutdown)."""
         _cancel_watchdog(run)
-        if reason == "shutdown":
+        if reason in ("shutdown", "lock_busy"):
             run.finishing = True
             self._outbox.append((run, _RELEASE))
             self._outbox_ready.set()
@@ -351,6 +366,8 @@ class Worker:
         self._forget(run)
 
     def _forget(self, run: _Run) -> None:
+        if run.lock is not None:
+            run.lock.close()  # only now: the outcome it fences is durable (or dropped)
         self._running.pop(run.job.id, None)
         self._slot_free.set()
 

@@ -1,0 +1,330 @@
+"""Distributed locks with fencing tokens, and the per-key locks of ``@app.task(lock=...)``.
+
+``async with lock(app, "reports:daily", ttl=30) as held:`` waits for the named lease, renews
+it in the background every ttl/3 and, if it is lost anyway (taken over after a pause, store
+unreachable past the safety margin), cancels the block, which then raises ``LockLost``.
+``held.fence`` goes on writes the lock guards (``Finish(fence=...)``, ``FireCommit(fence=...)``)
+so the store refuses them once the lock has moved on: losing the lock is detected locally as
+soon as possible, and enforced by the store always.
+
+Lock leases are named ``lock:<name>``; each acquisition has its own owner
+(``<instance id>/<random>``), so two holders in one process exclude each other too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from rota._clock import Clock
+from rota._errors import ConfigError, LockLost, PayloadError
+from rota._ids import new_id
+from rota._models import Fence
+from rota.runtime._keeper import LeaseKeeper, acquire_waiting
+from rota.runtime.settings import LeaseTiming, seconds
+from rota.stores.base import Store
+
+if TYPE_CHECKING:
+    from rota._app import App
+    from rota._task import Task
+
+log = logging.getLogger("rota.locks")
+
+LOCK_PREFIX = "lock:"
+
+
+def lock_owner(instance_id: str) -> str:
+    """A fresh owner id for one acquisition: the instance id, then a random suffix."""
+    return f"{instance_id}/{new_id()[-8:]}"
+
+
+class Lock:
+    """One acquisition of a named distributed lock; use as ``async with``.
+
+    ``timeout``: seconds to wait for the lock (None: forever; 0: one try); on expiry
+    ``TimeoutError`` is raised. ``retry_interval``: how often a waiter retries (it also wakes
+    when the holder's lease is due to expire).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        name: str,
+        *,
+        owner: str,
+        ttl: float | timedelta = 30.0,
+        timeout: float | timedelta | None = None,
+        renew_interval: float | timedelta | None = None,
+        safety_margin: float | timedelta | None = None,
+        retry_interval: float | timedelta | None = None,
+        opener: Callable[[], Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"lock name must be a non-empty string, got {name!r}")
+        timing = LeaseTiming.build(ttl, renew_interval, safety_margin, what=f"lock {name!r}")
+        self.name = name
+        self.timeout = None if timeout is None else seconds(timeout, "lock timeout")
+        if self.timeout is not None and self.timeout < 0:
+            raise ConfigError(f"lock timeout must not be negative, got {self.timeout:g}s")
+        retry = (
+            min(1.0, timing.renew_interval) if retry_interval is None else seconds(retry_interval, "retry")
+        )
+        if retry <= 0:
+            raise ConfigError(f"lock retry interval must be positive, got {retry:g}s")
+        self.retry_interval = retry
+        self._keeper = LeaseKeeper(store, clock, name=LOCK_PREFIX + name, owner=owner, timing=timing)
+        self._opener = opener
+        self._renewer: asyncio.Task[None] | None = None
+        self._host: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self.lost = False
+
+    def __repr__(self) -> str:
+        return f"<Lock {self.name!r} token={self.token} held={self.held}>"
+
+    @property
+    def owner(self) -> str:
+        return self._keeper.owner
+
+    @property
+    def held(self) -> bool:
+        """Held and within its safety deadline (local; no round trip)."""
+        return self._keeper.valid
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token while held, else None. Strictly higher than any earlier holder's."""
+        lease = self._keeper.lease
+        return lease.token if lease is not None and self.held else None
+
+    @property
+    def fence(self) -> Fence | None:
+        """Put this on writes the lock guards; None when not held."""
+        return self._keeper.fence
+
+    async def acquire(self) -> Lock:
+        """Wait for the lock (up to ``timeout``); raises ``TimeoutError`` if it stays taken."""
+        if self._keeper.lease is not None:
+            raise RuntimeError(f"lock {self.name!r} is already acquired by this Lock object")
+        if self._opener is not None:
+            await self._opener()
+        self.lost = False
+        try:
+            taken = await acquire_waiting(
+                self._keeper, timeout=self.timeout, retry_interval=self.retry_interval
+            )
+        except asyncio.CancelledError:
+            # an acquire may have reached the store just before the cancellation; give it back
+            await asyncio.shield(self._keeper.release_quietly())
+            raise
+        if not taken:
+            raise TimeoutError(f"lock {self.name!r} still held by another owner after {self.timeout:g}s")
+        return self
+
+    async def release(self) -> bool:
+        """Stop renewing and release the lock; True if it was still ours. Idempotent."""
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        return await self._keeper.release_quietly()
+
+    async def __aenter__(self) -> Lock:
+        await self.acquire()
+        self._host = asyncio.current_task()
+        self._cancelling = self._host.cancelling() if self._host is not None else 0
+        self._renewer = asyncio.create_task(self._keep(), name=f"rota-lock-{self.name}")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        lost = self.lost
+        await self.release()
+        # we cancelled the block (uncancel() is always called then); unless the caller is
+        # cancelling it too, or the block raised something else, that becomes LockLost
+        if (
+            lost
+            and self._host is not None
+            and self._host.uncancel() <= self._cancelling
+            and (exc_type is None or issubclass(exc_type, asyncio.CancelledError))
+        ):
+            raise LockLost(f"lock {self.name!r} was lost while held") from exc
+
+    async def _keep(self) -> None:
+        await self._keeper.keep()
+        self.lost = True
+        log.warning("lock %s lost while held by %s; cancelling the guarded block", self.name, self.owner)
+        if self._host is not None:
+            self._host.cancel(msg=f"lock {self.name!r} lost")
+
+
+def lock(
+    app: App,
+    name: str,
+    *,
+    ttl: float | timedelta = 30.0,
+    timeout: float | timedelta | None = None,
+    renew_interval: float | timedelta | None = None,
+    safety_margin: float | timedelta | None = None,
+    retry_interval: float | timedelta | None = None,
+) -> Lock:
+    """A lock on ``app``'s store and clock (what ``app.lock(...)`` returns)."""
+    return Lock(
+        app.store, app.clock, name, owner=lock_owner(app.instance_id), ttl=ttl, timeout=timeout,
+        renew_interval=renew_interval, safety_margin=safety_margin, retry_interval=retry_interval,
+        opener=app.open,
+    )  # fmt: skip
+
+
+# -- task locks (@app.task(lock="invoice:{customer_id}")) ------------------------------------
+
+
+class _Fields(Mapping[str, Any]):
+    def __init__(self, values: Mapping[str, Any], task: str, template: str) -> None:
+        self._values, self._task, self._template = values, task, template
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            known = ", ".join(sorted(self._values)) or "none"
+            raise PayloadError(
+                f"lock key {self._template!r} of task {self._task!r} names {{{key}}}, "
+                f"which the payload does not have (fields: {known})"
+            ) from None
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _payload_fields(payload: Any) -> dict[str, Any]:
+    if is_dataclass(payload) and not isinstance(payload, type):
+        values = {f.name: getattr(payload, f.name) for f in fields(payload)}
+    elif hasattr(payload, "model_dump") and hasattr(type(payload), "model_fields"):  # pydantic
+        values = {name: getattr(payload, name) for name in type(payload).model_fields}
+    elif isinstance(payload, Mapping):
+        values = {str(k): v for k, v in payload.items()}
+    elif hasattr(payload, "__struct_fields__"):  # msgspec Struct
+        values = {name: getattr(payload, name) for name in payload.__struct_fields__}
+    elif isinstance(payload, tuple) and hasattr(payload, "_fields"):  # NamedTuple
+        values = dict(zip(payload._fields, payload, strict=True))
+    else:
+        values = {}
+    values.setdefault("payload", payload)
+    return values
+
+
+def task_lock_key(task: Task[Any], payload: Any) -> str | None:
+    """The lock key of one run: ``task.lock`` formatted with the payload's fields
+    (dataclass, pydantic, TypedDict/dict, msgspec Struct, NamedTuple), or ``{payload}`` for the
+    whole payload. None when the task has no lock. Raises ``PayloadError`` for a missing field
+    (the job fails for good: no later attempt could format it either)."""
+    template = task.lock
+    if template is None:
+        return None
+    try:
+        key = string.Formatter().vformat(template, (), _Fields(_payload_fields(payload), task.name, template))
+    except PayloadError:
+        raise
+    except (IndexError, ValueError, AttributeError) as exc:
+        raise PayloadError(f"lock key {template!r} of task {task.name!r} cannot be formatted: {exc}") from exc
+    if not key:
+        raise PayloadError(f"lock key {template!r} of task {task.name!r} is empty for this payload")
+    return key
+
+
+class TaskLock:
+    """A task lock held by one run: renewed in the background; ``on_lost`` is called if it is
+    lost while held. ``close()`` stops renewing and releases it (call it once the run's
+    outcome is durable, since that outcome is fenced by this lock)."""
+
+    def __init__(self, keeper: LeaseKeeper, key: str, on_lost: Callable[[], None]) -> None:
+        self.key = key
+        self._keeper = keeper
+        self._on_lost = on_lost
+        self._renewer: asyncio.Task[None] | None = asyncio.create_task(self._keep(), name=f"rota-lock-{key}")
+        self._closing: asyncio.Task[bool] | None = None
+        lease = keeper.lease
+        assert lease is not None, "a TaskLock is built from a taken lease"
+        # fixed for the whole run: once the lease moves on, writes carrying it can only fail
+        self.fence = Fence(lease.name, lease.owner, lease.token)
+
+    def close(self) -> None:
+        """Stop renewing and release in the background (idempotent, safe from sync code)."""
+        if self._closing is not None:
+            return
+        if self._renewer is not None:
+            self._renewer.cancel()
+        self._closing = asyncio.ensure_future(self._close())
+
+    async def wait_closed(self) -> bool:
+        self.close()
+        assert self._closing is not None
+        return await self._closing
+
+    async def _close(self) -> bool:
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            await asyncio.gather(renewer, return_exceptions=True)
+        return await self._keeper.release_quietly()
+
+    async def _keep(self) -> None:
+        await self._keeper.keep()
+        log.warning("task lock %s lost while its job ran; stopping the run", self.key)
+        self._on_lost()
+
+
+async def acquire_task_lock(
+    store: Store,
+    clock: Clock,
+    task: Task[Any],
+    payload: Any,
+    *,
+    owner: str,
+    ttl: float | timedelta,
+    wait: float,
+    on_lost: Callable[[], None],
+    retry_interval: float = 1.0,
+) -> TaskLock | None:
+    """Take the lock of one run of ``task`` (None when the task has no lock: run freely).
+
+    Waits up to ``wait`` seconds for a busy key, then raises ``LockBusy`` so the caller
+    gives the job back without spending an attempt. ``owner`` should name the run (worker
+    and job), so the lease shows who holds the key. Raises ``PayloadError`` when the key
+    cannot be formatted.
+    """
+    key = task_lock_key(task, payload)
+    if key is None:
+        return None
+    timing = LeaseTiming.build(ttl, what=f"task lock {key!r}")
+    keeper = LeaseKeeper(store, clock, name=LOCK_PREFIX + key, owner=owner, timing=timing)
+    try:
+        taken = await acquire_waiting(
+            keeper, timeout=wait, retry_interval=min(retry_interval, max(wait, 0.001))
+        )
+    except asyncio.CancelledError:
+        await asyncio.shield(keeper.release_quietly())
+        raise
+    if not taken:
+        raise LockBusy(key)
+    return TaskLock(keeper, key, on_lost)
+
+
+class LockBusy(Exception):
+    """The key of a task lock stayed held by another run for the whole wait (internal signal:
+    the worker gives the job back; it is not an error of the job)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"lock {key!r} is held by another run")
