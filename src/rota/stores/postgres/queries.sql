@@ -56,7 +56,8 @@ expired AS (
     SELECT j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
            j.lease_owner, j.started_at
     FROM jobs j
-    WHERE j.status = 'running' AND j.lease_expires_at <= $5 AND j.queue = ANY($1::text[])
+    WHERE j.lease_owner IS NOT NULL AND j.lease_expires_at <= $5 AND j.status = 'running'
+      AND j.queue = ANY($1::text[])
     -- claim order, not expiry order: expired leases are few (crashed workers), so sorting
     -- all of them is cheap, and the best of them must compete with the best pending jobs
     ORDER BY j.priority DESC, j.due_at, j.id
@@ -106,19 +107,25 @@ claimed AS (
 SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
 
 -- name: heartbeat
+-- (the unnest is materialized once and the status test is a join clause; see finish)
+WITH r AS MATERIALIZED (
+    SELECT *, 'running'::text AS expect FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+)
 UPDATE jobs j SET lease_expires_at = $3
-FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
-WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = 'running'
+FROM r
+WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
   AND j.lease_expires_at > $4
 RETURNING j.id;
 
 -- name: finish
--- Many outcomes in one round trip. The attempt rows go in without ON CONFLICT: an attempt
--- number is the token of one claim, recorded once (by finish, cancel or the reclaim of an
--- expired lease, each of which ends that claim); speculative insertion would cost more. The token condition sits in the UPDATE's own WHERE so
+-- Many outcomes in one round trip. The token condition sits in the UPDATE's own WHERE so
 -- that it is re-checked against the latest row version under concurrency; fences are
--- share-locked so the named lease cannot change hands before this commits.
-WITH r AS (
+-- share-locked so the named lease cannot change hands before this commits. The attempt
+-- rows go in without ON CONFLICT: an attempt number is the token of one claim, recorded
+-- once (by finish, cancel or the reclaim of an expired lease, each of which ends that
+-- claim); speculative insertion would cost more. r and ok are MATERIALIZED: inlined, the
+-- unnest would be re-run for every job row of a nested loop (n^2 work).
+WITH r AS MATERIALIZED (
     SELECT * FROM unnest(
         $1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
         $7::text[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
@@ -131,8 +138,8 @@ fences AS (
     WHERE l.name = ANY($11::text[])
     FOR SHARE
 ),
-ok AS (
-    SELECT r.* FROM r
+ok AS MATERIALIZED (
+    SELECT r.*, 'running'::text AS expect FROM r
     WHERE r.fence_name IS NULL OR EXISTS (
         SELECT 1 FROM fences f
         WHERE f.name = r.fence_name AND f.owner = r.fence_owner
@@ -148,9 +155,12 @@ upd AS (
         lease_owner = NULL,
         lease_expires_at = NULL
     FROM ok
-    -- the redundant ANY gives the planner a primary-key lookup (see claim)
+    -- The redundant ANY gives the planner a primary-key lookup (see claim). The status
+    -- test is a join clause (ok.expect is 'running'): as a filter on jobs, the statistics
+    -- (few running jobs) would make the planner expect one row and choose a nested loop
+    -- that rescans ok for each of the 100.
     WHERE j.id = ANY($1::text[]) AND j.id = ok.id AND j.token = ok.token
-      AND j.status = 'running'
+      AND j.status = ok.expect
     RETURNING j.id, j.token, j.started_at, j.schedule_id, j.status, ok.outcome,
               ok.error_type, ok.error_message, ok.traceback, ok.last_error
 ),
@@ -177,13 +187,16 @@ wake AS (
 SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
 
 -- name: release
-WITH upd AS (
+WITH r AS MATERIALIZED (
+    SELECT *, 'running'::text AS expect FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+),
+upd AS (
     UPDATE jobs j
     SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
         attempts = greatest(j.attempts - 1, 0)
-    FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+    FROM r
     WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token
-      AND j.status = 'running'
+      AND j.status = r.expect
     RETURNING j.id
 )
 SELECT count(*) AS n,
@@ -284,7 +297,7 @@ SELECT min(t) FROM (
     WHERE p.priority IS NOT NULL
     UNION ALL
     SELECT min(lease_expires_at) FROM jobs
-    WHERE status = 'running' AND queue = ANY($1::text[])
+    WHERE lease_owner IS NOT NULL AND status = 'running' AND queue = ANY($1::text[])
 ) x;
 
 -- name: get_schedule

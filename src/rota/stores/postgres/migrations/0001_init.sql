@@ -1,10 +1,12 @@
 -- rota schema, version 1. Runs with search_path set to the target schema, inside the
 -- migration transaction (which holds the migration advisory lock).
 
+-- Identifiers and names compare bytewise (COLLATE "C"): cheaper than a linguistic
+-- collation in every index probe, and the order of ids is then their code-point order.
 CREATE TABLE jobs (
-    id               text PRIMARY KEY,
+    id               text COLLATE "C" PRIMARY KEY,
     task             text NOT NULL,
-    queue            text NOT NULL,
+    queue            text COLLATE "C" NOT NULL,
     payload          bytea NOT NULL,
     priority         integer NOT NULL,
     status           text NOT NULL
@@ -18,8 +20,8 @@ CREATE TABLE jobs (
     lease_expires_at timestamptz,
     started_at       timestamptz,
     finished_at      timestamptz,
-    key              text,
-    schedule_id      text,
+    key              text COLLATE "C",
+    schedule_id      text COLLATE "C",
     fire_time        timestamptz,
     timeout          double precision,
     last_error       text,
@@ -29,8 +31,11 @@ CREATE TABLE jobs (
 -- The claim walks this index in claim order and stops after LIMIT rows: its cost does not
 -- grow with the number of finished or future jobs outside the partial predicate.
 CREATE INDEX jobs_claim ON jobs (queue, priority DESC, due_at, id) WHERE status = 'pending';
--- Expired leases (crashed workers) are found without scanning the pending rows.
-CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'running';
+-- Expired leases (crashed workers) are found without scanning the pending rows. The
+-- predicate names lease_owner (set exactly while a job runs), not status: statements that
+-- address running jobs by id (finish, heartbeat, release) then cannot pick this index over
+-- the primary key; after heavy churn it holds many dead entries until vacuum.
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_owner IS NOT NULL;
 -- No (queue, due_at) index for next_due: with one, a planner working from stale
 -- statistics (a queue that just grew) picks it for the claim and sorts every due job on each
 -- claim. next_due walks jobs_claim instead (see queries.sql).
@@ -42,7 +47,7 @@ CREATE UNIQUE INDEX jobs_key ON jobs (key) WHERE key IS NOT NULL;
 CREATE INDEX jobs_schedule ON jobs (schedule_id, id) WHERE schedule_id IS NOT NULL;
 
 CREATE TABLE attempts (
-    job_id        text NOT NULL,
+    job_id        text COLLATE "C" NOT NULL,
     number        bigint NOT NULL,
     worker        text NOT NULL,
     started_at    timestamptz NOT NULL,
@@ -56,7 +61,7 @@ CREATE TABLE attempts (
 );
 
 CREATE TABLE schedules (
-    id               text PRIMARY KEY,
+    id               text COLLATE "C" PRIMARY KEY,
     task             text NOT NULL,
     trigger          text NOT NULL,
     queue            text NOT NULL,
@@ -86,7 +91,7 @@ CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE NOT paused;
 
 -- Named leases. Rows are never deleted: the token of a name must keep growing.
 CREATE TABLE leases (
-    name        text PRIMARY KEY,
+    name        text COLLATE "C" PRIMARY KEY,
     owner       text NOT NULL,
     token       bigint NOT NULL,
     acquired_at timestamptz NOT NULL,
