@@ -19,7 +19,13 @@ from rota._models import (
     QueueStats,
 )
 from rota.stores.postgres._base import PgBase
-from rota.stores.postgres._rows import as_stored, attempt_from_row, job_arrays, job_from_row
+from rota.stores.postgres._rows import (
+    as_stored,
+    attempt_from_row,
+    job_arrays,
+    job_from_row,
+    nullable,
+)
 from rota.stores.postgres._sql import query
 
 _STATUS = {s.value: s for s in JobStatus}
@@ -116,21 +122,25 @@ class JobsMixin(PgBase):
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         if not results:
             return []
+        errors = [r.error for r in results]
+        fences = [r.fence for r in results]
+        any_error = any(errors)
+        any_fence = any(fences)
         rows = await self._fetch(
             "finish",
             [r.job_id for r in results],
             [r.token for r in results],
             [r.outcome.value for r in results],
             [r.final_status.value for r in results],
-            [r.retry_at for r in results],
-            [r.error.type if r.error else None for r in results],
-            [r.error.message if r.error else None for r in results],
-            [r.error.traceback if r.error else None for r in results],
-            [r.error.summary() if r.error else None for r in results],
-            [r.result for r in results],
-            [r.fence.name if r.fence else None for r in results],
-            [r.fence.owner if r.fence else None for r in results],
-            [r.fence.token if r.fence else None for r in results],
+            nullable([r.retry_at for r in results]),
+            [e.type if e else None for e in errors] if any_error else None,
+            [e.message if e else None for e in errors] if any_error else None,
+            nullable([e.traceback if e else None for e in errors]) if any_error else None,
+            [e.summary() if e else None for e in errors] if any_error else None,
+            nullable([r.result for r in results]),
+            [f.name if f else None for f in fences] if any_fence else None,
+            [f.owner if f else None for f in fences] if any_fence else None,
+            [f.token if f else None for f in fences] if any_fence else None,
             worker,
             now,
             self.jobs_channel,

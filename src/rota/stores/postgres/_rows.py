@@ -101,8 +101,9 @@ def lease_from_row(r: Row) -> Lease:
     )
 
 
-def job_arrays(jobs: Sequence[Job], now: datetime) -> list[list[Any]]:
-    """The 12 column arrays of add_jobs / insert_jobs, in parameter order."""
+def job_arrays(jobs: Sequence[Job], now: datetime) -> list[list[Any] | None]:
+    """The 12 column arrays of add_jobs, in parameter order (NULL for an all-NULL column:
+    unnest pads it)."""
     return [
         [j.id for j in jobs],
         [j.task for j in jobs],
@@ -112,11 +113,17 @@ def job_arrays(jobs: Sequence[Job], now: datetime) -> list[list[Any]]:
         [j.due_at for j in jobs],
         [j.created_at or now for j in jobs],
         [j.max_attempts for j in jobs],
-        [j.key for j in jobs],
-        [j.schedule_id for j in jobs],
-        [j.fire_time for j in jobs],
-        [j.timeout for j in jobs],
+        nullable([j.key for j in jobs]),
+        nullable([j.schedule_id for j in jobs]),
+        nullable([j.fire_time for j in jobs]),
+        nullable([j.timeout for j in jobs]),
     ]
+
+
+def nullable(values: list[Any]) -> list[Any] | None:
+    """A column array, or NULL when every value is NULL: unnest pads a NULL array with NULLs,
+    and the driver then encodes (and type-checks) nothing for it."""
+    return values if any(v is not None for v in values) else None
 
 
 def as_stored(job: Job, now: datetime) -> Job:
