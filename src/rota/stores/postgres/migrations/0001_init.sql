@@ -26,6 +26,14 @@ CREATE TABLE jobs (
     timeout          double precision,
     last_error       text,
     result           bytea
+) WITH (
+    -- a queue table churns: every job is updated twice and later deleted. Vacuum after a
+    -- fixed number of dead rows rather than a fifth of the table, so dead index entries
+    -- do not pile up in front of the claim's index walk on a big table.
+    autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_threshold = 1000,
+    autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_cost_delay = 0
 );
 
 -- The claim walks this index in claim order and stops after LIMIT rows: its cost does not
