@@ -1,10 +1,11 @@
 """Jobs, attempts, schedules and leases as MongoDB documents, and back.
 
-Times are BSON dates (millisecond precision, which the store contract asks for). Job
-documents are keyed so that ``_id`` itself enforces the dedupe key: a keyed job's ``_id`` is
-``"key:" + key`` and an unkeyed one's is its id; the job id is always in ``jid`` (unique
-index). A job's attempt history is embedded in its document (``log``), so recording an
-attempt and changing the job's state are one single-document, atomic write.
+Times are BSON dates (millisecond precision, which the store contract asks for). A job's
+``_id`` is its id. Its dedupe key is enforced by a unique index on ``ukey``: ``"key:" + key``
+for a keyed job, ``"id:" + id`` for the rest (every document has a distinct value, because
+FerretDB ignores ``sparse`` and has no partial indexes: a unique index over an absent field
+would allow one unkeyed job only). A job's attempt history is embedded in its document
+(``log``), so recording an attempt and changing the job's state are one document write.
 """
 
 from __future__ import annotations
@@ -27,21 +28,21 @@ from rota._models import (
 
 Doc = dict[str, Any]
 
-KEY_PREFIX = "key:"
 # what a job read leaves out: the history and the claim bookkeeping
 JOB_PROJECTION: Mapping[str, int] = {"log": 0}
 # a traceback longer than this keeps its tail: 16 MiB is the document limit for the whole history
 MAX_TRACEBACK = 32 * 1024
 
 
-def job_doc_id(job: Job) -> str:
-    return KEY_PREFIX + job.key if job.key is not None else job.id
+def job_ukey(job: Job) -> str:
+    """The value the unique ``ukey`` index holds for this job: its dedupe key, or its id."""
+    return f"key:{job.key}" if job.key is not None else f"id:{job.id}"
 
 
 def job_to_doc(job: Job, *, created_at: datetime) -> Doc:
     return {
-        "_id": job_doc_id(job),
-        "jid": job.id,
+        "_id": job.id,
+        "ukey": job_ukey(job),
         "task": job.task,
         "queue": job.queue,
         "payload": bytes(job.payload),
@@ -70,7 +71,7 @@ def job_to_doc(job: Job, *, created_at: datetime) -> Doc:
 
 def job_from_doc(doc: Mapping[str, Any]) -> Job:
     return Job(
-        id=doc["jid"],
+        id=doc["_id"],
         task=doc["task"],
         queue=doc["queue"],
         payload=bytes(doc["payload"]),

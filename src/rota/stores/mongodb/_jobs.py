@@ -5,8 +5,8 @@ _versioned.py for why it holds even on servers whose filtered updates are not at
 read the documents, compute their whole new content here, win each change by inserting its
 unique mark, write the winners. Consequences:
 
-* **Dedupe** needs no second document: a keyed job's ``_id`` is derived from its key, so the
-  server's ``_id`` uniqueness refuses a second job with the key until the first is purged.
+* **Dedupe** needs no second document: the unique ``ukey`` index (the key, see _codec.py)
+  refuses a second job with the key until the first is purged, on every compatible server.
 * **History** is embedded in the job document (``log``): an attempt record and the state
   change it goes with (finish, cancel, reclaim of an expired lease) are one document write,
   so there is no second write to lose or to repeat.
@@ -20,6 +20,7 @@ unique mark, write the winners. Consequences:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,35 +45,35 @@ from rota._models import (
 )
 from rota.stores.mongodb._codec import (
     JOB_PROJECTION,
-    KEY_PREFIX,
     Doc,
     as_utc,
     attempt_doc,
     attempts_from_doc,
-    job_doc_id,
     job_from_doc,
     job_to_doc,
+    job_ukey,
 )
 from rota.stores.mongodb._errors import duplicate_indexes
 from rota.stores.mongodb._versioned import Versioned
 
-CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("jid", ASCENDING)]
+CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
 LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
 _PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 _FINAL = [s.value for s in FINAL_STATUSES]
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
+_SPARE = 8
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
 
 FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
 FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
 
 JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
-    ("jid", [("jid", ASCENDING)], {"unique": True}),
-    ("claim", [("queue", 1), ("status", 1), ("priority", -1), ("due_at", 1), ("jid", 1)], {}),
+    ("ukey", [("ukey", ASCENDING)], {"unique": True}),
+    ("claim", [("queue", 1), ("status", 1), ("priority", -1), ("due_at", 1), ("_id", 1)], {}),
     ("due", [("queue", 1), ("status", 1), ("due_at", 1)], {}),
     ("expiry", [("queue", 1), ("status", 1), ("lease_expires_at", 1)], {}),
     ("finished", [("status", 1), ("finished_at", 1)], {}),
-    ("schedule", [("schedule_id", 1), ("jid", 1)], {}),
+    ("schedule", [("schedule_id", 1), ("_id", 1)], {}),
 ]
 
 
@@ -102,23 +103,23 @@ class JobOps:
                 raise InvalidState(f"job id {job.id} appears twice in one add")
             ids.add(job.id)
         # refuse the whole batch before writing anything (atomic per job beyond this check)
-        clash = await self.jobs.find_one({"jid": {"$in": list(ids)}}, {"jid": 1})
+        clash = await self.jobs.find_one({"_id": {"$in": list(ids)}}, {"_id": 1})
         if clash is not None:
-            raise InvalidState(f"a job with id {clash['jid']} already exists")
+            raise InvalidState(f"a job with id {clash['_id']} already exists")
 
-        firsts: dict[str, int] = {}  # doc _id -> index of the first input using it
+        firsts: dict[str, int] = {}  # ukey -> index of the first input using it
         docs: list[Doc] = []
         for n, job in enumerate(jobs):
-            doc_id = job_doc_id(job)
-            if doc_id not in firsts:
-                firsts[doc_id] = n
+            ukey = job_ukey(job)
+            if ukey not in firsts:
+                firsts[ukey] = n
                 docs.append(job_to_doc(job, created_at=job.created_at or now))
         stored = await insert_jobs(self.jobs, docs)
         results: list[AddResult] = []
         for n, job in enumerate(jobs):
-            doc_id = job_doc_id(job)
-            doc = stored[doc_id]
-            created = doc["jid"] == job.id and firsts[doc_id] == n
+            ukey = job_ukey(job)
+            doc = stored[ukey]
+            created = doc["_id"] == job.id and firsts[ukey] == n
             results.append(AddResult(job=job_from_doc(doc), created=created))
         return results
 
@@ -139,24 +140,31 @@ class JobOps:
         }
         claimed: list[Job] = []
         for _ in range(_ROUNDS):
-            need = limit - len(claimed)
-            cursor = self.jobs.find(runnable).sort(CLAIM_ORDER).limit(need)
-            found = [d async for d in cursor]
-            if not found:
-                break
-            changes = [(d, self._claimed(d, worker, now + lease_for, now)) for d in found]
-            won = await self.cas.apply(changes, now)
-            for (old, new), ok in zip(changes, won, strict=True):
-                if not ok:
-                    continue
-                if new["status"] == _RUNNING:
-                    claimed.append(job_from_doc(new))
-                elif old.get("schedule_id"):  # its last attempt was lost with its worker
-                    await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)
-            if len(claimed) >= limit or (len(found) < need and all(won)):
+            # a few spare candidates: one lost to a racing claimer is replaced without a query
+            want = limit - len(claimed) + _SPARE
+            found = [d async for d in self.jobs.find(runnable).sort(CLAIM_ORDER).limit(want)]
+            tried = 0
+            while tried < len(found) and len(claimed) < limit:
+                batch = found[tried : tried + limit - len(claimed)]
+                tried += len(batch)
+                await self._take(batch, worker, lease_for, now, claimed)
+            if len(claimed) >= limit or len(found) < want:
                 break
         claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
         return claimed
+
+    async def _take(
+        self, docs: list[Doc], worker: str, lease_for: timedelta, now: datetime, claimed: list[Job]
+    ) -> None:
+        changes = [(d, self._claimed(d, worker, now + lease_for, now)) for d in docs]
+        won = await self.cas.apply(changes, now)
+        for (old, new), ok in zip(changes, won, strict=True):
+            if not ok:
+                continue
+            if new["status"] == _RUNNING:
+                claimed.append(job_from_doc(new))
+            elif old.get("schedule_id"):  # its last attempt was lost with its worker
+                await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)
 
     @staticmethod
     def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
@@ -187,8 +195,11 @@ class JobOps:
 
     async def _held(self, refs: Sequence[tuple[str, int]]) -> dict[str, Doc]:
         """The running documents of these (job id, token) pairs that still match."""
-        cursor = self.jobs.find({"jid": {"$in": list({j for j, _ in refs})}, "status": _RUNNING})
-        docs = {d["jid"]: d async for d in cursor}
+        # one lookup by _id each, concurrently: a lookup by _id alone is the one every
+        # compatible server answers from its primary key (FerretDB 1.x has no other)
+        ids = list({j for j, _ in refs})
+        found = await asyncio.gather(*(self.jobs.find_one({"_id": j}) for j in ids))
+        docs = {d["_id"]: d for d in found if d is not None and d["status"] == _RUNNING}
         return {j: docs[j] for j, t in refs if j in docs and docs[j]["token"] == t}
 
     async def heartbeat(self, leases: Sequence[LeaseRef], lease_for: timedelta, now: datetime) -> list[str]:
@@ -203,8 +214,8 @@ class JobOps:
             ]
             changes = [(d, {**d, "lease_expires_at": now + lease_for}) for d in live]
             won = await self.cas.apply(changes, now)
-            retry = {d["jid"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
-            extended |= {d["jid"] for d in live} - retry
+            retry = {d["_id"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
+            extended |= {d["_id"] for d in live} - retry
             pending = {j: t for j, t in pending.items() if j in retry}
             if not pending:
                 break
@@ -268,7 +279,7 @@ class JobOps:
             ]
             won = await self.cas.apply(changes, now)
             released += sum(won)
-            pending = {d["jid"]: d["token"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
+            pending = {d["_id"]: d["token"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
             if not pending:
                 break
         return released
@@ -276,7 +287,7 @@ class JobOps:
     # -- reads and operator actions ------------------------------------------------------
 
     async def get(self, job_id: str) -> Job | None:
-        doc = await self.jobs.find_one({"jid": job_id}, JOB_PROJECTION)
+        doc = await self.jobs.find_one({"_id": job_id}, JOB_PROJECTION)
         return job_from_doc(doc) if doc is not None else None
 
     async def select(self, flt: JobFilter) -> list[Job]:
@@ -289,17 +300,17 @@ class JobOps:
         if flt.status is not None:
             query["status"] = flt.status.value
         if flt.after_id is not None:
-            query["jid"] = {"$gt": flt.after_id}
-        cursor = self.jobs.find(query, JOB_PROJECTION).sort("jid", 1).limit(flt.limit)
+            query["_id"] = {"$gt": flt.after_id}
+        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", 1).limit(flt.limit)
         return [job_from_doc(d) async for d in cursor]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
-        doc = await self.jobs.find_one({"jid": job_id}, {"log": 1})
+        doc = await self.jobs.find_one({"_id": job_id}, {"log": 1})
         return attempts_from_doc(job_id, doc) if doc is not None else []
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
         for _ in range(_ROUNDS):
-            doc = await self.jobs.find_one({"jid": job_id})
+            doc = await self.jobs.find_one({"_id": job_id})
             if doc is None:
                 raise JobNotFound(job_id)
             if doc["status"] in _FINAL:
@@ -320,7 +331,7 @@ class JobOps:
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         for _ in range(_ROUNDS):
-            doc = await self.jobs.find_one({"jid": job_id})
+            doc = await self.jobs.find_one({"_id": job_id})
             if doc is None:
                 raise JobNotFound(job_id)
             if doc["status"] not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
@@ -370,13 +381,11 @@ def check_new_job(job: Job) -> None:
         raise ConfigError(f"job {job.id} has no due_at")
     if job.status is not JobStatus.PENDING:
         raise InvalidState(f"job {job.id} must be added as pending, not {job.status}")
-    if job.key is None and job.id.startswith(KEY_PREFIX):
-        raise ConfigError(f"job id {job.id!r} must not start with {KEY_PREFIX!r}")
 
 
 async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[str, Doc]:
-    """Insert idempotently by ``_id``; returns each doc ``_id`` -> the document stored there
-    (ours, or the one already holding that key)."""
+    """Insert idempotently; returns each doc's ``ukey`` -> the document stored under it
+    (ours, inserted now or by an earlier try, or the one already holding that key)."""
     out: dict[str, Doc] = {}
     todo = list(docs)
     for _ in range(3):  # a holder purged before we read it: insert again
@@ -388,21 +397,19 @@ async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[s
                 dup = duplicate_indexes(exc)
         for n, doc in enumerate(todo):
             if n not in dup:
-                out[doc["_id"]] = doc
+                out[doc["ukey"]] = doc
         if not dup:
             return out
-        wanted = [todo[n]["_id"] for n in sorted(dup)]
-        async for existing in jobs.find({"_id": {"$in": wanted}}, JOB_PROJECTION):
-            out[existing["_id"]] = existing
+        wanted = [todo[n]["ukey"] for n in sorted(dup)]
+        async for existing in jobs.find({"ukey": {"$in": wanted}}, JOB_PROJECTION):
+            out[existing["ukey"]] = existing
         for n in sorted(dup):
             doc = todo[n]
-            if (
-                doc["_id"] in out
-                and out[doc["_id"]]["jid"] != doc["jid"]
-                and not doc["_id"].startswith(KEY_PREFIX)
-            ):
-                raise InvalidState(f"a job with id {doc['jid']} already exists")
-        todo = [d for d in todo if d["_id"] not in out]
+            if doc["ukey"] not in out:  # refused for its id, not its key: another job has it
+                clash = await jobs.find_one({"_id": doc["_id"]}, {"_id": 1})
+                if clash is not None:
+                    raise InvalidState(f"a job with id {doc['_id']} already exists")
+        todo = [d for d in todo if d["ukey"] not in out]
         if not todo:
             return out
     raise InvalidState("jobs kept vanishing while being deduplicated; try again")

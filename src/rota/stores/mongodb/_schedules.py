@@ -9,9 +9,9 @@ schedule document itself:
 1. One compare-and-set of the schedule (checked: ``version``, ``lease_owner``, no pending
    outbox) advances next/last fire, clears the lease, bumps the version *and* stores the
    jobs to create under a fresh ``outbox_id``. Nothing is written when the check fails.
-2. The jobs are inserted. Their ``_id`` is derived from their key (one per schedule fire),
-   so inserting again is a no-op; a job counts as created by this commit when the document
-   stored under that ``_id`` carries this commit's job id.
+2. The jobs are inserted. Their key (one per schedule fire) is unique, so inserting again is
+   a no-op; a job counts as created by this commit when the document stored under that key
+   carries this commit's job id.
 3. One compare-and-set drops the outbox and adds the created count to ``run_count``; only one
    flusher can win it, so the count is added once.
 
@@ -36,8 +36,8 @@ from rota.stores.mongodb._codec import (
     Doc,
     as_utc,
     definition_fields,
-    job_doc_id,
     job_to_doc,
+    job_ukey,
     schedule_from_doc,
     schedule_to_doc,
 )
@@ -177,12 +177,12 @@ class ScheduleOps:
         docs: dict[str, Doc] = {}
         for job in commit.jobs:
             check_new_job(job)
-            docs.setdefault(job_doc_id(job), job_to_doc(job, created_at=job.created_at or now))
+            docs.setdefault(job_ukey(job), job_to_doc(job, created_at=job.created_at or now))
         jobs = list(docs.values())
         if jobs:
-            clash = await self.jobs.find_one({"jid": {"$in": [d["jid"] for d in jobs]}}, {"jid": 1})
-            if clash is not None and clash["_id"] not in docs:
-                raise InvalidState(f"a job with id {clash['jid']} already exists")
+            clash = await self.jobs.find_one({"_id": {"$in": [d["_id"] for d in jobs]}}, {"ukey": 1})
+            if clash is not None and clash["ukey"] not in docs:
+                raise InvalidState(f"a job with id {clash['_id']} already exists")
         # the fence is read, then the schedule written: see docs/mongodb.md for the window
         if commit.fence is not None and not await self._fence_ok(commit.fence, now):
             return False, 0
@@ -224,14 +224,14 @@ class ScheduleOps:
             return 0  # flushed meanwhile by someone else
         jobs: list[Doc] = held.get("outbox") or []
         stored = await insert_jobs(self.jobs, jobs)
-        created = sum(1 for d in jobs if stored[d["_id"]]["jid"] == d["jid"])
+        created = sum(1 for d in jobs if stored[d["ukey"]]["_id"] == d["_id"])
 
         def change(doc: Doc) -> Doc | None:
             if doc.get("outbox_id") != outbox_id:
                 return None
             new = {**doc, "outbox_id": None, "outbox": [], "run_count": doc["run_count"] + created}
             if jobs:
-                new["last_job_id"] = stored[jobs[-1]["_id"]]["jid"]
+                new["last_job_id"] = stored[jobs[-1]["ukey"]]["_id"]
             return new
 
         _, new = await self._update(schedule_id, change, now)
