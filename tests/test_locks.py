@@ -129,7 +129,7 @@ async def test_losing_the_lock_cancels_the_block_with_lock_lost_and_fences_write
     async def guarded() -> None:
         async with holder as held:
             done = [Finish("a", job_a.token, Outcome.SUCCEEDED, fence=held.fence)]
-            applied = await env.store.finish(done, worker="w", now=env.clock.now())
+            applied = await env.probe().finish(done, worker="w", now=env.clock.now())  # counted call
             reached.append(f"first write applied={applied}")
             await env.clock.sleep(1000)
             reached.append("after the sleep")  # never: the block is cancelled
