@@ -148,3 +148,13 @@ def test_payload_json_of_the_stored_job_round_trips(capsys: pytest.CaptureFixtur
     code, out, _ = rota(capsys, "jobs", "show", "--store", url, job_id)
     assert code == 0
     assert json.dumps({"to": "b@x.org", "subject": "s"})[1:10] in out.replace("'", '"')
+
+
+def test_status_reports_instance_role_and_tasks(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = rota(capsys, "status", "--app", APP, "--store", url, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["store_ok"] is True and report["leader_election"] is True
+    assert "send_email" in report["tasks"]
+    code, _, err = rota(capsys, "status", "--store", "postgresql://127.0.0.1:1/nowhere", "--json")
+    assert code == 1 and "Traceback" not in err

@@ -364,6 +364,28 @@ class App:
 
         return Scheduler(self, **options)
 
+    # -- coordination ------------------------------------------------------------------------
+
+    def leader_election(self, **options: Any) -> Any:
+        """A LeaderElection on this app's store as this instance (see docs/coordination.md):
+        ``name``, ``ttl``, ``renew_interval``, ``retry_interval``, ``safety_margin``."""
+        from rota.runtime.leader import leader_election
+
+        return leader_election(self, **options)
+
+    def lock(self, name: str, **options: Any) -> Any:
+        """A distributed lock: ``async with app.lock("reports:daily", ttl=30) as lock``;
+        ``lock.fence`` guards writes; losing the lock cancels the block with ``LockLost``."""
+        from rota.runtime.locks import lock
+
+        return lock(self, name, **options)
+
+    async def health(self, election: Any = None) -> Any:
+        """Tasks, schedules, this instance's id and role, and the current leader."""
+        from rota._health import health
+
+        return await health(self, election=election)
+
     # -- workers -----------------------------------------------------------------------------
 
     def worker(self, **settings: Any) -> Any:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rota._schedules import ScheduleInfo
 from rota.cli._format import console
 from rota.cli._load import add_app_options, app_from_args
+from rota.runtime.services import LeaderServices
 
 
 def register(commands: Any) -> None:
@@ -128,13 +129,17 @@ async def trigger_now(args: argparse.Namespace) -> int:
 
 
 async def run_scheduler(args: argparse.Namespace) -> int:
+    """The scheduler loop alone, leader-elected like a worker's (only the leader fires)."""
     app = app_from_args(args)
-    scheduler = app.scheduler(prune=args.prune)
+    services = LeaderServices(app, scheduler=True, prune_schedules=args.prune)
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, scheduler.stop)
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await scheduler.run()
+        await services.start()
+        await stop.wait()
     finally:
+        await services.stop()
         await app.close()
     return 0

@@ -29,6 +29,8 @@ from rota._retry import RetryPolicy
 from rota._serde import encode_json
 from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.resilience import with_retries
+from rota.runtime.services import LeaderServices
+from rota.runtime.settings import LeaderSettings
 from rota.runtime.waiting import first_of
 
 if TYPE_CHECKING:
@@ -55,9 +57,15 @@ class WorkerSettings:
     grace: float | timedelta = 10.0  # on shutdown, how long running jobs may finish
     sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
     name: str | None = None  # lease owner; None: the app's instance id
-    scheduler: bool = True  # also fire schedules in this process
+    scheduler: bool = True  # also fire schedules in this process (when leader)
+    retention: float | timedelta | None = timedelta(days=7)  # prune finished jobs older (leader)
+    leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
 
     def __post_init__(self) -> None:
+        if isinstance(self.retention, (int, float)):
+            if self.retention <= 0:
+                raise ConfigError(f"retention must be positive, got {self.retention!r}")
+            object.__setattr__(self, "retention", timedelta(seconds=self.retention))
         for attr in ("lease", "grace"):
             value = getattr(self, attr)
             if isinstance(value, timedelta):
@@ -130,6 +138,11 @@ class Worker:
         self._pool: ThreadPoolExecutor | None = None
         self._main: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
+        retention = self.settings.retention
+        self.services = LeaderServices(
+            app, settings=self.settings.leader, scheduler=self.settings.scheduler,
+            retention=retention if isinstance(retention, timedelta) else None,
+        )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------
 
@@ -170,8 +183,7 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat"),
             asyncio.create_task(self._flush_loop(), name="rota-finisher"),
         ]
-        scheduler = self.app.scheduler() if self.settings.scheduler else None
-        scheduler_task = asyncio.create_task(scheduler.run(), name="rota-scheduler") if scheduler else None
+        await self.services.start()
         log.info(
             "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
         )
@@ -180,9 +192,7 @@ class Worker:
             await self._claim_loop()
         finally:
             self._stopping = True
-            if scheduler is not None and scheduler_task is not None:
-                scheduler.stop()
-                await asyncio.gather(scheduler_task, return_exceptions=True)
+            await self.services.stop()
             await self._drain()
             for helper in helpers:
                 helper.cancel()
@@ -198,6 +208,9 @@ class Worker:
         batch = self.settings.claim_batch
         idle_streak = 0
         while not self._stopping:
+            if not self.services.may_execute:
+                await self._first(self.services.wait_changed())
+                continue
             free = self.settings.concurrency - len(self._running)
             if free <= 0:
                 self._slot_free.clear()
