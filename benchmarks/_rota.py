@@ -26,6 +26,7 @@ from rota._models import JobStatus
 HERE = Path(__file__).resolve().parent
 BULK = 1_000  # jobs per enqueue_many call
 POLL = 0.01  # how often the benchmark asks the store whether all jobs succeeded
+STALL = 15.0  # no job finished for this long (after start-up): the store is stuck, give up
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _stop(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
     reports = []
     for proc in procs:
         try:
-            out, _ = proc.communicate(timeout=60)
+            out, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
@@ -113,9 +114,15 @@ async def processing(
         wall0, t0 = time.time(), time.perf_counter()
         workers = [_spawn(url, tuning, log) for _ in range(procs)]
         try:
-            while await _succeeded(app) < n:
-                if time.perf_counter() - t0 > timeout:
-                    raise TimeoutError(f"rota on {store}: {await _succeeded(app)}/{n} after {timeout}s")
+            seen, moved = -1, time.perf_counter()
+            while (done := await _succeeded(app)) < n:
+                now = time.perf_counter()
+                if done != seen:
+                    seen, moved = done, now
+                elif now - moved > STALL:
+                    raise TimeoutError(f"stalled at {done}/{n} succeeded for {STALL:.0f} s")
+                if now - t0 > timeout:
+                    raise TimeoutError(f"{done}/{n} succeeded after {timeout}s")
                 if any(w.poll() is not None for w in workers):
                     raise RuntimeError(f"a rota worker exited early; see {log}")
                 await asyncio.sleep(POLL)

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,17 +67,25 @@ def run_peer(name: str, store: str, base: str, opts: argparse.Namespace, workdir
     cmd = [
         str(PEERS_PY), str(HERE / "peers" / f"{name}_bench.py"), "--url", url, "--jobs", str(opts.jobs),
         "--single", str(opts.single), "--samples", str(samples), "--workdir", str(workdir),
+        "--gap", ",".join(map(str, opts.gap)),
     ]  # fmt: skip
     if store == "redis" and name in ("arq", "saq") and opts.memory_jobs:
         cmd += ["--memory", str(opts.peer_memory_jobs)]
     env = {**os.environ, "BENCH_URL": url}
     env.pop("PYTHONPATH", None)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        stdout, stderr = proc.communicate(timeout=opts.peer_timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # the peer script stops its worker process on SIGTERM
+        stdout, stderr = proc.communicate(timeout=30)
+        stderr += f"\ntimed out after {opts.peer_timeout:.0f} s"
+    returncode = proc.returncode
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if returncode != 0 or not lines:
+        tail = (stderr or stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {returncode}"}
     result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
     result["bench_s"] = time.perf_counter() - t0
     return result
@@ -87,16 +96,27 @@ async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Pat
 
     tuning = _rota.WorkerTuning(opts.concurrency, opts.claim_batch)
     out: dict[str, Any] = {"settings": f"concurrency {tuning.concurrency}, claim_batch {tuning.claim_batch}"}
-    out["enqueue_single_jobs_s"] = await _rota.enqueue_single(fresh_url(store, base), opts.single)
+    errors: list[str] = []
+
+    async def phase(name: str, work: Any) -> None:
+        # a store still being finished may hang or fail: report it and go on with the rest
+        try:
+            out[name] = await asyncio.wait_for(work, opts.phase_timeout)
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__} {exc}".strip())
+
+    await phase("enqueue_single_jobs_s", _rota.enqueue_single(fresh_url(store, base), opts.single))
     if store == "memory":
-        out["process_1"] = await _rota.processing_in_process(opts.jobs, tuning)
+        await phase("process_1", _rota.processing_in_process(opts.jobs, tuning))
     else:
-        out["process_1"] = await _rota.processing(store, base, opts.jobs, 1, tuning, workdir)
-        out["process_4"] = await _rota.processing(store, base, opts.jobs, 4, tuning, workdir)
-    out["enqueue_bulk_jobs_s"] = out["process_1"]["enqueue_bulk_jobs_s"]
-    out["pickup"] = await _rota.pickup(store, base, opts.samples, workdir)
+        await phase("process_1", _rota.processing(store, base, opts.jobs, 1, tuning, workdir))
+        await phase("process_4", _rota.processing(store, base, opts.jobs, 4, tuning, workdir))
+    out["enqueue_bulk_jobs_s"] = out.get("process_1", {}).get("enqueue_bulk_jobs_s")
+    await phase("pickup", _rota.pickup(store, base, opts.samples, workdir, opts.gap))
     if store == "redis" and opts.memory_jobs:
-        out["redis_memory"] = await _rota.redis_memory(base, opts.memory_jobs)
+        await phase("redis_memory", _rota.redis_memory(base, opts.memory_jobs))
+    if errors:
+        out["errors"] = errors
     return out
 
 
@@ -117,7 +137,9 @@ def bench_store(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str
         with server_for(store) as base:
             print(f"== {store}: rota", flush=True)
             try:
+                t0 = time.perf_counter()
                 result["rota"] = asyncio.run(run_rota(store, base, opts, workdir))
+                result["rota"]["bench_s"] = time.perf_counter() - t0
             except Exception as exc:  # a store still being finished: report, go on
                 result["rota"] = {"error": f"{type(exc).__name__}: {exc}"}
             if opts.peers:
@@ -125,6 +147,7 @@ def bench_store(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str
                 for name in PEERS[store]:
                     print(f"== {store}: {name}", flush=True)
                     result["peers"][name] = run_peer(name, store, base, opts, workdir)
+                    print(f"   {result['peers'][name].get('bench_s', 0):.1f} s", flush=True)
             if store in ("sqlite", "memory") and opts.schedules:
                 print(f"== {store}: {opts.schedules:,} schedules", flush=True)
                 result["schedules"] = run_schedules(store, base, opts)
@@ -155,6 +178,8 @@ def print_store(store: str, res: dict[str, Any]) -> None:
         if "error" in r:
             print(f"{name:<16}error: {r['error']}")
             continue
+        for error in r.get("errors", []):
+            print(f"{name:<16}error: {error}")
         p1 = r.get("process_1", r)
         p4 = r.get("process_4", {})
         pk = r.get("pickup", r)
@@ -182,6 +207,8 @@ def print_store(store: str, res: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # a SIGTERM unwinds like Ctrl-C, so the servers and worker processes are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -193,13 +220,16 @@ def main() -> None:
     parser.add_argument("--claim-batch", type=int, default=100, help="rota worker claim_batch")
     args = parser.parse_args()
     q = args.quick
-    args.jobs = args.jobs or (2_000 if q else 10_000)
-    args.single = 300 if q else 2_000
+    args.jobs = args.jobs or (1_000 if q else 10_000)
+    args.single = 200 if q else 2_000
     args.samples = 200
-    args.memory_jobs = 100_000 if q else 1_000_000
+    args.gap = (0.005, 0.02) if q else (0.01, 0.04)  # random pause between pickup samples, s
+    args.memory_jobs = 20_000 if q else 250_000
     args.peer_memory_jobs = 0 if q else 100_000
     args.schedules = 10_000 if q else 100_000
     args.idle_seconds = 3.0 if q else 10.0
+    args.phase_timeout = 40.0 if q else 240.0  # one rota measurement
+    args.peer_timeout = 90.0 if q else 400.0  # one peer's whole script
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = sorted(set(stores) - set(PEERS))
     if unknown:

@@ -29,6 +29,7 @@ LAT = os.environ.get("BENCH_LAT", "")
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent  # the peers venv's console scripts
 
+GAP = [0.01, 0.04]  # pickup: random pause between jobs (set from --gap)
 _count = itertools.count(1)  # next() is atomic under the GIL: safe from worker threads
 _first: list[float] = []
 
@@ -50,6 +51,8 @@ def mark(t: float | None = None) -> None:
 
 
 def args() -> argparse.Namespace:
+    """The driver's options; also makes SIGTERM unwind so a running worker is stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -58,7 +61,10 @@ def args() -> argparse.Namespace:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--variant", default="", help="a peer-specific setting to try")
     parser.add_argument("--memory", type=int, default=0, help="Redis memory per delayed job over N jobs")
-    return parser.parse_args()
+    parser.add_argument("--gap", default="0.01,0.04", help="pickup: random pause between jobs, min,max s")
+    parsed = parser.parse_args()
+    GAP[:] = [float(x) for x in parsed.gap.split(",")]
+    return parsed
 
 
 async def call(fn: Callable[..., Any], *a: Any) -> Any:
@@ -138,7 +144,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def pickup(
     cmd: list[str], enqueue_one: Callable[[float], Awaitable[None] | None], samples: int, workdir: Path,
-    name: str, gap: tuple[float, float] = (0.01, 0.04),
+    name: str,
 ) -> dict[str, float]:  # fmt: skip
     """Idle pickup: one job at a time after a random pause; latency = handler start time.time()
     minus the time.time() taken just before the enqueue call."""
@@ -151,7 +157,7 @@ async def pickup(
             await call(enqueue_one, time.time())
             await _wait_lines(lat, i + 1, proc, 60)
         for _ in range(samples):
-            await asyncio.sleep(random.uniform(*gap))
+            await asyncio.sleep(random.uniform(*GAP))
             await call(enqueue_one, time.time())
         await _wait_lines(lat, warm + samples, proc, 60)
     finally:

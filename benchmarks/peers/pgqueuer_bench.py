@@ -1,7 +1,8 @@
 """pgqueuer on PostgreSQL (asyncpg driver, LISTEN/NOTIFY).
 
-Worker: ``pgq run pgqueuer_bench:factory --batch-size B`` (one process; B=10 is pgqueuer's
-default, ``--variant bN`` tries N). Enqueue: ``Queries.enqueue`` one job per call; bulk with
+Worker: ``PgQueuer.run(batch_size=B)`` in its own process (what ``pgq run`` calls; the
+``pgq`` CLI of 1.6.0 crashes at start on its log-level option); B=10 is pgqueuer's default,
+``--variant bN`` tries N. Enqueue: ``Queries.enqueue`` one job per call; bulk with
 lists of 1,000 (one statement).
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
-from _common import BIN, args, fresh_pg, mark, pickup, processing, report, timed_enqueue
+from _common import args, fresh_pg, mark, pickup, processing, report, timed_enqueue
 from pgqueuer import AsyncpgDriver, Job, PgQueuer, Queries
 
 URL = os.environ.get("BENCH_URL", "postgresql://postgres@127.0.0.1/postgres")
@@ -37,15 +40,7 @@ async def main() -> None:
     for phase in ("single", "process", "pickup"):
         url = fresh_pg(URL)
         os.environ["BENCH_URL"] = url
-        cmd = [
-            str(BIN / "pgq"),
-            "run",
-            "pgqueuer_bench:factory",
-            "--batch-size",
-            batch,
-            "--log-level",
-            "WARNING",
-        ]
+        cmd = [sys.executable, __file__, "--worker", batch]
         conn = await asyncpg.connect(url)
         queries = Queries(AsyncpgDriver(conn))
         await queries.install()
@@ -74,5 +69,13 @@ async def main() -> None:
     report(result)
 
 
+async def worker(batch: int) -> None:
+    pgq = await factory()
+    await pgq.run(batch_size=batch, dequeue_timeout=timedelta(seconds=30))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--worker"]:
+        asyncio.run(worker(int(sys.argv[2])))
+    else:
+        asyncio.run(main())

@@ -32,8 +32,10 @@ async def main() -> None:
     for phase in ("single", "process", "pickup"):
         url = fresh_pg(URL)
         os.environ["BENCH_URL"] = url
-        cmd = [str(BIN / "procrastinate"), "--app=procrastinate_bench.app", "worker",
-               "-c", concurrency, "-q", "bench"]  # fmt: skip
+        cmd = [
+            str(BIN / "procrastinate"), "--app=procrastinate_bench.app", "--log-level=warning",
+            "worker", "-c", concurrency, "-q", "bench",
+        ]  # fmt: skip
         here = App(connector=PsycopgConnector(conninfo=url))
         task = here.task(name="noop", queue="bench")(noop.func)
         async with here.open_async():
