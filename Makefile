@@ -34,7 +34,8 @@ pytest: install
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python benchmarks/run.py
+	bash scripts/install-servers.sh
+	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .servers .pytest_cache .mypy_cache .ruff_cache
