@@ -200,6 +200,38 @@ class Cpu:
         )
 
 
+async def pickup_latency(base: str, rounds: int = 200) -> list[float]:
+    """Seconds from add() in one store to claim() returning the job in another, whose
+    worker sleeps in wait_for_jobs (LISTEN/NOTIFY) between jobs."""
+    producer = await fresh_store(base)
+    consumer = from_url(producer.config.url)  # another pool and listener, same schema
+    await consumer.open()
+    latencies: list[float] = []
+    try:
+        for _ in range(rounds):
+            while await consumer.wait_for_jobs(0):
+                pass
+
+            async def pick() -> float:
+                while True:
+                    got = await consumer.claim(
+                        queues=["default"], worker="c", limit=1, lease_for=LEASE, now=NOW
+                    )
+                    if got:
+                        return time.perf_counter()
+                    await consumer.wait_for_jobs(5.0)
+
+            task = asyncio.create_task(pick())
+            await asyncio.sleep(0.002)  # let the consumer go idle
+            start = time.perf_counter()
+            await producer.add(jobs(1), now=NOW)
+            latencies.append(await task - start)
+    finally:
+        await consumer.close()
+        await drop(producer, base)
+    return sorted(latencies)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20000)
@@ -255,6 +287,11 @@ async def main() -> None:
                 f"store claim+finish, {loops} concurrent loops", n, lambda many=many: timed(many)
             )
             await drop(store, base)
+        lat = await pickup_latency(base)
+        p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
+        print(
+            f"\nidle pickup (add -> claim in another store): p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms"
+        )
     finally:
         if server is not None:
             remove_cluster(server)
