@@ -8,13 +8,22 @@ set. Measures, on fresh schemas with the store's own tables and SQL (queries.sql
 1. the claim loop (claim a batch, finish it in one statement) over asyncpg and over
    psycopg 3 (binary, prepared statements), each on one connection, same statements;
 2. the store itself (PostgresStore over asyncpg, its pool): bulk enqueue rate, then
-   claim+finish throughput with 1 and with 4 concurrent claim loops in one process.
+   claim+finish throughput with 1, 2 and 4 concurrent claim loops in one process;
+3. idle pickup latency: add() in one store to claim() in another that sleeps on LISTEN.
+
+Measured on the 2-core shared dev machine (20,000 jobs, batches of 100, load about 1):
+asyncpg 13,000-17,000 jobs/s on one connection at 14-18 us of client CPU per job; psycopg 3
+9,600-9,700 jobs/s at 32-34 us (server CPU the same, about 55 us). The store keeps asyncpg:
+once the server side is cheap, a worker is bound by its own CPU, and asyncpg spends half as
+much per job. The store: 13,800 jobs/s with one claim loop, 16,300 with 2, 18,400 with 4;
+bulk add about 31,000 jobs/s; idle pickup p50 2.7 ms, p99 7.6 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import re
 import sys
@@ -252,6 +261,9 @@ async def main() -> None:
         # interleaved: the machine is shared, so order effects would otherwise decide
         for _ in range(2):
             for name, loop in (("asyncpg", loop_asyncpg), ("psycopg3", loop_psycopg)):
+                if name == "psycopg3" and importlib.util.find_spec("psycopg") is None:
+                    print("psycopg 3 is not installed (pip install 'psycopg[binary]'): skipped")
+                    continue
                 store = await fresh_store(base)
                 await fill(store, n)
                 dsn, schema = store.config.dsn, store.config.schema
