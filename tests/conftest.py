@@ -5,6 +5,8 @@ opened ``Harness`` (starting its server once per session when needed)."""
 from __future__ import annotations
 
 import importlib.util
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,25 @@ def harness(request: pytest.FixtureRequest) -> Harness:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+SHARED = [b for b in ("sqlite", "postgres", "redis", "mongodb") if b in BACKENDS]
+
+
+@pytest.fixture(params=[_param(b) for b in SHARED])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of a fresh, empty store that several processes can share, for every such backend."""
+    name = uuid.uuid4().hex[:12]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    if request.param == "postgres":
+        from tests.servers.postgres import with_query
+
+        return with_query(request.getfixturevalue("postgres_server").url, schema=f"mp_{name}")
+    if request.param == "redis":
+        from tests.servers.redis import with_prefix
+
+        return with_prefix(request.getfixturevalue("redis_url"), f"mp{name}")
+    from tests.servers.mongodb import database_url
+
+    return database_url(request.getfixturevalue("mongodb_server"), f"mp_{name}")

@@ -9,7 +9,6 @@ import subprocess
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -86,5 +85,5 @@ async def run_failover(url: str) -> None:
         assert info.run_count == len(fires)
 
 
-async def test_failover_after_kill_loses_and_duplicates_no_fire_on_sqlite(tmp_path: Path) -> None:
-    await run_failover(f"sqlite:///{tmp_path / 'failover.db'}")
+async def test_failover_after_kill_loses_and_duplicates_no_fire(shared_url: str) -> None:
+    await run_failover(shared_url)

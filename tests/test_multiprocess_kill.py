@@ -17,6 +17,9 @@ from tests.multiprocess._procs import rota_process, wait_for_line
 pytestmark = pytest.mark.slow
 
 JOBS = 5000
+# FerretDB (the MongoDB-compatible server the tests run) is far slower than the other stores
+# on this workload; fewer jobs keep the same proof within the suite's time budget
+JOBS_BY_SCHEME = {"mongodb": 600}
 
 
 def executions(log_dir: Path) -> dict[str, collections.Counter[int]]:
@@ -28,6 +31,7 @@ def executions(log_dir: Path) -> dict[str, collections.Counter[int]]:
 
 
 async def run_kill_test(url: str, tmp_path: Path) -> None:
+    jobs_total = JOBS_BY_SCHEME.get(url.split(":", 1)[0], JOBS)
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     env = {"ROTA_STORE_URL": url, "ROTA_TEST_LOG_DIR": str(log_dir)}
@@ -36,7 +40,7 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
         @app.task(name="mp.work", retry=5)  # the same task as tests/multiprocess/kill_app.py
         async def work(n: int) -> None: ...
 
-        await app.enqueue_many(work.prepare(n) for n in range(JOBS))
+        await app.enqueue_many(work.prepare(n) for n in range(jobs_total))
 
         worker_args = [
             "worker",
@@ -48,7 +52,7 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
             "--no-scheduler",
         ]
         victim = rota_process(
-            worker_args, {**env, "ROTA_INSTANCE_ID": "victim", "ROTA_TEST_BUSY_AFTER": "300"}
+            worker_args, {**env, "ROTA_INSTANCE_ID": "victim", "ROTA_TEST_BUSY_AFTER": str(jobs_total // 16)}
         )
         survivors = [
             rota_process(worker_args, {**env, "ROTA_INSTANCE_ID": f"survivor-{i}"}) for i in range(2)
@@ -68,21 +72,21 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
         assert [p.returncode for p in survivors] == [0, 0], errors
 
         stats = await app.stats()
-        assert stats.counts["default"] == {JobStatus.SUCCEEDED: JOBS}
+        assert stats.counts["default"] == {JobStatus.SUCCEEDED: jobs_total}
 
         runs = executions(log_dir)
         total = collections.Counter[int]()
         for counter in runs.values():
             total.update(counter)
-        assert set(total) == set(range(JOBS)), "some job never ran"
+        assert set(total) == set(range(jobs_total)), "some job never ran"
         ran_twice = {n for n, c in total.items() if c > 1}
         assert ran_twice, "the victim was killed mid-run, so some of its jobs must have run again"
         assert ran_twice <= set(runs["victim"]), "a job ran twice without its worker being killed"
         assert all(c == 2 for n, c in total.items() if n in ran_twice)
         assert all(runs[name][n] <= 1 for name in runs for n in runs[name]), "a worker ran a job twice"
 
-        jobs = {int(job.payload): job for job in await app.list_jobs(limit=JOBS + 1)}
-        assert len(jobs) == JOBS
+        jobs = {int(job.payload): job for job in await app.list_jobs(limit=jobs_total + 1)}
+        assert len(jobs) == jobs_total
         for n, job in jobs.items():
             if n not in ran_twice and job.attempts == 1:
                 continue
@@ -92,5 +96,5 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
             assert [o for o, _ in history] == [Outcome.LEASE_LOST, Outcome.SUCCEEDED], history
 
 
-async def test_sigkill_of_one_of_three_workers_loses_no_job_on_sqlite(tmp_path: Path) -> None:
-    await run_kill_test(f"sqlite:///{tmp_path / 'kill.db'}", tmp_path)
+async def test_sigkill_of_one_of_three_workers_loses_no_job(shared_url: str, tmp_path: Path) -> None:
+    await run_kill_test(shared_url, tmp_path)
