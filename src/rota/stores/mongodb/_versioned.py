@@ -26,6 +26,7 @@ with the same ``_id`` (a dedupe key freed by purge). A deleted document keeps it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -38,6 +39,10 @@ from rota.stores.mongodb._errors import duplicate_indexes
 
 # a winner that has not written its change this long after winning is taken to have crashed
 ROLL_FORWARD_AFTER = timedelta(seconds=10)
+
+# FerretDB 1.x holds a SQLite connection per statement of one update/delete command and
+# stalls for good once a command has as many statements as its pool (100) has connections
+_BULK_CHUNK = 32
 
 Change = tuple[Doc, Doc | None]  # (the document as read, its new content or None to delete)
 
@@ -89,17 +94,16 @@ class Versioned:
         for m in marks:
             flt = {"_id": m["doc"], "ver": m["ver"]}
             ops.append(DeleteOne(flt) if m["new"] is None else ReplaceOne(flt, m["new"]))
-        await self.docs.bulk_write(ops, ordered=False)
-        done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks]
-        await self.marks.delete_many({"_id": {"$in": done}})
+        await _bulk(self.docs, ops)
+        # one delete per mark by _id: the only filter FerretDB 1.x answers without a scan
+        done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks if m["ver"] > 1]
+        if done:
+            await _bulk(self.marks, [DeleteOne({"_id": d}) for d in done])
 
     async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
         """Write the changes of winners that seem to have crashed before writing them."""
-        stale = [
-            m
-            async for m in self.marks.find({"_id": {"$in": mark_ids}})
-            if as_utc(m["at"]) <= now - ROLL_FORWARD_AFTER
-        ]
+        found = await asyncio.gather(*(self.marks.find_one({"_id": m}) for m in mark_ids))
+        stale = [m for m in found if m is not None and as_utc(m["at"]) <= now - ROLL_FORWARD_AFTER]
         await self._write(stale)
 
     async def forget_before(self, cutoff: datetime) -> None:
@@ -109,3 +113,8 @@ class Versioned:
         except OverflowError:
             return
         await self.marks.delete_many({"at": {"$lt": before}})
+
+
+async def _bulk(coll: AsyncCollection[Doc], ops: Sequence[ReplaceOne[Doc] | DeleteOne]) -> None:
+    for start in range(0, len(ops), _BULK_CHUNK):
+        await coll.bulk_write(list(ops[start : start + _BULK_CHUNK]), ordered=False)
