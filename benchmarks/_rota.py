@@ -115,7 +115,7 @@ async def processing(
         workers = [_spawn(url, tuning, log) for _ in range(procs)]
         try:
             seen, moved = -1, time.perf_counter()
-            while (done := await _succeeded(app)) < n:
+            while (done := await asyncio.wait_for(_succeeded(app), STALL)) < n:
                 now = time.perf_counter()
                 if done != seen:
                     seen, moved = done, now

@@ -41,6 +41,7 @@ PEERS = {  # store -> peers measured on it
     "memory": [],
 }
 QUICK_PICKUP_PEERS = {"huey", "pgqueuer"}
+SLOW_JOBS = 1_000  # jobs per processing run on FerretDB
 
 
 def ensure_peers_venv() -> None:
@@ -95,6 +96,9 @@ async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Pat
     from _servers import fresh_url
 
     tuning = _rota.WorkerTuning(opts.concurrency, opts.claim_batch)
+    jobs, single = opts.jobs, opts.single
+    if store == "mongodb":  # FerretDB (MongoDB protocol over SQLite) is slow: fewer jobs
+        jobs, single = min(jobs, SLOW_JOBS), min(single, SLOW_JOBS // 10)
     out: dict[str, Any] = {"settings": f"concurrency {tuning.concurrency}, claim_batch {tuning.claim_batch}"}
     errors: list[str] = []
 
@@ -105,12 +109,14 @@ async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Pat
         except Exception as exc:
             errors.append(f"{name}: {type(exc).__name__} {exc}".strip())
 
-    await phase("enqueue_single_jobs_s", _rota.enqueue_single(fresh_url(store, base), opts.single))
+    await phase("enqueue_single_jobs_s", _rota.enqueue_single(fresh_url(store, base), single))
     if store == "memory":
-        await phase("process_1", _rota.processing_in_process(opts.jobs, tuning))
+        await phase("process_1", _rota.processing_in_process(jobs, tuning))
     else:
-        await phase("process_1", _rota.processing(store, base, opts.jobs, 1, tuning, workdir))
-        await phase("process_4", _rota.processing(store, base, opts.jobs, 4, tuning, workdir))
+        await phase("process_1", _rota.processing(store, base, jobs, 1, tuning, workdir))
+        await phase("process_4", _rota.processing(store, base, jobs, 4, tuning, workdir))
+    if jobs != opts.jobs:
+        out["settings"] += f"; {jobs:,} jobs"
     out["enqueue_bulk_jobs_s"] = out.get("process_1", {}).get("enqueue_bulk_jobs_s")
     await phase("pickup", _rota.pickup(store, base, opts.samples, workdir, opts.gap))
     if store == "redis" and opts.memory_jobs:

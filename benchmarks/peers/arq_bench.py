@@ -67,8 +67,8 @@ async def memory(pool: Any, n: int) -> dict[str, float]:
 
     flush_redis(URL)
     before = redis_memory(URL)
-    for i in range(0, n, 500):
-        await asyncio.gather(*(pool.enqueue_job("noop", _defer_by=3600) for _ in range(min(500, n - i))))
+    for i in range(0, n, 50):  # 50 at a time: arq's pool allows few connections
+        await asyncio.gather(*(pool.enqueue_job("noop", _defer_by=3600) for _ in range(min(50, n - i))))
     per_job = (redis_memory(URL) - before) / n
     flush_redis(URL)
     return {"redis_bytes_per_delayed_job": per_job, "memory_jobs": n}
