@@ -62,6 +62,7 @@ _PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 _FINAL = [s.value for s in FINAL_STATUSES]
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
+_LOOKUPS = 16  # up to this many ids are looked up one by one rather than with $in
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
 
 FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
@@ -103,7 +104,7 @@ class JobOps:
                 raise InvalidState(f"job id {job.id} appears twice in one add")
             ids.add(job.id)
         # refuse the whole batch before writing anything (atomic per job beyond this check)
-        clash = await self.jobs.find_one({"_id": {"$in": list(ids)}}, {"_id": 1})
+        clash = await self._any_of(list(ids))
         if clash is not None:
             raise InvalidState(f"a job with id {clash['_id']} already exists")
 
@@ -122,6 +123,14 @@ class JobOps:
             created = doc["_id"] == job.id and firsts[ukey] == n
             results.append(AddResult(job=job_from_doc(doc), created=created))
         return results
+
+    async def _any_of(self, ids: list[str]) -> Doc | None:
+        """One stored job among ``ids``, if any. A few ids are looked up one by one by _id, the
+        only filter FerretDB 1.x answers without scanning the collection."""
+        if len(ids) > _LOOKUPS:
+            return await self.jobs.find_one({"_id": {"$in": ids}}, {"_id": 1})
+        found = await asyncio.gather(*(self.jobs.find_one({"_id": i}, {"_id": 1}) for i in ids))
+        return next((f for f in found if f is not None), None)
 
     # -- claim and its lease -------------------------------------------------------------
 
