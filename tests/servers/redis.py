@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -130,11 +131,38 @@ def _start_cluster(tmp: Path) -> list[RedisServer]:
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout}{done.stderr}")
+        _wait_until_converged(cli, nodes)
     except BaseException:
         for n in nodes:  # never leave a half-built cluster running
             n.stop()
         raise
     return nodes
+
+
+def _wait_until_converged(cli: str, nodes: list[RedisServer], timeout: float = 30.0) -> None:
+    """``--cluster create`` returns before every node has heard of every other one; a client
+    arriving then sees CLUSTERDOWN. Wait until each node reports the whole cluster ok."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = True
+        for node in nodes:
+            info = subprocess.run(
+                [cli, "-p", str(node.port), "cluster", "info"],
+                capture_output=True, text=True, timeout=10, check=False,
+            ).stdout  # fmt: skip
+            fields = dict(line.split(":", 1) for line in info.split() if ":" in line)
+            if (
+                fields.get("cluster_state") != "ok"
+                or fields.get("cluster_known_nodes") != str(len(nodes))
+                or fields.get("cluster_slots_ok") != "16384"
+            ):
+                ready = False
+                break
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis cluster did not converge within {timeout:g}s")
+        time.sleep(0.05)  # server start-up, not a test condition
 
 
 @pytest.fixture(scope="session")
