@@ -158,3 +158,20 @@ def test_status_reports_instance_role_and_tasks(capsys: pytest.CaptureFixture[st
     assert "send_email" in report["tasks"]
     code, _, err = rota(capsys, "status", "--store", "postgresql://127.0.0.1:1/nowhere", "--json")
     assert code == 1 and "Traceback" not in err
+
+
+def test_worker_flags_reach_the_worker(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    from rota.runtime.worker import Worker
+
+    seen = {}
+
+    async def fake_run(self: Worker) -> None:
+        seen.update(vars(self.settings))
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    argv = ["worker", APP, "--store", url, "-c", "7", "-q", "mail,default", "--lease", "12", "--grace", "3",
+            "--no-scheduler", "--prune-schedules"]  # fmt: skip
+    assert main(argv) == 0
+    assert seen["concurrency"] == 7 and seen["queues"] == ("mail", "default")
+    assert seen["lease"] == 12 and seen["grace"] == 3
+    assert seen["scheduler"] is False and seen["prune_schedules"] is True

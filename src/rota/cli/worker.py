@@ -19,6 +19,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--lease", type=float, default=30.0, help="lease seconds (default 30)")
     parser.add_argument("--grace", type=float, default=10.0, help="shutdown grace seconds (default 10)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules in this process")
+    parser.add_argument(
+        "--prune-schedules", action="store_true", help="remove schedules no longer declared in code"
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,6 +32,7 @@ async def run(args: argparse.Namespace) -> int:
         raise ConfigError("--queues needs at least one queue name")
     worker = app.worker(
         concurrency=args.concurrency, queues=queues, lease=args.lease, grace=args.grace,
+        scheduler=not args.no_scheduler, prune_schedules=args.prune_schedules,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

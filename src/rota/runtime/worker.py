@@ -58,6 +58,7 @@ class WorkerSettings:
     sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
     name: str | None = None  # lease owner; None: the app's instance id
     scheduler: bool = True  # also fire schedules in this process (when leader)
+    prune_schedules: bool = False  # remove schedules once declared in code but not any more
     retention: float | timedelta | None = timedelta(days=7)  # prune finished jobs older (leader)
     leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
 
@@ -142,6 +143,7 @@ class Worker:
         self.services = LeaderServices(
             app, settings=self.settings.leader, scheduler=self.settings.scheduler,
             retention=retention if isinstance(retention, timedelta) else None,
+            prune_schedules=self.settings.prune_schedules,
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------
