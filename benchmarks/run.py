@@ -40,7 +40,7 @@ PEERS = {  # store -> peers measured on it
     "mongodb": [],
     "memory": [],
 }
-QUICK_PICKUP_PEERS = {"huey", "pgqueuer"}
+QUICK_PEERS = {"huey", "dramatiq", "pgqueuer"}  # --quick: the fastest peers of each store only
 SLOW_JOBS = 1_000  # jobs per processing run on FerretDB
 
 
@@ -64,7 +64,7 @@ def peer_url(store: str, base: str) -> str:
 
 def run_peer(name: str, store: str, base: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     url = peer_url(store, base)
-    samples = opts.samples if (not opts.quick or name in QUICK_PICKUP_PEERS) else 0
+    samples = opts.samples if (not opts.quick or name in ("huey", "pgqueuer")) else 0
     cmd = [
         str(PEERS_PY), str(HERE / "peers" / f"{name}_bench.py"), "--url", url, "--jobs", str(opts.jobs),
         "--single", str(opts.single), "--samples", str(samples), "--workdir", str(workdir),
@@ -151,6 +151,8 @@ def bench_store(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str
             if opts.peers:
                 result["peers"] = {}
                 for name in PEERS[store]:
+                    if opts.quick and name not in QUICK_PEERS:
+                        continue
                     print(f"== {store}: {name}", flush=True)
                     result["peers"][name] = run_peer(name, store, base, opts, workdir)
                     print(f"   {result['peers'][name].get('bench_s', 0):.1f} s", flush=True)
