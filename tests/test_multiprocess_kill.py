@@ -69,7 +69,7 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
             for proc in (victim, *survivors):
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
-            errors = [proc.communicate(timeout=30)[1] for proc in survivors]
+            errors = [proc.communicate(timeout=60)[1] for proc in survivors]
         assert [p.returncode for p in survivors] == [0, 0], errors
 
         stats = await app.stats()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import logging
 import os
 import sys
 
 from rota._app import App
 from rota._errors import ConfigError
+
+log = logging.getLogger("rota.cli")
 
 
 def load_app(target: str) -> App:
@@ -47,6 +51,16 @@ def app_from_args(args: argparse.Namespace) -> App:
             app = _with_store(app, args.store)
         return app
     return App(args.store)
+
+
+async def close_app(app: App, timeout: float = 10.0) -> None:
+    """Close the store, but never let a stuck connection keep a stopping process alive: the
+    jobs are already released or finished by then, so nothing is lost by giving up."""
+    try:
+        async with asyncio.timeout(timeout):
+            await app.close()
+    except TimeoutError:
+        log.warning("closing the store took over %gs; exiting anyway", timeout)
 
 
 def _with_store(app: App, url: str) -> App:

@@ -8,7 +8,7 @@ import signal
 from typing import Any
 
 from rota._errors import ConfigError
-from rota.cli._load import add_app_options, app_from_args
+from rota.cli._load import add_app_options, app_from_args, close_app
 
 
 def register(commands: Any) -> None:
@@ -40,5 +40,5 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await worker.run()
     finally:
-        await app.close()
+        await close_app(app)
     return 0

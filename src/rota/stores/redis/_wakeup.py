@@ -14,6 +14,7 @@ from rota.stores.redis._config import RedisSettings
 from rota.stores.redis._scripts import TRANSIENT
 
 _SUBSCRIBE_TIMEOUT = 5.0  # seconds
+_CLOSE_TIMEOUT = 2.0
 _ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT, rex.RedisError)
 
 
@@ -40,8 +41,11 @@ class Wakeup:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # bounded: closing a pub/sub connection cancelled mid-read can stall in the driver,
+            # and a stuck subscriber must never keep a worker from exiting
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(_CLOSE_TIMEOUT):
+                    await task
 
     def _wake_all(self) -> None:
         for event in self._channels.values():
