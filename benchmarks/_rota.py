@@ -71,6 +71,13 @@ async def _succeeded(app: App) -> int:
     return (await app.store.stats()).total(JobStatus.SUCCEEDED)
 
 
+async def _counted(app: App) -> int:
+    try:
+        return await asyncio.wait_for(_succeeded(app), STALL)
+    except TimeoutError:
+        raise TimeoutError(f"store.stats() did not answer within {STALL:.0f} s") from None
+
+
 def _spawn(
     url: str, tuning: WorkerTuning, log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
@@ -115,7 +122,7 @@ async def processing(
         workers = [_spawn(url, tuning, log) for _ in range(procs)]
         try:
             seen, moved = -1, time.perf_counter()
-            while (done := await asyncio.wait_for(_succeeded(app), STALL)) < n:
+            while (done := await _counted(app)) < n:
                 now = time.perf_counter()
                 if done != seen:
                     seen, moved = done, now

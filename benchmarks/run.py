@@ -106,6 +106,8 @@ async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Pat
         # a store still being finished may hang or fail: report it and go on with the rest
         try:
             out[name] = await asyncio.wait_for(work, opts.phase_timeout)
+        except TimeoutError as exc:
+            errors.append(f"{name}: TimeoutError {exc or f'not done within {opts.phase_timeout:.0f} s'}")
         except Exception as exc:
             errors.append(f"{name}: {type(exc).__name__} {exc}".strip())
 
@@ -236,7 +238,7 @@ def main() -> None:
     args.peer_memory_jobs = 0 if q else 100_000
     args.schedules = 10_000 if q else 100_000
     args.idle_seconds = 3.0 if q else 10.0
-    args.phase_timeout = 40.0 if q else 240.0  # one rota measurement
+    args.phase_timeout = 20.0 if q else 240.0  # one rota measurement
     args.peer_timeout = 90.0 if q else 400.0  # one peer's whole script
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = sorted(set(stores) - set(PEERS))
