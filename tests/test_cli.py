@@ -170,8 +170,9 @@ def test_worker_flags_reach_the_worker(monkeypatch: pytest.MonkeyPatch, url: str
 
     monkeypatch.setattr(Worker, "run", fake_run)
     argv = ["worker", APP, "--store", url, "-c", "7", "-q", "mail,default", "--lease", "12", "--grace", "3",
-            "--no-scheduler", "--prune-schedules"]  # fmt: skip
+            "--no-scheduler", "--prune-schedules", "--claim-batch", "250"]  # fmt: skip
     assert main(argv) == 0
     assert seen["concurrency"] == 7 and seen["queues"] == ("mail", "default")
     assert seen["lease"] == 12 and seen["grace"] == 3
     assert seen["scheduler"] is False and seen["prune_schedules"] is True
+    assert seen["claim_batch"] == 250

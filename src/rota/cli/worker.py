@@ -16,6 +16,7 @@ def register(commands: Any) -> None:
     add_app_options(parser, required=True)
     parser.add_argument("-c", "--concurrency", type=int, default=10, help="jobs run at once (default 10)")
     parser.add_argument("-q", "--queues", help="comma-separated queues (default: all of the app's tasks)")
+    parser.add_argument("--claim-batch", type=int, default=100, help="most jobs per claim (default 100)")
     parser.add_argument("--lease", type=float, default=30.0, help="lease seconds (default 30)")
     parser.add_argument("--grace", type=float, default=10.0, help="shutdown grace seconds (default 10)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules in this process")
@@ -33,6 +34,7 @@ async def run(args: argparse.Namespace) -> int:
     worker = app.worker(
         concurrency=args.concurrency, queues=queues, lease=args.lease, grace=args.grace,
         scheduler=not args.no_scheduler, prune_schedules=args.prune_schedules,
+        claim_batch=args.claim_batch,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
