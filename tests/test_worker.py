@@ -341,3 +341,24 @@ async def test_enqueue_with_key_returns_the_existing_job(app: App) -> None:
     again = await welcome.enqueue(43, key="welcome:42")
     assert again.id == first.id and again.payload == b"42"
     assert len(await app.list_jobs()) == 1
+
+
+async def test_a_handler_raising_cancelled_error_fails_its_attempt_and_frees_its_slot(app: App) -> None:
+    @app.task(retry=2)
+    async def odd() -> None:
+        raise asyncio.CancelledError("a library gave up")
+
+    @app.task
+    async def after() -> None: ...
+
+    job = await odd.enqueue()
+    async with app.worker(concurrency=1) as worker:
+        await app.wait_until_idle(timeout=WAIT)
+        later = await after.enqueue()
+        await app.wait_until_idle(timeout=WAIT)
+        assert worker.active == 0
+    stored = await app.get_job(job.id)
+    assert stored.status is JobStatus.PENDING and stored.attempts == 1  # retried later, not stuck
+    [attempt] = await app.attempts(job.id)
+    assert attempt.outcome is Outcome.FAILED and attempt.error_type == "CancelledError"
+    assert (await app.get_job(later.id)).status is JobStatus.SUCCEEDED

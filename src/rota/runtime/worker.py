@@ -314,11 +314,17 @@ class Worker:
                 ctx = contextvars.copy_context()
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(self._pool, ctx.run, task.call_sync, payload)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             reason = run.reason
-            if reason is None:
-                raise
             current = asyncio.current_task()
+            if reason is None:
+                if current is not None and current.cancelling():
+                    raise  # cancelled from outside rota (the loop is closing): let it end
+                # the handler itself raised CancelledError: an ordinary failed attempt, never a
+                # run that silently vanishes while its lease is renewed forever
+                error = ErrorInfo("CancelledError", str(exc), "".join(traceback.format_exception(exc)))
+                self._record(run, self._failure(job, task, Outcome.FAILED, error))
+                return
             if current is not None:
                 current.uncancel()
             if reason == "timeout":
