@@ -28,7 +28,8 @@ from rota._retry import RetryPolicy
 from rota._schedules import ScheduleInfo
 from rota._task import JobSpec, Task
 from rota.runtime.scheduler import Scheduler
-from rota.runtime.worker import Worker, WorkerSettings
+from rota.runtime.worker import Worker
+from rota.runtime.worker_settings import WorkerSettings
 from rota.triggers import At, Cron, Every
 
 __version__ = "0.1.0"

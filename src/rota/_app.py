@@ -390,7 +390,8 @@ class App:
 
     def worker(self, **settings: Any) -> Any:
         """A Worker for this app; see ``rota.WorkerSettings`` for the settings."""
-        from rota.runtime.worker import Worker, WorkerSettings
+        from rota.runtime.worker import Worker
+        from rota.runtime.worker_settings import WorkerSettings
 
         return Worker(self, WorkerSettings(**settings))
 

@@ -14,24 +14,22 @@ import contextvars
 import dataclasses
 import logging
 import random
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rota._clock import SystemClock
-from rota._errors import Cancel, ConfigError, PayloadError, Retry, TaskNotFound
+from rota._errors import Cancel, PayloadError, Retry, TaskNotFound
 from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
-from rota._retry import RetryPolicy
-from rota._serde import encode_json
 from rota.runtime.locks import LockBusy, acquire_task_lock
+from rota.runtime.outcomes import encode_result, error_info, failure
 from rota.runtime.resilience import with_retries
 from rota.runtime.services import LeaderServices
-from rota.runtime.settings import LeaderSettings
 from rota.runtime.waiting import first_of
+from rota.runtime.worker_settings import WorkerSettings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -41,51 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rota.worker")
 T = TypeVar("T")
-
-_FALLBACK_RETRY = RetryPolicy()
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    """How a worker runs. Durations are seconds (or ``timedelta``)."""
-
-    concurrency: int = 10
-    queues: Sequence[str] | None = None  # None: every queue the app's tasks use
-    lease: float | timedelta = 30.0  # heartbeats renew it every lease/3
-    claim_batch: int = 100  # most jobs taken in one claim
-    poll_interval: float | None = None  # cross-process polling; None: the store's own hint
-    grace: float | timedelta = 10.0  # on shutdown, how long running jobs may finish
-    sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
-    name: str | None = None  # lease owner; None: the app's instance id
-    scheduler: bool = True  # also fire schedules in this process (when leader)
-    prune_schedules: bool = False  # remove schedules once declared in code but not any more
-    retention: float | timedelta | None = timedelta(days=7)  # prune finished jobs older (leader)
-    leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
-
-    def __post_init__(self) -> None:
-        if isinstance(self.retention, (int, float)):
-            if self.retention <= 0:
-                raise ConfigError(f"retention must be positive, got {self.retention!r}")
-            object.__setattr__(self, "retention", timedelta(seconds=self.retention))
-        for attr in ("lease", "grace"):
-            value = getattr(self, attr)
-            if isinstance(value, timedelta):
-                object.__setattr__(self, attr, value.total_seconds())
-        if not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise ConfigError(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
-        if float(self.lease) < 0.003:  # type: ignore[arg-type]
-            raise ConfigError(f"lease must be at least 3 ms, got {self.lease!r}")
-        if float(self.grace) < 0:  # type: ignore[arg-type]
-            raise ConfigError(f"grace must not be negative, got {self.grace!r}")
-        if self.claim_batch < 1:
-            raise ConfigError(f"claim_batch must be >= 1, got {self.claim_batch!r}")
-        if self.sync_threads is not None and self.sync_threads < 1:
-            raise ConfigError(f"sync_threads must be >= 1, got {self.sync_threads!r}")
-        if self.queues is not None:
-            queues = tuple(self.queues)
-            if not queues or not all(isinstance(q, str) and q for q in queues):
-                raise ConfigError(f"queues must be non-empty names, got {self.queues!r}")
-            object.__setattr__(self, "queues", queues)
 
 
 @dataclass(eq=False)
@@ -322,7 +275,7 @@ class Worker:
                     raise  # cancelled from outside rota (the loop is closing): let it end
                 # the handler itself raised CancelledError: an ordinary failed attempt, never a
                 # run that silently vanishes while its lease is renewed forever
-                error = ErrorInfo("CancelledError", str(exc), "".join(traceback.format_exception(exc)))
+                error = error_info(exc)
                 self._record(run, self._failure(job, task, Outcome.FAILED, error))
                 return
             if current is not None:
@@ -339,15 +292,11 @@ class Worker:
             error = ErrorInfo("Cancel", signal.reason)
             self._record(run, Finish(job.id, job.token, Outcome.CANCELLED, error=error))
         except Exception as exc:
-            error = ErrorInfo(
-                type=type(exc).__qualname__,
-                message=str(exc),
-                traceback="".join(traceback.format_exception(exc)),
-            )
+            error = error_info(exc)
             permanent = isinstance(exc, PayloadError)
             self._record(run, self._failure(job, task, Outcome.FAILED, error, permanent=permanent))
         else:
-            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=_encode_result(result)))
+            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=encode_result(result)))
 
     def _failure(
         self,
@@ -359,12 +308,10 @@ class Worker:
         after: float | None = None,
         permanent: bool = False,
     ) -> Finish:
-        if permanent or job.attempts >= job.max_attempts:
-            return Finish(job.id, job.token, outcome, error=error)
-        policy = task.retry if task is not None else _FALLBACK_RETRY
-        delay = after if after is not None else policy.delay(job.attempts, self.rng)
-        retry_at = self.clock.now() + timedelta(seconds=delay)
-        return Finish(job.id, job.token, outcome, retry_at=retry_at, error=error)
+        policy = task.retry if task is not None else None
+        return failure(
+            job, policy, outcome, error, now=self.clock.now(), rng=self.rng, after=after, permanent=permanent
+        )
 
     def _record(self, run: _Run, finish: Finish) -> None:
         if run.lock is not None:
@@ -499,17 +446,3 @@ def _cancel_watchdog(run: _Run) -> None:
     if run.watchdog is not None:
         run.watchdog.cancel()
         run.watchdog = None
-
-
-def _encode_result(result: Any) -> bytes | None:
-    if result is None:
-        return None
-    try:
-        return encode_json(result)
-    except PayloadError:
-        log.warning("job result of type %s is not JSON-encodable; not stored", type(result).__name__)
-        return None
-
-
-def next_due_delay(due: datetime | None, now: datetime) -> float | None:
-    return None if due is None else max(0.0, (due - now).total_seconds())
