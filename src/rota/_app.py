@@ -14,7 +14,7 @@ from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
 from rota._ids import new_id
 from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
-from rota._retry import RetryPolicy
+from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._schedules import Schedules, build_schedule
 from rota._task import JobSpec, Task
 from rota.stores.base import Store
@@ -24,7 +24,6 @@ from rota.triggers import Cron, Every, Trigger
 T = TypeVar("T")
 
 DEFAULT_QUEUE = "default"
-DEFAULT_RETRY = RetryPolicy()
 
 
 def default_instance_id() -> str:

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota._errors import ConfigError, InvalidTrigger, ScheduleNotFound
-from rota._ids import new_id
 from rota._models import Job, MisfirePolicy, OverlapPolicy, Schedule
 from rota._task import Task
+from rota.runtime.firing import schedule_job
 from rota.triggers import At, Cron, Trigger, load_trigger
 
 if TYPE_CHECKING:
@@ -156,13 +156,7 @@ class Schedules:
         info = await self.get(schedule_id)
         record = info.record
         now = self.app.clock.now()
-        task = self.app.tasks.get(record.task)
-        job = Job(
-            id=new_id(), task=record.task, queue=record.queue, payload=record.payload,
-            priority=record.priority,
-            due_at=now, created_at=now, max_attempts=task.retry.attempts if task else 3,
-            timeout=task.timeout if task else None, schedule_id=record.id,
-        )  # fmt: skip
+        job = schedule_job(record, self.app.tasks.get(record.task), now=now, due=now, fire=None)
         [result] = await self.app.store.add([job], now=now)
         return result.job
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from rota._models import MisfirePolicy, Schedule
+from rota._ids import new_id
+from rota._models import Job, MisfirePolicy, Schedule, schedule_key
+from rota._retry import DEFAULT_RETRY
 from rota.triggers import Trigger
+
+if TYPE_CHECKING:
+    from rota._task import Task
 
 # A schedule that missed more fires than this is not walked fire by fire: only the most
 # recent ones matter to any policy, and walking a week of one-second fires would stall.
@@ -83,6 +89,22 @@ def _latest_at_or_before(trigger: Trigger, now: datetime, known: datetime) -> da
             return latest
         span *= 2
     return known
+
+
+def schedule_job(
+    schedule: Schedule, task: Task[Any] | None, *, now: datetime, due: datetime, fire: datetime | None
+) -> Job:
+    """The job of one fire (keyed ``(schedule_id, fire_time)``, so the store keeps it unique)
+    or, with ``fire=None``, of a manual trigger (no key). Attempts and timeout come from the
+    task when this process knows it, else the defaults."""
+    return Job(
+        id=new_id(), task=schedule.task, queue=schedule.queue, payload=schedule.payload,
+        priority=schedule.priority, due_at=due, created_at=now,
+        max_attempts=(task.retry if task is not None else DEFAULT_RETRY).attempts,
+        timeout=task.timeout if task is not None else None,
+        key=schedule_key(schedule.id, fire) if fire is not None else None,
+        schedule_id=schedule.id, fire_time=fire,
+    )  # fmt: skip
 
 
 def jittered(fire: datetime, jitter: float, rng: random.Random) -> datetime:

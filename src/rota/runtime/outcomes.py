@@ -11,14 +11,10 @@ from typing import Any
 
 from rota._errors import PayloadError
 from rota._models import ErrorInfo, Finish, Job, Outcome
-from rota._retry import RetryPolicy
+from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import encode_json
 
 log = logging.getLogger("rota.worker")
-
-#: The policy for a job whose task this worker does not know (its delays only: the job's own
-#: ``max_attempts`` still bounds the attempts).
-FALLBACK_RETRY = RetryPolicy()
 
 
 def failure(
@@ -36,7 +32,7 @@ def failure(
     it was the job's last attempt or the failure is permanent."""
     if permanent or job.attempts >= job.max_attempts:
         return Finish(job.id, job.token, outcome, error=error)
-    delay = after if after is not None else (policy or FALLBACK_RETRY).delay(job.attempts, rng)
+    delay = after if after is not None else (policy or DEFAULT_RETRY).delay(job.attempts, rng)
     return Finish(job.id, job.token, outcome, retry_at=now + timedelta(seconds=delay), error=error)
 
 

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rota._errors import InvalidTrigger
-from rota._ids import new_id
-from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule, schedule_key
-from rota.runtime.firing import jittered, plan_fires
+from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule
+from rota.runtime.firing import jittered, plan_fires, schedule_job
 from rota.runtime.resilience import with_retries
 from rota.runtime.waiting import first_of
 from rota.triggers import load_trigger
@@ -153,14 +152,8 @@ class Scheduler:
             )
 
     def _job(self, schedule: Schedule, fire: datetime, now: datetime) -> Job:
-        task = self.app.tasks.get(schedule.task)
-        return Job(
-            id=new_id(), task=schedule.task, queue=schedule.queue, payload=schedule.payload,
-            priority=schedule.priority, due_at=max(jittered(fire, schedule.jitter, self.rng), fire),
-            created_at=now, max_attempts=task.retry.attempts if task else 3,
-            timeout=task.timeout if task else None, key=schedule_key(schedule.id, fire),
-            schedule_id=schedule.id, fire_time=fire,
-        )  # fmt: skip
+        due = jittered(fire, schedule.jitter, self.rng)
+        return schedule_job(schedule, self.app.tasks.get(schedule.task), now=now, due=due, fire=fire)
 
     async def _call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
         try:
