@@ -51,3 +51,17 @@ async def with_retries(
             if failures:
                 log.info("store reachable again after %d retries (%s)", failures, what)
             return result
+
+
+async def until_stopped(
+    call: Callable[[], Awaitable[T]], *, clock: Clock, what: str, stopping: Callable[[], bool]
+) -> T | None:
+    """``with_retries``, except that a failure once ``stopping()`` is true gives None (the
+    caller is shutting down and has nothing left to do with the result) instead of raising."""
+    try:
+        return await with_retries(call, clock=clock, what=what, stopping=stopping)
+    except Exception:
+        if stopping():
+            log.warning("gave up %s: shutting down", what)
+            return None
+        raise

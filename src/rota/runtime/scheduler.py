@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rota._errors import InvalidTrigger
 from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule
 from rota.runtime.firing import jittered, plan_fires, schedule_job
-from rota.runtime.resilience import with_retries
+from rota.runtime.resilience import until_stopped
 from rota.runtime.waiting import first_of
 from rota.triggers import load_trigger
 
@@ -156,12 +156,7 @@ class Scheduler:
         return schedule_job(schedule, self.app.tasks.get(schedule.task), now=now, due=due, fire=fire)
 
     async def _call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
-        try:
-            return await with_retries(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
-        except Exception:
-            if self._stopping:
-                return None
-            raise
+        return await until_stopped(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
 
     async def _first(self, *awaitables: Awaitable[Any]) -> None:
         """Wait for the first of ``awaitables`` or for stop()."""

@@ -26,7 +26,7 @@ from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
 from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.outcomes import encode_result, error_info, failure
-from rota.runtime.resilience import with_retries
+from rota.runtime.resilience import until_stopped
 from rota.runtime.services import LeaderServices
 from rota.runtime.waiting import first_of
 from rota.runtime.worker_settings import WorkerSettings
@@ -66,7 +66,6 @@ class WorkerCounters:
     cancelled: int = 0
     lost: int = 0
     released: int = 0
-    store_errors: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -206,14 +205,7 @@ class Worker:
 
     async def _store(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
         """A store call retried through outages; None when stopping interrupted the retries."""
-        try:
-            return await with_retries(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
-        except Exception:
-            self.counters.store_errors += 1
-            if self._stopping:
-                log.warning("gave up %s: shutting down", what)
-                return None
-            raise
+        return await until_stopped(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
 
     # -- running -----------------------------------------------------------------------------
 
