@@ -16,6 +16,7 @@ from rota._models import (
     JobFilter,
     JobStatus,
     LeaseRef,
+    Outcome,
     QueueStats,
 )
 from rota.stores.postgres._base import PgBase
@@ -29,6 +30,7 @@ from rota.stores.postgres._rows import (
 from rota.stores.postgres._sql import query
 
 _STATUS = {s.value: s for s in JobStatus}
+_SUCCEEDED = Outcome.SUCCEEDED
 
 
 def check_new_jobs(jobs: Sequence[Job]) -> None:
@@ -122,6 +124,18 @@ class JobsMixin(PgBase):
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         if not results:
             return []
+        if all(r.outcome is _SUCCEEDED and r.retry_at is None and r.fence is None for r in results):
+            ids = [r.job_id for r in results]
+            rows = await self._fetch(
+                "finish_succeeded",
+                ids,
+                [r.token for r in results],
+                nullable([r.result for r in results]),
+                worker,
+                now,
+            )
+            done = {r["id"] for r in rows}
+            return [i in done for i in ids]
         errors = [r.error for r in results]
         fences = [r.fence for r in results]
         any_error = any(errors)

@@ -37,14 +37,17 @@ SELECT * FROM jobs WHERE key = $1;
 -- One statement: lock candidates (SKIP LOCKED: concurrent claimers never wait on each
 -- other), record the lost attempt of every expired lease, fail those that spent their last
 -- attempt, and lease the rest with a bumped token. Per queue, the pending branch walks the
--- jobs_claim index in claim order and stops after $3 rows. Rows are updated through
--- `id = ANY(ARRAY(...))`, which the planner serves from the primary key: a join with the
--- CTE could be planned as a hash join over the whole table (seen at 10k rows).
+-- jobs_claim index in claim order and stops after $3 rows. The locked rows are updated
+-- through `ctid = ANY(ARRAY(...))`, a TID scan straight to each row version: the lock held
+-- since the CTE means no other transaction can have moved it (a row updated and committed
+-- after this statement's snapshot is locked in its new version, invisible to the snapshot:
+-- it is left as it is, neither claimed nor changed). Addressing rows by id cost a primary-key
+-- probe per row, and a join with the CTE could be planned as a hash join over the whole table.
 WITH pending AS (
     SELECT c.* FROM unnest($1::text[]) AS q(name)
     CROSS JOIN LATERAL (
-        SELECT j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
-               j.lease_owner, j.started_at
+        SELECT j.ctid, j.id, j.priority, j.due_at, j.status, j.token, j.attempts,
+               j.max_attempts, j.lease_owner, j.started_at
         FROM jobs j
         WHERE j.queue = q.name AND j.status = 'pending' AND j.due_at <= $5
         ORDER BY j.priority DESC, j.due_at, j.id
@@ -53,7 +56,7 @@ WITH pending AS (
     ) c
 ),
 expired AS (
-    SELECT j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
+    SELECT j.ctid, j.id, j.priority, j.due_at, j.status, j.token, j.attempts, j.max_attempts,
            j.lease_owner, j.started_at
     FROM jobs j
     WHERE j.lease_owner IS NOT NULL AND j.lease_expires_at <= $5 AND j.status = 'running'
@@ -88,7 +91,7 @@ dead AS (
     UPDATE jobs j
     SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, finished_at = $5,
         last_error = 'LeaseLost: the worker stopped heartbeating'
-    WHERE j.id = ANY(ARRAY(SELECT id FROM picked WHERE dies))
+    WHERE j.ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE dies))
     RETURNING j.schedule_id, j.last_error
 ),
 dead_schedules AS (
@@ -101,7 +104,7 @@ claimed AS (
     UPDATE jobs j
     SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
         token = j.token + 1, attempts = j.attempts + 1
-    WHERE j.id = ANY(ARRAY(SELECT id FROM picked WHERE NOT dies))
+    WHERE j.ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE NOT dies))
     RETURNING j.*
 )
 SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
@@ -153,7 +156,8 @@ upd AS (
         last_error = ok.last_error,
         result = ok.result,
         lease_owner = NULL,
-        lease_expires_at = NULL
+        lease_expires_at = NULL,
+        worker = $14
     FROM ok
     -- The redundant ANY gives the planner a primary-key lookup (see claim). The status
     -- test is a join clause (ok.expect is 'running'): as a filter on jobs, the statistics
@@ -170,6 +174,8 @@ att AS (
     SELECT id, token, $14, COALESCE(started_at, $15), $15, outcome, error_type,
            error_message, traceback
     FROM upd
+    -- a success is the job's last attempt: its row holds the record (get_attempts)
+    WHERE NOT (outcome = 'succeeded' AND status = 'succeeded')
 ),
 failed_schedules AS (
     UPDATE schedules s
@@ -185,6 +191,22 @@ wake AS (
     SELECT pg_notify($16, '') FROM upd WHERE status = 'pending' LIMIT 1
 )
 SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
+
+-- name: finish_succeeded
+-- finish for the commonest batch: every outcome a success without a fence. The same update
+-- as finish's for those rows (a success writes no attempts row, fails no schedule and wakes
+-- no one), with two arrays to encode and join instead of thirteen. r is MATERIALIZED and the
+-- status test a join clause, for the reasons given at finish.
+WITH r AS MATERIALIZED (
+    SELECT *, 'running'::text AS expect
+    FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS r(id, token, result)
+)
+UPDATE jobs j
+SET status = 'succeeded', finished_at = $5, last_error = NULL, result = r.result,
+    lease_owner = NULL, lease_expires_at = NULL, worker = $4
+FROM r
+WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
+RETURNING j.id;
 
 -- name: release
 WITH r AS MATERIALIZED (
@@ -217,7 +239,16 @@ ORDER BY id
 LIMIT $6;
 
 -- name: get_attempts
-SELECT * FROM attempts WHERE job_id = $1 ORDER BY number;
+-- The attempts rows, and the success a succeeded job's row records (see migration 0002;
+-- rows that succeeded before it have no `worker` and their attempt in attempts).
+SELECT job_id, number, worker, started_at, finished_at, outcome, error_type, error_message,
+       traceback
+FROM attempts WHERE job_id = $1
+UNION ALL
+SELECT id, token, worker, COALESCE(started_at, finished_at), finished_at, 'succeeded', NULL,
+       NULL, NULL
+FROM jobs WHERE id = $1 AND status = 'succeeded' AND worker IS NOT NULL
+ORDER BY number;
 
 -- name: cancel
 WITH cur AS (
