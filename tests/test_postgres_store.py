@@ -114,6 +114,40 @@ async def test_migrate_false_refuses_an_unmigrated_schema(fresh_url: str) -> Non
     await store.close()
 
 
+async def test_a_success_recorded_before_version_2_keeps_its_one_attempt(fresh_url: str) -> None:
+    """Version 2 records a success in the job row; a job that succeeded at version 1 has its
+    attempt in attempts and no ``worker``: after the upgrade it still shows exactly that one."""
+    from rota.stores.postgres._sql import migrations
+
+    schema = fresh_url.split("schema=")[1]
+    conn = await asyncpg.connect(fresh_url.split("?", maxsplit=1)[0])
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
+        await conn.execute(migrations()[0][2])
+        await conn.execute(
+            "CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now());"
+            "INSERT INTO schema_version (version, name) VALUES (1, '0001_init.sql')"
+        )
+        await conn.execute(
+            "INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,"
+            " attempts, max_attempts, token, started_at, finished_at)"
+            " VALUES ('old', 't', 'default', '', 0, 'succeeded', now(), now(), 1, 3, 1, now(), now());"
+            "INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)"
+            " VALUES ('old', 1, 'w-old', now(), now(), 'succeeded')"
+        )
+    finally:
+        await conn.close()
+    store = from_url(fresh_url)
+    assert await store.migrate() == list(range(2, latest_version() + 1))
+    await store.open()
+    try:
+        attempts = await store.get_attempts("old")
+        assert [(a.number, a.worker, a.outcome) for a in attempts] == [(1, "w-old", Outcome.SUCCEEDED)]
+    finally:
+        await store.close()
+
+
 async def test_open_on_a_dead_server_raises_store_unavailable() -> None:
     store = from_url("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
     with pytest.raises(StoreUnavailable):
