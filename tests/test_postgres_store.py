@@ -148,6 +148,26 @@ async def test_a_success_recorded_before_version_2_keeps_its_one_attempt(fresh_u
         await store.close()
 
 
+async def test_the_jobs_table_starts_with_the_job_fields_in_order(fresh_url: str) -> None:
+    """The claim builds jobs positionally from ``jobs.*`` (job_from_table_row)."""
+    import dataclasses
+
+    store = from_url(fresh_url)
+    await store.migrate()
+    schema = fresh_url.split("schema=")[1]
+    conn = await asyncpg.connect(fresh_url.split("?", maxsplit=1)[0])
+    try:
+        columns = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position",
+            schema,
+        )
+    finally:
+        await conn.close()
+    fields = [f.name for f in dataclasses.fields(Job)]
+    assert [c["column_name"] for c in columns][: len(fields)] == fields
+
+
 async def test_open_on_a_dead_server_raises_store_unavailable() -> None:
     store = from_url("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
     with pytest.raises(StoreUnavailable):

@@ -25,6 +25,7 @@ from rota.stores.postgres._rows import (
     attempt_from_row,
     job_arrays,
     job_from_row,
+    job_from_table_row,
     nullable,
 )
 from rota.stores.postgres._sql import query
@@ -104,7 +105,7 @@ class JobsMixin(PgBase):
         if limit <= 0 or not queues:
             return []
         rows = await self._fetch("claim", list(dict.fromkeys(queues)), worker, limit, now + lease_for, now)
-        return [job_from_row(r) for r in rows]
+        return [job_from_table_row(r) for r in rows]
 
     async def heartbeat(
         self, leases: Sequence[LeaseRef], *, lease_for: timedelta, now: datetime

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+import asyncpg
 
 from rota._models import (
     Attempt,
@@ -20,6 +23,18 @@ from rota._models import (
 Row = Mapping[str, Any]
 _STATUS = {s.value: s for s in JobStatus}
 _OUTCOME = {o.value: o for o in Outcome}
+
+
+_JOB_COLUMNS = len(dataclasses.fields(Job))
+
+
+def job_from_table_row(r: asyncpg.Record) -> Job:
+    """A row that is exactly ``jobs.*`` (the claim's hot path): the table's first columns are
+    Job's fields in order (migrations only append columns; a test checks), so positional
+    construction skips 21 lookups by name."""
+    job = Job(*r[:_JOB_COLUMNS])
+    job.status = _STATUS[job.status]  # the column holds the text value
+    return job
 
 
 def job_from_row(r: Row) -> Job:
