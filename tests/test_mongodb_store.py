@@ -89,7 +89,7 @@ async def test_open_is_idempotent_and_says_how_it_wakes(mongodb_server: MongoSer
     first, second = await opened(url), await opened(url)
     try:
         await first.open()  # again: nothing happens
-        jobs = first._need()[0].jobs
+        jobs = first._need()[0].buckets.jobs[0]
         names = set(await jobs.index_information())
         assert {"ukey", "claim", "due", "expiry", "finished", "schedule"} <= names
         assert "wake-ups: polling" in first.describe() or "wake-ups: change streams" in first.describe()
@@ -142,14 +142,16 @@ async def test_crashed_claimer_is_rolled_forward_never_doubled(mongodb_harness: 
     job = make_job(h, max_attempts=3)
     await add(h, job)
     ops = store._need()[0]
-    doc = await ops.jobs.find_one({"_id": job.id})
+    n = ops.buckets.of_ukey(f"id:{job.id}")
+    cas = ops.buckets.cas[n]
+    doc = await cas.docs.find_one({"_id": job.id})
     assert doc is not None
     t0 = h.clock.now()
     won = ops._claimed(doc, "ghost", t0 + sec(30), t0)
     # what Versioned.apply writes first, then the crash: the mark only
-    await ops.cas.marks.insert_one(
+    await cas.marks.insert_one(
         {
-            "_id": ops.cas._mark_id(doc, doc["ver"]),
+            "_id": cas._mark_id(doc, doc["ver"]),
             "doc": job.id,
             "ver": doc["ver"],
             "at": t0,

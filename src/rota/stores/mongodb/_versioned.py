@@ -82,23 +82,36 @@ class Versioned:
         except BulkWriteError as exc:
             lost = duplicate_indexes(exc)
         won = [n not in lost for n in range(len(changes))]
-        await self._write([m for n, m in enumerate(marks) if won[n]])
+        missed = await self._write([m for n, m in enumerate(marks) if won[n]])
+        if missed:
+            # a mark won for a version the document had already left (its mark was deleted
+            # after two later changes): a stale read; its write matched nothing
+            won = [ok and marks[n]["_id"] not in missed for n, ok in enumerate(won)]
         if lost:
             await self._roll_forward([marks[n]["_id"] for n in sorted(lost)], now)
         return won
 
-    async def _write(self, marks: Sequence[Doc]) -> None:
+    async def _write(self, marks: Sequence[Doc]) -> set[str]:
+        """Write the marks' contents; returns the ids of marks whose write matched nothing."""
         if not marks:
-            return
+            return set()
         ops: list[ReplaceOne[Doc] | DeleteOne] = []
         for m in marks:
             flt = {"_id": m["doc"], "ver": m["ver"]}
             ops.append(DeleteOne(flt) if m["new"] is None else ReplaceOne(flt, m["new"]))
-        await _bulk(self.docs, ops)
-        # one delete per mark by _id: the only filter FerretDB 1.x answers without a scan
+        matched = await _bulk(self.docs, ops)
+        missed: set[str] = set()
+        if matched < len(ops):  # rare: find which ones (the counts are per command)
+            found = await asyncio.gather(*(self.docs.find_one({"_id": m["doc"]}, {"ver": 1}) for m in marks))
+            for m, doc in zip(marks, found, strict=True):
+                applied = doc is None if m["new"] is None else doc is not None and doc["ver"] == m["ver"] + 1
+                if not applied:
+                    missed.add(m["_id"])
+        # one delete per mark by _id: the only filter FerretDB 1.x answers without a Go scan
         done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks if m["ver"] > 1]
         if done:
             await _bulk(self.marks, [DeleteOne({"_id": d}) for d in done])
+        return missed
 
     async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
         """Write the changes of winners that seem to have crashed before writing them."""
@@ -115,6 +128,10 @@ class Versioned:
         await self.marks.delete_many({"at": {"$lt": before}})
 
 
-async def _bulk(coll: AsyncCollection[Doc], ops: Sequence[ReplaceOne[Doc] | DeleteOne]) -> None:
+async def _bulk(coll: AsyncCollection[Doc], ops: Sequence[ReplaceOne[Doc] | DeleteOne]) -> int:
+    """Run the writes in commands of at most ``_BULK_CHUNK``; returns how many matched."""
+    matched = 0
     for start in range(0, len(ops), _BULK_CHUNK):
-        await coll.bulk_write(list(ops[start : start + _BULK_CHUNK]), ordered=False)
+        res = await coll.bulk_write(list(ops[start : start + _BULK_CHUNK]), ordered=False)
+        matched += res.matched_count + res.deleted_count
+    return matched

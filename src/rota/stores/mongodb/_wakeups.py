@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +25,11 @@ log = logging.getLogger("rota.stores.mongodb")
 
 CHANGE_STREAMS = "change streams"
 POLLING = "polling"
-_FIRST_POLL = 0.05
-_MAX_POLL = 1.0
+# the counter is one small document read by _id: polling it often is cheap, and idle pickup
+# latency is about half this interval
+_FIRST_POLL = 0.02
+_MAX_POLL = 0.1
+_UNSEEN = object()
 
 
 def supports_change_streams(hello: Mapping[str, Any]) -> bool:
@@ -43,7 +47,7 @@ class Wakeups:
         self._db = db
         self._meta = meta
         self._events = dict(events)  # collection name -> local event
-        self._seen: dict[str, int | None] = dict.fromkeys(self._events)
+        self._seen: dict[str, object] = dict.fromkeys(self._events, _UNSEEN)
         self._task: asyncio.Task[None] | None = None
         self.mode = POLLING
 
@@ -88,9 +92,14 @@ class Wakeups:
                 event.set()  # waiters re-check now rather than after their timeout
 
     async def publish(self, collection: str) -> None:
-        """Tell other processes that ``collection`` changed (a no-op with change streams)."""
-        if self.mode == POLLING:
-            await self._meta.update_one({"_id": collection}, {"$inc": {"seq": 1}}, upsert=True)
+        """Tell other processes that ``collection`` changed: a new random token, written after
+        the change (so whoever reads this token later sees the change). Always written: claims
+        read it too (see _claims.py)."""
+        await self._meta.update_one({"_id": collection}, {"$set": {"seq": uuid.uuid4().hex}}, upsert=True)
+
+    async def token(self, collection: str) -> object:
+        doc = await self._meta.find_one({"_id": collection})
+        return doc["seq"] if doc is not None else None
 
     async def wait(self, collection: str, timeout: float) -> bool:
         event = self._events[collection]
@@ -117,6 +126,6 @@ class Wakeups:
             doc = await self._meta.find_one({"_id": collection})
         except PyMongoError:
             return True  # let the caller meet the outage through a real call
-        seq = int(doc["seq"]) if doc is not None else 0
+        seq = doc["seq"] if doc is not None else None
         before, self._seen[collection] = self._seen[collection], seq
-        return before is not None and seq != before
+        return before is not _UNSEEN and seq != before
