@@ -90,10 +90,8 @@ def fresh_url(store: str, base: str) -> str:
     if store == "postgres":
         return f"{base}?schema=b_{tag}"
     if store == "mongodb":
-        # FerretDB/SQLite scans a table per lookup: jobs spread over 64 collections there
-        # (src/rota/stores/mongodb/_buckets.py); a real MongoDB would use the default of 1
         parts = urlsplit(base)
-        return urlunsplit(parts._replace(path=f"/bench_{tag}", query="buckets=64"))
+        return urlunsplit(parts._replace(path=f"/bench_{tag}"))
     raise ValueError(f"unknown store {store!r}")
 
 

@@ -27,9 +27,6 @@ from rota.testing.conformance import Harness
 from tests.servers._common import find_binary, free_port, unavailable
 
 _START_TIMEOUT = 30.0
-# jobs spread over this many collections on FerretDB/SQLite, whose every lookup scans its
-# table (see src/rota/stores/mongodb/_buckets.py); an external server keeps the default
-FERRETDB_BUCKETS = 16
 
 
 @dataclass
@@ -133,15 +130,9 @@ def mongodb_server() -> Iterator[MongoServer]:
         shutil.rmtree(server.data_dir or "", ignore_errors=True)
 
 
-def database_url(server: MongoServer, database: str, query: str = "", *, buckets: int | None = None) -> str:
-    """The URL of ``database``; on the throwaway FerretDB with ``buckets`` (default
-    ``FERRETDB_BUCKETS``) unless ``query`` names its own."""
+def database_url(server: MongoServer, database: str, query: str = "") -> str:
     parts = urlsplit(server.url)
-    query = query or parts.query
-    if server.binary is not None and "buckets=" not in query:
-        count = FERRETDB_BUCKETS if buckets is None else buckets
-        query = f"{query}&buckets={count}" if query else f"buckets={count}"
-    return urlunsplit(parts._replace(path=f"/{database}", query=query))
+    return urlunsplit(parts._replace(path=f"/{database}", query=query or parts.query))
 
 
 async def drop_database(server: MongoServer, database: str) -> None:

@@ -1,8 +1,7 @@
 """The MongoDB store's URL: ``mongodb://[user:pass@]host[:port][,host...]/db?prefix=rota&...``.
 
-rota reads two options of its own, ``prefix`` (the collections' name prefix, default ``rota``)
-and ``buckets`` (how many collections hold the jobs, default 1; see _buckets.py); every other
-query option must be a standard MongoDB URI option and is handed to the driver
+rota reads one option of its own, ``prefix`` (the collections' name prefix, default ``rota``);
+every other query option must be a standard MongoDB URI option and is handed to the driver
 as written. Anything else is a ``ConfigError`` (a misspelt option never goes unnoticed).
 """
 
@@ -22,7 +21,6 @@ DEFAULT_DATABASE = "rota"
 DEFAULT_PREFIX = "rota"
 # without it a stopped server stalls every call for the driver's default 30 s
 DEFAULT_SERVER_SELECTION_MS = "5000"
-MAX_BUCKETS = 1024
 
 _PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _DB_FORBIDDEN = set('/\\. "$')
@@ -35,7 +33,6 @@ class MongoSettings:
     client_url: str  # the URL without rota's own options
     database: str
     prefix: str
-    buckets: int | None = None  # None: as stored for the namespace, else 1 (see _buckets.py)
 
     def describe(self) -> str:
         return f"{redact(self.client_url)} (collections {self.prefix}_*)"
@@ -52,7 +49,6 @@ def parse_url(url: str) -> MongoSettings:
         raise ConfigError(f"invalid MongoDB database name {database!r} in {redact(url)!r}")
 
     prefix = DEFAULT_PREFIX
-    buckets: int | None = None
     passed: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
         if key == "prefix":
@@ -61,10 +57,6 @@ def parse_url(url: str) -> MongoSettings:
                     f"invalid prefix={value!r}: use a letter then up to 63 letters, digits, _ or -"
                 )
             prefix = value
-        elif key == "buckets":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_BUCKETS:
-                raise ConfigError(f"invalid buckets={value!r}: use a whole number from 1 to {MAX_BUCKETS}")
-            buckets = int(value)
         else:
             passed.append((key, value))
     if passed:
@@ -74,7 +66,7 @@ def parse_url(url: str) -> MongoSettings:
             names = ", ".join(sorted({k for k, _ in passed}))
             raise ConfigError(
                 f"bad option in MongoDB URL {redact(url)!r} ({names}): {exc}; rota's own "
-                "options are only 'prefix' and 'buckets', the rest must be MongoDB URI options"
+                "option is only 'prefix', the rest must be MongoDB URI options"
             ) from None
     else:
         known = {}
@@ -84,9 +76,9 @@ def parse_url(url: str) -> MongoSettings:
     client_url = urlunsplit(parts._replace(query=urlencode(passed)))
     if parts.scheme.lower() == "mongodb+srv":
         # checking an SRV URL means DNS lookups; the driver does them when it connects
-        return MongoSettings(client_url=client_url, database=database, prefix=prefix, buckets=buckets)
+        return MongoSettings(client_url=client_url, database=database, prefix=prefix)
     try:
         uri_parser.parse_uri(client_url, validate=True, warn=False, connect_timeout=5.0)
     except (ConfigurationError, ValueError, TypeError) as exc:
         raise ConfigError(f"invalid MongoDB URL {redact(url)!r}: {exc}") from None
-    return MongoSettings(client_url=client_url, database=database, prefix=prefix, buckets=buckets)
+    return MongoSettings(client_url=client_url, database=database, prefix=prefix)

@@ -32,7 +32,6 @@ from pymongo.errors import DuplicateKeyError
 
 from rota._errors import InvalidState, ScheduleNotFound
 from rota._models import FireCommit, Schedule
-from rota.stores.mongodb._buckets import Buckets
 from rota.stores.mongodb._codec import (
     Doc,
     as_utc,
@@ -59,7 +58,7 @@ class ScheduleOps:
     def __init__(
         self,
         schedules: AsyncCollection[Doc],
-        jobs: Buckets,
+        jobs: AsyncCollection[Doc],
         marks: AsyncCollection[Doc],
         *,
         fence_ok: FenceCheck,
@@ -181,10 +180,9 @@ class ScheduleOps:
             docs.setdefault(job_ukey(job), job_to_doc(job, created_at=job.created_at or now))
         jobs = list(docs.values())
         if jobs:
-            found = await self.jobs.locate([d["_id"] for d in jobs], {"ukey": 1}, everywhere=False)
-            for _, clash in found.values():
-                if clash["ukey"] not in docs:
-                    raise InvalidState(f"a job with id {clash['_id']} already exists")
+            clash = await self.jobs.find_one({"_id": {"$in": [d["_id"] for d in jobs]}}, {"ukey": 1})
+            if clash is not None and clash["ukey"] not in docs:
+                raise InvalidState(f"a job with id {clash['_id']} already exists")
         # the fence is read, then the schedule written: see docs/mongodb.md for the window
         if commit.fence is not None and not await self._fence_ok(commit.fence, now):
             return False, 0

@@ -27,7 +27,6 @@ from rota._models import (
     Schedule,
 )
 from rota.stores.base import Store
-from rota.stores.mongodb._buckets import Buckets, agree_on_layout
 from rota.stores.mongodb._codec import Doc
 from rota.stores.mongodb._config import MongoSettings, parse_url
 from rota.stores.mongodb._errors import mapped_errors
@@ -75,23 +74,19 @@ class MongoStore(Store):
         self, db: AsyncDatabase[Doc], hello: dict[str, Any]
     ) -> tuple[JobOps, ScheduleOps, LeaseOps, Wakeups]:
         p = self.settings.prefix
-        schedules, leases = db[f"{p}_schedules"], db[f"{p}_leases"]
-        meta, marks = db[f"{p}_meta"], db[f"{p}_marks"]
-        count = await agree_on_layout(meta, self.settings.buckets)
-        buckets = Buckets(db, p, count, JOB_INDEXES)
+        jobs, schedules = db[f"{p}_jobs"], db[f"{p}_schedules"]
+        leases, meta, marks = db[f"{p}_leases"], db[f"{p}_meta"], db[f"{p}_marks"]
         # create_index is idempotent: same name and spec is a no-op, in any number of processes
-        # (buckets beyond the first get theirs before their first insert)
-        await buckets.ensure(0)
+        for name, keys, extra in JOB_INDEXES:
+            await jobs.create_index(keys, name=name, **extra)
         for name, keys in SCHEDULE_INDEXES:
             await schedules.create_index(keys, name=name)
         await marks.create_index([("at", 1)], name="at")
         lease_ops = LeaseOps(leases, marks)
-        schedule_ops = ScheduleOps(schedules, buckets, marks, fence_ok=lease_ops.fence_ok)
-        job_ops = JobOps(buckets, fence_ok=lease_ops.fence_ok, on_failed=schedule_ops.record_failure)
-        jobs = buckets.jobs[0].name
-        wakeups = Wakeups(db, meta, {jobs: self._jobs_changed, schedules.name: self._schedules_changed})
+        schedule_ops = ScheduleOps(schedules, jobs, marks, fence_ok=lease_ops.fence_ok)
+        job_ops = JobOps(jobs, marks, fence_ok=lease_ops.fence_ok, on_failed=schedule_ops.record_failure)
+        wakeups = Wakeups(db, meta, {jobs.name: self._jobs_changed, schedules.name: self._schedules_changed})
         await wakeups.start(hello)
-        job_ops.set_token(lambda: wakeups.token(jobs))
         return job_ops, schedule_ops, lease_ops, wakeups
 
     async def close(self) -> None:
@@ -113,8 +108,8 @@ class MongoStore(Store):
 
     async def _jobs_appeared(self) -> None:
         self.notify_jobs()
-        ops = self._need()
-        await ops[3].publish(ops[0].buckets.jobs[0].name)
+        wake = self._need()[3]
+        await wake.publish(self._need()[0].jobs.name)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -139,12 +134,7 @@ class MongoStore(Store):
 
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         with mapped_errors("finish"):
-            ops = self._need()
-            applied = await ops[0].finish(results, worker, now)
-            if ops[0].retried:  # a retry is work that appears later: claimers must re-read
-                ops[0].retried = False
-                await ops[3].publish(ops[0].buckets.jobs[0].name)
-            return applied
+            return await self._need()[0].finish(results, worker, now)
 
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
         with mapped_errors("release"):
@@ -263,7 +253,7 @@ class MongoStore(Store):
     async def wait_for_jobs(self, timeout: float) -> bool:
         if self._ops is None:
             return await super().wait_for_jobs(timeout)
-        return await self._ops[3].wait(self._ops[0].buckets.jobs[0].name, timeout)
+        return await self._ops[3].wait(self._ops[0].jobs.name, timeout)
 
     async def wait_for_schedules(self, timeout: float) -> bool:
         if self._ops is None:

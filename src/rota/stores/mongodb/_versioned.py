@@ -107,7 +107,7 @@ class Versioned:
                 applied = doc is None if m["new"] is None else doc is not None and doc["ver"] == m["ver"] + 1
                 if not applied:
                     missed.add(m["_id"])
-        # one delete per mark by _id: the only filter FerretDB 1.x answers without a Go scan
+        # one delete per mark by _id: the only filter FerretDB 1.x answers without a scan
         done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks if m["ver"] > 1]
         if done:
             await _bulk(self.marks, [DeleteOne({"_id": d}) for d in done])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,11 +24,8 @@ log = logging.getLogger("rota.stores.mongodb")
 
 CHANGE_STREAMS = "change streams"
 POLLING = "polling"
-# the counter is one small document read by _id: polling it often is cheap, and idle pickup
-# latency is about half this interval
-_FIRST_POLL = 0.02
-_MAX_POLL = 0.1
-_UNSEEN = object()
+_FIRST_POLL = 0.02  # the counter is one small document: polling it often is cheap
+_MAX_POLL = 0.1  # idle pickup latency is about half the interval
 
 
 def supports_change_streams(hello: Mapping[str, Any]) -> bool:
@@ -47,7 +43,7 @@ class Wakeups:
         self._db = db
         self._meta = meta
         self._events = dict(events)  # collection name -> local event
-        self._seen: dict[str, object] = dict.fromkeys(self._events, _UNSEEN)
+        self._seen: dict[str, int | None] = dict.fromkeys(self._events)
         self._task: asyncio.Task[None] | None = None
         self.mode = POLLING
 
@@ -92,14 +88,9 @@ class Wakeups:
                 event.set()  # waiters re-check now rather than after their timeout
 
     async def publish(self, collection: str) -> None:
-        """Tell other processes that ``collection`` changed: a new random token, written after
-        the change (so whoever reads this token later sees the change). Always written: claims
-        read it too (see _claims.py)."""
-        await self._meta.update_one({"_id": collection}, {"$set": {"seq": uuid.uuid4().hex}}, upsert=True)
-
-    async def token(self, collection: str) -> object:
-        doc = await self._meta.find_one({"_id": collection})
-        return doc["seq"] if doc is not None else None
+        """Tell other processes that ``collection`` changed (a no-op with change streams)."""
+        if self.mode == POLLING:
+            await self._meta.update_one({"_id": collection}, {"$inc": {"seq": 1}}, upsert=True)
 
     async def wait(self, collection: str, timeout: float) -> bool:
         event = self._events[collection]
@@ -126,6 +117,6 @@ class Wakeups:
             doc = await self._meta.find_one({"_id": collection})
         except PyMongoError:
             return True  # let the caller meet the outage through a real call
-        seq = doc["seq"] if doc is not None else None
+        seq = int(doc["seq"]) if doc is not None else 0
         before, self._seen[collection] = self._seen[collection], seq
-        return before is not _UNSEEN and seq != before
+        return before is not None and seq != before
