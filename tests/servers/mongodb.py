@@ -38,6 +38,7 @@ class MongoServer:
     data_dir: str | None = None
     port: int = 0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    postgresql_url: str | None = None  # FerretDB's PostgreSQL backend instead of SQLite
 
     @property
     def log(self) -> str:
@@ -49,10 +50,14 @@ class MongoServer:
             raise RuntimeError("the server is external; it cannot be controlled")
         sqlite_dir = os.path.join(self.data_dir, "sqlite")
         os.makedirs(sqlite_dir, exist_ok=True)
+        backend = (
+            ["--handler=postgresql", f"--postgresql-url={self.postgresql_url}"]
+            if self.postgresql_url
+            else ["--handler=sqlite", f"--sqlite-url=file:{sqlite_dir}/"]
+        )
         cmd = [
             self.binary,
-            "--handler=sqlite",
-            f"--sqlite-url=file:{sqlite_dir}/",
+            *backend,
             f"--listen-addr=127.0.0.1:{self.port}",
             "--debug-addr=-",  # no HTTP debug listener at all
             "--telemetry=disable",
@@ -84,7 +89,8 @@ class MongoServer:
                 proc.wait()
 
 
-def start_ferretdb() -> MongoServer:
+def start_ferretdb(postgresql_url: str | None = None) -> MongoServer:
+    """FerretDB over SQLite in a temp dir, or over the PostgreSQL database at ``postgresql_url``."""
     binary = find_binary("ferretdb")
     if binary is None:
         raise RuntimeError("ferretdb not found (run scripts/install-ferretdb.sh)")
@@ -94,6 +100,7 @@ def start_ferretdb() -> MongoServer:
         binary=binary,
         data_dir=tempfile.mkdtemp(prefix="rota-ferretdb-"),
         port=port,
+        postgresql_url=postgresql_url,
     )
     try:
         server.start()
