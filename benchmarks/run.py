@@ -230,8 +230,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="jobs per processing run (default 10,000; quick 2,000)")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--quick", action="store_true", help="smaller runs (under 3 minutes)")
-    parser.add_argument("--concurrency", type=int, default=100, help="rota worker concurrency")
-    parser.add_argument("--claim-batch", type=int, default=100, help="rota worker claim_batch")
+    # twice the batch: a claim runs while the previous outcomes are written (docs/postgres.md)
+    parser.add_argument("--concurrency", type=int, default=1000, help="rota worker concurrency")
+    parser.add_argument("--claim-batch", type=int, default=500, help="rota worker claim_batch")
     args = parser.parse_args()
     q = args.quick
     args.jobs = args.jobs or (1_000 if q else 10_000)
