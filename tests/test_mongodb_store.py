@@ -294,6 +294,51 @@ async def test_outage_raises_store_unavailable_and_loses_nothing(tmp_path: Path)
         shutil.rmtree(server.data_dir or "", ignore_errors=True)
 
 
+async def test_concurrent_batch_writes_do_not_wedge_the_server(tmp_path: Path) -> None:
+    """Eight workers claim, then finish, 32 jobs each at once: eight write commands of 32
+    statements in flight together. FerretDB 1.x keeps each single-document update
+    statement's read open (one backend connection) until its whole command ends and needs
+    another to write, so such commands used to exhaust its pool (100 connections per
+    database over SQLite, 50 in all over PostgreSQL) and hang for good: 4 worker processes
+    stalled on FerretDB/PostgreSQL. Every claim and finish must complete."""
+    try:
+        server = start_ferretdb()  # our own: a wedged server must not outlive this test
+    except (RuntimeError, OSError) as exc:
+        unavailable("mongodb", str(exc))
+        return
+    stores: list[MongoStore] = []
+    try:
+        url = database_url(server, "wedge")
+        stores = [await opened(url) for _ in range(8)]
+        h = Harness(store=stores[0], clock=FakeClock(), connect=lambda: asyncio.sleep(0, stores[0]))
+        queues = [f"q{n}" for n in range(len(stores))]
+        await add(h, *(make_job(h, queue=q) for q in queues for _ in range(32)))
+        now = h.clock.now()
+        async with asyncio.timeout(60):  # a failure guard: passing takes a few seconds
+            claimed = await asyncio.gather(
+                *(
+                    s.claim(queues=[q], worker=q, limit=32, lease_for=sec(60), now=now)
+                    for s, q in zip(stores, queues, strict=True)
+                )
+            )
+            assert [len(c) for c in claimed] == [32] * len(stores)
+            done = await asyncio.gather(
+                *(
+                    s.finish([Finish(j.id, j.token, Outcome.SUCCEEDED) for j in c], worker=q, now=now)
+                    for s, q, c in zip(stores, queues, claimed, strict=True)
+                )
+            )
+        assert all(all(d) for d in done)
+        assert (await stores[0].stats()).total(JobStatus.SUCCEEDED) == 32 * len(stores)
+    finally:
+        for s in stores:
+            await s.close()
+        server.stop()
+        import shutil
+
+        shutil.rmtree(server.data_dir or "", ignore_errors=True)
+
+
 # PyMongo's async client leaves the socket of a refused connection to the garbage collector
 # (a ResourceWarning, not ours); collected here so it is not blamed on a later test
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

@@ -30,7 +30,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pymongo import DeleteOne, ReplaceOne
+from pymongo import DeleteOne, UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -40,8 +40,7 @@ from rota.stores.mongodb._errors import duplicate_indexes
 # a winner that has not written its change this long after winning is taken to have crashed
 ROLL_FORWARD_AFTER = timedelta(seconds=10)
 
-# FerretDB 1.x holds a SQLite connection per statement of one update/delete command and
-# stalls for good once a command has as many statements as its pool (100) has connections
+# statements per write command: bounds the size of one command (and of one retry)
 _BULK_CHUNK = 32
 
 Change = tuple[Doc, Doc | None]  # (the document as read, its new content or None to delete)
@@ -65,17 +64,18 @@ class Versioned:
             return []
         marks: list[Doc] = []
         for cur, new in changes:
+            mark: Doc = {
+                "_id": self._mark_id(cur, cur["ver"]),
+                "doc": cur["_id"],
+                "ver": cur["ver"],
+                "at": now,
+            }
             if new is not None:
                 new.update(_id=cur["_id"], inc=cur["inc"], ver=cur["ver"] + 1)
-            marks.append(
-                {
-                    "_id": self._mark_id(cur, cur["ver"]),
-                    "doc": cur["_id"],
-                    "ver": cur["ver"],
-                    "at": now,
-                    "new": new,
-                }
-            )
+                gone = [k for k in cur if k not in new]
+                if gone:  # the write sets fields (see _write): these are unset to replace
+                    mark["unset"] = gone
+            marks.append({**mark, "new": new})
         lost: set[int] = set()
         try:
             await self.marks.insert_many(marks, ordered=False)
@@ -95,10 +95,10 @@ class Versioned:
         """Write the marks' contents; returns the ids of marks whose write matched nothing."""
         if not marks:
             return set()
-        ops: list[ReplaceOne[Doc] | DeleteOne] = []
+        ops: list[UpdateMany | DeleteOne] = []
         for m in marks:
             flt = {"_id": m["doc"], "ver": m["ver"]}
-            ops.append(DeleteOne(flt) if m["new"] is None else ReplaceOne(flt, m["new"]))
+            ops.append(DeleteOne(flt) if m["new"] is None else UpdateMany(flt, _replacing(m)))
         matched = await _bulk(self.docs, ops)
         missed: set[str] = set()
         if matched < len(ops):  # rare: find which ones (the counts are per command)
@@ -128,7 +128,24 @@ class Versioned:
         await self.marks.delete_many({"at": {"$lt": before}})
 
 
-async def _bulk(coll: AsyncCollection[Doc], ops: Sequence[ReplaceOne[Doc] | DeleteOne]) -> int:
+def _replacing(mark: Doc) -> Doc:
+    """The update that turns the document into the mark's content.
+
+    Not a replacement (``ReplaceOne``) but a multi update of the fields, though the filter
+    holds ``_id``: FerretDB 1.x keeps the read of each single-document update statement open
+    (holding a backend connection) until its whole command ends, and needs another connection
+    to write. A few commands of many such statements at once exhaust its pool (50
+    connections over PostgreSQL, 100 per database over SQLite) and wait for each other for
+    good: four worker processes stalled that way. A multi update finishes its read before
+    the next statement, so a command holds at most two connections at any time.
+    """
+    update: Doc = {"$set": {k: v for k, v in mark["new"].items() if k != "_id"}}
+    if mark.get("unset"):
+        update["$unset"] = dict.fromkeys(mark["unset"], "")
+    return update
+
+
+async def _bulk(coll: AsyncCollection[Doc], ops: Sequence[UpdateMany | DeleteOne]) -> int:
     """Run the writes in commands of at most ``_BULK_CHUNK``; returns how many matched."""
     matched = 0
     for start in range(0, len(ops), _BULK_CHUNK):
