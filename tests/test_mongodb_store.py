@@ -195,6 +195,30 @@ async def test_a_claim_from_a_stale_read_is_not_reported_won(mongodb_harness: Ha
     assert (stored.status, stored.token) == (JobStatus.SUCCEEDED, other.token)
 
 
+async def test_a_change_writes_the_whole_new_content(mongodb_harness: Harness) -> None:
+    """Changes are written as field updates (see _versioned._replacing), yet a field the new
+    content leaves out is removed, as a replacement would."""
+    h = mongodb_harness
+    store = h.store
+    assert isinstance(store, MongoStore)
+    job = make_job(h)
+    await add(h, job)
+    cas, jobs = store._need()[0].cas, store._need()[0].jobs
+    now = h.clock.now()
+    doc = await jobs.find_one({"_id": job.id})
+    assert doc is not None
+    assert await cas.apply([(doc, {**doc, "extra": {"a": [1]}})], now) == [True]
+    doc = await jobs.find_one({"_id": job.id})
+    assert doc is not None
+    assert doc["extra"] == {"a": [1]}
+    assert await cas.apply([(doc, {k: v for k, v in doc.items() if k != "extra"})], now) == [True]
+    stored = await jobs.find_one({"_id": job.id})
+    assert stored is not None
+    assert "extra" not in stored
+    assert stored["ver"] == doc["ver"] + 1
+    assert await store.get_job(job.id) == job
+
+
 async def test_commit_that_crashed_before_creating_its_jobs_is_completed_once(
     mongodb_harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
