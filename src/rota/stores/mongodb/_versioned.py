@@ -14,6 +14,8 @@ duplicate ``_id``. So every change of a stored document goes through ``Versioned
    MongoDB; on FerretDB only the winner ever writes version ``v + 1``, so there is nobody to
    race with).
 3. The mark of version ``v - 1`` is deleted: nobody can still pass a ``ver: v - 1`` filter.
+   A stale writer that read version ``v - 1`` can then insert that mark again, but its write
+   matches nothing, and ``apply`` reports that change lost, not won.
 
 A writer that crashes between 1 and 2 leaves the document at ``v`` with its mark holding the
 content: a later writer that loses the race against that mark writes the mark's content
@@ -107,7 +109,7 @@ class Versioned:
                 applied = doc is None if m["new"] is None else doc is not None and doc["ver"] == m["ver"] + 1
                 if not applied:
                     missed.add(m["_id"])
-        # one delete per mark by _id: the only filter FerretDB 1.x answers without a scan
+        # the mark of the version before: it can no longer be contended (see the module doc)
         done = [m["_id"].rsplit(":", 1)[0] + f":{m['ver'] - 1}" for m in marks if m["ver"] > 1]
         if done:
             await _bulk(self.marks, [DeleteOne({"_id": d}) for d in done])
