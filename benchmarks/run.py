@@ -100,8 +100,9 @@ async def run_rota(store: str, base: str, opts: argparse.Namespace, workdir: Pat
 
     tuning = _rota.WorkerTuning(opts.concurrency, opts.claim_batch)
     jobs, single = opts.jobs, opts.single
-    if store in SLOW_JOBS:  # FerretDB is slow: fewer jobs
+    if store in SLOW_JOBS:  # FerretDB is slow: fewer jobs, and batches it writes within STALL
         jobs, single = min(jobs, SLOW_JOBS[store]), min(single, SLOW_JOBS[store] // 10)
+        tuning = _rota.WorkerTuning(min(tuning.concurrency, 100), min(tuning.claim_batch, 100))
     out: dict[str, Any] = {"settings": f"concurrency {tuning.concurrency}, claim_batch {tuning.claim_batch}"}
     errors: list[str] = []
 
