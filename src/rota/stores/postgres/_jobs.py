@@ -53,7 +53,26 @@ class JobsMixin(PgBase):
             return []
         check_new_jobs(jobs)
         async with self._conn() as conn:
+            if len(jobs) == 1:
+                return [await self._add_one(conn, jobs[0], now)]
             return await self._add_on(conn, jobs, now)
+
+    async def _add_one(self, conn: asyncpg.Connection, job: Job, now: datetime) -> AddResult:
+        try:
+            created = await conn.fetchrow(
+                query("add_job"),
+                *(column[0] if column is not None else None for column in job_arrays([job], now)),
+                self.jobs_channel,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise InvalidState(f"a job with id {job.id} already exists: {exc}") from exc
+        if created is not None:
+            self.notify_jobs()
+            return AddResult(job=as_stored(job, now), created=True)
+        found = await conn.fetchrow(query("get_job_by_key"), job.key)
+        if found is None:  # the holder of the key was purged in between
+            raise InvalidState(f"job key {job.key!r} changed hands during add; retry")
+        return AddResult(job=job_from_row(found), created=False)
 
     async def _add_on(self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         # two jobs with one key in a call: the first wins, the later ones get its result
