@@ -45,6 +45,8 @@ def test_url_defaults() -> None:
     store = from_url("mongodb://127.0.0.1")
     assert (store.settings.database, store.settings.prefix) == ("rota", "rota")
     assert "serverSelectionTimeoutMS=5000" in store.settings.client_url
+    assert "socketTimeoutMS=30000" in store.settings.client_url
+    assert "socketTimeoutMS=90000" in from_url("mongodb://h/db?socketTimeoutMS=90000").settings.client_url
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ DEFAULT_DATABASE = "rota"
 DEFAULT_PREFIX = "rota"
 # without it a stopped server stalls every call for the driver's default 30 s
 DEFAULT_SERVER_SELECTION_MS = "5000"
+# the driver waits forever for a reply by default: a wedged server would block every caller,
+# and a worker's shutdown with it; a timed-out call is StoreUnavailable and is retried
+DEFAULT_SOCKET_TIMEOUT_MS = "30000"
 
 _PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _DB_FORBIDDEN = set('/\\. "$')
@@ -73,6 +76,8 @@ def parse_url(url: str) -> MongoSettings:
     lowered = {k.lower() for k in known}
     if "serverselectiontimeoutms" not in lowered:
         passed.append(("serverSelectionTimeoutMS", DEFAULT_SERVER_SELECTION_MS))
+    if "sockettimeoutms" not in lowered:
+        passed.append(("socketTimeoutMS", DEFAULT_SOCKET_TIMEOUT_MS))
     client_url = urlunsplit(parts._replace(query=urlencode(passed)))
     if parts.scheme.lower() == "mongodb+srv":
         # checking an SRV URL means DNS lookups; the driver does them when it connects
