@@ -1,6 +1,6 @@
 """rota against its peers, measured in the same run on the same throwaway servers.
 
-    .venv/bin/python benchmarks/run.py [--stores sqlite,redis,postgres,mongodb,memory]
+    .venv/bin/python benchmarks/run.py [--stores sqlite,redis,postgres,mongodb,mongodb-pg,memory]
         [--jobs N] [--no-peers] [--quick] [--concurrency C] [--claim-batch B]
 
 For each store: rota's enqueue rates (single and bulk), processing jobs/s of N pre-enqueued
