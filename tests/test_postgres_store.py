@@ -440,6 +440,35 @@ async def test_store_survives_a_server_restart(own_server: PgServer) -> None:
 # -- claim corner: a job that dies of its lost lease does not use up the limit -------------------
 
 
+async def test_a_success_has_one_attempt_whichever_finish_statement_wrote_it(
+    postgres_harness: Harness,
+) -> None:
+    """A batch of plain successes takes finish_succeeded; a success batched with a failure
+    takes finish. Either way the success is recorded once (in its job row), with its worker."""
+    h = postgres_harness
+    store = h.store
+    jobs = [Job(id=new_id(), task="t", due_at=h.clock.now(), max_attempts=1) for _ in range(3)]
+    await store.add(jobs, now=h.clock.now())
+    claimed = await store.claim(
+        queues=["default"], worker="w1", limit=3, lease_for=timedelta(seconds=30), now=h.clock.now()
+    )
+    assert len(claimed) == 3
+    alone, mixed, failing = claimed
+    now = h.clock.now()
+    assert await store.finish([Finish(alone.id, alone.token, Outcome.SUCCEEDED)], worker="w1", now=now) == [
+        True
+    ]
+    batch = [
+        Finish(mixed.id, mixed.token, Outcome.SUCCEEDED),
+        Finish(failing.id, failing.token, Outcome.FAILED),
+    ]
+    assert await store.finish(batch, worker="w1", now=now) == [True, True]
+    for job in (alone, mixed):
+        attempts = await store.get_attempts(job.id)
+        assert [(a.number, a.worker, a.outcome) for a in attempts] == [(1, "w1", Outcome.SUCCEEDED)]
+    assert [a.outcome for a in await store.get_attempts(failing.id)] == [Outcome.FAILED]
+
+
 async def test_jobs_failed_by_a_claim_do_not_count_against_its_limit(
     postgres_harness: Harness,
 ) -> None:

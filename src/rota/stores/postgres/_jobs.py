@@ -31,7 +31,6 @@ from rota.stores.postgres._rows import (
 from rota.stores.postgres._sql import query
 
 _STATUS = {s.value: s for s in JobStatus}
-_SUCCEEDED = Outcome.SUCCEEDED
 
 
 def check_new_jobs(jobs: Sequence[Job]) -> None:
@@ -45,6 +44,14 @@ def check_new_jobs(jobs: Sequence[Job]) -> None:
         if job.id in seen:
             raise InvalidState(f"a job with id {job.id} already exists")
         seen.add(job.id)
+
+
+async def _key_holder(conn: asyncpg.Connection, key: str | None) -> Job:
+    """The job holding ``key``, which an insert just found taken."""
+    found = await conn.fetchrow(query("get_job_by_key"), key)
+    if found is None:  # purged between the insert and this read
+        raise InvalidState(f"job key {key!r} changed hands during add; retry")
+    return job_from_row(found)
 
 
 class JobsMixin(PgBase):
@@ -69,10 +76,7 @@ class JobsMixin(PgBase):
         if created is not None:
             self.notify_jobs()
             return AddResult(job=as_stored(job, now), created=True)
-        found = await conn.fetchrow(query("get_job_by_key"), job.key)
-        if found is None:  # the holder of the key was purged in between
-            raise InvalidState(f"job key {job.key!r} changed hands during add; retry")
-        return AddResult(job=job_from_row(found), created=False)
+        return AddResult(job=await _key_holder(conn, job.key), created=False)
 
     async def _add_on(self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         # two jobs with one key in a call: the first wins, the later ones get its result
@@ -97,12 +101,8 @@ class JobsMixin(PgBase):
                 results.append(AddResult(job=as_stored(job, now), created=True))
             elif row["existing"] is not None:
                 results.append(AddResult(job=job_from_row(row["existing"]), created=False))
-            else:
-                # the holder of the key committed after this statement's snapshot was taken
-                found = await conn.fetchrow(query("get_job_by_key"), job.key)
-                if found is None:
-                    raise InvalidState(f"job key {job.key!r} changed hands during add; retry")
-                results.append(AddResult(job=job_from_row(found), created=False))
+            else:  # the holder of the key committed after this statement's snapshot was taken
+                results.append(AddResult(job=await _key_holder(conn, job.key), created=False))
         out: list[AddResult] = []
         for i, s in enumerate(slot):
             res = results[s]
@@ -144,7 +144,7 @@ class JobsMixin(PgBase):
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         if not results:
             return []
-        if all(r.outcome is _SUCCEEDED and r.retry_at is None and r.fence is None for r in results):
+        if all(r.outcome is Outcome.SUCCEEDED and r.retry_at is None and r.fence is None for r in results):
             ids = [r.job_id for r in results]
             rows = await self._fetch(
                 "finish_succeeded",
