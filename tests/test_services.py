@@ -7,19 +7,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from rota import App, EventKind, JobStatus
 from rota.runtime.settings import LeaderSettings
+from rota.stores.url import store_from_url
 from rota.testing import FakeClock
+from tests.test_leader import WAIT, Calls, Probe, drive
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-WAIT = 10
 
 
-def make_app(url: str, clock: FakeClock, name: str) -> App:
-    app = App(url, clock=clock, instance_id=name)
+def make_app(url: str, clock: FakeClock, name: str, calls: Calls | None = None) -> App:
+    store = store_from_url(url)
+    app = App(
+        store=Probe(store, calls).as_store() if calls is not None else store, clock=clock, instance_id=name
+    )
 
     @app.cron("* * * * *", id="minutely")
     async def minutely() -> None: ...
@@ -44,7 +49,19 @@ async def apps(tmp_path: Path, clock: FakeClock) -> AsyncIterator[list[App]]:
         await app.close()
 
 
-async def test_only_the_leader_fires_schedules(apps: list[App], clock: FakeClock) -> None:
+# Real seconds a lease renewal takes on a slow store. With 5 ms, moving the fake clock 60 s
+# in one step (as this test once did) lets it pass the leader's safety deadline while the
+# renewal is still on the wire: "renewal did not complete in time", leadership moves, and
+# the fires split between the two workers ([1, 2] instead of [0, 3]).
+@pytest.mark.parametrize("renew_latency", [0.0, 0.005], ids=["fast", "slow-renewals"])
+async def test_only_the_leader_fires_schedules(
+    tmp_path: Path, clock: FakeClock, renew_latency: float
+) -> None:
+    url = f"sqlite:///{tmp_path / 'services.db'}"
+    calls = Calls()
+    apps = [make_app(url, clock, f"node-{i}", calls) for i in range(2)]
+    for app in apps:
+        cast("Probe", app.store).latency["renew_lease"] = renew_latency
     leader = LeaderSettings(enabled=True, ttl=30)
     done: asyncio.Queue[EventKind] = asyncio.Queue()
     for app in apps:
@@ -56,17 +73,22 @@ async def test_only_the_leader_fires_schedules(apps: list[App], clock: FakeClock
         leaders = [w.services.is_leader for w in workers]
         assert sorted(leaders) == [False, True]
         for _ in range(3):
-            await clock.advance(60)
+            # one sleeper deadline at a time, each step waiting for the store calls it caused:
+            # the fake clock must never run ahead of an answer the code still waits for
+            await drive(clock, calls, 60)
             await asyncio.wait_for(done.get(), WAIT)  # that minute's fire ran on one of the workers
         await apps[0].wait_until_idle(timeout=WAIT)
+        assert [w.services.is_leader for w in workers] == leaders, "leadership moved"
         health = await apps[0].health(election=workers[0].services.election)
         assert health.leader is not None and health.leader.id in {"node-0", "node-1"}
+        fired = [w.services.scheduler.fired for w in workers if w.services.scheduler is not None]
+        jobs = await apps[0].list_jobs()
     finally:
         for worker in workers:
             await worker.shutdown()
-    fired = [w.services.scheduler.fired for w in workers if w.services.scheduler is not None]
+        for app in apps:
+            await app.close()
     assert sorted(fired) == [0, 3]
-    jobs = await apps[0].list_jobs()
     assert sorted(j.fire_time for j in jobs if j.fire_time) == [T0 + timedelta(minutes=m) for m in (1, 2, 3)]
 
 
