@@ -199,6 +199,10 @@ class Schedule:
     lease_expires_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # the leader term a fenced acquire leased it under (its named lease and token), so that a
+    # later term can take it over at once instead of waiting for the lease to expire
+    lease_fence_name: str | None = None
+    lease_fence_token: int | None = None
 
     DEFINITION_FIELDS = (
         "task", "trigger", "queue", "payload", "priority", "misfire", "misfire_grace",

@@ -37,6 +37,10 @@ def register(commands: Any) -> None:
     runner: argparse.ArgumentParser = commands.add_parser("scheduler", help="run only the scheduler loop")
     add_app_options(runner, required=True)
     runner.add_argument("--prune", action="store_true", help="remove schedules no longer declared in code")
+    runner.add_argument(
+        "--schedule-lease", type=float, metavar="S",
+        help="seconds a pass holds its schedules (default: the election ttl)",
+    )  # fmt: skip
     runner.set_defaults(run=run_scheduler)
 
 
@@ -131,7 +135,9 @@ async def trigger_now(args: argparse.Namespace) -> int:
 async def run_scheduler(args: argparse.Namespace) -> int:
     """The scheduler loop alone, leader-elected like a worker's (only the leader fires)."""
     app = app_from_args(args)
-    services = LeaderServices(app, scheduler=True, prune_schedules=args.prune)
+    services = LeaderServices(
+        app, scheduler=True, prune_schedules=args.prune, schedule_lease=args.schedule_lease
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,6 +23,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--prune-schedules", action="store_true", help="remove schedules no longer declared in code"
     )
+    parser.add_argument(
+        "--schedule-lease", type=float, metavar="S",
+        help="seconds a scheduler pass holds its schedules (default: the election ttl)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -34,7 +38,7 @@ async def run(args: argparse.Namespace) -> int:
     worker = app.worker(
         concurrency=args.concurrency, queues=queues, lease=args.lease, grace=args.grace,
         scheduler=not args.no_scheduler, prune_schedules=args.prune_schedules,
-        claim_batch=args.claim_batch,
+        claim_batch=args.claim_batch, schedule_lease=args.schedule_lease,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,8 +3,15 @@
 Exactly one job per fire holds however many schedulers run: a schedule is leased before a
 pass (so usually one scheduler handles it), the pass commits conditionally on the schedule's
 version, and each fire's job carries the key ``(schedule_id, fire_time)``, which the store
-keeps unique. With leader election, only the leader runs passes and its commits carry its
-fence, so a paused ex-leader cannot write after its successor started.
+keeps unique. With leader election, only the leader runs passes, and both its acquires and its
+commits carry its fence: a paused ex-leader cannot write after its successor started, and the
+successor takes over at once the schedules a dead leader's pass still held (their leases are
+bound to the dead leader's term) instead of waiting for those leases to expire.
+
+The schedule lease (``lease``) bounds how long a pass may hold schedules: it only matters
+without election (a scheduler that died mid-pass delays those schedules by at most that
+long). It defaults to the election's ttl (``ROTA_LEADER_ELECTION_TTL``, 30 s), the same
+"how long until a silent process counts as dead" as everywhere else.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rota._errors import InvalidTrigger
+from rota._errors import ConfigError, InvalidTrigger
 from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule
 from rota.runtime.firing import jittered, plan_fires, schedule_job
 from rota.runtime.resilience import until_stopped
+from rota.runtime.settings import DEFAULT_TTL, seconds
 from rota.runtime.waiting import first_of
 from rota.triggers import load_trigger
 
@@ -47,7 +55,7 @@ class Scheduler:
         *,
         leadership: Leadership | None = None,
         batch: int = 100,
-        lease: float = 30.0,
+        lease: float | timedelta | None = None,
         poll_interval: float | None = None,
         prune: bool = False,
         owner: str | None = None,
@@ -56,7 +64,10 @@ class Scheduler:
         self.clock = app.clock
         self.leadership = leadership
         self.batch = batch
-        self.lease = timedelta(seconds=lease)
+        lease_s = DEFAULT_TTL if lease is None else seconds(lease, "schedule lease")
+        if lease_s <= 0:
+            raise ConfigError(f"schedule lease must be positive, got {lease_s:g}s")
+        self.lease = timedelta(seconds=lease_s)
         self.poll_interval = poll_interval
         self.prune = prune
         self.owner = owner or f"{app.instance_id}/scheduler"
@@ -104,12 +115,18 @@ class Scheduler:
         acquired (None when interrupted by shutdown)."""
         store = self.app.store
         now = self.clock.now()
-        acquired = await self._call(
-            lambda: store.acquire_schedules(
-                owner=self.owner, limit=self.batch, lease_for=self.lease, now=now
-            ),
-            "acquire_schedules",
-        )
+
+        async def acquire() -> list[Schedule]:
+            fence = None
+            if self.leadership is not None:
+                fence = self.leadership.fence
+                if fence is None:
+                    return []  # not (or no longer) leading: passes are the leader's
+            return await store.acquire_schedules(
+                owner=self.owner, limit=self.batch, lease_for=self.lease, now=now, fence=fence
+            )
+
+        acquired = await self._call(acquire, "acquire_schedules")
         if acquired is None:
             return None
         self.passes += 1
@@ -131,7 +148,7 @@ class Scheduler:
         jobs = tuple(self._job(schedule, fire, now) for fire in plan.fires)
         fence = self.leadership.fence if self.leadership is not None else None
         if self.leadership is not None and fence is None:
-            return  # lost leadership mid-pass; the schedule's lease lapses and the leader takes it
+            return  # lost leadership mid-pass; the next leader's term takes the schedule over
         commit = FireCommit(
             schedule_id=schedule.id, version=schedule.version, owner=self.owner, jobs=jobs,
             next_fire_at=plan.next_fire_at, last_fire_at=plan.last_fire_at, fence=fence,

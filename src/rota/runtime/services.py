@@ -38,14 +38,18 @@ class LeaderServices:
         retention: timedelta | None = timedelta(days=7),
         maintenance_interval: float = 60.0,
         prune_schedules: bool = False,
+        schedule_lease: float | timedelta | None = None,
     ) -> None:
         self.app = app
         self.settings = settings or LeaderSettings.from_env()
         self.retention = retention
         self.maintenance_interval = maintenance_interval
         self.election: LeaderElection | None = None
+        # the schedule lease defaults to the election's ttl: with election the leader's term
+        # bounds it anyway; without, a scheduler dead mid-pass holds schedules that long
+        lease = self.settings.timing.ttl if schedule_lease is None else schedule_lease
         self.scheduler: Scheduler | None = (
-            Scheduler(app, prune=prune_schedules) if scheduler else None
+            Scheduler(app, prune=prune_schedules, lease=lease) if scheduler else None
         )  # leadership is set in start()
         self.purged = 0
         self._changed = asyncio.Event()

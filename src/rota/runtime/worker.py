@@ -95,7 +95,7 @@ class Worker:
         self.services = LeaderServices(
             app, settings=self.settings.leader, scheduler=self.settings.scheduler,
             retention=retention if isinstance(retention, timedelta) else None,
-            prune_schedules=self.settings.prune_schedules,
+            prune_schedules=self.settings.prune_schedules, schedule_lease=self.settings.schedule_lease,
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------

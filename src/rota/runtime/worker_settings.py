@@ -24,6 +24,7 @@ class WorkerSettings:
     name: str | None = None  # lease owner; None: the app's instance id
     scheduler: bool = True  # also fire schedules in this process (when leader)
     prune_schedules: bool = False  # remove schedules once declared in code but not any more
+    schedule_lease: float | timedelta | None = None  # how long a pass holds schedules; None: ttl
     retention: float | timedelta | None = timedelta(days=7)  # prune finished jobs older (leader)
     leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from rota._models import (
     AddResult,
     Attempt,
+    Fence,
     Finish,
     FireCommit,
     Job,
@@ -231,13 +232,31 @@ class Store(ABC):
 
     @abstractmethod
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
         """Lease up to ``limit`` due schedules to ``owner``; atomic per schedule.
 
         Due: not paused, ``next_fire_at <= now``, and no unexpired lease. Order: next_fire_at.
         Each acquired schedule gets ``lease_owner``, ``lease_expires_at = now + lease_for``
         and a new version; returns them as stored after the change.
+
+        With ``fence`` (the leader's term): nothing is acquired unless that named lease is
+        held by ``fence.owner`` with ``fence.token`` and unexpired at ``now`` (checked in the
+        same atomic step, or, for MongoDB, just before: see docs/mongodb.md). A schedule
+        whose lease was taken under an older term of the same lease (``lease_fence_name ==
+        fence.name`` and ``lease_fence_token < fence.token``) is due too, whatever its lease
+        expiry: that term has ended, so its pass can never commit, and the new leader must
+        not wait out its lease. Acquired schedules record ``lease_fence_name`` and
+        ``lease_fence_token``; without a fence both are cleared (None). Every write that clears
+        a schedule's lease (commit, definition change, pause/resume) clears them as well.
+        Takeover needs no index of its own: a schedule taken over is due (``next_fire_at <=
+        now``), so the due-schedules index finds it.
         """
 
     @abstractmethod
@@ -249,8 +268,10 @@ class Store(ABC):
         does (a key that exists creates nothing), sets next/last fire times, grows
         ``run_count`` by the jobs created, sets ``last_job_id`` to the last commit job's stored
         id (the existing job's id when its key already existed) when there are jobs,
-        clears the lease and bumps the version. Returns False, writing nothing, when the
-        condition fails. Wakes waiters of ``wait_for_jobs`` when jobs were created.
+        clears the lease (owner, expiry and fence) and bumps the version. Returns False,
+        writing nothing, when the condition fails: a pass whose schedule was taken over by a
+        newer term (its version moved on) never commits. Wakes waiters of ``wait_for_jobs``
+        when jobs were created.
         """
 
     @abstractmethod

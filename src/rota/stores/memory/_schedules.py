@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ScheduleNotFound
-from rota._models import AddResult, FireCommit, Schedule
+from rota._models import AddResult, Fence, FireCommit, Schedule
 
 # a heap holding this many stale entries more than live schedules is rebuilt (amortised O(1))
 _COMPACT_SLACK = 1024
@@ -17,12 +17,15 @@ class ScheduleBook:
     """The schedules of a ``MemoryStore``, with a heap of when each may next be acquired.
 
     Heap entries carry the schedule's version; any write bumps it, so older entries are
-    dropped when met. A leased schedule is filed at ``max(next_fire_at, lease expiry)``.
+    dropped when met. A leased schedule is filed at ``max(next_fire_at, lease expiry)``; the
+    ones leased under a leader's term are also listed apart, so a later term finds them
+    before their lease expires.
     """
 
     def __init__(self) -> None:
         self._items: dict[str, Schedule] = {}
         self._heap: list[tuple[datetime, str, int]] = []
+        self._fenced: set[str] = set()  # ids leased under a fence (few: one pass's worth)
 
     def get(self, schedule_id: str) -> Schedule | None:
         s = self._items.get(schedule_id)
@@ -32,6 +35,7 @@ class ScheduleBook:
         return [self._items[k].replace() for k in sorted(self._items)]
 
     def remove(self, schedule_id: str) -> bool:
+        self._fenced.discard(schedule_id)
         return self._items.pop(schedule_id, None) is not None
 
     def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
@@ -46,7 +50,7 @@ class ScheduleBook:
             if schedule.trigger != current.trigger:
                 changes["next_fire_at"] = schedule.next_fire_at
             stored = current.replace(**changes)
-            stored.lease_owner = stored.lease_expires_at = None
+            self._unlease(stored)
             stored.version = current.version + 1
             stored.updated_at = now
         self._save(stored)
@@ -61,26 +65,42 @@ class ScheduleBook:
         s.paused = paused
         if not paused and next_fire_at is not None:
             s.next_fire_at = next_fire_at
-        s.lease_owner = s.lease_expires_at = None
+        self._unlease(s)
         s.version += 1
         s.updated_at = now
         self._save(s)
         return s.replace()
 
-    def acquire(self, owner: str, limit: int, lease_for: timedelta, now: datetime) -> list[Schedule]:
+    def acquire(
+        self, owner: str, limit: int, lease_for: timedelta, now: datetime, fence: Fence | None
+    ) -> list[Schedule]:
         due: list[Schedule] = []
         while self._heap and self._heap[0][0] <= now:
             _, sid, version = heapq.heappop(self._heap)
             s = self._items.get(sid)
             if s is not None and s.version == version:
                 due.append(s)
+        popped = {s.id for s in due}
+        if fence is not None:
+            # leased by an ended term: due now (their heap entries go stale with the version)
+            for sid in self._fenced:
+                s = self._items[sid]
+                if sid not in popped and _older_term(s, fence, now):
+                    due.append(s)
         due.sort(key=lambda s: (s.next_fire_at, s.id))
         taken, rest = due[: max(0, limit)], due[max(0, limit) :]
-        for s in rest:  # still due: file them again unchanged
-            self._file(s)
+        for s in rest:  # still due: file them again unchanged (taken-over ones are still filed)
+            if s.id in popped:
+                self._file(s)
         for s in taken:
             s.lease_owner = owner
             s.lease_expires_at = now + lease_for
+            s.lease_fence_name = fence.name if fence is not None else None
+            s.lease_fence_token = fence.token if fence is not None else None
+            if fence is not None:
+                self._fenced.add(s.id)
+            else:
+                self._fenced.discard(s.id)
             s.version += 1
             s.updated_at = now
             self._file(s)
@@ -97,7 +117,7 @@ class ScheduleBook:
         s.run_count += sum(1 for r in results if r.created)
         if results:
             s.last_job_id = results[-1].job.id
-        s.lease_owner = s.lease_expires_at = None
+        self._unlease(s)
         s.version += 1
         s.updated_at = now
         self._file(s)
@@ -118,6 +138,10 @@ class ScheduleBook:
             heapq.heappop(self._heap)
         return None
 
+    def _unlease(self, s: Schedule) -> None:
+        s.lease_owner = s.lease_expires_at = s.lease_fence_name = s.lease_fence_token = None
+        self._fenced.discard(s.id)
+
     def _save(self, s: Schedule) -> None:
         self._items[s.id] = s
         self._file(s)
@@ -132,3 +156,15 @@ class ScheduleBook:
         if len(self._heap) > 2 * len(self._items) + _COMPACT_SLACK:
             self._heap[:] = [e for e in self._heap if (x := self._items.get(e[1])) and x.version == e[2]]
             heapq.heapify(self._heap)
+
+
+def _older_term(s: Schedule, fence: Fence, now: datetime) -> bool:
+    """Due, and leased under an earlier term of ``fence``'s lease (whose pass cannot commit)."""
+    return (
+        not s.paused
+        and s.next_fire_at is not None
+        and s.next_fire_at <= now
+        and s.lease_fence_name == fence.name
+        and s.lease_fence_token is not None
+        and s.lease_fence_token < fence.token
+    )

@@ -267,9 +267,17 @@ class MemoryStore(Store):
         return stored
 
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
-        return self._book.acquire(owner, limit, lease_for, now)
+        if fence is not None and not self._fence_ok(fence, now):
+            return []
+        return self._book.acquire(owner, limit, lease_for, now, fence)
 
     async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
         if not self._book.can_commit(commit) or (

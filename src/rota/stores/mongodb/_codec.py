@@ -164,6 +164,8 @@ def schedule_to_doc(s: Schedule) -> Doc:
         "lease_expires_at": s.lease_expires_at,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
+        "lease_fence_name": s.lease_fence_name,
+        "lease_fence_token": s.lease_fence_token,
         "outbox_id": None,
         "outbox": [],
     }
@@ -200,7 +202,13 @@ def schedule_from_doc(doc: Mapping[str, Any]) -> Schedule:
         lease_expires_at=_utc(doc.get("lease_expires_at")),
         created_at=_utc(doc.get("created_at")),
         updated_at=_utc(doc.get("updated_at")),
+        lease_fence_name=doc.get("lease_fence_name"),
+        lease_fence_token=_opt_int(doc.get("lease_fence_token")),
     )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def lease_from_doc(doc: Mapping[str, Any]) -> Lease:

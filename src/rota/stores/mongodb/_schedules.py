@@ -31,7 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from rota._errors import InvalidState, ScheduleNotFound
-from rota._models import FireCommit, Schedule
+from rota._models import Fence, FireCommit, Schedule
 from rota.stores.mongodb._codec import (
     Doc,
     as_utc,
@@ -46,7 +46,12 @@ from rota.stores.mongodb._versioned import Versioned
 
 _ROUNDS = 16
 _FLUSH_BATCH = 100
-_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+_NO_LEASE = {
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "lease_fence_name": None,
+    "lease_fence_token": None,
+}
 
 SCHEDULE_INDEXES = [
     ("due", [("paused", ASCENDING), ("next_fire_at", ASCENDING)]),
@@ -138,14 +143,24 @@ class ScheduleOps:
             raise ScheduleNotFound(schedule_id)
         return schedule_from_doc(new)
 
-    async def acquire(self, owner: str, limit: int, lease_for: timedelta, now: datetime) -> list[Schedule]:
+    async def acquire(
+        self, owner: str, limit: int, lease_for: timedelta, now: datetime, fence: Fence | None
+    ) -> list[Schedule]:
         await self.flush_pending(now)
         if limit <= 0:
             return []
-        due = {
-            "paused": False,
-            "next_fire_at": {"$ne": None, "$lte": now},
-            "$or": [{"lease_expires_at": None}, {"lease_expires_at": {"$lte": now}}],
+        # the fence is read, then the schedules written (no multi-document transaction): a
+        # term that ends in between leases schedules its pass then cannot commit (the commit
+        # checks the fence again), and the next term takes them over at once
+        if fence is not None and not await self._fence_ok(fence, now):
+            return []
+        free: list[Doc] = [{"lease_expires_at": None}, {"lease_expires_at": {"$lte": now}}]
+        if fence is not None:  # leased under an ended term of this election
+            free.append({"lease_fence_name": fence.name, "lease_fence_token": {"$lt": fence.token}})
+        due = {"paused": False, "next_fire_at": {"$ne": None, "$lte": now}, "$or": free}
+        term = {
+            "lease_fence_name": fence.name if fence is not None else None,
+            "lease_fence_token": fence.token if fence is not None else None,
         }
         taken: list[Schedule] = []
         for _ in range(_ROUNDS):
@@ -159,6 +174,7 @@ class ScheduleOps:
                         **d,
                         "lease_owner": owner,
                         "lease_expires_at": now + lease_for,
+                        **term,
                         "updated_at": now,
                         "version": d["version"] + 1,
                     },

@@ -17,6 +17,7 @@ from rota._errors import StoreError
 from rota._models import (
     AddResult,
     Attempt,
+    Fence,
     Finish,
     FireCommit,
     Job,
@@ -207,10 +208,16 @@ class MongoStore(Store):
             return stored
 
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
         with mapped_errors("acquire_schedules"):
-            return await self._need()[1].acquire(owner, limit, lease_for, now)
+            return await self._need()[1].acquire(owner, limit, lease_for, now, fence)
 
     async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
         with mapped_errors("commit_fires"):

@@ -103,6 +103,8 @@ def schedule_from_row(r: Row) -> Schedule:
         lease_expires_at=r["lease_expires_at"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        lease_fence_name=r["lease_fence_name"],
+        lease_fence_token=r["lease_fence_token"],
     )
 
 

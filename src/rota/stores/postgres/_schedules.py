@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rota._errors import ScheduleNotFound
-from rota._models import FireCommit, Lease, Schedule
+from rota._models import Fence, FireCommit, Lease, Schedule
 from rota.stores.postgres._jobs import JobsMixin, check_new_jobs
 from rota.stores.postgres._rows import lease_from_row, schedule_from_row
 from rota.stores.postgres._sql import query
@@ -67,11 +67,20 @@ class SchedulesMixin(JobsMixin):
         return schedule_from_row(row)
 
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
         if limit <= 0:
             return []
-        rows = await self._fetch("acquire_schedules", owner, limit, now, now + lease_for)
+        rows = await self._fetch(
+            "acquire_schedules", owner, limit, now, now + lease_for,
+            *((fence.name, fence.owner, fence.token) if fence is not None else (None, None, None)),
+        )  # fmt: skip
         found = [schedule_from_row(r) for r in rows]
         found.sort(key=lambda s: (s.next_fire_at or now, s.id))
         return found

@@ -364,7 +364,8 @@ UPDATE schedules
 SET task = $2, trigger = $3, queue = $4, payload = $5, priority = $6, misfire = $7,
     misfire_grace = $8, max_catchup = $9, jitter = $10, overlap = $11, origin = $12,
     next_fire_at = CASE WHEN trigger = $3 THEN next_fire_at ELSE $13 END,
-    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = $14
+    lease_owner = NULL, lease_expires_at = NULL, lease_fence_name = NULL, lease_fence_token = NULL,
+    version = version + 1, updated_at = $14
 WHERE id = $1
 RETURNING *;
 
@@ -382,21 +383,28 @@ UPDATE schedules
 SET paused = $2,
     next_fire_at = CASE WHEN NOT $2 AND $3::timestamptz IS NOT NULL THEN $3
                         ELSE next_fire_at END,
-    lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = $4
+    lease_owner = NULL, lease_expires_at = NULL, lease_fence_name = NULL, lease_fence_token = NULL,
+    version = version + 1, updated_at = $4
 WHERE id = $1
 RETURNING *, pg_notify($5, '') AS woke;
 
 -- name: acquire_schedules
+-- With a fence ($5 not NULL): nothing unless the fence's lease is held ($5, $6, $7), and a
+-- lease taken under an older term of the same election ($5, token < $7) is free at once.
 WITH due AS (
     SELECT id FROM schedules
     WHERE NOT paused AND next_fire_at <= $3
-      AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+      AND (lease_expires_at IS NULL OR lease_expires_at <= $3
+           OR (lease_fence_name = $5 AND lease_fence_token < $7))
+      AND ($5::text IS NULL OR EXISTS (
+          SELECT 1 FROM leases WHERE name = $5 AND owner = $6 AND token = $7 AND expires_at > $3))
     ORDER BY next_fire_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 UPDATE schedules s
-SET lease_owner = $1, lease_expires_at = $4, version = s.version + 1, updated_at = $3
+SET lease_owner = $1, lease_expires_at = $4, lease_fence_name = $5, lease_fence_token = $7,
+    version = s.version + 1, updated_at = $3
 WHERE s.id = ANY(ARRAY(SELECT id FROM due))
 RETURNING s.*;
 
@@ -412,7 +420,7 @@ FOR SHARE;
 UPDATE schedules
 SET next_fire_at = $2, last_fire_at = $3, run_count = run_count + $4,
     last_job_id = COALESCE($5, last_job_id), lease_owner = NULL, lease_expires_at = NULL,
-    version = version + 1, updated_at = $6
+    lease_fence_name = NULL, lease_fence_token = NULL, version = version + 1, updated_at = $6
 WHERE id = $1;
 
 -- name: next_schedule_due

@@ -197,6 +197,8 @@ def decode_schedule(schedule_id: bytes | str, flat: Sequence[bytes]) -> Schedule
         lease_expires_at=_opt_ms(f, b"le"),
         created_at=_opt_ms(f, b"ca"),
         updated_at=_opt_ms(f, b"ua"),
+        lease_fence_name=_opt_str(f, b"ln"),
+        lease_fence_token=int(f[b"lt"]) if b"lt" in f else None,
     )
 
 

@@ -99,9 +99,15 @@ local function read_job(i)
 end
 
 -- keep the schedule's due index: score = next fire, or lease expiry when later; paused or
--- never-firing schedules are not indexed
+-- never-firing schedules are not indexed. Schedules leased under a leader's term are also
+-- in sfence, by the term's token, so a later term finds them before their lease expires.
 local function sched_index(sid)
-  local h = redis.call('HMGET', P .. ':sch:' .. sid, 'nf', 'pa', 'le')
+  local h = redis.call('HMGET', P .. ':sch:' .. sid, 'nf', 'pa', 'le', 'lt')
+  if h[4] then
+    redis.call('ZADD', P .. ':sfence', h[4], sid)
+  else
+    redis.call('ZREM', P .. ':sfence', sid)
+  end
   if not h[1] or h[2] == '1' then
     redis.call('ZREM', P .. ':sdue', sid)
     return
@@ -109,5 +115,10 @@ local function sched_index(sid)
   local score = num(h[1])
   if h[3] and num(h[3]) > score then score = num(h[3]) end
   redis.call('ZADD', P .. ':sdue', score, sid)
+end
+
+-- the schedule's lease ends: owner, expiry and the term it was taken under
+local function sched_unlease(sk)
+  redis.call('HDEL', sk, 'lo', 'le', 'ln', 'lt')
 end
 

@@ -1,8 +1,9 @@
 """Schedule and named-lease methods of the Redis store.
 
 Keys: ``N:sch:<id>`` schedule hash, ``N:schs`` every schedule id, ``N:sdue`` unpaused
-schedules by next fire (or lease expiry when later), ``N:lease:<name>`` named lease hash
-whose token counter outlives every holder.
+schedules by next fire (or lease expiry when later), ``N:sfence`` schedules leased under a
+leader's term by its token, ``N:lease:<name>`` named lease hash whose token counter outlives
+every holder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota._errors import ConfigError, ScheduleNotFound
-from rota._models import FireCommit, Lease, Schedule
+from rota._models import Fence, FireCommit, Lease, Schedule
 from rota.stores.redis._codec import (
     decode_schedule,
     decode_schedules,
@@ -85,7 +86,13 @@ class SchedulesMixin:
         return decode_schedule(schedule_id, reply[1])
 
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
         if limit <= 0:
             return []
@@ -93,8 +100,9 @@ class SchedulesMixin:
             raise ConfigError(f"lease_for must be positive, got {lease_for}")
         at = to_ms(now)
         rows = await self._run(
-            "acquire_schedules", at, at + _ms(lease_for), owner, limit, max(limit, _ACQUIRE_SCAN)
-        )
+            "acquire_schedules", at, at + _ms(lease_for), owner, limit, max(limit, _ACQUIRE_SCAN),
+            *((fence.name, fence.owner, fence.token) if fence is not None else ("", "", "")),
+        )  # fmt: skip
         return decode_schedules(rows)
 
     async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:

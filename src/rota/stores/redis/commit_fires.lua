@@ -20,7 +20,7 @@ if nf ~= '' then redis.call('HSET', sk, 'nf', nf) else redis.call('HDEL', sk, 'n
 if lf ~= '' then redis.call('HSET', sk, 'lf', lf) else redis.call('HDEL', sk, 'lf') end
 redis.call('HINCRBY', sk, 'rc', created)
 if last then redis.call('HSET', sk, 'lj', last) end
-redis.call('HDEL', sk, 'lo', 'le')
+sched_unlease(sk)
 redis.call('HINCRBY', sk, 'v', 1)
 sched_index(sid)
 flush_counts()

@@ -5,7 +5,7 @@ local sk = P .. ':sch:' .. sid
 if redis.call('EXISTS', sk) == 0 then return {'missing'} end
 redis.call('HSET', sk, 'pa', paused, 'ua', now)
 if paused == '0' and nf ~= '' then redis.call('HSET', sk, 'nf', nf) end
-redis.call('HDEL', sk, 'lo', 'le')
+sched_unlease(sk)
 redis.call('HINCRBY', sk, 'v', 1)
 sched_index(sid)
 redis.call('PUBLISH', P .. ':wake:sch', '1')

@@ -27,7 +27,7 @@ else
   if trigger_changed then
     if nf ~= '' then redis.call('HSET', sk, 'nf', nf) else redis.call('HDEL', sk, 'nf') end
   end
-  redis.call('HDEL', sk, 'lo', 'le')
+  sched_unlease(sk)
   redis.call('HINCRBY', sk, 'v', 1)
   redis.call('HSET', sk, 'ua', now)
 end

@@ -179,6 +179,8 @@ def schedule_from_row(r: Row) -> Schedule:
         lease_expires_at=opt_dt(r[21]),
         created_at=opt_dt(r[22]),
         updated_at=opt_dt(r[23]),
+        lease_fence_name=r[24],
+        lease_fence_token=r[25],
     )
 
 

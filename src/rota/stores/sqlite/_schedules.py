@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from rota._errors import ScheduleNotFound
-from rota._models import FireCommit, Lease, Schedule
+from rota._models import Fence, FireCommit, Lease, Schedule
 from rota.stores.sqlite._conn import write
 from rota.stores.sqlite._jobs import fence_held, insert_jobs
 from rota.stores.sqlite._rows import (
@@ -87,12 +87,28 @@ def set_paused(
 
 
 def acquire(
-    conn: sqlite3.Connection, owner: str, limit: int, lease_for: timedelta, now: datetime
+    conn: sqlite3.Connection,
+    owner: str,
+    limit: int,
+    lease_for: timedelta,
+    now: datetime,
+    *,
+    fence: Fence | None,
 ) -> list[Schedule]:
     if limit <= 0:
         return []
-    args = {"owner": owner, "expires": to_us(now + lease_for), "now": to_us(now), "limit": limit}
+    now_us = to_us(now)
+    args = {
+        "owner": owner,
+        "expires": to_us(now + lease_for),
+        "now": now_us,
+        "limit": limit,
+        "fence_name": fence.name if fence is not None else None,
+        "fence_token": fence.token if fence is not None else None,
+    }
     with write(conn):
+        if fence is not None and not fence_held(conn, fence, now_us):
+            return []
         rows = conn.execute(S["acquire_schedules"], args).fetchall()
     found = [schedule_from_row(r) for r in rows]
     found.sort(key=lambda s: (s.next_fire_at, s.id))

@@ -18,6 +18,7 @@ from rota._errors import ConfigError, StoreError
 from rota._models import (
     AddResult,
     Attempt,
+    Fence,
     Finish,
     FireCommit,
     Job,
@@ -216,9 +217,15 @@ class SQLiteStore(Store):
         return stored
 
     async def acquire_schedules(
-        self, *, owner: str, limit: int, lease_for: timedelta, now: datetime
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_for: timedelta,
+        now: datetime,
+        fence: Fence | None = None,
     ) -> list[Schedule]:
-        return await self._run(_schedules.acquire, owner, limit, lease_for, now)
+        return await self._run(_schedules.acquire, owner, limit, lease_for, now, fence=fence)
 
     async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
         applied, created = await self._run(_schedules.commit_fires, commit, now)

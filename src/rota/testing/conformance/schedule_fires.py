@@ -17,9 +17,23 @@ def fire_job(h: Harness, schedule: Schedule, fire_time: datetime) -> Job:
 
 
 async def acquire(
-    h: Harness, owner: str = "o", *, limit: int = 10, lease_for: timedelta = LEASE
+    h: Harness,
+    owner: str = "o",
+    *,
+    limit: int = 10,
+    lease_for: timedelta = LEASE,
+    fence: Fence | None = None,
 ) -> list[Schedule]:
-    return await h.store.acquire_schedules(owner=owner, limit=limit, lease_for=lease_for, now=h.clock.now())
+    return await h.store.acquire_schedules(
+        owner=owner, limit=limit, lease_for=lease_for, now=h.clock.now(), fence=fence
+    )
+
+
+async def elect(h: Harness, owner: str, *, ttl: float = 10, name: str = "leader:s") -> Fence:
+    """Take the named lease ``name`` as ``owner``; its fence (a leader's term)."""
+    lease = await h.store.acquire_lease(name, owner=owner, ttl=sec(ttl), now=h.clock.now())
+    assert lease is not None, f"{name} is held"
+    return Fence(name, owner, lease.token)
 
 
 class ScheduleFires:
@@ -175,6 +189,103 @@ class ScheduleFires:
         fence = Fence("scheduler", "p", usurper.token)
         commit = FireCommit("s1", leased.version, "o", (job,), now + sec(60), now, fence)
         assert await harness.store.commit_fires(commit, now=now)
+
+    async def test_a_new_term_takes_over_schedules_leased_by_an_ended_one_at_once(
+        self, harness: Harness
+    ) -> None:
+        schedule = make_schedule(harness, "s1")
+        await harness.store.put_schedule(schedule, now=harness.clock.now())
+        old = await elect(harness, "a", ttl=10)
+        (leased,) = await acquire(harness, "a/sched", lease_for=sec(60), fence=old)
+        assert (leased.lease_fence_name, leased.lease_fence_token) == (old.name, old.token)
+        assert await harness.store.get_schedule("s1") == leased
+        await harness.clock.advance(10)  # the old leader died mid-pass; its term lapsed
+        now = harness.clock.now()
+        new = await elect(harness, "b", ttl=10)
+        assert await acquire(harness, "p") == [], "an unfenced acquire still waits for the lease"
+        await harness.store.put_schedule(make_schedule(harness, "s2", fire_in=-1), now=now)
+        got = await acquire(harness, "b/sched", lease_for=sec(60), fence=new)
+        assert [s.id for s in got] == ["s1", "s2"]
+        (taken, _) = got
+        assert (taken.lease_owner, taken.lease_expires_at) == ("b/sched", now + sec(60))
+        assert (taken.lease_fence_name, taken.lease_fence_token, taken.version) == (
+            new.name,
+            new.token,
+            leased.version + 1,
+        )
+        # the ended term's pass can never commit (promise 3): the version moved on
+        late = fire_job(harness, schedule, schedule.next_fire_at or now)
+        stale = FireCommit("s1", leased.version, "a/sched", (late,), now + sec(60), late.fire_time, old)
+        assert not await harness.store.commit_fires(stale, now=now)
+        stale = FireCommit("s1", leased.version, "a/sched", (late,), now + sec(60), late.fire_time)
+        assert not await harness.store.commit_fires(stale, now=now)
+        assert await harness.store.get_job(late.id) is None
+        job = fire_job(harness, schedule, schedule.next_fire_at or now)
+        commit = FireCommit("s1", taken.version, "b/sched", (job,), now + sec(60), job.fire_time, new)
+        assert await harness.store.commit_fires(commit, now=now)
+        stored = await harness.store.get_schedule("s1")
+        assert stored is not None
+        assert stored.run_count == 1
+        lease = (
+            stored.lease_owner,
+            stored.lease_expires_at,
+            stored.lease_fence_name,
+            stored.lease_fence_token,
+        )
+        assert lease == (None, None, None, None)
+        assert [j.id for j in await harness.store.list_jobs(JobFilter(schedule_id="s1"))] == [job.id]
+
+    async def test_a_fenced_acquire_takes_nothing_its_term_may_not(self, harness: Harness) -> None:
+        await harness.store.put_schedule(make_schedule(harness, "s1"), now=harness.clock.now())
+        term = await elect(harness, "a", ttl=10)
+        for stale in (
+            Fence(term.name, "a", term.token + 1),  # not this term's token
+            Fence(term.name, "x", term.token),  # not its owner
+            Fence("leader:other", "a", term.token),  # a lease nobody holds
+        ):
+            assert await acquire(harness, fence=stale) == []
+        (leased,) = await acquire(harness, "a/sched", lease_for=sec(60), fence=term)
+        # the same term does not take its own lease over (its pass is still running)
+        assert await acquire(harness, "a/sched", fence=term) == []
+        await harness.clock.advance(10)  # the term expired and nobody took over
+        assert await acquire(harness, "a/sched", fence=term) == []
+        assert await harness.store.get_schedule("s1") == leased
+        # a term of another election does not take it over either (its tokens are unrelated)
+        other = await elect(harness, "b", name="leader:t")
+        assert await acquire(harness, "b/sched", fence=Fence(other.name, "b", other.token + 5)) == []
+        assert await acquire(harness, "b/sched", fence=other) == []
+
+    async def test_a_fenced_acquire_waits_for_an_unfenced_lease(self, harness: Harness) -> None:
+        await harness.store.put_schedule(make_schedule(harness, "s1"), now=harness.clock.now())
+        (leased,) = await acquire(harness, "solo", lease_for=sec(20))
+        assert (leased.lease_fence_name, leased.lease_fence_token) == (None, None)
+        term = await elect(harness, "a", ttl=60)
+        assert await acquire(harness, "a/sched", fence=term) == []
+        await harness.clock.advance(20)
+        (taken,) = await acquire(harness, "a/sched", fence=term)
+        assert (taken.lease_owner, taken.lease_fence_token) == ("a/sched", term.token)
+
+    async def test_clearing_a_lease_clears_its_term(self, harness: Harness) -> None:
+        now = harness.clock.now()
+        await harness.store.put_schedule(make_schedule(harness, "s1"), now=now)
+        term = await elect(harness, "a", ttl=60)
+        await acquire(harness, "a/sched", fence=term)
+        paused = await harness.store.set_schedule_paused("s1", True, next_fire_at=None, now=now)
+        assert (paused.lease_owner, paused.lease_fence_name, paused.lease_fence_token) == (None, None, None)
+        await harness.store.set_schedule_paused("s1", False, next_fire_at=now, now=now)
+        await acquire(harness, "a/sched", fence=term)
+        changed = make_schedule(harness, "s1").replace(queue="other")
+        redefined = await harness.store.put_schedule(changed, now=now)
+        assert (redefined.lease_owner, redefined.lease_fence_name, redefined.lease_fence_token) == (
+            None,
+            None,
+            None,
+        )
+        (again,) = await acquire(harness, "a/sched", fence=term)
+        assert again.lease_fence_token == term.token
+        await harness.clock.advance(LEASE.total_seconds())
+        (unfenced,) = await acquire(harness, "solo")  # the lease expired: an unfenced acquire
+        assert (unfenced.lease_fence_name, unfenced.lease_fence_token) == (None, None)
 
     async def test_next_schedule_due(self, harness: Harness) -> None:
         now = harness.clock.now()

@@ -1,0 +1,5 @@
+-- rota schema, version 3: a schedule leased by a leader's scheduler pass records the term
+-- (the leader lease's name and fencing token), so that the next leader can take the
+-- schedule over at once instead of waiting for the dead leader's lease to expire.
+-- No index: a schedule taken over is due, so schedules_due finds it.
+ALTER TABLE schedules ADD COLUMN lease_fence_name text, ADD COLUMN lease_fence_token bigint;
