@@ -176,3 +176,29 @@ def test_worker_flags_reach_the_worker(monkeypatch: pytest.MonkeyPatch, url: str
     assert seen["lease"] == 12 and seen["grace"] == 3
     assert seen["scheduler"] is False and seen["prune_schedules"] is True
     assert seen["claim_batch"] == 250
+
+
+def test_declared_schedules_reach_the_store_given_with_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    # no scheduler has run: the app's @app.cron schedule is there as soon as it is used
+    code, out, err = rota(capsys, "schedules", "list", "--app", APP, "--store", url)
+    assert code == 0, err
+    assert "nightly" in out
+    code, out, err = rota(capsys, "schedules", "pause", "--app", APP, "--store", url, "nightly")
+    assert (code, out.strip()) == (0, "nightly: paused"), err
+    code, out, _ = rota(capsys, "schedules", "show", "--app", APP, "--store", url, "nightly")
+    assert code == 0 and "paused" in out  # declaring it again did not resume it
+
+    from rota.runtime.worker import Worker
+
+    seen: dict[str, object] = {}
+
+    async def fake_run(self: Worker) -> None:
+        seen["declared"] = sorted(self.app.declared_schedules)
+        seen["store"] = self.app.store.describe()
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    assert main(["worker", APP, "--store", url]) == 0
+    assert seen["declared"] == ["nightly"]  # the worker's scheduler will upsert and fire them
+    assert "cli.db" in str(seen["store"])

@@ -207,6 +207,38 @@ async def test_declared_schedules_are_upserted_without_resetting_state(clock: Fa
     assert await pruning.schedules.list() == []
 
 
+async def test_declared_schedules_are_in_app_schedules_without_a_scheduler(clock: FakeClock) -> None:
+    store = MemoryStore()
+
+    def make_app() -> App:
+        app = App(store=store, clock=clock)
+
+        @app.cron("0 2 * * *", tz="Europe/Berlin", id="nightly-cleanup")
+        async def cleanup() -> None: ...
+
+        return app
+
+    first = make_app()
+    paused = await first.schedules.pause("nightly-cleanup")  # no scheduler ever ran
+    assert paused.paused and paused.origin == "code"
+    assert [s.id for s in await first.schedules.list()] == ["nightly-cleanup"]
+    resumed = await first.schedules.resume("nightly-cleanup")
+    await first.schedules.pause("nightly-cleanup")
+    assert resumed.next_fire_at == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)  # 02:00 CET
+    # another instance declaring the same schedule neither fights nor resets its state
+    second = make_app()
+    info = await second.schedules.get("nightly-cleanup")
+    assert (
+        info.paused and info.record.version == (await first.schedules.get("nightly-cleanup")).record.version
+    )
+
+    # a schedule declared after the first use is upserted on the next use
+    @first.every(minutes=5, id="later")
+    async def later() -> None: ...
+
+    assert [s.id for s in await first.schedules.list()] == ["later", "nightly-cleanup"]
+
+
 async def test_bad_schedule_input_gets_clear_errors(app: App) -> None:
     @app.task
     async def job(n: int) -> None: ...

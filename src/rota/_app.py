@@ -60,6 +60,7 @@ class App:
         self.events = EventBus()
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
+        self._schedules = Schedules(self)
 
     # -- store lifecycle ---------------------------------------------------------------------
 
@@ -86,6 +87,18 @@ class App:
             await self._store.close()
         self._opened = False
         self._open_lock = None
+        self._schedules = Schedules(self)  # upsert the declared schedules again once reopened
+
+    def use_store(self, url: str | None = None, *, store: Store | None = None) -> None:
+        """Point the app at another store before it is opened (``rota ... --store URL``).
+
+        The same App keeps its tasks, declared schedules and event listeners, and the task
+        handles it gave out enqueue into the new store."""
+        if url is not None and store is not None:
+            raise ConfigError("give a store URL or a Store, not both")
+        if self._opened:
+            raise ConfigError("the app's store is already open; choose the store before using it")
+        self._url, self._store = url, store
 
     async def __aenter__(self) -> App:
         return await self.open()
@@ -306,8 +319,9 @@ class App:
 
     @property
     def schedules(self) -> Schedules:
-        """Add, inspect, pause, resume, remove and trigger schedules in the store."""
-        return Schedules(self)
+        """Add, inspect, pause, resume, remove and trigger schedules in the store. The first
+        use after opening upserts the schedules declared in code (unchanged ones: no write)."""
+        return self._schedules
 
     def cron(
         self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any
@@ -317,7 +331,8 @@ class App:
         Decorates a function (registered as a task with ``options`` such as ``queue``,
         ``retry``, ``timeout``) or an existing task. Schedule options: ``payload``,
         ``misfire``, ``misfire_grace``, ``max_catchup``, ``jitter``, ``overlap``. Declared
-        schedules are upserted when a scheduler starts, keeping their state.
+        schedules are upserted, keeping their state, when the app first uses
+        ``app.schedules`` and when a scheduler starts.
         """
         return self._declare(Cron(expr, tz), id, options)
 

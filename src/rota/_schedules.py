@@ -1,4 +1,11 @@
-"""``app.schedules``: add, inspect, pause, resume, remove and trigger recurring schedules."""
+"""``app.schedules``: add, inspect, pause, resume, remove and trigger recurring schedules.
+
+The schedules declared in code (``@app.cron``, ``app.every``) are upserted into the store the
+first time ``app.schedules`` is used after the app opens (and when a scheduler starts), so
+``app.schedules.pause("nightly")`` works in any process that declares them, with or without a
+scheduler running anywhere. Upserting an unchanged definition writes nothing, so instances
+declaring the same schedule never fight and never reset its state (run counts, pause).
+"""
 
 from __future__ import annotations
 
@@ -97,10 +104,18 @@ def build_schedule(
 
 
 class Schedules:
-    """The schedules of an app's store (``app.schedules``)."""
+    """The schedules of an app's store (``app.schedules``); one per opening of the app."""
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._synced: set[str] = set()  # declared ids upserted through this opening
+
+    async def _open(self) -> None:
+        """Open the app and upsert the declared schedules not yet upserted."""
+        await self.app.open()
+        if self._synced.issuperset(self.app.declared_schedules):
+            return
+        await self._upsert_declared()
 
     async def add(
         self, schedule_id: str, *, task: Task[Any] | str, trigger: Trigger, **options: Any
@@ -114,23 +129,23 @@ class Schedules:
         return await self._put(schedule)
 
     async def _put(self, schedule: Schedule) -> ScheduleInfo:
-        await self.app.open()
+        await self._open()
         stored = await self.app.store.put_schedule(schedule, now=self.app.clock.now())
         return ScheduleInfo.of(stored)
 
     async def get(self, schedule_id: str) -> ScheduleInfo:
-        await self.app.open()
+        await self._open()
         schedule = await self.app.store.get_schedule(schedule_id)
         if schedule is None:
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
         return ScheduleInfo.of(schedule)
 
     async def list(self) -> list[ScheduleInfo]:
-        await self.app.open()
+        await self._open()
         return [ScheduleInfo.of(s) for s in await self.app.store.list_schedules()]
 
     async def pause(self, schedule_id: str) -> ScheduleInfo:
-        await self.app.open()
+        await self._open()
         now = self.app.clock.now()
         stored = await self.app.store.set_schedule_paused(schedule_id, True, next_fire_at=None, now=now)
         return ScheduleInfo.of(stored)
@@ -148,7 +163,10 @@ class Schedules:
         return ScheduleInfo.of(stored)
 
     async def remove(self, schedule_id: str) -> bool:
-        await self.app.open()
+        """Delete the schedule (its jobs stay). A schedule still declared in code comes back
+        the next time a process declaring it opens: remove it from the code (and start a
+        scheduler with ``--prune``) to retire it for good."""
+        await self._open()
         return await self.app.store.remove_schedule(schedule_id)
 
     async def trigger_now(self, schedule_id: str) -> Job:
@@ -165,14 +183,11 @@ class Schedules:
 
         Unchanged definitions write nothing, so any number of instances can do this at start-up;
         state (run counts, pause flag) is kept. With ``prune``, schedules declared in code
-        earlier but not any more are removed. Returns the ids removed.
+        earlier but not any more are removed. Returns the ids removed. (Any use of
+        ``app.schedules`` upserts them too, without pruning; a scheduler calls this.)
         """
         await self.app.open()
-        now = self.app.clock.now()
-        for schedule in self.app.declared_schedules.values():
-            first = load_trigger(schedule.trigger).first_fire(now)
-            fresh = schedule.replace(next_fire_at=first, created_at=now, updated_at=now)
-            await self.app.store.put_schedule(fresh, now=now)
+        await self._upsert_declared(everything=True)
         removed: builtins.list[str] = []
         if prune:
             for existing in await self.app.store.list_schedules():
@@ -180,3 +195,13 @@ class Schedules:
                     await self.app.store.remove_schedule(existing.id)
                     removed.append(existing.id)
         return removed
+
+    async def _upsert_declared(self, *, everything: bool = False) -> None:
+        now = self.app.clock.now()
+        for sid, schedule in builtins.list(self.app.declared_schedules.items()):
+            if sid in self._synced and not everything:
+                continue
+            first = load_trigger(schedule.trigger).first_fire(now)
+            fresh = schedule.replace(next_fire_at=first, created_at=now, updated_at=now)
+            await self.app.store.put_schedule(fresh, now=now)
+            self._synced.add(sid)

@@ -48,7 +48,9 @@ def app_from_args(args: argparse.Namespace) -> App:
     if target:
         app = load_app(target)
         if args.store:
-            app = _with_store(app, args.store)
+            # the loaded app itself, not a copy: its declared schedules, listeners and the task
+            # handles its handlers enqueue with all go to this store
+            app.use_store(args.store)
         return app
     return App(args.store)
 
@@ -61,9 +63,3 @@ async def close_app(app: App, timeout: float = 10.0) -> None:
             await app.close()
     except TimeoutError:
         log.warning("closing the store took over %gs; exiting anyway", timeout)
-
-
-def _with_store(app: App, url: str) -> App:
-    replacement = App(url, clock=app.clock, instance_id=app.instance_id)
-    replacement.tasks = app.tasks
-    return replacement
