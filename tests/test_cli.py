@@ -202,3 +202,49 @@ def test_declared_schedules_reach_the_store_given_with_store(
     assert main(["worker", APP, "--store", url]) == 0
     assert seen["declared"] == ["nightly"]  # the worker's scheduler will upsert and fire them
     assert "cli.db" in str(seen["store"])
+
+
+def test_status_shows_queue_depths_and_the_leader_from_the_store(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from rota import App, JobStatus
+    from rota._models import ErrorInfo, Finish, Outcome
+
+    async def fill() -> None:
+        async with App(url) as app:
+            from tests.cli_app import Email, send_email
+
+            mail = Email("a@x.org", "hi")
+            for options in ({}, {}, {}, {}, {"delay": 600}, {"delay": 900}, {"queue": "other"}):
+                await app.enqueue(send_email, mail, **options)
+            store, now = app.store, datetime.now(UTC)
+            running = await store.claim(
+                queues=["default"], worker="w", limit=2, lease_for=timedelta(seconds=60), now=now
+            )
+            dead = Finish(running[1].id, running[1].token, Outcome.FAILED, error=ErrorInfo("E", "boom"))
+            assert await store.finish([dead], worker="w", now=now) == [True]
+            lease = await store.acquire_lease(
+                "leader:rota-scheduler", owner="node-7", ttl=timedelta(seconds=120), now=now
+            )
+            assert lease is not None
+            assert (await app.stats()).counts["default"][JobStatus.PENDING] == 4
+
+    asyncio.run(fill())
+    code, out, err = rota(capsys, "status", "--store", url, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["queues"] == {
+        "default": {"pending": 2, "delayed": 2, "running": 1, "failed": 1, "succeeded": 0, "cancelled": 0},
+        "other": {"pending": 1, "delayed": 0, "running": 0, "failed": 0, "succeeded": 0, "cancelled": 0},
+    }
+    assert report["leader"]["id"] == "node-7"  # the lease's holder, not this CLI process
+    assert "executes_jobs" not in report and "is_leader" not in report and "instance_id" not in report
+    code, out, _ = rota(capsys, "status", "--store", url)
+    assert code == 0
+    assert "node-7" in out
+    [row] = [line for line in out.splitlines() if "default" in line]
+    assert [cell.strip() for cell in row.split("│")[1:8]] == ["default", "2", "2", "1", "1", "0", "0"]
+    assert "executes jobs" not in out and "this instance" not in out

@@ -108,3 +108,31 @@ async def test_leader_only_execution_leaves_followers_idle(apps: list[App], cloc
     assert sorted(roles) == [False, True]
     assert {role: w.counters.claimed for role, w in zip(roles, workers, strict=True)} == {True: 50, False: 0}
     assert (await apps[0].stats()).counts["default"] == {JobStatus.SUCCEEDED: 50}
+
+
+async def test_health_inside_a_worker_describes_that_worker(apps: list[App], clock: FakeClock) -> None:
+    standby = LeaderSettings(enabled=True, ttl=30, leader_only_execution=True)
+    workers = [app.worker(leader=standby) for app in apps]
+    for worker in workers:
+        await worker.start()
+    try:
+        reports = [await app.health() for app in apps]
+        roles = [w.services.is_leader for w in workers]
+    finally:
+        for worker in workers:
+            await worker.shutdown()
+    by_role = dict(zip(roles, reports, strict=True))
+    lead, follow = by_role[True], by_role[False]
+    assert (lead.is_leader, lead.executes_jobs, lead.fires_schedules) == (True, True, True)
+    assert (follow.is_leader, follow.executes_jobs, follow.fires_schedules) == (False, False, False)
+    assert lead.runs_worker and follow.runs_worker
+    assert lead.leader is not None and lead.leader.id == lead.instance_id
+    assert follow.leader == lead.leader and follow.instance_id != lead.instance_id
+    # with no worker running on the app (stopped now), it executes and fires nothing
+    after = await apps[0].health()
+    assert (after.runs_worker, after.is_leader, after.executes_jobs, after.fires_schedules) == (
+        False,
+        False,
+        False,
+        False,
+    )

@@ -7,7 +7,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from rota._clock import SYSTEM_CLOCK, Clock, utc
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
@@ -20,6 +20,9 @@ from rota._task import JobSpec, Task
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
+
+if TYPE_CHECKING:
+    from rota.runtime.services import LeaderServices
 
 T = TypeVar("T")
 
@@ -61,6 +64,9 @@ class App:
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._schedules = Schedules(self)
+        #: The leader services of the worker or scheduler running on this app in this process
+        #: (None when none runs); what ``health()`` describes.
+        self.services: LeaderServices | None = None
 
     # -- store lifecycle ---------------------------------------------------------------------
 
@@ -395,7 +401,9 @@ class App:
         return lock(self, name, **options)
 
     async def health(self, election: Any = None) -> Any:
-        """Tasks, schedules, this instance's id and role, and the current leader."""
+        """The worker or scheduler running on this app here (its election, whether it executes
+        jobs and fires schedules), the current leader, the queues' depths, tasks and
+        schedules; see ``rota._health.Health``. ``election`` describes that election instead."""
         from rota._health import health
 
         return await health(self, election=election)

@@ -258,6 +258,8 @@ class JobFilter:
 @dataclass(slots=True)
 class QueueStats:
     counts: dict[str, dict[JobStatus, int]] = field(default_factory=dict)  # queue -> status -> n
+    #: queue -> pending jobs not due yet (part of the pending count); only from ``stats(now=)``
+    delayed: dict[str, int] = field(default_factory=dict)
 
     def total(self, status: JobStatus) -> int:
         return sum(c.get(status, 0) for c in self.counts.values())

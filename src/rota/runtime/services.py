@@ -39,8 +39,10 @@ class LeaderServices:
         maintenance_interval: float = 60.0,
         prune_schedules: bool = False,
         schedule_lease: float | timedelta | None = None,
+        worker: bool = False,
     ) -> None:
         self.app = app
+        self.runs_worker = worker  # a worker claims jobs alongside (for health reports)
         self.settings = settings or LeaderSettings.from_env()
         self.retention = retention
         self.maintenance_interval = maintenance_interval
@@ -78,6 +80,7 @@ class LeaderServices:
 
     async def start(self) -> None:
         await self.app.open()
+        self.app.services = self  # app.health() describes what runs here
         if self.settings.election_enabled(self.app.store):
             self.election = LeaderElection.from_settings(
                 self.app.store, self.app.clock, self.settings, instance_id=self.app.instance_id,
@@ -104,6 +107,8 @@ class LeaderServices:
         self._tasks.clear()
         if self.election is not None:
             await self.election.stop()
+        if self.app.services is self:
+            self.app.services = None
 
     async def _maintain(self) -> None:
         """Prune finished jobs older than the retention, in small batches, while leading."""

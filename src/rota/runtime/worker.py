@@ -96,6 +96,7 @@ class Worker:
             app, settings=self.settings.leader, scheduler=self.settings.scheduler,
             retention=retention if isinstance(retention, timedelta) else None,
             prune_schedules=self.settings.prune_schedules, schedule_lease=self.settings.schedule_lease,
+            worker=True,
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------

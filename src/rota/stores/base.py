@@ -186,8 +186,13 @@ class Store(ABC):
         block claims. Frees their dedupe keys. Returns how many."""
 
     @abstractmethod
-    async def stats(self) -> QueueStats:
-        """Job counts per queue and status."""
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
+        """Job counts per queue and status (queues and statuses with no job may be absent).
+
+        With ``now``, also ``delayed``: per queue, how many of its pending jobs have
+        ``due_at > now`` (a part of its pending count; queues with none are absent). Read from
+        the pending jobs' due-time order (an index), never by scanning every job.
+        """
 
     @abstractmethod
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:

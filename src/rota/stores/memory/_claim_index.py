@@ -84,6 +84,22 @@ class ClaimIndex:
                     times.append(heap[0][0])
         return min(times, default=None)
 
+    def delayed(self, now: datetime) -> dict[str, int]:
+        """Per queue, pending jobs due after ``now``: the live entries of the queue's heaps of
+        pending jobs (not every job)."""
+        out: dict[str, int] = {}
+        for name, q in self._queues.items():
+            ids = {e[1] for e in q.delayed if self._gen.get(e[1]) == e[2]}
+            ids.update(e[2] for e in q.ready if self._gen.get(e[2]) == e[3])
+            n = 0
+            for job_id in ids:
+                job = self._jobs[job_id]
+                if job.status is JobStatus.PENDING and job.due_at is not None and job.due_at > now:
+                    n += 1
+            if n:
+                out[name] = n
+        return out
+
     def _push(self, heap: list[_Timed], entry: _Timed) -> None:
         heapq.heappush(heap, entry)
         if len(heap) > 2 * len(self._jobs) + _COMPACT_SLACK:

@@ -236,8 +236,10 @@ class MemoryStore(Store):
                 del self._keys[job.key]
         return len(victims)
 
-    async def stats(self) -> QueueStats:
-        return QueueStats(counts={q: {s: n for s, n in c.items() if n} for q, c in self._counts.items()})
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
+        counts = {q: {s: n for s, n in c.items() if n} for q, c in self._counts.items()}
+        delayed = self._index.delayed(now) if now is not None else {}
+        return QueueStats(counts=counts, delayed=delayed)
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         return self._index.next_due(list(dict.fromkeys(queues)))

@@ -363,12 +363,20 @@ class JobOps:
         await self.cas.forget_before(finished_before)
         return sum(won)
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, now: datetime | None = None) -> QueueStats:
         pipeline = [{"$group": {"_id": {"q": "$queue", "s": "$status"}, "n": {"$sum": 1}}}]
         out = QueueStats()
         async for row in await self.jobs.aggregate(pipeline):
             queue, status = row["_id"]["q"], JobStatus(row["_id"]["s"])
             out.counts.setdefault(queue, {})[status] = int(row["n"])
+        if now is not None:
+            for queue, counts in out.counts.items():
+                if counts.get(JobStatus.PENDING):
+                    # the "due" index (queue, status, due_at): a range of the delayed ones
+                    query = {"queue": queue, "status": _PENDING, "due_at": {"$gt": now}}
+                    n = await self.jobs.count_documents(query)
+                    if n:
+                        out.delayed[queue] = n
         return out
 
     async def next_due(self, queues: Sequence[str]) -> datetime | None:

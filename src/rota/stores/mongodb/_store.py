@@ -170,9 +170,9 @@ class MongoStore(Store):
         with mapped_errors("purge"):
             return await self._need()[0].purge(finished_before, limit)
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
         with mapped_errors("stats"):
-            return await self._need()[0].stats()
+            return await self._need()[0].stats(now)
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         with mapped_errors("next_due"):

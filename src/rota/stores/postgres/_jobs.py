@@ -240,10 +240,16 @@ class JobsMixin(PgBase):
             return 0
         return int(await self._fetchval("purge", finished_before, limit))
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
         stats = QueueStats()
         for row in await self._fetch("stats"):
             stats.counts.setdefault(row["queue"], {})[_STATUS[row["status"]]] = int(row["n"])
+        if now is not None:
+            pending = [q for q, c in stats.counts.items() if c.get(JobStatus.PENDING)]
+            if pending:
+                for row in await self._fetch("count_delayed", pending, now):
+                    if row["n"]:
+                        stats.delayed[row["queue"]] = int(row["n"])
         return stats
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:

@@ -311,6 +311,31 @@ SELECT count(*) FROM gone;
 -- name: stats
 SELECT queue, status, count(*) AS n FROM jobs GROUP BY queue, status;
 
+-- name: count_delayed
+-- Pending jobs due after $2 per queue of $1, from jobs_claim: one range per distinct priority
+-- (a loose index scan, as next_due), so it reads the delayed entries, not every pending one.
+WITH RECURSIVE prio AS (
+    SELECT q.name AS queue,
+           (SELECT j.priority FROM jobs j
+            WHERE j.queue = q.name AND j.status = 'pending'
+            ORDER BY j.priority DESC LIMIT 1) AS priority
+    FROM unnest($1::text[]) AS q(name)
+    UNION ALL
+    SELECT p.queue,
+           (SELECT j.priority FROM jobs j
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM prio p
+    WHERE p.priority IS NOT NULL
+)
+SELECT p.queue,
+       sum((SELECT count(*) FROM jobs j
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority = p.priority
+              AND j.due_at > $2))::bigint AS n
+FROM prio p
+WHERE p.priority IS NOT NULL
+GROUP BY p.queue;
+
 -- name: next_due
 -- The earliest pending due_at without an index of its own: jobs_claim is ordered by
 -- priority first, so walk each queue's distinct priorities (a loose index scan: one probe

@@ -193,13 +193,18 @@ class JobsMixin:
         purged: int = await self._run("purge", to_ms(finished_before), limit)
         return purged
 
-    async def stats(self) -> QueueStats:
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
         async with mapped_errors("stats"):
             raw = await self._client.hgetall(f"{self._ns}:cnt")
         out = QueueStats()
         for field, value in raw.items():
             status, _, queue = field.decode().partition("|")
             out.counts.setdefault(queue, {})[JobStatus(status)] = int(value)
+        if now is not None:
+            pending = [q for q, c in out.counts.items() if c.get(JobStatus.PENDING)]
+            if pending:
+                counts = await self._run("count_delayed", to_ms(now), len(pending), *pending)
+                out.delayed = {q: int(n) for q, n in zip(pending, counts, strict=True) if int(n)}
         return out
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:

@@ -350,10 +350,16 @@ def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int) -> in
     return len(rows)
 
 
-def stats(conn: sqlite3.Connection) -> QueueStats:
+def stats(conn: sqlite3.Connection, now: datetime | None) -> QueueStats:
     out = QueueStats()
     for queue, status, n in conn.execute(Q["stats"]):
         out.counts.setdefault(queue, {})[JobStatus(status)] = n
+    if now is not None:
+        for queue, counts in out.counts.items():
+            if counts.get(JobStatus.PENDING):
+                n = conn.execute(Q["count_delayed"], {"queue": queue, "now": to_us(now)}).fetchone()[0]
+                if n:
+                    out.delayed[queue] = n
     return out
 
 

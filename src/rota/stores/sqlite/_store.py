@@ -184,8 +184,8 @@ class SQLiteStore(Store):
     async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
         return await self._run(_jobs.purge, finished_before, limit)
 
-    async def stats(self) -> QueueStats:
-        return await self._run(_jobs.stats)
+    async def stats(self, *, now: datetime | None = None) -> QueueStats:
+        return await self._run(_jobs.stats, now)
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         return await self._run(_jobs.next_due, queues)

@@ -156,6 +156,31 @@ class JobsAdmin:
         assert (b.get(JobStatus.PENDING, 0), b.get(JobStatus.RUNNING, 0)) == (1, 1)
         assert stats.total(JobStatus.PENDING) == 4
 
+    async def test_stats_with_now_counts_the_delayed_part_of_pending(self, harness: Harness) -> None:
+        now = harness.clock.now()
+        await add(
+            harness,
+            make_job(harness, queue="a", delay=-5),
+            make_job(harness, queue="a"),  # due exactly now: runnable, not delayed
+            make_job(harness, queue="a", delay=10, priority=3),
+            make_job(harness, queue="a", delay=20, priority=-2),
+            make_job(harness, queue="a", delay=30),
+            make_job(harness, queue="b", delay=60),
+            make_job(harness, queue="c", delay=-1),
+        )
+        await claim(harness, queues=("c",))
+        stats = await harness.store.stats(now=now)
+        assert stats.delayed == {"a": 3, "b": 1}
+        assert stats.counts["a"][JobStatus.PENDING] == 5  # delayed jobs are still pending
+        assert (await harness.store.stats()).delayed == {}  # only asked for with ``now``
+        await harness.clock.advance(15)
+        assert (await harness.store.stats(now=harness.clock.now())).delayed == {"a": 2, "b": 1}
+        await claim(harness, queues=("a",), limit=10)  # takes the 3 due ones
+        await harness.clock.advance(100)
+        later = await harness.store.stats(now=harness.clock.now())
+        assert later.delayed == {}
+        assert later.counts["a"][JobStatus.PENDING] == 2
+
     async def test_next_due_is_the_earliest_pending_due_or_lease_expiry(self, harness: Harness) -> None:
         now = harness.clock.now()
         assert await harness.store.next_due(queues=["a"]) is None

@@ -178,5 +178,24 @@ SELECT min((SELECT due_at FROM jobs INDEXED BY jobs_claim
             ORDER BY priority DESC, due_at LIMIT 1))
 FROM prio WHERE prio.p IS NOT NULL;
 
+-- name: count_delayed
+-- Pending jobs of a queue due after :now, from jobs_claim: one range per distinct priority
+-- (stepped through as in next_pending_due), so it reads the delayed entries, not every
+-- pending one.
+WITH RECURSIVE prio(p) AS (
+    SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim
+            WHERE queue = :queue AND status = 'pending'
+            ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim
+            WHERE queue = :queue AND status = 'pending' AND priority < prio.p
+            ORDER BY priority DESC LIMIT 1)
+    FROM prio WHERE prio.p IS NOT NULL
+)
+SELECT coalesce(sum((SELECT count(*) FROM jobs INDEXED BY jobs_claim
+                     WHERE queue = :queue AND status = 'pending' AND priority = prio.p
+                       AND due_at > :now)), 0)
+FROM prio WHERE prio.p IS NOT NULL;
+
 -- name: next_lease_expiry
 SELECT min(lease_expires_at) FROM jobs WHERE queue = :queue AND status = 'running';
