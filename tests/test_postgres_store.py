@@ -272,6 +272,9 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
                           nones, nones, nones, "c")),
             ("purge", (now, 1000)),
             ("next_due", (["q1", "q2"],)),
+            ("count_delayed", (["q0", "q1", "q2", "q3"], now - timedelta(seconds=500))),
+            ("acquire_schedules", ("o", 100, now, now, None, None, None)),
+            ("acquire_schedules", ("o", 100, now, now, "leader:x", "a", 3)),
             ("cancel", (ids[0], now)),
             ("requeue", (ids[0], now, "c")),
         ]  # fmt: skip

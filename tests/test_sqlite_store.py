@@ -442,6 +442,13 @@ async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
     assert "jobs_claim" in due
     assert "SCAN jobs" not in due
     assert "jobs_claim" in await plan(store, jq["pending_candidates"], now)
+    delayed = await plan(store, jq["count_delayed"], {"queue": "q", "now": 0})
+    assert "jobs_claim" in delayed
+    assert "SCAN jobs" not in delayed
+    fenced = {"owner": "o", "expires": 1, "now": 0, "limit": 10, "fence_name": "leader:x", "fence_token": 3}
+    acquire = await plan(store, sq["acquire_schedules"], fenced)
+    assert "schedules_due" in acquire
+    assert "SCAN schedules" not in acquire
     wake = await plan(store, sq["next_schedule_due"], ())
     assert "schedules_wake" in wake
     assert "TEMP B-TREE" not in wake
