@@ -248,3 +248,17 @@ def test_status_shows_queue_depths_and_the_leader_from_the_store(
     [row] = [line for line in out.splitlines() if "default" in line]
     assert [cell.strip() for cell in row.split("│")[1:8]] == ["default", "2", "2", "1", "1", "0", "0"]
     assert "executes jobs" not in out and "this instance" not in out
+
+
+def test_schedule_lease_flag_reaches_the_scheduler(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    from rota.runtime.worker import Worker
+
+    seen: dict[str, object] = {}
+
+    async def fake_run(self: Worker) -> None:
+        assert self.services.scheduler is not None
+        seen["lease"] = self.services.scheduler.lease.total_seconds()
+
+    monkeypatch.setattr(Worker, "run", fake_run)
+    assert main(["worker", APP, "--store", url, "--schedule-lease", "45"]) == 0
+    assert seen["lease"] == 45

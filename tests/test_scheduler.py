@@ -239,6 +239,22 @@ async def test_declared_schedules_are_in_app_schedules_without_a_scheduler(clock
     assert [s.id for s in await first.schedules.list()] == ["later", "nightly-cleanup"]
 
 
+def test_the_schedule_lease_defaults_to_the_election_ttl_and_is_checked() -> None:
+    from rota.runtime.services import LeaderServices
+    from rota.runtime.settings import LeaderSettings
+
+    app = App("memory://")
+    derived = LeaderServices(app, settings=LeaderSettings(ttl=12)).scheduler
+    assert derived is not None and derived.lease == timedelta(seconds=12)
+    chosen = LeaderServices(app, settings=LeaderSettings(ttl=12), schedule_lease=90).scheduler
+    assert chosen is not None and chosen.lease == timedelta(seconds=90)
+    assert app.scheduler().lease == timedelta(seconds=30)
+    assert app.scheduler(lease=timedelta(minutes=2)).lease == timedelta(minutes=2)
+    for bad in (0, -1, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(rota.ConfigError, match="schedule lease"):
+            app.scheduler(lease=bad)
+
+
 async def test_bad_schedule_input_gets_clear_errors(app: App) -> None:
     @app.task
     async def job(n: int) -> None: ...
