@@ -44,7 +44,7 @@ _MAX_DIGITS = 6  # any longer number is out of every field's range; int() is not
 
 # The day tokens, upper-cased (no weekday name contains L, so an L in a weekday item is a token).
 _DOM_TOKEN = re.compile(r"(?:L(?:-([0-9]+))?|([0-9]+))(W?)")
-_DOW_TOKEN = re.compile(r"([0-9A-Z]*)(?:L|#([0-9]+))")
+_DOW_TOKEN = re.compile(r"([0-9A-KM-Z]*)(?:L|#([0-9]+))")
 
 
 @dataclass(frozen=True, slots=True)
