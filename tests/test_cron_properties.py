@@ -412,3 +412,16 @@ def test_day_tokens_fire_on_exactly_the_selected_days(expr: Expr, zone: str, fir
     ]
     end = start + timedelta(days=800)
     assert fires_of(cron, start, end) == expected, expr.text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(with_seconds=False, length=FIVE))
+def test_a_zero_seconds_field_changes_nothing(case: tuple[Expr, str, datetime]) -> None:
+    """The six-field rule is the five-field rule: ``0 M H D M W`` fires when ``M H D M W``
+    does, across every transition (so adding seconds never loses or doubles a daily run)."""
+    expr, zone, start = case
+    five = make_cron(expr, zone)
+    six = Cron(f"0 {expr.text}", zone)
+    assert six.is_wildcard is five.is_wildcard
+    end = start + FIVE
+    assert fires_of(six, start, end) == fires_of(five, start, end)
