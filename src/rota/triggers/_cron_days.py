@@ -49,11 +49,17 @@ def nearest_weekday(target: int, length: int, first: int) -> int | None:
     return target
 
 
-def _dom_mask(f: DayFields, length: int, first: int) -> int:
+# _WEEKLY[r]: days r+1, r+8, ... of a month (bits up to day 31)
+_WEEKLY = tuple(sum(1 << d for d in range(r + 1, 32, 7)) for r in range(7))
+
+
+def _first_day_on(weekday: int, first: int) -> int:
+    """The first day of the month on a cron weekday (Sunday = 0), the 1st on ``first``."""
+    return (weekday - first - 1) % 7 + 1
+
+
+def _dom_tokens(f: DayFields, length: int, first: int) -> int:
     mask = 0
-    for day in f.doms:
-        if day <= length:
-            mask |= 1 << day
     for n in f.dom_last:
         if n < length:
             mask |= 1 << (length - n)
@@ -64,27 +70,33 @@ def _dom_mask(f: DayFields, length: int, first: int) -> int:
     return mask
 
 
-def _dow_mask(f: DayFields, length: int, first: int) -> int:
+def _dow_tokens(f: DayFields, length: int, first: int) -> int:
     mask = 0
-    for day in range(1, length + 1):
-        weekday = (first + day) % 7  # cron's: Sunday = 0 (first + day - 1, shifted by one)
-        if (
-            weekday in f.dows
-            or (weekday in f.dow_last and day + 7 > length)
-            or (weekday, (day + 6) // 7) in f.dow_nth
-        ):
+    for weekday in f.dow_last:
+        day = _first_day_on(weekday, first)
+        mask |= 1 << (day + (length - day) // 7 * 7)
+    for weekday, week in f.dow_nth:
+        day = _first_day_on(weekday, first) + 7 * (week - 1)
+        if day <= length:
             mask |= 1 << day
     return mask
 
 
 def day_masks(f: DayFields) -> DayMasks:
     """The table of selected days for every month shape (see the module docstring)."""
+    plain_dom = sum(1 << d for d in f.doms)
+    plain_dow = [0] * 7  # by the weekday of the 1st
+    for first in range(7):
+        for weekday in f.dows:
+            plain_dow[first] |= _WEEKLY[_first_day_on(weekday, first) - 1]
     table = []
     for length in range(28, 32):
+        days = (2 << length) - 2  # bits 1..length
         row = []
         for first in range(7):
-            dom, dow = _dom_mask(f, length, first), _dow_mask(f, length, first)
-            row.append(dom & dow if f.both else dom | dow)
+            dom = plain_dom | _dom_tokens(f, length, first)
+            dow = plain_dow[first] | _dow_tokens(f, length, first)
+            row.append((dom & dow if f.both else dom | dow) & days)
         table.append(tuple(row))
     return tuple(table)
 

@@ -185,8 +185,8 @@ def _parse_dom(expr: str, text: str) -> tuple[frozenset[int], ...]:
         if match is None:
             raise _fail(
                 expr,
-                f"day-of-month item {quoted(item)} is not valid: L and W come as L, L-n, LW, "
-                "L-nW or NW (n and N numbers), without ranges or steps",
+                f"day-of-month item {quoted(item, 20)} is not valid: L and W come as L, L-n, LW, "
+                "L-nW or NW (n and N numbers), with no range or step",
             )
         offset_text, day_text, weekday = match.groups()
         if day_text is not None:
@@ -194,7 +194,7 @@ def _parse_dom(expr: str, text: str) -> tuple[frozenset[int], ...]:
             continue
         offset = 0 if offset_text is None else _number(offset_text)
         if offset is None or offset > 30:
-            raise _fail(expr, f"day-of-month {quoted(item)}: the offset n in L-n must be 0-30")
+            raise _fail(expr, f"day-of-month {quoted(item, 20)}: the offset n in L-n must be 0-30")
         (near_last if weekday else last).add(offset)
     return frozenset(plain), frozenset(last), frozenset(near), frozenset(near_last)
 
@@ -213,9 +213,8 @@ def _parse_dow(expr: str, text: str) -> tuple[frozenset[int], frozenset[int], fr
         if match is None or not match.group(1):
             raise _fail(
                 expr,
-                f"day-of-week item {quoted(item)} is not valid: L and # come as nL (the last "
-                "weekday n of the month, e.g. 5L or FRIL) or n#k (its k-th, e.g. MON#2), "
-                "with one weekday n and no range or step",
+                f"day-of-week item {quoted(item, 20)} is not valid: L and # come as nL (the last "
+                "weekday n of the month: 5L, FRIL) or n#k (the k-th: MON#2), with no range or step",
             )
         weekday = _value(expr, _DOW, match.group(1)) % 7
         week_text = match.group(2)
@@ -224,7 +223,7 @@ def _parse_dow(expr: str, text: str) -> tuple[frozenset[int], frozenset[int], fr
             continue
         week = _number(week_text)
         if week is None or not 1 <= week <= 5:
-            raise _fail(expr, f"day-of-week {quoted(item)}: the week k in n#k must be 1-5")
+            raise _fail(expr, f"day-of-week {quoted(item, 20)}: the week k in n#k must be 1-5")
         nth.add((weekday, week))
     return frozenset(v % 7 for v in plain), frozenset(last), frozenset(nth)
 
