@@ -7,6 +7,10 @@ the first occurrence. A *wildcard* schedule just follows the wall clock: skipped
 not fire, repeated times fire twice. Jumps of 3 h or more skip for everyone and repeat for
 everyone.
 
+Six-field expressions follow the same rule (the seconds field refines the time within the
+minute; it does not make a schedule wildcard), so ``0 30 1 * * *`` fires exactly when
+``30 1 * * *`` does; a catch-up fire is at the first instant after the jump (second 0).
+
 Expected instants are UTC, worked out from the zone's published rules (the transition is
 noted with each group), never computed by the code under test.
 """
@@ -135,11 +139,119 @@ CASES: list[tuple[str, str, str, list[str]]] = [
 ]  # fmt: skip
 
 
+# Day tokens on the day of a transition: Europe changes on the last Sunday of March and
+# October, Israel (2024) and Syria (2021) on a Friday.
+DAY_TOKEN_CASES: list[tuple[str, str, str, list[str]]] = [
+    # ---- Europe/London 2024-03-31 (the last Sunday and the last day of March), 01:00Z
+    ("Europe/London", "30 1 * * 0L", "2024-03-01 00:00",  # 01:30 skipped: caught up at 02:00 BST
+     ["2024-03-31 01:00", "2024-04-28 00:30"]),
+    ("Europe/London", "30 1 * * SUNL", "2024-03-01 00:00",
+     ["2024-03-31 01:00", "2024-04-28 00:30"]),
+    ("Europe/London", "30 1 L * *", "2024-02-01 00:00",
+     ["2024-02-29 01:30", "2024-03-31 01:00", "2024-04-30 00:30"]),
+    ("Europe/London", "30 1 * * SUN#5", "2024-03-01 00:00",  # Sundays 3, 10, 17, 24, 31 March
+     ["2024-03-31 01:00", "2024-06-30 00:30", "2024-09-29 00:30"]),
+    ("Europe/London", "*/30 1 * * 0L", "2024-03-01 00:00",  # wildcard: nothing on the 31st
+     ["2024-04-28 00:00", "2024-04-28 00:30"]),
+    ("Europe/London", "0 2 L 3 *", "2024-03-01 00:00",  # 02:00 BST exists: no catch-up needed
+     ["2024-03-31 01:00", "2025-03-31 01:00"]),
+    # ---- Europe/London 2024-10-27 (the last Sunday of October), 02:00 BST -> 01:00 GMT
+    ("Europe/London", "30 1 * * 0L", "2024-10-01 00:00",  # 01:30 twice: the first only
+     ["2024-10-27 00:30", "2024-11-24 01:30"]),
+    ("Europe/London", "30 1 * 10 7#4", "2024-10-01 00:00",  # Sundays 6, 13, 20, 27 October
+     ["2024-10-27 00:30", "2025-10-26 00:30"]),
+    ("Europe/London", "*/30 1 * 10 0L", "2024-10-01 00:00",  # wildcard: both 01:00 and 01:30
+     ["2024-10-27 00:00", "2024-10-27 00:30", "2024-10-27 01:00", "2024-10-27 01:30",
+      "2025-10-26 00:00"]),
+    # ---- Asia/Jerusalem 2024-03-29 (a Friday: LW and the last Friday of March), 00:00Z,
+    #      02:00 +02 -> 03:00 +03
+    ("Asia/Jerusalem", "30 2 LW * *", "2024-02-01 00:00",
+     ["2024-02-29 00:30", "2024-03-29 00:00", "2024-04-29 23:30"]),
+    ("Asia/Jerusalem", "30 2 * * 5L", "2024-02-01 00:00",
+     ["2024-02-23 00:30", "2024-03-29 00:00", "2024-04-25 23:30"]),
+    ("Asia/Jerusalem", "30 2 * * FRI#5", "2024-02-01 00:00",  # Fridays 1, 8, 15, 22, 29 March
+     ["2024-03-29 00:00", "2024-05-30 23:30"]),
+    ("Asia/Jerusalem", "15 2 L-2W * *", "2024-03-01 00:00",  # L-2 = Fri 29 March
+     ["2024-03-29 00:00", "2024-04-28 23:15"]),  # April: L-2 = Sun 28 -> Mon 29, 02:15 +03
+    # ---- Asia/Damascus 2021-03-26 (the last Friday of March), 00:00 +02 -> 01:00 +03 at
+    #      2021-03-25 22:00Z; 2021-10-29 (the last Friday of October), 00:00 +03 -> 23:00
+    #      +02 on Thursday 28 at 2021-10-28 21:00Z (23:00-23:59 on the 28th twice)
+    ("Asia/Damascus", "0 0 * * 5L", "2021-03-01 00:00",  # midnight skipped: 01:00 +03
+     ["2021-03-25 22:00", "2021-04-29 21:00"]),
+    ("Asia/Damascus", "30 23 * * 4L", "2021-10-01 00:00",  # Thursday 28: the first 23:30
+     ["2021-10-28 20:30", "2021-11-25 21:30"]),
+    ("Asia/Damascus", "*/30 23 * * 4L", "2021-10-01 00:00",
+     ["2021-10-28 20:00", "2021-10-28 20:30", "2021-10-28 21:00", "2021-10-28 21:30",
+      "2021-11-25 21:00"]),
+]  # fmt: skip
+
+# The six-field rule over the zones above: skipped and repeated wall times.
+SIX_FIELD_CASES: list[tuple[str, str, str, list[str]]] = [
+    # ---- Europe/London 2024-03-31 01:00Z (01:00-01:59 skipped) and 2024-10-27 (twice)
+    ("Europe/London", "11,22 30 1 * * *", "2024-03-30 12:00",  # one catch-up, at second 0
+     ["2024-03-31 01:00:00", "2024-04-01 00:30:11", "2024-04-01 00:30:22"]),
+    ("Europe/London", "0 30 1 * * *", "2024-03-30 00:00",  # exactly "30 1 * * *"
+     ["2024-03-30 01:30", "2024-03-31 01:00", "2024-04-01 00:30"]),
+    ("Europe/London", "*/20 * 1 * * *", "2024-03-31 00:59:50",  # wildcard: the hour is lost
+     ["2024-04-01 00:00:00", "2024-04-01 00:00:20", "2024-04-01 00:00:40"]),
+    ("Europe/London", "11,22 30 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:30:11", "2024-10-27 00:30:22", "2024-10-28 01:30:11"]),
+    ("Europe/London", "0 */30 1 * * *", "2024-10-26 12:00",
+     ["2024-10-27 00:00", "2024-10-27 00:30", "2024-10-27 01:00", "2024-10-27 01:30",
+      "2024-10-28 01:00"]),
+    # ---- America/New_York 2024-03-10 07:00Z (02:00-02:59 skipped), 2024-11-03 06:00Z (01:xx twice)
+    ("America/New_York", "11,22 30 2 * * *", "2024-03-09 12:00",
+     ["2024-03-10 07:00:00", "2024-03-11 06:30:11", "2024-03-11 06:30:22"]),
+    ("America/New_York", "45 30 1 * * *", "2024-11-02 12:00",
+     ["2024-11-03 05:30:45", "2024-11-04 06:30:45"]),
+    ("America/New_York", "45 30 * * * *", "2024-11-03 04:00",
+     ["2024-11-03 04:30:45", "2024-11-03 05:30:45", "2024-11-03 06:30:45", "2024-11-03 07:30:45"]),
+    # ---- Australia/Lord_Howe 2024-10-05 15:30Z (02:00-02:29 skipped), 2024-04-06 15:00Z
+    ("Australia/Lord_Howe", "11,22 15 2 * * *", "2024-10-04 00:00",
+     ["2024-10-04 15:45:11", "2024-10-04 15:45:22", "2024-10-05 15:30:00", "2024-10-06 15:15:11"]),
+    ("Australia/Lord_Howe", "11,22 45 1 * * *", "2024-04-06 00:00",
+     ["2024-04-06 14:45:11", "2024-04-06 14:45:22", "2024-04-07 15:15:11"]),
+    # ---- Pacific/Apia 2011-12-30 10:00Z: a 24 h jump, nothing catches up
+    ("Pacific/Apia", "30 0 12 * * *", "2011-12-28 12:00",
+     ["2011-12-28 22:00:30", "2011-12-29 22:00:30", "2011-12-30 22:00:30"]),
+    ("Pacific/Apia", "11,22 0 0 30 12 *", "2011-12-01 00:00",
+     ["2012-12-29 10:00:11", "2012-12-29 10:00:22"]),
+    # ---- Antarctica/Casey: 3 h forward (2009-10-17 18:00Z) and back (2010-03-04 15:00Z)
+    ("Antarctica/Casey", "15 0 3 * * *", "2009-10-16 00:00",
+     ["2009-10-16 19:00:15", "2009-10-18 16:00:15"]),
+    ("Antarctica/Casey", "15 30 0 * * *", "2010-03-04 00:00",
+     ["2010-03-04 13:30:15", "2010-03-04 16:30:15", "2010-03-05 16:30:15"]),
+    # ---- Asia/Beirut 2024-03-30 22:00Z (midnight skipped), 2024-10-26 21:00Z (23:xx twice)
+    ("Asia/Beirut", "11,22 0 0 * * *", "2024-03-29 00:00",
+     ["2024-03-29 22:00:11", "2024-03-29 22:00:22", "2024-03-30 22:00:00", "2024-03-31 21:00:11"]),
+    ("Asia/Beirut", "11 30 23 * * *", "2024-10-26 12:00",
+     ["2024-10-26 20:30:11", "2024-10-27 21:30:11"]),
+    ("Asia/Beirut", "11 */30 23 * * *", "2024-10-26 12:00",
+     ["2024-10-26 20:00:11", "2024-10-26 20:30:11", "2024-10-26 21:00:11", "2024-10-26 21:30:11",
+      "2024-10-27 21:00:11"]),
+    # ---- Europe/Riga, the worked examples of docs/schedules.md: 2021-03-28 01:00Z
+    #      (03:00 EET -> 04:00 EEST) and 2021-10-31 01:00Z (04:00 EEST -> 03:00 EET)
+    ("Europe/Riga", "11,22 30 1,2,3,4 * * *", "2021-03-27 23:00",
+     ["2021-03-27 23:30:11", "2021-03-27 23:30:22", "2021-03-28 00:30:11", "2021-03-28 00:30:22",
+      "2021-03-28 01:00:00", "2021-03-28 01:30:11", "2021-03-28 01:30:22"]),
+    ("Europe/Riga", "11,22 */30 3 * * *", "2021-03-27 12:00",
+     ["2021-03-29 00:00:11", "2021-03-29 00:00:22"]),
+    ("Europe/Riga", "11,22 30 3 * * *", "2021-10-30 12:00",
+     ["2021-10-31 00:30:11", "2021-10-31 00:30:22", "2021-11-01 01:30:11"]),
+    ("Europe/Riga", "11,22 */30 3 * * *", "2021-10-30 12:00",
+     ["2021-10-31 00:00:11", "2021-10-31 00:00:22", "2021-10-31 00:30:11", "2021-10-31 00:30:22",
+      "2021-10-31 01:00:11", "2021-10-31 01:00:22", "2021-10-31 01:30:11", "2021-10-31 01:30:22",
+      "2021-11-01 01:00:11"]),
+]  # fmt: skip
+
+ALL_CASES = CASES + DAY_TOKEN_CASES + SIX_FIELD_CASES
+
+
 def _ids() -> list[str]:
-    return [f"{zone}|{expr}|{start}" for zone, expr, start, _ in CASES]
+    return [f"{zone}|{expr}|{start}" for zone, expr, start, _ in ALL_CASES]
 
 
-@pytest.mark.parametrize(("zone", "expr", "start", "expected"), CASES, ids=_ids())
+@pytest.mark.parametrize(("zone", "expr", "start", "expected"), ALL_CASES, ids=_ids())
 def test_fires_across_transition(zone: str, expr: str, start: str, expected: list[str]) -> None:
     cron = Cron(expr, zone)
     got: list[datetime] = []
@@ -152,7 +264,7 @@ def test_fires_across_transition(zone: str, expr: str, start: str, expected: lis
     assert got == [z(e) for e in expected]
 
 
-@pytest.mark.parametrize(("zone", "expr", "start", "expected"), CASES, ids=_ids())
+@pytest.mark.parametrize(("zone", "expr", "start", "expected"), ALL_CASES, ids=_ids())
 def test_each_fire_is_found_from_just_before_it(
     zone: str, expr: str, start: str, expected: list[str]
 ) -> None:

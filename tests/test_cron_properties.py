@@ -11,12 +11,17 @@ with a matcher written here from the generated value sets, independent of the pa
 
 ``next_fire`` iterated from the window start must give exactly that list: fires strictly
 increase, each one is allowed by the rules, and none is skipped.
+
+The day fields include the Quartz/cronsim tokens (``L``, ``L-n``, ``LW``, ``L-nW``, ``NW``,
+``nL``, ``n#k``), which the reference decides from their definitions (the last day is the
+day before the next month's 1st, the nearest weekday is the Monday-Friday day of the month
+closest to the target, ...), not from the parser's tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,6 +50,52 @@ class Field:
     values: frozenset[int]
     text: str
     star: bool
+    tokens: tuple[str, ...] = ()  # day tokens in the list, as written (any case)
+
+
+_WEEKDAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+def _last_day(day: date) -> int:
+    after = (day.replace(day=28) + timedelta(days=4)).replace(day=1)  # the next month's 1st
+    return (after - timedelta(days=1)).day
+
+
+def _nearest_weekday(target: int, day: date) -> int | None:
+    """The Monday-Friday day of ``day``'s month closest to ``target`` (None: no such day)."""
+    last = _last_day(day)
+    if not 1 <= target <= last:
+        return None
+    workdays = [d for d in range(1, last + 1) if day.replace(day=d).weekday() < 5]
+    return min(workdays, key=lambda d: abs(d - target))
+
+
+def dom_token_matches(token: str, day: date) -> bool:
+    token = token.upper()
+    near = token.endswith("W")
+    base = token.removesuffix("W")
+    if base.startswith("L"):
+        target = _last_day(day) - (int(base[2:]) if base.startswith("L-") else 0)
+    else:
+        target = int(base)
+    if near:
+        return _nearest_weekday(target, day) == day.day
+    return target == day.day
+
+
+def dow_token_matches(token: str, day: date) -> bool:
+    token = token.upper()
+    weekday_text, _, week = token.partition("#")
+    weekday_text = weekday_text.removesuffix("L")
+    named = weekday_text in _WEEKDAY_NAMES
+    weekday = _WEEKDAY_NAMES.index(weekday_text) if named else int(weekday_text) % 7
+    if (day.weekday() + 1) % 7 != weekday:
+        return False
+    if week:  # n#k: the k-th such weekday
+        return sum(1 for d in range(1, day.day + 1) if day.replace(day=d).weekday() == day.weekday()) == int(
+            week
+        )
+    return (day + timedelta(days=7)).month != day.month  # nL: none later this month
 
 
 @dataclass(frozen=True)
@@ -65,11 +116,27 @@ class Expr:
 
     @property
     def can_fire(self) -> bool:
-        """False only when the AND rule leaves no real date (e.g. 30 or 31 February)."""
-        if not (self.dom.star or self.dow.star):
-            return True
-        longest = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-        return any(d <= longest[m] for m in self.month.values for d in self.dom.values)
+        """Whether some allowed month has a day the day fields select.
+
+        2000-2027 is one 28-year cycle of the calendar (2000 is a leap year), so every
+        month starts on every weekday in it, leap Februaries included.
+        """
+        for year in range(2000, 2028):
+            for month in sorted(self.month.values):
+                first = date(year, month, 1)
+                for d in range(1, _last_day(first) + 1):
+                    if self.day_matches(first.replace(day=d)):
+                        return True
+        return False
+
+    def day_matches(self, day: date) -> bool:
+        dom_ok = day.day in self.dom.values or any(dom_token_matches(t, day) for t in self.dom.tokens)
+        dow_ok = (day.weekday() + 1) % 7 in self.dow.values or any(
+            dow_token_matches(t, day) for t in self.dow.tokens
+        )
+        if self.dom.star or self.dow.star:
+            return dom_ok and dow_ok
+        return dom_ok or dow_ok
 
     @property
     def wildcard(self) -> bool:
@@ -77,18 +144,13 @@ class Expr:
 
     def matches(self, wall: datetime) -> bool:
         second_ok = wall.second in self.seconds.values if self.seconds else wall.second == 0
-        if not (
+        return (
             second_ok
             and wall.minute in self.minute.values
             and wall.hour in self.hour.values
             and wall.month in self.month.values
-        ):
-            return False
-        dom_ok = wall.day in self.dom.values
-        dow_ok = (wall.weekday() + 1) % 7 in self.dow.values
-        if self.dom.star or self.dow.star:
-            return dom_ok and dow_ok
-        return dom_ok or dow_ok
+            and self.day_matches(wall.date())
+        )
 
 
 def _render(values: list[int]) -> str:
@@ -121,6 +183,43 @@ def field(
     return st.sampled_from(kinds).flatmap(lambda kind: forms[kind])
 
 
+def _case(text: str, lower: bool) -> str:
+    return text.lower() if lower else text
+
+
+_DOM_TOKENS = st.one_of(
+    st.just("L"),
+    st.integers(0, 30).map(lambda n: f"L-{n}"),
+    st.just("LW"),
+    st.integers(0, 30).map(lambda n: f"L-{n}W"),
+    st.integers(1, 31).map(lambda n: f"{n}W"),
+)
+_DOW_TOKENS = st.tuples(
+    st.sampled_from([*map(str, range(8)), *_WEEKDAY_NAMES]),
+    st.one_of(st.just("L"), st.integers(1, 5).map(lambda k: f"#{k}")),
+).map("".join)
+
+
+def with_tokens(
+    low: int, high: int, tokens: st.SearchStrategy[str], *, star_weight: int
+) -> st.SearchStrategy[Field]:
+    """A day field: plain (see ``field``) or a list that holds day tokens (3 in 5)."""
+    listed = st.tuples(
+        st.sets(st.integers(low, high), max_size=3),
+        st.lists(tokens, min_size=1, max_size=3, unique=True),
+        st.booleans(),
+    ).map(
+        lambda t: Field(
+            frozenset(t[0]),
+            ",".join([*([_render(sorted(t[0]))] if t[0] else []), *(_case(x, t[2]) for x in t[1])]),
+            star=False,
+            tokens=tuple(t[1]),
+        )
+    )
+    plain = field(low, high, star_weight=star_weight)
+    return st.sampled_from([True, True, True, False, False]).flatmap(lambda tok: listed if tok else plain)
+
+
 @st.composite
 def cases(draw: st.DrawFn, *, with_seconds: bool, length: timedelta) -> tuple[Expr, str, datetime]:
     """An expression, a zone and a window start, biased towards the zone's transition.
@@ -143,9 +242,9 @@ def cases(draw: st.DrawFn, *, with_seconds: bool, length: timedelta) -> tuple[Ex
         seconds=draw(field(0, 59, list_weight=2)) if with_seconds else None,
         minute=draw(field(0, 59, list_weight=3, near=minutes)),
         hour=draw(field(0, 23, list_weight=3, near=hours)),
-        dom=draw(field(1, 31, star_weight=4)),
+        dom=draw(st.one_of(field(1, 31, star_weight=4), with_tokens(1, 31, _DOM_TOKENS, star_weight=4))),
         month=draw(field(1, 12, star_weight=6)),
-        dow=draw(field(0, 6, star_weight=3)),
+        dow=draw(st.one_of(field(0, 6, star_weight=3), with_tokens(0, 6, _DOW_TOKENS, star_weight=3))),
     )
     span = int(length.total_seconds())
     shift = draw(st.integers(-span, 0))
@@ -159,9 +258,9 @@ def expressions(draw: st.DrawFn, *, with_seconds: bool) -> Expr:
         seconds=draw(field(0, 59)) if with_seconds else None,
         minute=draw(field(0, 59)),
         hour=draw(field(0, 23)),
-        dom=draw(field(1, 31, star_weight=3)),
+        dom=draw(with_tokens(1, 31, _DOM_TOKENS, star_weight=3)),
         month=draw(field(1, 12, star_weight=4)),
-        dow=draw(field(0, 6, star_weight=2)),
+        dow=draw(with_tokens(0, 6, _DOW_TOKENS, star_weight=2)),
     )
 
 
@@ -277,3 +376,52 @@ def test_next_fire_is_after_and_consistent(expr: Expr, zone: str, after: datetim
     assert cron.next_fire(fire - timedelta(microseconds=1)) == fire
     nxt = cron.next_fire(fire)
     assert nxt is None or nxt > fire
+
+
+@st.composite
+def day_expressions(draw: st.DrawFn) -> Expr:
+    """A fire time of day at noon, and day fields that often hold day tokens."""
+    return Expr(
+        seconds=None,
+        minute=draw(st.integers(0, 59).map(lambda m: Field(frozenset({m}), str(m), star=False))),
+        hour=Field(frozenset({12}), "12", star=False),
+        dom=draw(with_tokens(1, 31, _DOM_TOKENS, star_weight=2)),
+        month=draw(field(1, 12, star_weight=3)),
+        dow=draw(with_tokens(0, 6, _DOW_TOKENS, star_weight=2)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    expr=day_expressions(),
+    zone=st.sampled_from(["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe"]),
+    first=st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 1, 1)),
+)
+def test_day_tokens_fire_on_exactly_the_selected_days(expr: Expr, zone: str, first: date) -> None:
+    """Over 800 days, day by day: fires on every selected day at the schedule's time, and
+    only then (noon is never a skipped or repeated wall time in these zones)."""
+    (minute,) = expr.minute.values
+    cron = make_cron(expr, zone)
+    tz = ZoneInfo(zone)
+    start = datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC)
+    days = [first + timedelta(days=i) for i in range(800)]
+    expected = [
+        datetime(d.year, d.month, d.day, 12, minute, tzinfo=tz).astimezone(UTC)
+        for d in days
+        if d.month in expr.month.values and expr.day_matches(d)
+    ]
+    end = start + timedelta(days=800)
+    assert fires_of(cron, start, end) == expected, expr.text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(with_seconds=False, length=FIVE))
+def test_a_zero_seconds_field_changes_nothing(case: tuple[Expr, str, datetime]) -> None:
+    """The six-field rule is the five-field rule: ``0 M H D M W`` fires when ``M H D M W``
+    does, across every transition (so adding seconds never loses or doubles a daily run)."""
+    expr, zone, start = case
+    five = make_cron(expr, zone)
+    six = Cron(f"0 {expr.text}", zone)
+    assert six.is_wildcard is five.is_wildcard
+    end = start + FIVE
+    assert fires_of(six, start, end) == fires_of(five, start, end)

@@ -53,6 +53,20 @@ def local(dt: datetime | None, info: ScheduleInfo) -> str:
     return shown.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+UPCOMING = 5  # fires ``schedules show`` lists
+
+
+def upcoming(info: ScheduleInfo, count: int = UPCOMING) -> list[datetime]:
+    """The next ``count`` fires of an active schedule: its stored next fire, then the
+    trigger's fires after it (what the scheduler will fire, DST rules included)."""
+    fires: list[datetime] = []
+    fire = None if info.paused else info.next_fire_at
+    while fire is not None and len(fires) < count:
+        fires.append(fire)
+        fire = info.trigger.next_fire(fire)
+    return fires
+
+
 async def list_schedules(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     try:
@@ -87,6 +101,8 @@ async def show(args: argparse.Namespace) -> int:
     out = console()
     for name, value in fields.items():
         out.print(f"[bold]{name:>11}[/bold]  {value}", highlight=False)
+    for i, fire in enumerate(upcoming(s)):
+        out.print(f"[bold]{'upcoming' if i == 0 else '':>11}[/bold]  {local(fire, s)}", highlight=False)
     return 0
 
 

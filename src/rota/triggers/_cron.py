@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rota._errors import InvalidTrigger
 from rota.triggers._base import aware_utc, from_posix, to_posix
 from rota.triggers._cron_match import MAX_YEAR, matcher_for
-from rota.triggers._cron_parse import CronSpec, parse
+from rota.triggers._cron_parse import CronSpec, parse, quoted
 from rota.triggers._zone import year_start, zone_index
 
 SMALL_JUMP = 3 * 3600  # seconds; Vixie cron and cronie treat shorter changes as DST
@@ -45,8 +45,8 @@ def _zone(tz: str | ZoneInfo) -> ZoneInfo:
         raise InvalidTrigger(f"time zone must be a name or ZoneInfo, got {type(tz).__name__}")
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidTrigger(f"unknown time zone {tz!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long for a path
+        raise InvalidTrigger(f"unknown time zone {quoted(tz)}") from None
 
 
 class Cron:

@@ -40,38 +40,22 @@ def wall_datetime(seconds: int) -> datetime:
     return WALL_EPOCH + timedelta(seconds=seconds)
 
 
-def _dow_day_masks(dows: frozenset[int]) -> tuple[int, ...]:
-    """For each weekday of the 1st (Monday = 0), the bit mask of days 1-31 on allowed dows."""
-    masks = []
-    for first in range(7):
-        mask = 0
-        for day in range(1, 32):
-            if (first + day - 1 + 1) % 7 in dows:  # +1: cron counts Sunday as 0
-                mask |= 1 << day
-        masks.append(mask)
-    return tuple(masks)
-
-
 class Matcher:
     """Answers "first matching wall time at or after W, before a limit" for one spec."""
 
-    __slots__ = ("_and", "_dom_mask", "_dow_masks", "_hour", "_minute", "_month", "_second")
+    __slots__ = ("_day_masks", "_hour", "_minute", "_month", "_second")
 
     def __init__(self, spec: CronSpec) -> None:
         self._second = _next_table(spec.seconds, 60)
         self._minute = _next_table(spec.minutes, 60)
         self._hour = _next_table(spec.hours, 24)
         self._month = _next_table(spec.months, 13)
-        self._dom_mask = sum(1 << d for d in spec.doms)
-        self._dow_masks = _dow_day_masks(spec.dows)
-        self._and = spec.dom_star or spec.dow_star
+        self._day_masks = spec.day_masks
 
     def _day_mask(self, year: int, month: int) -> int:
         """Bit d set when day d of the month matches the day fields (month not checked)."""
         first, ndays = calendar.monthrange(year, month)
-        dow_mask = self._dow_masks[first]
-        both = self._dom_mask & dow_mask if self._and else self._dom_mask | dow_mask
-        return both & ((2 << ndays) - 2)  # keep bits 1..ndays
+        return self._day_masks[ndays - 28][first]
 
     def matches(self, wall: datetime) -> bool:
         """Whether the naive wall time (whole seconds) matches every field."""
