@@ -59,11 +59,11 @@ async def health(
     """Report on ``app``: its tasks, the store's schedules, this instance's id and role.
 
     ``election``: the running election of this process, if any (its local view decides
-    ``is_leader``). Without one, ``settings`` (default: from the environment) tell whether an
+    ``is_leader``). Without one, ``settings`` (default: the app's, resolved once) tell whether an
     election would run, and the leader is read from the store.
     A follower fires no schedules; with ``leader_only_execution`` it executes no jobs either.
     """
-    settings = settings or LeaderSettings.from_env()
+    settings = settings or app.config.leader
     store = app.store
     enabled = election is not None or settings.election_enabled(store)
     name = election.name if election is not None else settings.name

@@ -40,7 +40,7 @@ class LeaderServices:
         prune_schedules: bool = False,
     ) -> None:
         self.app = app
-        self.settings = settings or LeaderSettings.from_env()
+        self.settings = settings or app.config.leader  # resolved once, by the App
         self.retention = retention
         self.maintenance_interval = maintenance_interval
         self.election: LeaderElection | None = None

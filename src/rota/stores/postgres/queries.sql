@@ -296,6 +296,7 @@ SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
 WITH victims AS (
     SELECT id FROM jobs
     WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1
+      AND status = ANY($3::text[])
     ORDER BY finished_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
