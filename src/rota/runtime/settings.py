@@ -175,6 +175,13 @@ class LeaderSettings:
         ``ROTA_LEADER_ELECTION_*`` name, or an alias that disagrees with its ``ROTA_`` name.
         """
         env, source = canonical_env(os.environ if environ is None else environ)
+        return cls.from_canonical_env(env, source, **overrides)
+
+    @classmethod
+    def from_canonical_env(
+        cls, env: Mapping[str, str], source: Mapping[str, str], **overrides: object
+    ) -> LeaderSettings:
+        """``from_env`` on what ``canonical_env`` returned (aliases already folded in)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -331,7 +338,7 @@ class AppConfig:
         else:
             size = env_size or _limits.DEFAULT_MAX_PAYLOAD_BYTES
 
-        leader = LeaderSettings.from_env(env, instance_id=resolved_id)
+        leader = LeaderSettings.from_canonical_env(env, source, instance_id=resolved_id)
         return cls(store_url=store_url, instance_id=resolved_id, max_payload_bytes=size, leader=leader)
 
 
