@@ -12,7 +12,7 @@ from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, PayloadError, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
 from rota._ids import new_id
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
+from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._schedules import Schedules, build_schedule
 from rota._task import JobSpec, Task, check_spec
@@ -276,6 +276,35 @@ class App:
         _limits.name(job_id, "job id")
         await self.open()
         return await self.store.requeue(job_id, now=self.clock.now())
+
+    async def purge(
+        self,
+        *,
+        older_than: float | timedelta,
+        statuses: Iterable[JobStatus | str] | None = None,
+        batch: int = 1000,
+    ) -> int:
+        """Delete finished jobs (and their history) that finished more than ``older_than``
+        ago, only those with a status in ``statuses`` when given (succeeded, failed,
+        cancelled); in batches of ``batch``, so claims are never held up. Returns how many."""
+        age = _limits.duration(older_than, "older_than")
+        _limits.integer(batch, "batch", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
+        wanted: set[JobStatus] | None = None
+        if statuses is not None:
+            if isinstance(statuses, str):
+                raise ConfigError(f"statuses must be a list of statuses, not the string {statuses!r}")
+            wanted = {s for s in (parse_status(v) for v in statuses) if s is not None}
+            unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
+            if unfinished:
+                raise ConfigError(f"only finished jobs can be purged, not {', '.join(unfinished)} ones")
+        await self.open()
+        cutoff = self.clock.now() - timedelta(seconds=age)
+        total = 0
+        while True:
+            removed = await self.store.purge(finished_before=cutoff, limit=batch, statuses=wanted)
+            total += removed
+            if removed < batch:
+                return total
 
     async def stats(self) -> QueueStats:
         await self.open()

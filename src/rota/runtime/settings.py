@@ -71,9 +71,13 @@ _FALSE = {"0", "false", "no", "off"}
 _NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _DURATION = re.compile(rf"^\s*({_NUMBER})\s*(ms|s|m)?\s*$")
 # Go's time.ParseDuration form, which the seed systems' values use: "1m30s", "1h", "250ms"
-_GO_DURATION = re.compile(rf"^(?:{_NUMBER}(?:ns|us|µs|ms|s|m|h))+$")
-_GO_PART = re.compile(rf"({_NUMBER})(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# (plus "d" for days, which Go lacks but retention periods want)
+_GO_DURATION = re.compile(rf"^(?:{_NUMBER}(?:ns|us|µs|ms|s|m|h|d))+$")
+_GO_PART = re.compile(rf"({_NUMBER})(ns|us|µs|ms|s|m|h|d)")
+_UNIT = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0,
+    None: 1.0,
+}  # fmt: skip
 _PAYLOAD_SIZE = re.compile(r"^\s*([0-9]{1,12})\s*(KiB|MiB|B)?\s*$")
 
 
@@ -252,7 +256,8 @@ def parse_bool(var: str, raw: str) -> bool:
 
 
 def parse_duration(var: str, raw: str) -> float:
-    """Seconds from ``"30"``, ``"2.5s"``, ``"500ms"``, ``"2m"`` or Go's ``"1m30s"``, ``"1h"``."""
+    """Seconds from ``"30"``, ``"2.5s"``, ``"500ms"``, ``"2m"`` or Go's ``"1m30s"``, ``"1h"``
+    (and ``"7d"``)."""
     match = _DURATION.match(raw)
     if match is not None:
         value = float(match.group(1)) * _UNIT[match.group(2)]
@@ -319,8 +324,8 @@ class AppConfig:
         if url is not None and not isinstance(url, str):
             raise ConfigError(f"the store URL must be a string, got {type(url).__name__}")
         store_url = None if has_store else (url or env.get("ROTA_STORE_URL", "").strip() or DEFAULT_STORE_URL)
-        if store_url is not None and "\x00" in store_url:
-            raise ConfigError("the store URL must not contain NUL characters")
+        if store_url is not None:
+            _check_url_text(store_url)
 
         env_id = env.get("ROTA_INSTANCE_ID", "")
         env_id = check_instance_id(env_id, source=source["ROTA_INSTANCE_ID"]) if env_id.strip() else ""
@@ -340,6 +345,15 @@ class AppConfig:
 
         leader = LeaderSettings.from_canonical_env(env, source, instance_id=resolved_id)
         return cls(store_url=store_url, instance_id=resolved_id, max_payload_bytes=size, leader=leader)
+
+
+def _check_url_text(url: str) -> None:
+    if "\x00" in url:
+        raise ConfigError("the store URL must not contain NUL characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("the store URL is not valid Unicode text") from None
 
 
 def _overridden(var: str | None, env_value: object, explicit: object, argument: str) -> None:

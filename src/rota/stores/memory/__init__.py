@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from rota._errors import ConfigError
 from rota.stores.memory._store import MemoryStore
+from rota.stores.url import redact
 
 __all__ = ["MemoryStore", "from_url"]
 
@@ -20,6 +21,6 @@ def from_url(url: str) -> MemoryStore:
     parts = urlsplit(url)
     if parts.scheme.lower() != "memory" or parts.netloc or parts.path or parts.query:
         raise ConfigError(
-            f"the memory store URL takes no host, path or options: use 'memory://', not {url!r}"
+            f"the memory store URL takes no host, path or options: use 'memory://', not {redact(url)!r}"
         )
     return MemoryStore()

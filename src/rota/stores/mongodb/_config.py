@@ -8,7 +8,7 @@ as written. Anything else is a ``ConfigError`` (a misspelt option never goes unn
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pymongo import uri_parser
@@ -33,12 +33,16 @@ _DB_FORBIDDEN = set('/\\. "$')
 class MongoSettings:
     """What ``from_url`` understood; ``client_url`` is what the driver gets."""
 
-    client_url: str  # the URL without rota's own options
+    client_url: str = field(repr=False)  # the URL without rota's own options (may hold a password)
     database: str
     prefix: str
 
     def describe(self) -> str:
         return f"{redact(self.client_url)} (collections {self.prefix}_*)"
+
+    def __repr__(self) -> str:
+        url = redact(self.client_url)
+        return f"MongoSettings(client_url={url!r}, database={self.database!r}, prefix={self.prefix!r})"
 
 
 def parse_url(url: str) -> MongoSettings:

@@ -246,7 +246,9 @@ class JobsMixin(PgBase):
         wanted = purge_statuses(statuses)
         if limit <= 0 or not wanted:
             return 0
-        return int(await self._fetchval("purge", finished_before, limit, wanted))
+        if len(wanted) == 3:  # every final status
+            return int(await self._fetchval("purge", finished_before, limit))
+        return int(await self._fetchval("purge_statuses", finished_before, limit, wanted))
 
     async def stats(self) -> QueueStats:
         stats = QueueStats()

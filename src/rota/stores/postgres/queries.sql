@@ -296,6 +296,23 @@ SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
 WITH victims AS (
     SELECT id FROM jobs
     WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1
+    ORDER BY finished_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+gone_attempts AS (
+    DELETE FROM attempts WHERE job_id = ANY(ARRAY(SELECT id FROM victims))
+),
+gone AS (
+    DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: purge_statuses
+-- purge narrowed to some final statuses ($3), in the same batches
+WITH victims AS (
+    SELECT id FROM jobs
+    WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1
       AND status = ANY($3::text[])
     ORDER BY finished_at
     LIMIT $2
