@@ -218,6 +218,8 @@ class App:
     async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
         """Queue many jobs in one store round trip; returns the stored jobs in order (the
         existing job for a duplicate key)."""
+        if not isinstance(specs, Iterable):
+            raise ConfigError(f"enqueue_many takes a list of JobSpecs, got {type(specs).__name__}")
         specs = list(specs)
         if not specs:
             return []
@@ -291,8 +293,8 @@ class App:
         _limits.integer(batch, "batch", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
         wanted: set[JobStatus] | None = None
         if statuses is not None:
-            if isinstance(statuses, str):
-                raise ConfigError(f"statuses must be a list of statuses, not the string {statuses!r}")
+            if isinstance(statuses, str) or not isinstance(statuses, Iterable):
+                raise ConfigError(f"statuses must be a list of statuses, got {type(statuses).__name__}")
             wanted = {s for s in (parse_status(v) for v in statuses) if s is not None}
             unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
             if unfinished:

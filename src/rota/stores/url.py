@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from rota._errors import ConfigError
 from rota.stores.base import Store
@@ -32,9 +32,19 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("ROTA_STORE_URL") or DEFAULT_URL
 
 
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` with a ``ConfigError`` (password hidden) for what it cannot split."""
+    if not isinstance(url, str):
+        raise ConfigError(f"a store URL must be a string, got {type(url).__name__}")
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"invalid store URL {redact(url)!r}: {exc}") from None
+
+
 def store_from_url(url: str | None = None) -> Store:
     url = resolve_url(url)
-    scheme = urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     target = _BACKENDS.get(scheme)
     if target is None:
         known = ", ".join(sorted({f"{s}://" for s in _BACKENDS}))

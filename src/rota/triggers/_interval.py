@@ -23,7 +23,10 @@ MAX_PERIOD = _limits.MAX_DURATION
 def _number(value: object, name: str) -> float:
     if not _limits.is_number(value):
         raise InvalidTrigger(f"interval {name} must be a number, got {type(value).__name__}")
-    number = float(value)  # type: ignore[arg-type]  # is_number checked it
+    try:
+        number = float(value)  # type: ignore[arg-type]  # is_number checked it
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
         raise InvalidTrigger(f"interval {name} must be finite, got {value!r}")
     if number < 0:

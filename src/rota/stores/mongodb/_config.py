@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlunsplit
 
 from pymongo import uri_parser
 from pymongo.errors import ConfigurationError
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_DATABASE = "rota"
 DEFAULT_PREFIX = "rota"
@@ -46,7 +46,7 @@ class MongoSettings:
 
 
 def parse_url(url: str) -> MongoSettings:
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() not in ("mongodb", "mongodb+srv"):
         raise ConfigError(f"not a MongoDB URL: {redact(url)!r}")
     if not parts.netloc or not parts.hostname:

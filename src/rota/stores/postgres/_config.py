@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_SCHEMA = "rota"
 # lower case only: the name is used unquoted-equivalent in search_path and in channel names,
@@ -59,7 +59,7 @@ class PgConfig:
 
 
 def parse_url(url: str) -> PgConfig:
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() not in ("postgresql", "postgres"):
         raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}")
     own: dict[str, str] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -19,7 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_PREFIX = "rota"
 PASSTHROUGH = frozenset({
@@ -47,7 +47,7 @@ class RedisSettings:
 
     @classmethod
     def from_url(cls, url: str) -> RedisSettings:
-        parts = urlsplit(url)
+        parts = split_url(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"not a Redis URL: {redact(url)!r}")
         prefix, cluster, rest = DEFAULT_PREFIX, False, []
