@@ -10,6 +10,7 @@ tried is printed at the end of the run.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from rota import App, At, Every, RetryPolicy
 from rota.testing import FakeClock
 from tests.fuzz.values import TRIED, anything, dates, deltas, durations, names, numbers, print_tried, texts
 
-EXAMPLES = 200
+# ROTA_FUZZ_EXAMPLES=5000 for a deeper run than the one make test does
+EXAMPLES = int(os.environ.get("ROTA_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

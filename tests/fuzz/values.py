@@ -78,9 +78,8 @@ def print_tried(request: pytest.FixtureRequest, prefix: str, title: str) -> None
     refused = sum(v for k, v in rows.items() if k.endswith(": refused"))
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        print(
-            f"\n{title}: {total} inputs tried, {refused} refused with a rota error, {total - refused} accepted"
-        )
+        accepted = total - refused
+        print(f"\n{title}: {total} inputs tried, {refused} refused with a rota error, {accepted} accepted")
         for key, count in rows.items():
             if ":" not in key:
                 print(f"  {key}: {count} ({rows.get(key + ': refused', 0)} refused)")
