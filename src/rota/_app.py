@@ -334,8 +334,12 @@ class App:
         """
         if timeout is not None:
             _limits.duration(timeout, "timeout")
-        await self.open()
+        if isinstance(queues, str) or (queues is not None and not isinstance(queues, Iterable)):
+            raise ConfigError(f"queues must be a list of names, got {type(queues).__name__}")
         names = tuple(queues) if queues is not None else self.queues
+        for queue in names:
+            _limits.name(queue, "queue")
+        await self.open()
         changed = self.events.changed()
         async with asyncio.timeout(timeout):
             while True:
@@ -428,6 +432,8 @@ class App:
         ``name``, ``ttl``, ``renew_interval``, ``retry_interval``, ``safety_margin``."""
         from rota.runtime.leader import leader_election
 
+        if "name" in options:
+            _limits.name(options["name"], "leader election name")
         return leader_election(self, **options)
 
     def lock(self, name: str, **options: Any) -> Any:
