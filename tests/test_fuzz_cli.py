@@ -154,7 +154,8 @@ def options(*names: str) -> st.SearchStrategy[list[str]]:
 
 
 def commands(store: Store) -> st.SearchStrategy[list[str]]:
-    ids = mostly(st.sampled_from([*store.job_ids, "nightly"]))
+    ids = mostly(st.sampled_from(store.job_ids))
+    schedule_ids = mostly(st.just("nightly"))
     payloads = mostly(st.sampled_from(['{"to": "a@x.org", "subject": "hi"}', '{"to": "b", "subject": ""}']))
     return st.one_of(
         st.tuples(
@@ -174,8 +175,13 @@ def commands(store: Store) -> st.SearchStrategy[list[str]]:
         ),
         st.tuples(st.just(["jobs", "purge"]), st.just([]), options("--older-than", "--status")),
         st.tuples(
-            st.sampled_from([["schedules", a] for a in ("show", "pause", "resume", "remove", "trigger-now")]),
-            ids.map(lambda i: [i]),
+            st.sampled_from([["schedules", a] for a in ("pause", "resume", "remove", "trigger-now")]),
+            schedule_ids.map(lambda i: [i]),
+            st.just([]),
+        ),
+        st.tuples(
+            st.just(["schedules", "show"]),
+            schedule_ids.map(lambda i: [i]),
             options("--json"),
         ),
         st.tuples(st.just(["schedules", "list"]), st.just([]), options("--json")),
