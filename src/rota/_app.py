@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from rota._clock import SYSTEM_CLOCK, Clock, utc
-from rota._errors import ConfigError, JobNotFound, TaskNotFound
+from rota import _limits
+from rota._clock import SYSTEM_CLOCK, Clock
+from rota._errors import ConfigError, JobNotFound, PayloadError, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
 from rota._ids import new_id
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
+from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._schedules import Schedules, build_schedule
-from rota._task import JobSpec, Task
+from rota._task import JobSpec, Task, check_spec
+from rota.runtime.settings import AppConfig
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
@@ -27,14 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_QUEUE = "default"
-
-
-def default_instance_id() -> str:
-    """``ROTA_INSTANCE_ID``, else host:pid:random — unique per process."""
-    configured = os.environ.get("ROTA_INSTANCE_ID", "").strip()
-    if configured:
-        return configured
-    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
+_ENQUEUE_OPTIONS = frozenset({"delay", "at", "key", "priority", "queue"})
 
 
 class App:
@@ -42,6 +35,10 @@ class App:
 
     ``App()`` uses ``ROTA_STORE_URL`` or the embedded SQLite file ``./rota.db``;
     ``App("memory://")``, ``App("postgresql://...")`` or ``App(store=<Store>)`` choose another.
+    ``instance_id`` (else ``ROTA_INSTANCE_ID``, else host:pid:random) names this process in
+    leases; ``max_payload_bytes`` (else ``ROTA_MAX_PAYLOAD_BYTES``, else 1 MiB) bounds an
+    encoded payload. Everything is resolved once, here, into ``app.config``: an explicit
+    argument beats the environment, which beats the default.
     """
 
     def __init__(
@@ -51,13 +48,18 @@ class App:
         store: Store | None = None,
         clock: Clock | None = None,
         instance_id: str | None = None,
+        max_payload_bytes: int | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ConfigError("give a store URL or a Store, not both")
-        self._url = url
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigError(f"clock must be a rota Clock, got {type(clock).__name__}")
+        self.config = AppConfig.resolve(
+            url=url, has_store=store is not None, instance_id=instance_id, max_payload_bytes=max_payload_bytes
+        )
         self._store = store
         self.clock: Clock = clock or SYSTEM_CLOCK
-        self.instance_id = instance_id or default_instance_id()
+        self.instance_id = self.config.instance_id
         self.tasks: dict[str, Task[Any]] = {}
         self.declared_schedules: dict[str, Schedule] = {}
         self.events = EventBus()
@@ -73,7 +75,7 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = store_from_url(self._url)
+            self._store = store_from_url(self.config.store_url)
         return self._store
 
     async def open(self) -> App:
@@ -150,16 +152,21 @@ class App:
         """
 
         def register(func: Callable[..., Any]) -> Task[Any]:
-            task_name = name or f"{func.__module__}.{func.__qualname__}"
+            if not callable(func):
+                raise ConfigError(f"a task must be a function, got {type(func).__name__}")
+            task_name = _limits.name(
+                f"{func.__module__}.{func.__qualname__}" if name is None else name, "task name"
+            )
             if task_name in self.tasks:
                 raise ConfigError(f"a task named {task_name!r} is already registered")
             policy = _retry_policy(retry)
             seconds = _timeout(timeout)
-            if not queue or not isinstance(queue, str):
-                raise ConfigError(f"queue must be a non-empty string, got {queue!r}")
+            _limits.name(queue, "queue")
+            if lock is not None:
+                _limits.name(lock, "task lock key")
             handle: Task[Any] = Task(
-                self, func, name=task_name, queue=queue, priority=priority, retry=policy,
-                timeout=seconds, lock=lock,
+                self, func, name=task_name, queue=queue, priority=_limits.priority(priority),
+                retry=policy, timeout=seconds, lock=lock,
             )  # fmt: skip
             self.tasks[task_name] = handle
             return handle
@@ -183,25 +190,32 @@ class App:
     # -- enqueueing --------------------------------------------------------------------------
 
     def build_job(self, spec: JobSpec, now: datetime) -> Job:
+        """The job a spec describes, every option checked against the documented limits
+        (``ConfigError``); nothing is written until every spec of a call has passed."""
+        if not isinstance(spec, JobSpec):
+            raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
         task = spec.task
-        if spec.delay is not None and spec.at is not None:
-            raise ConfigError("give delay or at, not both")
+        if not isinstance(task, Task):
+            raise ConfigError(f"JobSpec.task must be a Task, got {type(task).__name__}")
+        check_spec(spec)
+        if not isinstance(spec.payload, bytes):
+            raise ConfigError("JobSpec.payload must be encoded bytes: build specs with task.prepare(...)")
+        if len(spec.payload) > self.config.max_payload_bytes:
+            raise PayloadError(
+                f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
+                f"limit of {self.config.max_payload_bytes:,}"
+            )
         due = now
         if spec.at is not None:
-            due = utc(spec.at)
+            due = _limits.instant(spec.at, "at")
         elif spec.delay is not None:
-            seconds = spec.delay.total_seconds() if isinstance(spec.delay, timedelta) else spec.delay
-            if seconds < 0:
-                raise ConfigError(f"delay must not be negative, got {seconds}")
-            due = now + timedelta(seconds=seconds)
-        if spec.key is not None and (not isinstance(spec.key, str) or not spec.key):
-            raise ConfigError(f"key must be a non-empty string, got {spec.key!r}")
+            due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
         return Job(
             id=new_id(),
             task=task.name,
             queue=spec.queue or task.queue,
             payload=spec.payload,
-            priority=task.priority if spec.priority is None else int(spec.priority),
+            priority=task.priority if spec.priority is None else spec.priority,
             due_at=due,
             created_at=now,
             max_attempts=task.retry.attempts,
@@ -212,11 +226,19 @@ class App:
     async def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
         """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
         handle = self.get_task(task) if isinstance(task, str) else task
+        if not isinstance(handle, Task):
+            raise ConfigError(f"enqueue takes a Task or a task name, got {type(task).__name__}")
+        unknown = sorted(set(options) - _ENQUEUE_OPTIONS)
+        if unknown:
+            known = ", ".join(sorted(_ENQUEUE_OPTIONS))
+            raise ConfigError(f"unknown enqueue option(s) {', '.join(unknown)}; known: {known}")
         return (await self.enqueue_many([handle.prepare(payload, **options)]))[0]
 
     async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
         """Queue many jobs in one store round trip; returns the stored jobs in order (the
         existing job for a duplicate key)."""
+        if not isinstance(specs, Iterable):
+            raise ConfigError(f"enqueue_many takes a list of JobSpecs, got {type(specs).__name__}")
         specs = list(specs)
         if not specs:
             return []
@@ -233,6 +255,7 @@ class App:
     # -- queries and admin -------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job:
+        _limits.name(job_id, "job id")
         await self.open()
         job = await self.store.get_job(job_id)
         if job is None:
@@ -248,28 +271,61 @@ class App:
         limit: int = 100,
         after_id: str | None = None,
     ) -> list[Job]:
+        """Jobs by id (oldest first); ``limit`` from 1 to 10,000, ``after_id`` pages on."""
+        st = parse_status(status)
+        for value, what in ((queue, "queue"), (task, "task name"), (after_id, "after_id")):
+            if value is not None:
+                _limits.name(value, what)
+        _limits.integer(limit, "limit", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
         await self.open()
-        try:
-            st = JobStatus(status) if status is not None else None
-        except ValueError:
-            names = ", ".join(s.value for s in JobStatus)
-            raise ConfigError(f"unknown status {status!r}; use one of {names}") from None
         flt = JobFilter(status=st, queue=queue, task=task, limit=limit, after_id=after_id)
         return await self.store.list_jobs(flt)
 
     async def attempts(self, job_id: str) -> list[Attempt]:
+        _limits.name(job_id, "job id")
         await self.open()
         return await self.store.get_attempts(job_id)
 
     async def cancel(self, job_id: str) -> Job:
+        _limits.name(job_id, "job id")
         await self.open()
         job = await self.store.cancel(job_id, now=self.clock.now())
         self.events.emit(Event(EventKind.CANCELLED, job))
         return job
 
     async def requeue(self, job_id: str) -> Job:
+        _limits.name(job_id, "job id")
         await self.open()
         return await self.store.requeue(job_id, now=self.clock.now())
+
+    async def purge(
+        self,
+        *,
+        older_than: float | timedelta,
+        statuses: Iterable[JobStatus | str] | None = None,
+        batch: int = 1000,
+    ) -> int:
+        """Delete finished jobs (and their history) that finished more than ``older_than``
+        ago, only those with a status in ``statuses`` when given (succeeded, failed,
+        cancelled); in batches of ``batch``, so claims are never held up. Returns how many."""
+        age = _limits.duration(older_than, "older_than")
+        _limits.integer(batch, "batch", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
+        wanted: set[JobStatus] | None = None
+        if statuses is not None:
+            if isinstance(statuses, str) or not isinstance(statuses, Iterable):
+                raise ConfigError(f"statuses must be a list of statuses, got {type(statuses).__name__}")
+            wanted = {s for s in (parse_status(v) for v in statuses) if s is not None}
+            unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
+            if unfinished:
+                raise ConfigError(f"only finished jobs can be purged, not {', '.join(unfinished)} ones")
+        await self.open()
+        cutoff = self.clock.now() - timedelta(seconds=age)
+        total = 0
+        while True:
+            removed = await self.store.purge(finished_before=cutoff, limit=batch, statuses=wanted)
+            total += removed
+            if removed < batch:
+                return total
 
     async def stats(self) -> QueueStats:
         await self.open()
@@ -295,8 +351,14 @@ class App:
         Raises ``TimeoutError`` after ``timeout`` real seconds. Delayed jobs not yet due do not
         count: with a fake clock, advance it to make them due.
         """
-        await self.open()
+        if timeout is not None:
+            _limits.duration(timeout, "timeout")
+        if isinstance(queues, str) or (queues is not None and not isinstance(queues, Iterable)):
+            raise ConfigError(f"queues must be a list of names, got {type(queues).__name__}")
         names = tuple(queues) if queues is not None else self.queues
+        for queue in names:
+            _limits.name(queue, "queue")
+        await self.open()
         changed = self.events.changed()
         async with asyncio.timeout(timeout):
             while True:
@@ -391,6 +453,8 @@ class App:
         ``name``, ``ttl``, ``renew_interval``, ``retry_interval``, ``safety_margin``."""
         from rota.runtime.leader import leader_election
 
+        if "name" in options:
+            _limits.name(options["name"], "leader election name")
         return leader_election(self, **options)
 
     def lock(self, name: str, **options: Any) -> Any:
@@ -418,6 +482,16 @@ class App:
         return Worker(self, WorkerSettings(**settings))
 
 
+def parse_status(status: JobStatus | str | None) -> JobStatus | None:
+    if status is None:
+        return None
+    try:
+        return JobStatus(status)
+    except ValueError:
+        names = ", ".join(s.value for s in JobStatus)
+        raise ConfigError(f"unknown status {status!r}; use one of {names}") from None
+
+
 def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
     if retry is None:
         return DEFAULT_RETRY
@@ -425,13 +499,10 @@ def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
         return retry
     if isinstance(retry, int) and not isinstance(retry, bool):
         return RetryPolicy(attempts=retry)
-    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {retry!r}")
+    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {type(retry).__name__}")
 
 
 def _timeout(timeout: float | timedelta | None) -> float | None:
     if timeout is None:
         return None
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-    if seconds <= 0:
-        raise ConfigError(f"timeout must be positive, got {seconds}")
-    return seconds
+    return _limits.duration(timeout, "timeout", positive=True)

@@ -86,10 +86,14 @@ class Retry(ControlSignal):
     """
 
     def __init__(self, after: float | timedelta | None = None, reason: str = "") -> None:
-        if isinstance(after, timedelta):
-            after = after.total_seconds()
-        if after is not None and after < 0:
-            raise ConfigError(f"Retry(after=...) must not be negative, got {after}")
+        if after is not None:
+            from rota._limits import duration  # _limits imports this module
+
+            # checked here, in the handler that raises it: a NaN or infinite delay would
+            # otherwise reach the worker, which could never schedule the retry
+            after = duration(after, "Retry(after=...)")
+        if not isinstance(reason, str):
+            raise ConfigError(f"Retry(reason=...) must be a string, got {type(reason).__name__}")
         self.after: float | None = after
         self.reason = reason
         super().__init__(reason or (f"retry after {after}s" if after is not None else "retry"))
@@ -99,5 +103,7 @@ class Cancel(ControlSignal):
     """Raised by a handler: stop this job for good (status ``cancelled``, no more attempts)."""
 
     def __init__(self, reason: str = "") -> None:
+        if not isinstance(reason, str):
+            raise ConfigError(f"Cancel(reason) must be a string, got {type(reason).__name__}")
         self.reason = reason
         super().__init__(reason or "cancelled by handler")

@@ -114,7 +114,7 @@ async def health(
     services = None if explicit else app.services
     if services is not None:
         election, settings = services.election, services.settings
-    settings = settings or LeaderSettings.from_env()
+    settings = settings or app.config.leader
     store = app.store
     if services is not None:
         enabled = election is not None

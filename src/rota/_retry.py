@@ -7,17 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from rota import _limits
 from rota._errors import ConfigError
 
 Backoff = Literal["fixed", "linear", "exponential", "backpressure"]
 _BACKOFFS: tuple[Backoff, ...] = ("fixed", "linear", "exponential", "backpressure")
-
-
-def _seconds(value: float | timedelta, name: str) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 0:
-        raise ConfigError(f"{name} must not be negative, got {seconds}")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +28,10 @@ class RetryPolicy:
 
     then ``min(delay, cap)``; with ``jitter`` the delay is drawn uniformly from ``[0, delay]``
     ("full jitter"), which spreads retries of many failing jobs apart.
+
+    Limits: ``attempts`` an integer from 1 to 1,000,000; ``base`` and ``cap`` finite,
+    non-negative, at most 100 years; ``jitter`` a bool. Anything else is a ``ConfigError``
+    here, so a policy can never give the worker a delay it cannot schedule.
     """
 
     attempts: int = 3
@@ -43,12 +41,12 @@ class RetryPolicy:
     jitter: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ConfigError(f"attempts must be an integer >= 1, got {self.attempts!r}")
-        if self.backoff not in _BACKOFFS:
+        _limits.integer(self.attempts, "attempts", minimum=1, maximum=_limits.MAX_ATTEMPTS)
+        if not isinstance(self.backoff, str) or self.backoff not in _BACKOFFS:
             raise ConfigError(f"backoff must be one of {', '.join(_BACKOFFS)}, got {self.backoff!r}")
-        object.__setattr__(self, "base", _seconds(self.base, "base"))
-        object.__setattr__(self, "cap", _seconds(self.cap, "cap"))
+        object.__setattr__(self, "base", _limits.duration(self.base, "retry base"))
+        object.__setattr__(self, "cap", _limits.duration(self.cap, "retry cap"))
+        _limits.flag(self.jitter, "jitter")
 
     def raw_delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based), capped, before jitter."""
@@ -59,7 +57,7 @@ class RetryPolicy:
         elif self.backoff == "linear":
             delay = base * n
         elif self.backoff == "exponential":
-            delay = base * 2.0 ** min(n - 1, 1024)
+            delay = base * 2.0 ** min(n - 1, 1000)  # 2.0 ** 1024 overflows
         else:
             delay = base * n * n
         return min(delay, float(self.cap))  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rota import _limits
 from rota._errors import ConfigError, InvalidTrigger, ScheduleNotFound
 from rota._models import Job, MisfirePolicy, OverlapPolicy, Schedule
 from rota._task import Task
@@ -75,10 +76,7 @@ def build_schedule(
     origin: str = "api",
 ) -> Schedule:
     """Validate a schedule definition (everything a user can get wrong fails here)."""
-    if not isinstance(schedule_id, str) or not schedule_id or len(schedule_id) > 200:
-        raise ConfigError(
-            f"schedule id must be a non-empty string of at most 200 characters, got {schedule_id!r}"
-        )
+    _limits.name(schedule_id, "schedule id")
     handle = app.get_task(task) if isinstance(task, str) else task
     if not isinstance(trigger, Trigger):
         raise InvalidTrigger(f"trigger must be rota.Cron, rota.Every or rota.At, got {trigger!r}")
@@ -87,12 +85,11 @@ def build_schedule(
         overlap_policy = OverlapPolicy(overlap)
     except ValueError as exc:
         raise ConfigError(f"invalid schedule policy: {exc}") from None
-    grace = misfire_grace.total_seconds() if isinstance(misfire_grace, timedelta) else float(misfire_grace)
-    spread = jitter.total_seconds() if isinstance(jitter, timedelta) else float(jitter)
-    if grace < 0 or spread < 0:
-        raise ConfigError("misfire_grace and jitter must not be negative")
-    if not isinstance(max_catchup, int) or max_catchup < 1:
-        raise ConfigError(f"max_catchup must be an integer >= 1, got {max_catchup!r}")
+    grace = _limits.duration(misfire_grace, "misfire_grace")
+    spread = _limits.duration(jitter, "jitter")
+    _limits.integer(max_catchup, "max_catchup", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
+    priority = None if priority is None else _limits.priority(priority)
+    queue = None if queue is None else _limits.name(queue, "queue")
     now = app.clock.now()
     return Schedule(
         id=schedule_id, task=handle.name, trigger=trigger.dumps(), queue=queue or handle.queue,
@@ -134,6 +131,7 @@ class Schedules:
         return ScheduleInfo.of(stored)
 
     async def get(self, schedule_id: str) -> ScheduleInfo:
+        _limits.name(schedule_id, "schedule id")
         await self._open()
         schedule = await self.app.store.get_schedule(schedule_id)
         if schedule is None:
@@ -145,6 +143,7 @@ class Schedules:
         return [ScheduleInfo.of(s) for s in await self.app.store.list_schedules()]
 
     async def pause(self, schedule_id: str) -> ScheduleInfo:
+        _limits.name(schedule_id, "schedule id")
         await self._open()
         now = self.app.clock.now()
         stored = await self.app.store.set_schedule_paused(schedule_id, True, next_fire_at=None, now=now)
@@ -166,6 +165,7 @@ class Schedules:
         """Delete the schedule (its jobs stay). A schedule still declared in code comes back
         the next time a process declaring it opens: remove it from the code (and start a
         scheduler with ``--prune``) to retire it for good."""
+        _limits.name(schedule_id, "schedule id")
         await self._open()
         return await self.app.store.remove_schedule(schedule_id)
 

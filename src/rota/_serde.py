@@ -45,7 +45,7 @@ class MsgspecCodec:
     def encode(self, value: Any) -> bytes:
         try:
             data = _json_encoder.encode(value)
-        except (TypeError, msgspec.EncodeError) as exc:
+        except (TypeError, ValueError, msgspec.EncodeError) as exc:  # ValueError: lone surrogates
             raise PayloadError(f"payload cannot be encoded as JSON: {exc}") from exc
         # Validate by decoding: a payload that does not fit fails now, at enqueue, not in the worker.
         self.decode(data)
@@ -75,6 +75,8 @@ class PydanticCodec:
             return bytes(self._adapter.dump_json(model))
         except ValidationError as exc:
             raise PayloadError(f"payload does not fit {_type_name(self.tp)}: {_first_line(exc)}") from exc
+        except ValueError as exc:  # e.g. a lone surrogate pydantic cannot serialise
+            raise PayloadError(f"payload cannot be encoded as JSON: {_first_line(exc)}") from exc
 
     def decode(self, data: bytes) -> Any:
         from pydantic import ValidationError
@@ -95,7 +97,7 @@ def encode_json(value: Any) -> bytes:
     """Untyped JSON (for results and CLI input)."""
     try:
         return _json_encoder.encode(value)
-    except (TypeError, msgspec.EncodeError) as exc:
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
         raise PayloadError(f"value cannot be encoded as JSON: {exc}") from exc
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from rota._errors import ConfigError
+from rota import _limits
+from rota._errors import ConfigError, PayloadError
 from rota._models import Job
 from rota._retry import RetryPolicy
 from rota._serde import Codec, codec_for
@@ -71,8 +72,21 @@ class Task(Generic[P]):
     # -- payloads ----------------------------------------------------------------------------
 
     def encode(self, payload: Any) -> bytes:
-        """Validate and encode a payload; raises PayloadError if it does not fit."""
-        return self.codec.encode(payload if self.takes_payload else None)
+        """Validate and encode a payload; raises PayloadError if it does not fit its type or
+        is larger than the app's ``max_payload_bytes`` once encoded."""
+        data = self.codec.encode(payload if self.takes_payload else None)
+        limit = self.app.config.max_payload_bytes
+        if len(data) > limit:
+            raise PayloadError(
+                f"payload of task {self.name!r} is {len(data):,} bytes encoded, over the limit of "
+                f"{limit:,} (App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
+            )
+        if self.lock is not None:
+            from rota.runtime.locks import task_lock_key
+
+            # a payload the lock key cannot be formatted from would fail every run: refuse it now
+            task_lock_key(self, self.decode(data))
+        return data
 
     def decode(self, data: bytes) -> Any:
         return self.codec.decode(data)
@@ -98,8 +112,10 @@ class Task(Generic[P]):
         priority: int | None = None,
         queue: str | None = None,
     ) -> JobSpec:
-        """Validate a payload now and return a spec for ``App.enqueue_many``."""
-        return JobSpec(self, self.encode(payload), delay, at, key, priority, queue)
+        """Validate a payload and the options now and return a spec for ``App.enqueue_many``."""
+        spec = JobSpec(self, self.encode(payload), delay, at, key, priority, queue)
+        check_spec(spec)
+        return spec
 
     async def enqueue(
         self,
@@ -117,6 +133,22 @@ class Task(Generic[P]):
         """
         spec = self.prepare(payload, delay=delay, at=at, key=key, priority=priority, queue=queue)
         return (await self.app.enqueue_many([spec]))[0]
+
+
+def check_spec(spec: JobSpec) -> None:
+    """The per-job options of a spec (``Task.prepare`` and ``build_job`` both check)."""
+    if spec.delay is not None and spec.at is not None:
+        raise ConfigError("give delay or at, not both")
+    if spec.delay is not None:
+        _limits.duration(spec.delay, "delay")
+    if spec.at is not None:
+        _limits.instant(spec.at, "at")
+    if spec.key is not None:
+        _limits.name(spec.key, "key")
+    if spec.priority is not None:
+        _limits.priority(spec.priority)
+    if spec.queue is not None:
+        _limits.name(spec.queue, "queue")
 
 
 def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:

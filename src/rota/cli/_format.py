@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from rota._errors import PayloadError
 from rota._models import Attempt, Job
+from rota._serde import decode_json
 
 
 def console() -> Console:
@@ -20,15 +25,21 @@ def when(dt: datetime | None) -> str:
     return "-" if dt is None else dt.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def plain(*values: object) -> list[Text]:
+    """Table cells shown as they are: stored text (names, errors) is never rich markup, so a
+    "[/x]" in an error message cannot break a listing."""
+    return [Text(str(v)) for v in values]
+
+
 def jobs_table(jobs: list[Job]) -> Table:
     table = Table(show_lines=False)
     for column in ("id", "task", "queue", "status", "attempts", "due", "last error"):
         table.add_column(column, overflow="fold")
     for job in jobs:
-        table.add_row(
+        table.add_row(*plain(
             job.id, job.task, job.queue, str(job.status), f"{job.attempts}/{job.max_attempts}",
             when(job.due_at), (job.last_error or "")[:60],
-        )  # fmt: skip
+        ))  # fmt: skip
     return table
 
 
@@ -39,5 +50,45 @@ def attempts_table(attempts: list[Attempt]) -> Table:
     for a in attempts:
         took = (a.finished_at - a.started_at).total_seconds()
         error = f"{a.error_type}: {a.error_message}" if a.error_type else ""
-        table.add_row(str(a.number), a.worker, when(a.started_at), f"{took:.3f}s", str(a.outcome), error[:80])
+        cells = (a.number, a.worker, when(a.started_at), f"{took:.3f}s", a.outcome, error[:80])
+        table.add_row(*plain(*cells))
     return table
+
+
+def json_value(data: bytes | None) -> Any:
+    """A stored payload or result as JSON, or its text when it is not JSON."""
+    if data is None:
+        return None
+    try:
+        return decode_json(data)
+    except PayloadError:
+        return {"undecodable": data.decode("utf-8", errors="replace")}
+
+
+def iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    """A job as JSON (``--json``): times in ISO 8601 UTC, payload and result decoded."""
+    return {
+        "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
+        "priority": job.priority, "attempts": job.attempts, "max_attempts": job.max_attempts,
+        "due_at": iso(job.due_at), "created_at": iso(job.created_at), "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at), "key": job.key, "schedule_id": job.schedule_id,
+        "fire_time": iso(job.fire_time), "timeout": job.timeout, "lease_owner": job.lease_owner,
+        "lease_expires_at": iso(job.lease_expires_at), "last_error": job.last_error,
+        "payload": json_value(job.payload), "result": json_value(job.result),
+    }  # fmt: skip
+
+
+def attempt_dict(a: Attempt) -> dict[str, Any]:
+    return {
+        "number": a.number, "worker": a.worker, "started_at": iso(a.started_at),
+        "finished_at": iso(a.finished_at), "outcome": str(a.outcome), "error_type": a.error_type,
+        "error_message": a.error_message, "traceback": a.traceback,
+    }  # fmt: skip
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))

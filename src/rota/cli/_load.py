@@ -7,26 +7,33 @@ import asyncio
 import importlib
 import logging
 import os
+import re
 import sys
 
 from rota._app import App
-from rota._errors import ConfigError
+from rota._errors import ConfigError, RotaError
 
 log = logging.getLogger("rota.cli")
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", re.ASCII)
 
 
 def load_app(target: str) -> App:
     """Import ``package.module:attribute`` (attribute defaults to ``app``) and return the App."""
     module_name, _, attr = target.partition(":")
     attr = attr or "app"
-    if not module_name:
-        raise ConfigError(f"expected MODULE:APP, got {target!r}")
+    if not _DOTTED.match(module_name) or not attr.isidentifier():
+        raise ConfigError(f"expected MODULE:APP such as myproj.tasks:app, got {target!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import {module_name!r}: {exc}") from exc
+    except RotaError:
+        raise  # the module's own App refused its settings: that message says it best
+    except Exception as exc:  # the user's module failed while importing
+        raise ConfigError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     app = getattr(module, attr, None)
     if not isinstance(app, App):
         raise ConfigError(f"{module_name}:{attr} is not a rota.App (found {type(app).__name__})")

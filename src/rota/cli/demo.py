@@ -64,8 +64,8 @@ def build_app(url: str) -> App:
 
 
 async def run(args: argparse.Namespace) -> int:
-    if args.jobs < 1 or args.concurrency < 1:
-        raise ConfigError("--jobs and --concurrency must be at least 1")
+    if not (1 <= args.jobs <= 1_000_000 and 1 <= args.concurrency <= 10_000):
+        raise ConfigError("--jobs must be from 1 to 1000000 and --concurrency from 1 to 10000")
     out = console()
     with tempfile.TemporaryDirectory(prefix="rota-demo-") as tmp:
         url = args.store or f"sqlite:///{Path(tmp) / 'demo.db'}"

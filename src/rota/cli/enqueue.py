@@ -26,7 +26,11 @@ def register(commands: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     task = app.get_task(args.task)
-    payload = task.decode(args.payload.encode())
+    try:
+        raw = args.payload.encode()
+    except UnicodeEncodeError:
+        raise ConfigError("the payload is not valid UTF-8 text") from None
+    payload = task.decode(raw)
     at = None
     if args.at:
         try:

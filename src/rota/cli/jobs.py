@@ -1,34 +1,62 @@
-"""``rota jobs list|show|cancel|retry``: look at and steer jobs."""
+"""``rota jobs list|show|cancel|retry|purge``: look at and steer jobs."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from rota._serde import decode_json
-from rota.cli._format import attempts_table, console, jobs_table, when
+from rich.markup import escape
+
+from rota._errors import ConfigError
+from rota.cli._format import (
+    attempt_dict,
+    attempts_table,
+    console,
+    job_dict,
+    jobs_table,
+    json_value,
+    print_json,
+    when,
+)
 from rota.cli._load import add_app_options, app_from_args
+from rota.runtime.settings import parse_duration
 
 
 def register(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("jobs", help="list, show, cancel or retry jobs")
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "jobs", help="list, show, cancel, retry or purge jobs"
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list jobs")
     add_app_options(listing)
     listing.add_argument("--status", help="pending, running, succeeded, failed or cancelled")
     listing.add_argument("--queue")
     listing.add_argument("--task")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (1-10000, default 50)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=list_jobs)
     for name, handler, text in (
-        ("show", show, "show a job and its attempts"),
+        ("show", show, "show a job, its last error and traceback, its result and its attempts"),
         ("cancel", cancel, "cancel a pending or running job"),
         ("retry", retry, "run a failed or cancelled job again"),
     ):
         sub = actions.add_parser(name, help=text)
         add_app_options(sub)
         sub.add_argument("job_id")
+        if name == "show":
+            sub.add_argument("--json", action="store_true", help="print JSON")
         sub.set_defaults(run=handler)
+    purge = actions.add_parser("purge", help="delete finished jobs older than a retention")
+    add_app_options(purge)
+    purge.add_argument(
+        "--older-than", required=True, metavar="AGE",
+        help="finished longer ago than this: 30d, 12h, 90m, 3600 (seconds), 1h30m",
+    )  # fmt: skip
+    purge.add_argument(
+        "--status", metavar="STATUS[,STATUS]",
+        help="only jobs that ended so: succeeded, failed, cancelled (default: all three)",
+    )  # fmt: skip
+    purge.set_defaults(run=purge_jobs)
 
 
 async def list_jobs(args: argparse.Namespace) -> int:
@@ -37,7 +65,10 @@ async def list_jobs(args: argparse.Namespace) -> int:
         jobs = await app.list_jobs(status=args.status, queue=args.queue, task=args.task, limit=args.limit)
     finally:
         await app.close()
-    console().print(jobs_table(jobs))
+    if args.json:
+        print_json([job_dict(j) for j in jobs])
+    else:
+        console().print(jobs_table(jobs))
     return 0
 
 
@@ -48,16 +79,24 @@ async def show(args: argparse.Namespace) -> int:
         attempts = await app.attempts(args.job_id)
     finally:
         await app.close()
+    if args.json:
+        print_json({**job_dict(job), "attempts": [attempt_dict(a) for a in attempts]})
+        return 0
     out = console()
     fields = {
         "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
         "priority": job.priority, "attempts": f"{job.attempts}/{job.max_attempts}",
         "due": when(job.due_at), "created": when(job.created_at), "finished": when(job.finished_at),
         "key": job.key or "-", "schedule": job.schedule_id or "-",
-        "payload": decode_json(job.payload), "last error": job.last_error or "-",
+        "payload": json_value(job.payload), "result": "-" if job.result is None else json_value(job.result),
+        "last error": job.last_error or "-",
     }  # fmt: skip
     for name, value in fields.items():
-        out.print(f"[bold]{name:>9}[/bold]  {value}", highlight=False)
+        out.print(f"[bold]{name:>10}[/bold]  {escape(str(value))}", highlight=False)
+    failed = [a for a in attempts if a.traceback or a.error_type]
+    if failed and failed[-1].traceback:
+        out.print(f"\n[bold]traceback of attempt {failed[-1].number}[/bold]")
+        out.print(failed[-1].traceback.rstrip(), highlight=False, markup=False)
     if attempts:
         out.print(attempts_table(attempts))
     return 0
@@ -80,4 +119,20 @@ async def retry(args: argparse.Namespace) -> int:
     finally:
         await app.close()
     print(f"{job.id} {job.status}")
+    return 0
+
+
+async def purge_jobs(args: argparse.Namespace) -> int:
+    age = parse_duration("--older-than", args.older_than)
+    statuses = None
+    if args.status is not None:
+        statuses = [s.strip() for s in args.status.split(",") if s.strip()]
+        if not statuses:
+            raise ConfigError("--status needs at least one of succeeded, failed, cancelled")
+    app = app_from_args(args)
+    try:
+        removed = await app.purge(older_than=age, statuses=statuses)
+    finally:
+        await app.close()
+    print(f"purged {removed} job{'s' if removed != 1 else ''}")
     return 0

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from rota._schedules import ScheduleInfo
-from rota.cli._format import console
+from rota.cli._format import console, iso, json_value, plain, print_json
 from rota.cli._load import add_app_options, app_from_args
 from rota.runtime.services import LeaderServices
 
@@ -21,6 +23,7 @@ def register(commands: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list schedules with their next fire times")
     add_app_options(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=list_schedules)
     for name, handler, text in (
         ("show", show, "show one schedule"),
@@ -32,6 +35,8 @@ def register(commands: Any) -> None:
         sub = actions.add_parser(name, help=text)
         add_app_options(sub)
         sub.add_argument("schedule_id")
+        if name == "show":
+            sub.add_argument("--json", action="store_true", help="print JSON")
         sub.set_defaults(run=handler)
 
     runner: argparse.ArgumentParser = commands.add_parser("scheduler", help="run only the scheduler loop")
@@ -73,14 +78,17 @@ async def list_schedules(args: argparse.Namespace) -> int:
         schedules = await app.schedules.list()
     finally:
         await app.close()
+    if args.json:
+        print_json([schedule_dict(s) for s in schedules])
+        return 0
     table = Table()
     for column in ("id", "task", "trigger", "next fire", "last fire", "runs", "fails", "state"):
         table.add_column(column, overflow="fold")
     for s in schedules:
-        table.add_row(
+        table.add_row(*plain(
             s.id, s.task, s.trigger.describe(), local(s.next_fire_at, s), local(s.last_fire_at, s),
             str(s.run_count), str(s.fail_count), "paused" if s.paused else "active",
-        )  # fmt: skip
+        ))  # fmt: skip
     console().print(table)
     return 0
 
@@ -91,6 +99,9 @@ async def show(args: argparse.Namespace) -> int:
         s = await app.schedules.get(args.schedule_id)
     finally:
         await app.close()
+    if args.json:
+        print_json(schedule_dict(s))
+        return 0
     fields = {
         "id": s.id, "task": s.task, "trigger": s.trigger.describe(), "queue": s.queue,
         "state": "paused" if s.paused else "active", "next fire": local(s.next_fire_at, s),
@@ -100,10 +111,23 @@ async def show(args: argparse.Namespace) -> int:
     }  # fmt: skip
     out = console()
     for name, value in fields.items():
-        out.print(f"[bold]{name:>11}[/bold]  {value}", highlight=False)
+        out.print(f"[bold]{name:>11}[/bold]  {escape(str(value))}", highlight=False)
     for i, fire in enumerate(upcoming(s)):
         out.print(f"[bold]{'upcoming' if i == 0 else '':>11}[/bold]  {local(fire, s)}", highlight=False)
     return 0
+
+
+def schedule_dict(s: ScheduleInfo) -> dict[str, Any]:
+    """A schedule as JSON (``--json``): times in ISO 8601 UTC, the trigger as stored."""
+    return {
+        "id": s.id, "task": s.task, "trigger": s.trigger.describe(), "trigger_spec": json_value(
+            s.record.trigger.encode()
+        ), "queue": s.queue, "paused": s.paused, "next_fire_at": iso(s.next_fire_at),
+        "last_fire_at": iso(s.last_fire_at), "run_count": s.run_count, "fail_count": s.fail_count,
+        "last_error": s.last_error, "misfire": s.misfire.value, "overlap": s.overlap.value,
+        "origin": s.origin, "priority": s.record.priority, "payload": json_value(s.record.payload),
+        "upcoming": [iso(fire) for fire in upcoming(s)],
+    }  # fmt: skip
 
 
 async def _change(args: argparse.Namespace, action: str) -> int:
@@ -132,7 +156,7 @@ async def remove(args: argparse.Namespace) -> int:
     finally:
         await app.close()
     if not removed:
-        print(f"rota: error: no schedule with id {args.schedule_id!r}")
+        print(f"rota: error: no schedule with id {args.schedule_id!r}", file=sys.stderr)
         return 1
     print(f"{args.schedule_id}: removed")
     return 0

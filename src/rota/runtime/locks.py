@@ -22,6 +22,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from rota import _limits
 from rota._clock import Clock
 from rota._errors import ConfigError, LockLost, PayloadError
 from rota._ids import new_id
@@ -68,6 +69,7 @@ class Lock:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"lock name must be a non-empty string, got {name!r}")
+        _limits.name(name, "lock name")
         timing = LeaseTiming.build(ttl, renew_interval, safety_margin, what=f"lock {name!r}")
         self.name = name
         self.timeout = None if timeout is None else seconds(timeout, "lock timeout")
@@ -241,7 +243,7 @@ def task_lock_key(task: Task[Any], payload: Any) -> str | None:
         raise PayloadError(f"lock key {template!r} of task {task.name!r} cannot be formatted: {exc}") from exc
     if not key:
         raise PayloadError(f"lock key {template!r} of task {task.name!r} is empty for this payload")
-    return key
+    return _limits.name(key, f"lock key {template!r} of task {task.name!r}", error=PayloadError)
 
 
 class TaskLock:

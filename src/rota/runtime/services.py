@@ -43,7 +43,7 @@ class LeaderServices:
     ) -> None:
         self.app = app
         self.runs_worker = worker  # a worker claims jobs alongside (for health reports)
-        self.settings = settings or LeaderSettings.from_env()
+        self.settings = settings or app.config.leader  # resolved once, by the App
         self.retention = retention
         self.maintenance_interval = maintenance_interval
         self.election: LeaderElection | None = None

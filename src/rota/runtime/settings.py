@@ -1,38 +1,53 @@
-"""Coordination settings: leader election timing, leader-only execution, the instance id.
+"""Coordination settings: leader election timing, leader-only execution, the instance id;
+and ``AppConfig``, everything an ``App`` reads from its arguments and the environment.
 
-Validated once, at start-up, so a bad value is a one-line ``ConfigError`` and never a
-leader that flaps. Built from keyword arguments or from the environment::
+Resolved once, when the App is built, in one place (``AppConfig.resolve``): an explicit
+argument beats an environment variable, which beats the default. Services get the resolved
+object and never read the environment themselves. A bad value is a one-line ``ConfigError``
+at start-up, never a leader that flaps. The variables::
 
+    ROTA_STORE_URL                       the store (default sqlite:///rota.db)
+    ROTA_INSTANCE_ID                     this process's id (default host:pid:random)
+    ROTA_MAX_PAYLOAD_BYTES               largest encoded payload (default 1 MiB; 512KiB, 4MiB)
     ROTA_LEADER_ELECTION_ENABLED         true/false (default: on when the store is shared)
     ROTA_LEADER_ELECTION_NAME            the election's name (default "rota-scheduler")
-    ROTA_LEADER_ELECTION_TTL             lease length, seconds (default 30; "500ms", "2m" accepted)
+    ROTA_LEADER_ELECTION_TTL             lease length, seconds (default 30; "500ms", "2m", "1m30s")
     ROTA_LEADER_ELECTION_RENEW_INTERVAL  default ttl/3
     ROTA_LEADER_ELECTION_RETRY_INTERVAL  how often followers try to take over (default ttl/3)
     ROTA_LEADER_ELECTION_SAFETY_MARGIN   default ttl/10
     ROTA_LEADER_ONLY_EXECUTION           true/false: followers execute no jobs (default false)
-    ROTA_INSTANCE_ID                     this process's id (default host:pid:random)
 
-An unknown ``ROTA_LEADER_ELECTION_*`` variable is an error, so a typo cannot silently fall
-back to a default.
+The seed systems' names are accepted as aliases: ``LEADER_ELECTION_ENABLED``,
+``LEADER_ELECTION_LOCK_TTL``, ``LEADER_ELECTION_RETRY_INTERVAL`` and
+``LEADER_ELECTION_INSTANCE_ID``. An alias and its ``ROTA_`` name set to different values is an
+error; so is an unknown ``ROTA_LEADER_ELECTION_*`` variable, so a typo cannot silently fall
+back to a default. Another ``LEADER_ELECTION_*`` variable is logged as not used.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from rota import _limits
 from rota._errors import ConfigError
+from rota._ids import new_id
 
 if TYPE_CHECKING:
     from rota.stores.base import Store
 
+log = logging.getLogger("rota.settings")
+
 DEFAULT_ELECTION = "rota-scheduler"
 DEFAULT_TTL = 30.0
+DEFAULT_STORE_URL = "sqlite:///rota.db"
 
 _PREFIX = "ROTA_LEADER_ELECTION_"
 _ENV_FIELDS = {
@@ -43,10 +58,27 @@ _ENV_FIELDS = {
     "RETRY_INTERVAL": "retry_interval",
     "SAFETY_MARGIN": "safety_margin",
 }
+#: the seed systems' variable -> rota's (docs/coordination.md lists both)
+ALIASES = {
+    "LEADER_ELECTION_ENABLED": "ROTA_LEADER_ELECTION_ENABLED",
+    "LEADER_ELECTION_LOCK_TTL": "ROTA_LEADER_ELECTION_TTL",
+    "LEADER_ELECTION_RETRY_INTERVAL": "ROTA_LEADER_ELECTION_RETRY_INTERVAL",
+    "LEADER_ELECTION_INSTANCE_ID": "ROTA_INSTANCE_ID",
+}
+_SEED_PREFIX = "LEADER_ELECTION_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|m)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+_DURATION = re.compile(rf"^\s*({_NUMBER})\s*(ms|s|m)?\s*$")
+# Go's time.ParseDuration form, which the seed systems' values use: "1m30s", "1h", "250ms"
+# (plus "d" for days, which Go lacks but retention periods want)
+_GO_DURATION = re.compile(rf"^(?:{_NUMBER}(?:ns|us|µs|ms|s|m|h|d))+$")
+_GO_PART = re.compile(rf"({_NUMBER})(ns|us|µs|ms|s|m|h|d)")
+_UNIT = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0,
+    None: 1.0,
+}  # fmt: skip
+_PAYLOAD_SIZE = re.compile(r"^\s*([0-9]{1,12})\s*(KiB|MiB|B)?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +140,7 @@ class LeaderSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"leader election name must be a non-empty string, got {self.name!r}")
+        _limits.name(self.name, "leader election name")
         for flag in ("enabled", "leader_only_execution"):
             value = getattr(self, flag)
             if value is not None and not isinstance(value, bool):
@@ -139,12 +172,20 @@ class LeaderSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> LeaderSettings:
-        """Settings from ``ROTA_*`` variables; keyword ``overrides`` win over the environment.
+        """Settings from the environment (``ROTA_*`` names and the seed aliases); keyword
+        ``overrides`` win over the environment.
 
-        Raises ``ConfigError`` naming the variable for a bad value or an unknown
-        ``ROTA_LEADER_ELECTION_*`` name.
+        Raises ``ConfigError`` naming the variable for a bad value, an unknown
+        ``ROTA_LEADER_ELECTION_*`` name, or an alias that disagrees with its ``ROTA_`` name.
         """
-        env = os.environ if environ is None else environ
+        env, source = canonical_env(os.environ if environ is None else environ)
+        return cls.from_canonical_env(env, source, **overrides)
+
+    @classmethod
+    def from_canonical_env(
+        cls, env: Mapping[str, str], source: Mapping[str, str], **overrides: object
+    ) -> LeaderSettings:
+        """``from_env`` on what ``canonical_env`` returned (aliases already folded in)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -159,16 +200,42 @@ class LeaderSettings:
             if key not in _ENV_FIELDS:
                 names = ", ".join(_PREFIX + k for k in _ENV_FIELDS)
                 raise ConfigError(f"unknown setting {var}; known: {names}")
-            values[_ENV_FIELDS[key]] = _parse(var, _ENV_FIELDS[key], raw)
+            values[_ENV_FIELDS[key]] = _parse(source[var], _ENV_FIELDS[key], raw)
         if "ROTA_LEADER_ONLY_EXECUTION" in env:
             values["leader_only_execution"] = parse_bool(
                 "ROTA_LEADER_ONLY_EXECUTION", env["ROTA_LEADER_ONLY_EXECUTION"]
             )
         instance = env.get("ROTA_INSTANCE_ID", "")
         if instance.strip():  # empty means unset, as for App
-            values["instance_id"] = check_instance_id(instance, source="ROTA_INSTANCE_ID")
+            values["instance_id"] = check_instance_id(instance, source=source["ROTA_INSTANCE_ID"])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def canonical_env(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The ``ROTA_*`` variables with the seed aliases folded in, and for each the name it was
+    actually set under (for messages). An alias that disagrees with its ``ROTA_`` name is a
+    ``ConfigError``; an unknown ``LEADER_ELECTION_*`` name is logged as not used."""
+    env = {k: v for k, v in environ.items() if k.startswith("ROTA_")}
+    source = {k: k for k in env}
+    for var, raw in environ.items():
+        if not var.startswith(_SEED_PREFIX):
+            continue
+        target = ALIASES.get(var)
+        if target is None:
+            log.warning(
+                "%s is not a rota setting and is not used (rota reads %s)", var, ", ".join(sorted(ALIASES))
+            )
+            continue
+        if target in env and env[target].strip() != raw.strip():
+            raise ConfigError(
+                f"{var}={raw!r} and {source[target]}={env[target]!r} disagree; set only one "
+                f"({var} is an alias of {target})"
+            )
+        if target not in env:
+            env[target] = raw
+            source[target] = var
+    return env, source
 
 
 def _parse(var: str, field_name: str, raw: str) -> object:
@@ -189,28 +256,107 @@ def parse_bool(var: str, raw: str) -> bool:
 
 
 def parse_duration(var: str, raw: str) -> float:
-    """Seconds from ``"30"``, ``"2.5s"``, ``"500ms"`` or ``"2m"``."""
+    """Seconds from ``"30"``, ``"2.5s"``, ``"500ms"``, ``"2m"`` or Go's ``"1m30s"``, ``"1h"``
+    (and ``"7d"``)."""
     match = _DURATION.match(raw)
+    if match is not None:
+        value = float(match.group(1)) * _UNIT[match.group(2)]
+    elif _GO_DURATION.match(raw.strip()):
+        value = sum(float(n) * _UNIT[u] for n, u in _GO_PART.findall(raw.strip()))
+    else:
+        raise ConfigError(f"{var} must be a duration such as 30, 2.5s, 500ms, 2m or 1m30s, got {raw!r}")
+    return _limits.duration(value, var)
+
+
+def parse_payload_size(var: str, raw: str) -> int:
+    """Bytes from ``"1048576"``, ``"512KiB"`` or ``"4MiB"``."""
+    match = _PAYLOAD_SIZE.match(raw)
     if match is None:
-        raise ConfigError(f"{var} must be a duration such as 30, 2.5s, 500ms or 2m, got {raw!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+        raise ConfigError(f"{var} must be a number of bytes such as 1048576, 512KiB or 4MiB, got {raw!r}")
+    scale = {"KiB": 1024, "MiB": 1024 * 1024}.get(match.group(2) or "", 1)
+    return payload_limit(int(match.group(1)) * scale, var)
+
+
+def payload_limit(value: object, what: str = "max_payload_bytes") -> int:
+    return _limits.integer(value, what, minimum=1, maximum=_limits.MAX_PAYLOAD_BYTES_LIMIT)
 
 
 def seconds(value: float | timedelta, what: str) -> float:
-    """A duration in seconds from a number or ``timedelta``; ``ConfigError`` for anything else."""
-    if isinstance(value, timedelta):
-        result = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
-    else:
-        raise ConfigError(f"{what} must be seconds or a timedelta, got {value!r}")
-    if not math.isfinite(result):
-        raise ConfigError(f"{what} must be finite, got {value!r}")
-    return result
+    """A duration in seconds from a number or ``timedelta``, finite and at most 100 years
+    either way (callers check the sign); ``ConfigError`` for anything else."""
+    return _limits.duration(value, what, minimum=-math.inf)
 
 
 def check_instance_id(value: str, *, source: str = "instance_id") -> str:
     """An instance id is a non-empty string without whitespace (it appears in leases and logs)."""
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
         raise ConfigError(f"{source} must be a non-empty string without spaces, got {value!r}")
-    return value.strip()
+    return _limits.name(value.strip(), source)
+
+
+def generated_instance_id() -> str:
+    """``host:pid:random``: unique per process, and tells an operator where it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """What an ``App`` runs with, resolved once from its arguments, the environment and the
+    defaults, in that order (``App.config``). The worker, the election and the health report
+    all take their values from here."""
+
+    store_url: str | None  # None when the App was given a Store object
+    instance_id: str
+    max_payload_bytes: int
+    leader: LeaderSettings
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        url: str | None = None,
+        has_store: bool = False,
+        instance_id: str | None = None,
+        max_payload_bytes: int | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> AppConfig:
+        env, source = canonical_env(os.environ if environ is None else environ)
+        if url is not None and not isinstance(url, str):
+            raise ConfigError(f"the store URL must be a string, got {type(url).__name__}")
+        store_url = None if has_store else (url or env.get("ROTA_STORE_URL", "").strip() or DEFAULT_STORE_URL)
+        if store_url is not None:
+            _check_url_text(store_url)
+
+        env_id = env.get("ROTA_INSTANCE_ID", "")
+        env_id = check_instance_id(env_id, source=source["ROTA_INSTANCE_ID"]) if env_id.strip() else ""
+        if instance_id is not None:
+            resolved_id = check_instance_id(instance_id)
+            _overridden(source.get("ROTA_INSTANCE_ID"), env_id, resolved_id, "instance_id")
+        else:
+            resolved_id = env_id or generated_instance_id()
+
+        raw_size = env.get("ROTA_MAX_PAYLOAD_BYTES", "")
+        env_size = parse_payload_size("ROTA_MAX_PAYLOAD_BYTES", raw_size) if raw_size.strip() else None
+        if max_payload_bytes is not None:
+            size = payload_limit(max_payload_bytes)
+            _overridden("ROTA_MAX_PAYLOAD_BYTES", env_size, size, "max_payload_bytes")
+        else:
+            size = env_size or _limits.DEFAULT_MAX_PAYLOAD_BYTES
+
+        leader = LeaderSettings.from_canonical_env(env, source, instance_id=resolved_id)
+        return cls(store_url=store_url, instance_id=resolved_id, max_payload_bytes=size, leader=leader)
+
+
+def _check_url_text(url: str) -> None:
+    if "\x00" in url:
+        raise ConfigError("the store URL must not contain NUL characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("the store URL is not valid Unicode text") from None
+
+
+def _overridden(var: str | None, env_value: object, explicit: object, argument: str) -> None:
+    # explicit wins, but a recognised variable is never ignored without a word
+    if var is not None and env_value not in (None, "") and env_value != explicit:
+        log.info("%s=%s is overridden by the explicit argument %s=%s", var, env_value, argument, explicit)

@@ -6,8 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from rota import _limits
 from rota._errors import ConfigError
-from rota.runtime.settings import LeaderSettings
+from rota.runtime.settings import LeaderSettings, check_instance_id
+
+#: the most jobs a worker runs at once, claims at once, or threads it starts
+MAX_CONCURRENCY = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,26 +33,37 @@ class WorkerSettings:
     leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
 
     def __post_init__(self) -> None:
-        if isinstance(self.retention, (int, float)):
-            if self.retention <= 0:
-                raise ConfigError(f"retention must be positive, got {self.retention!r}")
-            object.__setattr__(self, "retention", timedelta(seconds=self.retention))
-        for attr in ("lease", "grace"):
-            value = getattr(self, attr)
-            if isinstance(value, timedelta):
-                object.__setattr__(self, attr, value.total_seconds())
-        if not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise ConfigError(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
-        if float(self.lease) < 0.003:  # type: ignore[arg-type]
-            raise ConfigError(f"lease must be at least 3 ms, got {self.lease!r}")
-        if float(self.grace) < 0:  # type: ignore[arg-type]
-            raise ConfigError(f"grace must not be negative, got {self.grace!r}")
-        if self.claim_batch < 1:
-            raise ConfigError(f"claim_batch must be >= 1, got {self.claim_batch!r}")
-        if self.sync_threads is not None and self.sync_threads < 1:
-            raise ConfigError(f"sync_threads must be >= 1, got {self.sync_threads!r}")
+        """Every value checked against the documented limits (docs/worker.md); durations
+        normalised to seconds (``retention`` to a timedelta)."""
+        counts = (("concurrency", MAX_CONCURRENCY), ("claim_batch", MAX_CONCURRENCY))
+        for attr, most in counts:
+            _limits.integer(getattr(self, attr), attr, minimum=1, maximum=most)
+        if self.sync_threads is not None:
+            _limits.integer(self.sync_threads, "sync_threads", minimum=1, maximum=MAX_CONCURRENCY)
+        object.__setattr__(self, "lease", _limits.duration(self.lease, "lease", minimum=0.003))
+        object.__setattr__(self, "grace", _limits.duration(self.grace, "grace"))
+        if self.poll_interval is not None:
+            interval = _limits.duration(self.poll_interval, "poll_interval", positive=True)
+            object.__setattr__(self, "poll_interval", interval)
+        if self.retention is not None:
+            retention = _limits.duration(self.retention, "retention", positive=True)
+            object.__setattr__(self, "retention", timedelta(seconds=retention))
+        for attr in ("scheduler", "prune_schedules"):
+            _limits.flag(getattr(self, attr), attr)
+        if self.name is not None:
+            object.__setattr__(self, "name", check_instance_id(self.name, source="worker name"))
+        if self.leader is not None and not isinstance(self.leader, LeaderSettings):
+            raise ConfigError(f"leader must be LeaderSettings, got {type(self.leader).__name__}")
         if self.queues is not None:
-            queues = tuple(self.queues)
-            if not queues or not all(isinstance(q, str) and q for q in queues):
-                raise ConfigError(f"queues must be non-empty names, got {self.queues!r}")
+            if isinstance(self.queues, str):
+                raise ConfigError(f"queues must be a list of names, not the string {self.queues!r}")
+            try:
+                queues = tuple(self.queues)
+            except TypeError:
+                kind = type(self.queues).__name__
+                raise ConfigError(f"queues must be a list of names, got {kind}") from None
+            if not queues:
+                raise ConfigError("queues must name at least one queue")
+            for queue in queues:
+                _limits.name(queue, "queue")
             object.__setattr__(self, "queues", queues)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from rota._models import (
@@ -32,6 +32,7 @@ from rota._models import (
     FireCommit,
     Job,
     JobFilter,
+    JobStatus,
     Lease,
     LeaseRef,
     QueueStats,
@@ -180,10 +181,21 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
         """Delete up to ``limit`` finished jobs (and their attempts) with
         ``finished_at < finished_before``, oldest ``finished_at`` first, in batches that do not
-        block claims. Frees their dedupe keys. Returns how many."""
+        block claims. Frees their dedupe keys. Returns how many.
+
+        ``statuses`` (None: every final status) keeps the deletion to jobs whose status is in
+        it; only final statuses (succeeded, failed, cancelled) can match, so pending and
+        running jobs are never deleted; an empty collection deletes nothing. ``limit <= 0``
+        deletes nothing."""
 
     @abstractmethod
     async def stats(self, *, now: datetime | None = None) -> QueueStats:
@@ -333,6 +345,15 @@ class Store(ABC):
     async def wait_for_schedules(self, timeout: float) -> bool:
         """Wait up to ``timeout`` real seconds for schedule changes; True when woken."""
         return await _wait_event(self._schedules_changed, timeout)
+
+
+def purge_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
+    """The status values a ``purge`` may delete: the final ones, narrowed to ``statuses``."""
+    final = ("cancelled", "failed", "succeeded")
+    if statuses is None:
+        return list(final)
+    wanted = {JobStatus(s).value for s in statuses}
+    return [s for s in final if s in wanted]
 
 
 async def _wait_event(event: asyncio.Event, timeout: float) -> bool:

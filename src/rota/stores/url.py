@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from urllib.parse import urlsplit
+import re
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from rota._errors import ConfigError
 from rota.stores.base import Store
@@ -31,9 +32,19 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("ROTA_STORE_URL") or DEFAULT_URL
 
 
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` with a ``ConfigError`` (password hidden) for what it cannot split."""
+    if not isinstance(url, str):
+        raise ConfigError(f"a store URL must be a string, got {type(url).__name__}")
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"invalid store URL {redact(url)!r}: {exc}") from None
+
+
 def store_from_url(url: str | None = None) -> Store:
     url = resolve_url(url)
-    scheme = urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     target = _BACKENDS.get(scheme)
     if target is None:
         known = ", ".join(sorted({f"{s}://" for s in _BACKENDS}))
@@ -51,10 +62,44 @@ def store_from_url(url: str | None = None) -> Store:
     return store
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+# query options whose values are secrets (or may hold one), in any store's URL
+_SECRET_OPTION = re.compile(r"pass|secret|token|credential|authmechanismproperties|apikey|api_key", re.I)
+
+
+def redact(url: object) -> str:
+    """The URL with its password and any secret-looking query option replaced by ``***``, for
+    messages, logs and reprs. Never raises, whatever the input: a malformed URL is exactly the
+    one an error message is about to print. Errs on the side of hiding too much."""
+    if not isinstance(url, str):
+        return "<not a URL>"
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    else:
+        head += sep
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority_and_path, tail = rest[:end], rest[end:]
+    at = authority_and_path.rfind("@")
+    if sep and at >= 0:
+        userinfo = authority_and_path[:at]
+        if ":" in userinfo:
+            authority_and_path = f"{userinfo.split(':', 1)[0]}:***{authority_and_path[at:]}"
+    if tail.startswith("?"):
+        query, hash_, fragment = tail[1:].partition("#")
+        tail = "?" + "&".join(_redact_option(pair) for pair in query.split("&")) + hash_ + fragment
+    return head + authority_and_path + tail
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+
+
+def scrub(text: str) -> str:
+    """``text`` with every URL in it redacted: for messages that quote a driver's error."""
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+
+
+def _redact_option(pair: str) -> str:
+    key, eq, _ = pair.partition("=")
+    if eq and _SECRET_OPTION.search(unquote(key).replace("_", "").replace("-", "")):
+        return f"{key}=***"
+    return pair

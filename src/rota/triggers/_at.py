@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from rota import _limits
+from rota._errors import InvalidTrigger
 from rota.triggers._base import aware_utc
 
 
@@ -14,14 +16,17 @@ class At:
     ``first_fire(now)`` returns ``when`` even when it is already past: a one-time schedule
     created late (or restored after an outage) is handed to the scheduler's misfire policy
     instead of vanishing. ``next_fire(after)`` is ``when`` only while ``after < when``, so
-    once the fire is committed the schedule is done (None).
+    once the fire is committed the schedule is done (None). ``when`` must lie in the range
+    every store can hold (1970-01-01 to before 9999-01-01 UTC); a later one could never fire.
     """
 
     __slots__ = ("_when",)
     _when: datetime
 
     def __init__(self, when: datetime) -> None:
-        object.__setattr__(self, "_when", aware_utc(when, "one-time trigger instant"))
+        aware_utc(when, "one-time trigger instant")  # its messages for a non-datetime or naive one
+        when = _limits.instant(when, "one-time trigger instant", error=InvalidTrigger)
+        object.__setattr__(self, "_when", when)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("At is immutable")

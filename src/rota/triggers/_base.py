@@ -48,7 +48,10 @@ def aware_utc(dt: datetime, what: str) -> datetime:
         raise InvalidTrigger(f"{what} must be a datetime, got {type(dt).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise InvalidTrigger(f"{what} {dt.isoformat()} has no time zone; pass an aware datetime")
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # datetime.min/max with an offset falls off the calendar in UTC
+        raise InvalidTrigger(f"{what} {dt.isoformat()} is out of range") from None
 
 
 def to_posix(dt: datetime) -> tuple[int, int]:

@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 
+from rota import _limits
 from rota._errors import InvalidTrigger
 from rota.triggers._base import UTC_EPOCH, aware_utc
 
 _MICRO = timedelta(microseconds=1)
 _MAX = datetime.max.replace(tzinfo=UTC_EPOCH.tzinfo) - timedelta(days=2)
+#: The shortest period: a schedule fires at most ten times a second, so one schedule cannot
+#: keep a scheduler busy in a loop of passes (each pass is a store round trip).
+MIN_PERIOD = timedelta(milliseconds=100)
+#: The longest period (the documented maximum of every duration): a longer one could push
+#: the first fire past the last instant a store can hold, and never fire.
+MAX_PERIOD = _limits.MAX_DURATION
 
 
 def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _limits.is_number(value):
         raise InvalidTrigger(f"interval {name} must be a number, got {type(value).__name__}")
-    if value < 0:
+    try:
+        number = float(value)  # type: ignore[arg-type]  # is_number checked it
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidTrigger(f"interval {name} must be finite, got {value!r}")
+    if number < 0:
         raise InvalidTrigger(f"interval {name} must not be negative, got {value}")
-    return float(value)
+    return number
 
 
 def _as_delta(period: timedelta | float) -> timedelta:
     if isinstance(period, timedelta):
         return period
-    return timedelta(seconds=_number(period, "period"))
+    seconds = _number(period, "period")
+    if seconds > MAX_PERIOD.total_seconds():
+        raise InvalidTrigger(f"interval period must be at most 100 years, got {seconds:g}s")
+    return timedelta(seconds=seconds)
 
 
 class Every:
@@ -52,21 +69,29 @@ class Every:
         weeks: float = 0,
         start: datetime | None = None,
     ) -> None:
-        total = timedelta(
-            seconds=_number(seconds, "seconds"),
-            minutes=_number(minutes, "minutes"),
-            hours=_number(hours, "hours"),
-            days=_number(days, "days"),
-            weeks=_number(weeks, "weeks"),
-        )
+        units = {
+            "seconds": seconds, "minutes": minutes, "hours": hours, "days": days, "weeks": weeks
+        }  # fmt: skip
+        sizes = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86_400, "weeks": 604_800}
+        total_s = sum(_number(v, k) * sizes[k] for k, v in units.items())
+        if total_s > MAX_PERIOD.total_seconds():
+            raise InvalidTrigger(f"interval period must be at most 100 years, got {total_s:g}s")
+        total = timedelta(**{k: float(v) for k, v in units.items()})
         if period is not None:
             if total:
                 raise InvalidTrigger("interval: give a period or keyword units, not both")
             total = _as_delta(period)
         if total < _MICRO:
             raise InvalidTrigger("interval period must be positive")
+        if total < MIN_PERIOD:
+            raise InvalidTrigger(f"interval period must be at least 100ms, got {total.total_seconds():g}s")
+        if total > MAX_PERIOD:
+            raise InvalidTrigger(f"interval period must be at most 100 years, got {total}")
         object.__setattr__(self, "_period", total)
-        anchor = None if start is None else aware_utc(start, "interval start")
+        anchor = None
+        if start is not None:
+            aware_utc(start, "interval start")  # its messages for a non-datetime or naive one
+            anchor = _limits.instant(start, "interval start", error=InvalidTrigger)
         object.__setattr__(self, "_start", anchor)
 
     def __setattr__(self, name: str, value: object) -> None:

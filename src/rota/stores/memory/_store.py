@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState, JobNotFound
@@ -217,13 +217,18 @@ class MemoryStore(Store):
         self.notify_jobs()
         return job.replace()
 
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
+        wanted = FINAL_STATUSES if statuses is None else FINAL_STATUSES & set(statuses)
         old = [
             (job.finished_at, job.id)
             for job in self._jobs.values()
-            if job.status in FINAL_STATUSES
-            and job.finished_at is not None
-            and job.finished_at < finished_before
+            if job.status in wanted and job.finished_at is not None and job.finished_at < finished_before
         ]
         victims = heapq.nsmallest(max(0, limit), old)
         for _, job_id in victims:

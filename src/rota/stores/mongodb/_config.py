@@ -8,14 +8,14 @@ as written. Anything else is a ``ConfigError`` (a misspelt option never goes unn
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlencode, urlunsplit
 
 from pymongo import uri_parser
 from pymongo.errors import ConfigurationError
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_DATABASE = "rota"
 DEFAULT_PREFIX = "rota"
@@ -33,16 +33,20 @@ _DB_FORBIDDEN = set('/\\. "$')
 class MongoSettings:
     """What ``from_url`` understood; ``client_url`` is what the driver gets."""
 
-    client_url: str  # the URL without rota's own options
+    client_url: str = field(repr=False)  # the URL without rota's own options (may hold a password)
     database: str
     prefix: str
 
     def describe(self) -> str:
         return f"{redact(self.client_url)} (collections {self.prefix}_*)"
 
+    def __repr__(self) -> str:
+        url = redact(self.client_url)
+        return f"MongoSettings(client_url={url!r}, database={self.database!r}, prefix={self.prefix!r})"
+
 
 def parse_url(url: str) -> MongoSettings:
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() not in ("mongodb", "mongodb+srv"):
         raise ConfigError(f"not a MongoDB URL: {redact(url)!r}")
     if not parts.netloc or not parts.hostname:

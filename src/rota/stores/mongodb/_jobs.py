@@ -352,10 +352,10 @@ class JobOps:
                 return job_from_doc(new)
         raise InvalidState(f"job {job_id} kept changing while being requeued; try again")
 
-    async def purge(self, finished_before: datetime, limit: int) -> int:
-        if limit <= 0:
+    async def purge(self, finished_before: datetime, limit: int, statuses: list[str]) -> int:
+        if limit <= 0 or not statuses:
             return 0
-        old = {"status": {"$in": _FINAL}, "finished_at": {"$lt": finished_before}}
+        old = {"status": {"$in": statuses}, "finished_at": {"$lt": finished_before}}
         fields = {"_id": 1, "inc": 1, "ver": 1}
         found = [d async for d in self.jobs.find(old, fields).sort("finished_at", 1).limit(limit)]
         # deleting goes through the marks too: a job requeued meanwhile is not deleted

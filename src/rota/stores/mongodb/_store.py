@@ -6,7 +6,7 @@ class wires them to the collections, maps driver errors and runs the wake-ups.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,12 +22,13 @@ from rota._models import (
     FireCommit,
     Job,
     JobFilter,
+    JobStatus,
     Lease,
     LeaseRef,
     QueueStats,
     Schedule,
 )
-from rota.stores.base import Store
+from rota.stores.base import Store, purge_statuses
 from rota.stores.mongodb._codec import Doc
 from rota.stores.mongodb._config import MongoSettings, parse_url
 from rota.stores.mongodb._errors import mapped_errors
@@ -166,9 +167,15 @@ class MongoStore(Store):
             await self._jobs_appeared()
             return job
 
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
         with mapped_errors("purge"):
-            return await self._need()[0].purge(finished_before, limit)
+            return await self._need()[0].purge(finished_before, limit, purge_statuses(statuses))
 
     async def stats(self, *, now: datetime | None = None) -> QueueStats:
         with mapped_errors("stats"):

@@ -10,13 +10,14 @@ from typing import Any
 
 import asyncpg
 
-from rota._errors import StoreUnavailable
+from rota._errors import RotaError, StoreError, StoreUnavailable
 from rota.stores.base import Store
 from rota.stores.postgres._config import PgConfig
 from rota.stores.postgres._failures import connection_lost, is_transient
 from rota.stores.postgres._listener import Listener
 from rota.stores.postgres._migrate import apply_migrations, check_version
 from rota.stores.postgres._sql import query
+from rota.stores.url import redact
 
 
 class PgBase(Store):
@@ -26,7 +27,6 @@ class PgBase(Store):
     def __init__(self, config: PgConfig) -> None:
         super().__init__()
         self.config = config
-        self.url = config.url
         # channel names are per schema: stores on other schemas of the database stay asleep
         self.jobs_channel = f"rota.{config.schema}.jobs"
         self.schedules_channel = f"rota.{config.schema}.schedules"
@@ -35,6 +35,11 @@ class PgBase(Store):
 
     def describe(self) -> str:
         return self.config.describe()
+
+    @property
+    def url(self) -> str:
+        """The store's URL with its password hidden (``config.url`` has the real one)."""
+        return redact(self.config.url)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -70,6 +75,7 @@ class PgBase(Store):
             await self.close()
             if is_transient(exc):
                 raise self._unavailable(exc) from exc
+            self._raise_refused(exc)
             raise
 
     async def close(self) -> None:
@@ -92,12 +98,14 @@ class PgBase(Store):
         except Exception as exc:
             if is_transient(exc):
                 raise self._unavailable(exc) from exc
+            self._raise_refused(exc)
             raise
         try:
             return await apply_migrations(conn, self.config.schema)
         except Exception as exc:
             if is_transient(exc):
                 raise self._unavailable(exc) from exc
+            self._raise_refused(exc)
             raise
         finally:
             await conn.close()
@@ -137,6 +145,14 @@ class PgBase(Store):
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"PostgreSQL at {self.describe()} unavailable: {exc}")
+
+    def _raise_refused(self, exc: Exception) -> None:
+        """Raise a lasting driver failure to open (wrong password, no such database or role,
+        no permission) as one line of ``StoreError``; return for anything else."""
+        if isinstance(exc, RotaError) or not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StoreError(f"PostgreSQL at {self.describe()} refused to open the store: {reason}") from exc
 
     @contextlib.asynccontextmanager
     async def _conn(self) -> AsyncIterator[asyncpg.Connection]:

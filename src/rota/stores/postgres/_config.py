@@ -7,12 +7,13 @@ so a misspelt option never goes unnoticed.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_SCHEMA = "rota"
 # lower case only: the name is used unquoted-equivalent in search_path and in channel names,
@@ -35,8 +36,11 @@ _FALSE = {"0", "false", "no", "off"}
 
 @dataclass(frozen=True, slots=True)
 class PgConfig:
-    url: str  # as given (with rota's options), for opening more stores on the same data
-    dsn: str  # for the driver: rota's options removed
+    """What ``parse_url`` understood. ``url`` and ``dsn`` may hold a password: they stay out
+    of ``repr()``, which shows the redacted URL instead."""
+
+    url: str = field(repr=False)  # as given (with rota's options), for opening more stores on the same data
+    dsn: str = field(repr=False)  # for the driver: rota's options removed
     schema: str = DEFAULT_SCHEMA
     migrate: bool = True
     pool_min: int = 1
@@ -47,9 +51,15 @@ class PgConfig:
         parts = urlsplit(redact(self.dsn))
         return f"postgresql://{parts.netloc}{parts.path} (schema {self.schema})"
 
+    def __repr__(self) -> str:
+        return (
+            f"PgConfig(url={redact(self.url)!r}, schema={self.schema!r}, migrate={self.migrate}, "
+            f"pool_min={self.pool_min}, pool_max={self.pool_max}, connect_timeout={self.connect_timeout})"
+        )
+
 
 def parse_url(url: str) -> PgConfig:
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() not in ("postgresql", "postgres"):
         raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}")
     own: dict[str, str] = {}
@@ -69,6 +79,10 @@ def parse_url(url: str) -> PgConfig:
         raise ConfigError(
             f"schema {schema!r} must be 1-48 lower-case letters, digits or '_', not starting with a digit"
         )
+    if schema.startswith("pg_") or schema == "information_schema":
+        # PostgreSQL's own schemas (pg_catalog, pg_toast, pg_temp_N...): creating rota's tables
+        # there would fail half-way, or mix them into the system catalogue
+        raise ConfigError(f"schema {schema!r} is a PostgreSQL system schema; choose another (default 'rota')")
     pool_min = _int(own, "pool_min", 1, 0)
     pool_max = _int(own, "pool_max", max(10, pool_min), 1)
     if pool_min > pool_max:
@@ -78,8 +92,14 @@ def parse_url(url: str) -> PgConfig:
         connect_timeout = float(timeout)
     except ValueError:
         raise ConfigError(f"connect_timeout must be a number of seconds, not {timeout!r}") from None
-    if connect_timeout <= 0:
-        raise ConfigError(f"connect_timeout must be positive, not {timeout!r}")
+    if not (math.isfinite(connect_timeout) and 0 < connect_timeout <= 3600):
+        raise ConfigError(f"connect_timeout must be a number of seconds from 0 to 3600, not {timeout!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ConfigError(f"the PostgreSQL URL's port must be a number from 1 to 65535: {redact(url)!r}")
     dsn = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(passed)))
     return PgConfig(
         url=url,
@@ -107,10 +127,9 @@ def _int(options: dict[str, str], name: str, default: int, minimum: int) -> int:
     value = options.get(name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"option {name} must be an integer, not {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"option {name} must be at least {minimum}, not {number}")
+    if not (value.isascii() and value.strip().lstrip("-").isdigit() and len(value) < 10):
+        raise ConfigError(f"option {name} must be an integer, not {value!r}")
+    number = int(value)
+    if not minimum <= number <= 10_000:
+        raise ConfigError(f"option {name} must be from {minimum} to 10000, not {number}")
     return number

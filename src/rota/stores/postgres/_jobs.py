@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -19,6 +19,7 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
+from rota.stores.base import purge_statuses
 from rota.stores.postgres._base import PgBase
 from rota.stores.postgres._rows import (
     as_stored,
@@ -235,10 +236,19 @@ class JobsMixin(PgBase):
         self.notify_jobs()
         return job_from_row(row)
 
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
-        if limit <= 0:
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
+        wanted = purge_statuses(statuses)
+        if limit <= 0 or not wanted:
             return 0
-        return int(await self._fetchval("purge", finished_before, limit))
+        if len(wanted) == 3:  # every final status
+            return int(await self._fetchval("purge", finished_before, limit))
+        return int(await self._fetchval("purge_statuses", finished_before, limit, wanted))
 
     async def stats(self, *, now: datetime | None = None) -> QueueStats:
         stats = QueueStats()

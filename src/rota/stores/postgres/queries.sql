@@ -308,6 +308,24 @@ gone AS (
 )
 SELECT count(*) FROM gone;
 
+-- name: purge_statuses
+-- purge narrowed to some final statuses ($3), in the same batches
+WITH victims AS (
+    SELECT id FROM jobs
+    WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1
+      AND status = ANY($3::text[])
+    ORDER BY finished_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+gone_attempts AS (
+    DELETE FROM attempts WHERE job_id = ANY(ARRAY(SELECT id FROM victims))
+),
+gone AS (
+    DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING 1
+)
+SELECT count(*) FROM gone;
+
 -- name: stats
 SELECT queue, status, count(*) AS n FROM jobs GROUP BY queue, status;
 

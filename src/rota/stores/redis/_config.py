@@ -8,9 +8,10 @@ those listed in ``PASSTHROUGH`` (handed to redis-py) and ``prefix``/``cluster`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -18,7 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 DEFAULT_PREFIX = "rota"
 PASSTHROUGH = frozenset({
@@ -32,9 +33,12 @@ _FALSE = {"0", "false", "no", "off"}
 
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
-    url: str  # the URL for redis-py, without rota's own options
+    url: str = field(repr=False)  # the URL for redis-py, without rota's own options (may hold a password)
     prefix: str = DEFAULT_PREFIX
     cluster: bool = False
+
+    def __repr__(self) -> str:
+        return f"RedisSettings(url={redact(self.url)!r}, prefix={self.prefix!r}, cluster={self.cluster})"
 
     @property
     def namespace(self) -> str:
@@ -43,7 +47,7 @@ class RedisSettings:
 
     @classmethod
     def from_url(cls, url: str) -> RedisSettings:
-        parts = urlsplit(url)
+        parts = split_url(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"not a Redis URL: {redact(url)!r}")
         prefix, cluster, rest = DEFAULT_PREFIX, False, []
@@ -61,6 +65,9 @@ class RedisSettings:
             raise ConfigError(f"Redis key prefix must be non-empty without braces, got {prefix!r}")
         if cluster and parts.scheme == "unix":
             raise ConfigError("Redis Cluster cannot be reached over a unix socket")
+        _check_address(parts, url, cluster, dict(rest))
+        for name, value in rest:
+            _check_option(name, value, url)
         # rebuilt by hand: urlunsplit would turn unix:///path into unix:/path
         base = url.split("?", 1)[0].split("#", 1)[0]
         clean = base + ("?" + urlencode(rest) if rest else "")
@@ -85,6 +92,49 @@ class RedisSettings:
     def subscriber(self) -> Redis:
         """A standalone client for pub/sub (classic PUBLISH reaches every cluster node)."""
         return Redis.from_url(self.url, decode_responses=False)
+
+
+_FLOAT_OPTIONS = ("socket_timeout", "socket_connect_timeout", "health_check_interval")
+_BOOL_OPTIONS = ("socket_keepalive", "ssl_check_hostname")
+
+
+def _check_address(parts: SplitResult, url: str, cluster: bool, options: dict[str, str]) -> None:
+    """Host, port and database number, which redis-py would otherwise reject late (a bad
+    port) or ignore (``/abc`` as the database silently meant database 0)."""
+    shown = redact(url)
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"the Redis URL names no host: {shown!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"the Redis URL's port must be a number from 1 to 65535: {shown!r}") from None
+    if port == 0:
+        raise ConfigError(f"the Redis URL's port must be a number from 1 to 65535: {shown!r}")
+    path_db = parts.path.strip("/") if parts.scheme != "unix" else ""
+    query_db = options.get("db")
+    for db in (path_db, query_db):
+        if db not in (None, "") and not (db.isascii() and db.isdigit() and int(db) < 2**31):
+            raise ConfigError(f"the Redis database must be a number from 0, got {db!r} in {shown!r}")
+    if path_db and query_db is not None and int(path_db) != int(query_db):
+        raise ConfigError(f"the Redis URL names database {path_db} and db={query_db}: {shown!r}")
+    if cluster and int(path_db or query_db or 0) != 0:
+        raise ConfigError(f"Redis Cluster has only database 0, not {path_db or query_db}: {shown!r}")
+
+
+def _check_option(name: str, value: str, url: str) -> None:
+    if name in _FLOAT_OPTIONS:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ConfigError(f"Redis URL option {name} must be a number of seconds, got {value!r}")
+    elif name in _BOOL_OPTIONS:
+        _flag(name, value, url)
+    elif name == "max_connections" and not (value.isascii() and value.isdigit() and 0 < int(value) < 2**31):
+        raise ConfigError(f"Redis URL option max_connections must be a positive integer, got {value!r}")
+    elif name == "ssl_cert_reqs" and value.lower() not in ("none", "optional", "required"):
+        raise ConfigError(f"Redis URL option ssl_cert_reqs must be none, optional or required, got {value!r}")
 
 
 def _flag(name: str, value: str, url: str) -> bool:

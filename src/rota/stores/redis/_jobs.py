@@ -10,7 +10,7 @@ finish time, ``N:keys`` dedupe key -> id, ``N:cnt`` counts per status and queue.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from rota._models import (
     LeaseRef,
     QueueStats,
 )
+from rota.stores.base import purge_statuses
 from rota.stores.redis._codec import (
     decode_attempt,
     decode_job,
@@ -35,6 +36,7 @@ from rota.stores.redis._codec import (
 )
 from rota.stores.redis._scripts import EncodedArg, mapped_errors, script
 
+PURGE_PAGE = 1000  # finished jobs a purge script run looks at
 _LIST_BUDGET = 1000  # ids a list call scans per script run, so no run blocks the server long
 
 
@@ -187,10 +189,27 @@ class JobsMixin:
             raise InvalidState(f"cannot {what} job {job_id}: it is {reply[1].decode()}")
         return decode_job(job_id, reply[1])
 
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
-        if limit <= 0:
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
+        wanted = purge_statuses(statuses)
+        if limit <= 0 or not wanted:
             return 0
-        purged: int = await self._run("purge", to_ms(finished_before), limit)
+        # one bounded page of the finished index per script call, so a purge that skips many
+        # jobs of other statuses never blocks the server for long
+        purged = skip = 0
+        while purged < limit:
+            deleted, kept, seen = await self._run(
+                "purge", to_ms(finished_before), limit - purged, skip, ",".join(wanted), PURGE_PAGE
+            )
+            purged += int(deleted)
+            skip += int(kept)
+            if int(seen) < PURGE_PAGE or int(deleted) + int(kept) < int(seen):
+                break
         return purged
 
     async def stats(self, *, now: datetime | None = None) -> QueueStats:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisClusterException
+
+from rota._errors import ConfigError, StoreUnavailable
 from rota.stores.base import Store
 from rota.stores.redis._config import RedisSettings
 from rota.stores.redis._jobs import JobsMixin
@@ -31,10 +34,28 @@ class RedisStore(JobsMixin, SchedulesMixin, Store):
         )
 
     async def open(self) -> None:
+        """Connect and check that the server is what the URL says: a cluster node for
+        ``?cluster=true``, a standalone server otherwise (``ConfigError`` if not)."""
         if self._client is None:
             self._client = self.settings.client()
-        async with mapped_errors("open"):
-            await self._client.ping()
+        try:
+            async with mapped_errors("open"):
+                await self._client.ping()
+                if not self.settings.cluster:
+                    info = await self._client.info("cluster")
+        except RedisClusterException as exc:
+            await self.close()
+            if "cluster mode is not enabled" in str(exc).lower():
+                raise ConfigError(
+                    f"{redact(self.settings.url)} is a standalone Redis server, not a cluster "
+                    "node: remove ?cluster=true from the URL"
+                ) from None
+            raise StoreUnavailable(f"Redis Cluster unavailable during open: {exc}") from exc
+        if not self.settings.cluster and info.get("cluster_enabled") in (1, "1"):
+            await self.close()
+            raise ConfigError(
+                f"{redact(self.settings.url)} is a Redis Cluster node: add ?cluster=true to the URL"
+            )
 
     async def close(self) -> None:
         await self._wakeup.close()

@@ -338,11 +338,15 @@ def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
     return job_from_row(row)
 
 
-def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int) -> int:
-    if limit <= 0:
+def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int, statuses: list[str]) -> int:
+    if limit <= 0 or not statuses:
         return 0
+    params: dict[str, object] = {"before": to_us(finished_before), "limit": limit}
+    query = "purge"
+    if len(statuses) < 3:  # fewer than every final status
+        query, params["statuses"] = "purge_statuses", json.dumps(statuses)
     with write(conn):
-        rows = conn.execute(Q["purge"], {"before": to_us(finished_before), "limit": limit}).fetchall()
+        rows = conn.execute(Q[query], params).fetchall()
         counts = _Counts()
         for queue, status in rows:
             counts.add(queue, status, -1)

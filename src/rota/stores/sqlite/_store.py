@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,12 +23,13 @@ from rota._models import (
     FireCommit,
     Job,
     JobFilter,
+    JobStatus,
     Lease,
     LeaseRef,
     QueueStats,
     Schedule,
 )
-from rota.stores.base import Store
+from rota.stores.base import Store, purge_statuses
 from rota.stores.sqlite import _jobs, _schedules
 from rota.stores.sqlite._conn import DbThread, connect, translate
 from rota.stores.sqlite._migrate import migrate
@@ -181,8 +182,14 @@ class SQLiteStore(Store):
         self.notify_jobs()
         return job
 
-    async def purge(self, *, finished_before: datetime, limit: int = 1000) -> int:
-        return await self._run(_jobs.purge, finished_before, limit)
+    async def purge(
+        self,
+        *,
+        finished_before: datetime,
+        limit: int = 1000,
+        statuses: Collection[JobStatus] | None = None,
+    ) -> int:
+        return await self._run(_jobs.purge, finished_before, limit, purge_statuses(statuses))
 
     async def stats(self, *, now: datetime | None = None) -> QueueStats:
         return await self._run(_jobs.stats, now)

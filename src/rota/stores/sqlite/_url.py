@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rota._errors import ConfigError
+from rota.stores.url import redact
 
 MEMORY = ":memory:"
 _SYNCHRONOUS = ("normal", "full", "extra")
@@ -33,27 +34,28 @@ def parse_url(url: str) -> SQLiteConfig:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise ConfigError(f"invalid SQLite URL {url!r}: {exc}") from exc
+        raise ConfigError(f"invalid SQLite URL {redact(url)!r}: {exc}") from exc
     if parts.scheme.lower() != "sqlite":
-        raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path.db)")
+        raise ConfigError(f"not a SQLite URL: {redact(url)!r} (expected sqlite:///path.db)")
     if parts.netloc:
+        host = redact(url).split("://", 1)[-1].split("/", 1)[0]
         raise ConfigError(
-            f"SQLite URL {url!r} names a host {parts.netloc!r}; use sqlite:///relative.db "
+            f"SQLite URL {redact(url)!r} names a host {host!r}; use sqlite:///relative.db "
             "or sqlite:////absolute/path.db"
         )
     if parts.fragment:
-        raise ConfigError(f"SQLite URL {url!r} must not have a #fragment")
+        raise ConfigError(f"SQLite URL {redact(url)!r} must not have a #fragment")
     # "sqlite:///x.db" -> path "/x.db" -> "x.db"; "sqlite:////tmp/x.db" -> "/tmp/x.db"
     path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
     if not path:
-        raise ConfigError(f"SQLite URL {url!r} has no file path (sqlite:///rota.db, say)")
+        raise ConfigError(f"SQLite URL {redact(url)!r} has no file path (sqlite:///rota.db, say)")
     options = _options(url, parts.query)
     busy = options.pop("busy_timeout", None)
     sync = options.pop("synchronous", None)
     if options:
         unknown = ", ".join(sorted(options))
         raise ConfigError(
-            f"unknown SQLite URL option(s) {unknown} in {url!r}; known: busy_timeout, synchronous"
+            f"unknown SQLite URL option(s) {unknown} in {redact(url)!r}; known: busy_timeout, synchronous"
         )
     config = SQLiteConfig(path=path)
     if busy is not None:
@@ -72,9 +74,9 @@ def _options(url: str, query: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
-        raise ConfigError(f"malformed query string in SQLite URL {url!r}") from exc
+        raise ConfigError(f"malformed query string in SQLite URL {redact(url)!r}") from exc
     for key, value in pairs:
         if key in options:
-            raise ConfigError(f"SQLite URL option {key!r} given twice in {url!r}")
+            raise ConfigError(f"SQLite URL option {key!r} given twice in {redact(url)!r}")
         options[key] = value
     return options

@@ -11,6 +11,7 @@ from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.leases import Leases
+from rota.testing.conformance.limits import Limits
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
 from rota.testing.conformance.wakeups import Wakeups
@@ -25,6 +26,7 @@ class StoreConformance(
     Schedules,
     ScheduleFires,
     Leases,
+    Limits,
     Wakeups,
     Differential,
 ):

@@ -149,6 +149,16 @@ DELETE FROM jobs WHERE id IN (
 )
 RETURNING queue, status;
 
+-- name: purge_statuses
+-- purge narrowed to some final statuses (a JSON array of them)
+DELETE FROM jobs WHERE id IN (
+    SELECT id FROM jobs
+    WHERE finished_at < :before AND status IN (SELECT value FROM json_each(:statuses))
+    ORDER BY finished_at
+    LIMIT :limit
+)
+RETURNING queue, status;
+
 -- name: stats
 SELECT queue, status, n FROM job_counts WHERE n != 0;
 
