@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -16,7 +17,7 @@ from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, Que
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._schedules import Schedules, build_schedule
 from rota._task import JobSpec, Task, check_spec
-from rota.runtime.settings import AppConfig
+from rota.runtime.settings import AppConfig, resolve_store_url
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
@@ -106,7 +107,11 @@ class App:
             raise ConfigError("give a store URL or a Store, not both")
         if self._opened:
             raise ConfigError("the app's store is already open; choose the store before using it")
-        self._url, self._store = url, store
+        if store is None:
+            self.config = dataclasses.replace(self.config, store_url=resolve_store_url(url))
+        else:
+            self.config = dataclasses.replace(self.config, store_url=None)
+        self._store = store
 
     async def __aenter__(self) -> App:
         return await self.open()

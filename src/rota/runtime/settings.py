@@ -323,9 +323,7 @@ class AppConfig:
         env, source = canonical_env(os.environ if environ is None else environ)
         if url is not None and not isinstance(url, str):
             raise ConfigError(f"the store URL must be a string, got {type(url).__name__}")
-        store_url = None if has_store else (url or env.get("ROTA_STORE_URL", "").strip() or DEFAULT_STORE_URL)
-        if store_url is not None:
-            _check_url_text(store_url)
+        store_url = None if has_store else resolve_store_url(url, env)
 
         env_id = env.get("ROTA_INSTANCE_ID", "")
         env_id = check_instance_id(env_id, source=source["ROTA_INSTANCE_ID"]) if env_id.strip() else ""
@@ -345,6 +343,16 @@ class AppConfig:
 
         leader = LeaderSettings.from_canonical_env(env, source, instance_id=resolved_id)
         return cls(store_url=store_url, instance_id=resolved_id, max_payload_bytes=size, leader=leader)
+
+
+def resolve_store_url(url: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The store URL: ``url``, else ``ROTA_STORE_URL``, else the embedded SQLite default."""
+    if url is not None and not isinstance(url, str):
+        raise ConfigError(f"the store URL must be a string, got {type(url).__name__}")
+    env = os.environ if environ is None else environ
+    resolved = url or env.get("ROTA_STORE_URL", "").strip() or DEFAULT_STORE_URL
+    _check_url_text(resolved)
+    return resolved
 
 
 def _check_url_text(url: str) -> None:
