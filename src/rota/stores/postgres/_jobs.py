@@ -188,7 +188,7 @@ class JobsMixin(PgBase):
         if not leases:
             return 0
         row = await self._fetchrow(
-            "release", [r.job_id for r in leases], [r.token for r in leases], self.jobs_channel
+            "release", [r.job_id for r in leases], [r.token for r in leases], self.jobs_channel, now
         )
         released = int(row["n"]) if row is not None else 0
         if released:
