@@ -329,6 +329,26 @@ async def test_a_dropped_listener_wakes_waiters_and_reconnects(
     assert await b.wait_for_jobs(WAIT)
 
 
+async def test_wait_reconnected_returns_when_the_lost_listener_is_back(
+    postgres_harness: Harness, postgres_server: PgServer
+) -> None:
+    """What lets a worker in an outage backoff resume as soon as the server is back."""
+    store = postgres_harness.store
+    assert isinstance(store, PostgresStore)
+    listener = store._listener
+    assert listener is not None and listener._conn is not None
+    reconnected = asyncio.ensure_future(store.wait_reconnected())
+    done, _ = await asyncio.wait([reconnected], timeout=0.2)
+    assert not done  # nothing was lost yet
+    admin = await asyncpg.connect(postgres_server.url)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", listener._conn.get_server_pid())
+    finally:
+        await admin.close()
+    await asyncio.wait_for(reconnected, WAIT)
+    assert listener.connections == 2
+
+
 # -- purge never waits on the queue ------------------------------------------------------------
 
 
