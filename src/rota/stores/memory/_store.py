@@ -105,11 +105,11 @@ class MemoryStore(Store):
             if job is None:
                 break
             defect = None
-            if checked(job) is not job:
+            fixed = checked(job)
+            if fixed is not job:
                 # added with values no run can use: stand-ins from now on, and the claim
                 # says what was wrong so that the worker fails the job
-                job = checked(job)
-                defect, job.defect = job.defect, None
+                job, defect, fixed.defect = fixed, fixed.defect, None
                 self._jobs[job.id] = job
             if job.status is JobStatus.RUNNING:  # its worker vanished
                 self._record(job, Outcome.LEASE_LOST, now, None)
