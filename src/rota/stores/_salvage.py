@@ -50,21 +50,42 @@ def _is_time(value: object) -> bool:
 
 def job_defect(job: Job) -> str | None:
     """What makes ``job`` unfit to run (types and ranges of its fields), or None."""
-    timeout = job.timeout
+    # every claimed job passes here: one expression of type tests, no loops or calls
+    timeout, text, time = job.timeout, str, datetime
     if (
         type(job.priority) is int
         and type(job.attempts) is int
         and type(job.max_attempts) is int
         and type(job.token) is int
-        and (timeout is None or (type(timeout) in (float, int) and 0 <= timeout < math.inf))
-        and isinstance(job.status, JobStatus)
-        and _is_time(job.due_at)
+        and (
+            timeout is None or ((type(timeout) is float or type(timeout) is int) and 0 <= timeout < math.inf)
+        )
+        and job.status.__class__ is JobStatus
         and type(job.payload) is bytes
-        and type(job.task) is str
-        and type(job.queue) is str
-        and all(getattr(job, name) is None or _is_time(getattr(job, name)) for name in _OPTIONAL_TIMES)
-        and all(type(getattr(job, name)) in (str, type(None)) for name in _OPTIONAL_TEXTS)
-        and type(job.result) in (bytes, type(None))
+        and type(job.task) is text
+        and type(job.queue) is text
+        and isinstance(job.due_at, time)
+        and job.due_at.tzinfo is not None
+        and (
+            job.created_at is None or (isinstance(job.created_at, time) and job.created_at.tzinfo is not None)
+        )
+        and (
+            job.lease_expires_at is None
+            or (isinstance(job.lease_expires_at, time) and job.lease_expires_at.tzinfo is not None)
+        )
+        and (
+            job.started_at is None or (isinstance(job.started_at, time) and job.started_at.tzinfo is not None)
+        )
+        and (
+            job.finished_at is None
+            or (isinstance(job.finished_at, time) and job.finished_at.tzinfo is not None)
+        )
+        and (job.fire_time is None or (isinstance(job.fire_time, time) and job.fire_time.tzinfo is not None))
+        and (job.lease_owner is None or type(job.lease_owner) is text)
+        and (job.key is None or type(job.key) is text)
+        and (job.schedule_id is None or type(job.schedule_id) is text)
+        and (job.last_error is None or type(job.last_error) is text)
+        and (job.result is None or type(job.result) is bytes)
     ):
         return job.defect
     return "; ".join(_problems(job)) or job.defect
