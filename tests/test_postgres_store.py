@@ -264,7 +264,7 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
         statements: list[tuple[str, tuple[Any, ...]]] = [
             ("claim", (["q1", "q2"], "w", 100, now, now)),
             ("heartbeat", (ids, [1] * 100, now, now)),
-            ("release", (ids, [1] * 100, "c")),
+            ("release", (ids, [1] * 100, "c", now)),
             ("finish", (ids, [1] * 100, ["failed"] * 100, ["failed"] * 100,
                         *[nones] * 9, "w", now, "c")),
             ("add_jobs", (ids, ["t"] * 100, ["q1"] * 100, [b"null"] * 100, [0] * 100,

@@ -207,7 +207,7 @@ class Worker(Execution, Outbox):
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
         self._rescan.clear()
         waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll), self._rescan.wait()]
-        if due is not None:
+        if due is not None and due.tzinfo is not None:  # (a store's bad row must not stop us)
             delay = (due - self.clock.now()).total_seconds()
             if delay > 0 or not hot:
                 waits.append(self.clock.sleep(max(0.0, delay)))

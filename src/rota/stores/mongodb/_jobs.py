@@ -390,8 +390,9 @@ class JobOps:
         qs = list(dict.fromkeys(queues))
         times: list[datetime] = []
         for status, field in ((_PENDING, "due_at"), (_RUNNING, "lease_expires_at")):
+            # dates only: a value of another type (a bad row) sorts before every date
             doc = await self.jobs.find_one(
-                {"queue": {"$in": qs}, "status": status, field: {"$ne": None}},
+                {"queue": {"$in": qs}, "status": status, field: {"$type": "date"}},
                 {field: 1},
                 sort=[(field, 1)],
             )

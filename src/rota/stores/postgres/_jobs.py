@@ -19,6 +19,7 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
+from rota.stores._salvage import EPOCH
 from rota.stores.postgres._base import PgBase
 from rota.stores.postgres._rows import (
     as_stored,
@@ -250,4 +251,8 @@ class JobsMixin(PgBase):
         if not queues:
             return None
         value: datetime | None = await self._fetchval("next_due", list(dict.fromkeys(queues)))
+        if value is not None and value.tzinfo is None:
+            # an infinite timestamp (a bad row: the driver hands those back without a zone):
+            # -infinity is due now, +infinity never
+            return EPOCH if value.year == 1 else None
         return value

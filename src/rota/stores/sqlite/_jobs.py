@@ -383,6 +383,7 @@ def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> datetime | None
     for q in dict.fromkeys(queues):
         for name in ("next_pending_due", "next_lease_expiry"):
             value = conn.execute(Q[name], {"queue": q}).fetchone()[0]
-            if value is not None and (best is None or value < best):
+            # (a bad row's text sorts after every number in SQLite: min() only meets it alone)
+            if type(value) is int and (best is None or value < best):
                 best = value
     return opt_dt(best)
