@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed_out"
     LEASE_LOST = "lease_lost"  # the worker vanished or stopped heartbeating; written by the next claim
     CANCELLED = "cancelled"
+    RELEASED = "released"  # given back unfinished (shutdown, busy lock); not counted in attempts
 
 
 @dataclass(slots=True)
@@ -42,6 +43,11 @@ class Job:
     the attempts over the job's whole life. ``attempts`` counts attempts spent against
     ``max_attempts`` (claims count, so a job that keeps killing its worker still dies);
     ``requeue`` resets it.
+
+    ``defect`` is never stored: a store sets it when the stored record could not be fully
+    decoded (written by an older version, by hand, or corrupted). The fields it names hold
+    safe stand-ins, so the job can still be listed; a worker that claims it fails it without
+    running it, with the defect as its error.
     """
 
     id: str
@@ -65,6 +71,7 @@ class Job:
     timeout: float | None = None  # seconds
     last_error: str | None = None
     result: bytes | None = None
+    defect: str | None = field(default=None, compare=False)
 
     def replace(self, **changes: object) -> Job:
         """A copy with ``changes`` applied (stores copy jobs on every read and write, so this

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import signal
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from rota._errors import ConfigError
 from rota.cli._load import add_app_options, app_from_args, close_app
@@ -41,10 +44,33 @@ async def run(args: argparse.Namespace) -> int:
         claim_batch=args.claim_batch, schedule_lease=args.schedule_lease,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        # the first SIGTERM/SIGINT stops gracefully; another one forces (see Worker.stop)
+        worker.stop(force=worker.stopping)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await worker.run()
     finally:
-        await close_app(app)
+        await close_app(app, timeout=CLOSE_BOUND)
+        if any(not task.done() for task in worker.stranded):
+            _exit_now(sys.exc_info()[1])
     return 0
+
+
+#: Real seconds the store gets to close at exit (its jobs are released or finished by then).
+CLOSE_BOUND = 0.5
+
+
+def _exit_now(error: BaseException | None) -> NoReturn:
+    """End the process without the event loop's final cleanup, which would wait forever for
+    the worker's stranded tasks (handlers that ignore cancellation, store calls that never
+    answer). Their jobs are already released, or given up to their leases' expiry."""
+    if error is not None:
+        print(f"rota: error: {error}", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if error is None else 1)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import traceback
 from datetime import datetime, timedelta
@@ -29,18 +30,46 @@ def failure(
     permanent: bool = False,
 ) -> Finish:
     """A failed attempt: pending again after the policy's delay (or ``after``), or dead when
-    it was the job's last attempt or the failure is permanent."""
+    it was the job's last attempt or the failure is permanent.
+
+    A delay that is not a usable number of seconds (NaN, infinite, beyond the calendar, not a
+    number; refused where it is declared, but a store or an old version may still hand one
+    over) ends the job too, with the reason added to its error: retrying "at NaN" would leave
+    it running forever. A negative delay retries at once.
+    """
     if permanent or job.attempts >= job.max_attempts:
         return Finish(job.id, job.token, outcome, error=error)
-    delay = after if after is not None else (policy or DEFAULT_RETRY).delay(job.attempts, rng)
-    return Finish(job.id, job.token, outcome, retry_at=now + timedelta(seconds=delay), error=error)
+    try:
+        delay = after if after is not None else (policy or DEFAULT_RETRY).delay(job.attempts, rng)
+        retry_at = now + timedelta(seconds=_seconds(delay))
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        note = f"not retried: the retry delay is unusable ({exc})"
+        message = f"{error.message} ({note})" if error.message else note
+        return Finish(job.id, job.token, outcome, error=ErrorInfo(error.type, message, error.traceback))
+    return Finish(job.id, job.token, outcome, retry_at=retry_at, error=error)
+
+
+def _seconds(delay: object) -> float:
+    if type(delay) not in (int, float):
+        raise TypeError(f"{delay!r} is not a number of seconds")
+    seconds = float(delay)  # type: ignore[arg-type]
+    if not math.isfinite(seconds):
+        raise ValueError(f"{delay!r} seconds")
+    return max(0.0, seconds)
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
-    """The attempt record's view of an exception: type, message and traceback."""
-    return ErrorInfo(
-        type=type(exc).__qualname__, message=str(exc), traceback="".join(traceback.format_exception(exc))
-    )
+    """The attempt record's view of an exception: type, message and traceback (an exception
+    whose ``str()`` itself fails still gives a record)."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<{type(exc).__qualname__}: str() failed>"
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:
+        text = None
+    return ErrorInfo(type=type(exc).__qualname__, message=message, traceback=text)
 
 
 def encode_result(result: Any) -> bytes | None:
@@ -49,6 +78,6 @@ def encode_result(result: Any) -> bytes | None:
         return None
     try:
         return encode_json(result)
-    except PayloadError:
+    except (PayloadError, ValueError, TypeError, RecursionError):
         log.warning("job result of type %s is not JSON-encodable; not stored", type(result).__name__)
         return None

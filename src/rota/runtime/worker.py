@@ -2,32 +2,33 @@
 
 One coroutine claims (only as many jobs as there are free slots), one heartbeats every lease at
 a third of its length, one writes outcomes in batches. Each job runs in its own task; ``async``
-handlers on the loop, plain ``def`` handlers in a bounded thread pool. A slot stays busy until
-its outcome is durable, so a crash never loses more than the jobs it was running, and those
-come back when their leases expire.
+handlers on the loop, plain ``def`` handlers in a bounded pool of daemon threads. A slot stays
+busy, and its lease heartbeated, until its outcome is durable, so a crash never loses more
+than the jobs it was running, and those come back when their leases expire.
+
+Shutdown (``stop()``): claiming stops; running jobs get ``grace`` seconds; the rest are
+cancelled and released (pending again, attempt not spent) within a short bound after the
+grace (``SHUTDOWN_BOUND``), whatever the handlers or the store do. A second ``stop(force=True)``
+skips what is left of the grace and shortens that bound (``FORCED_BOUND``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import dataclasses
 import logging
 import random
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rota._clock import SystemClock
-from rota._errors import Cancel, PayloadError, Retry, TaskNotFound
-from rota._events import Event, EventKind
-from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome
-from rota.runtime.locks import LockBusy, acquire_task_lock
-from rota.runtime.outcomes import encode_result, error_info, failure
-from rota.runtime.resilience import until_stopped
+from rota._models import Finish
+from rota.runtime._execution import Execution
+from rota.runtime._outbox import Outbox
+from rota.runtime._runs import Run, WorkerCounters
+from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
+from rota.runtime.threads import DaemonThreadPool
 from rota.runtime.waiting import first_of
 from rota.runtime.worker_settings import WorkerSettings
 
@@ -35,41 +36,27 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from rota._app import App
-    from rota._task import Task
+
+__all__ = ["FORCED_BOUND", "SHUTDOWN_BOUND", "Worker", "WorkerCounters"]
 
 log = logging.getLogger("rota.worker")
 T = TypeVar("T")
 
-
-@dataclass(eq=False)
-class _Run:
-    """One claimed job on this worker, from claim until its outcome is written."""
-
-    job: Job
-    task: asyncio.Task[None] | None = None
-    reason: str | None = None  # why we cancelled it: timeout, lease_lost, shutdown
-    finishing: bool = False  # the handler is done; the outcome waits to be written
-    watchdog: Any = None
-    lock: Any = None  # the TaskLock held for a task with ``lock=``; fences the outcome
-
-    @property
-    def ref(self) -> LeaseRef:
-        return LeaseRef(self.job.id, self.job.token)
+#: Real seconds after the grace period for everything that is left: cancelled handlers
+#: unwinding, the last outcomes and releases written (retried through a blip), leader services
+#: stopped. Past it the worker gives up what it could not do (unreleased jobs come back when
+#: their leases expire) rather than keep a stopping process alive.
+SHUTDOWN_BOUND = 1.5
+#: The same bound from a second ``stop(force=True)`` on.
+FORCED_BOUND = 1.0
+#: Of SHUTDOWN_BOUND, the most that cancelled handlers get to unwind before their jobs are
+#: released anyway (a handler that swallows its cancellation cannot hold the release back);
+#: FORCED_UNWIND once forced, so that the releases keep most of FORCED_BOUND.
+UNWIND = 0.5
+FORCED_UNWIND = 0.2
 
 
-@dataclass
-class WorkerCounters:
-    claimed: int = 0
-    succeeded: int = 0
-    retried: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    lost: int = 0
-    released: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
-
-
-class Worker:
+class Worker(Execution, Outbox):
     """Runs an app's jobs until ``stop()`` (or SIGTERM/SIGINT under ``rota worker``)."""
 
     def __init__(self, app: App, settings: WorkerSettings | None = None) -> None:
@@ -81,14 +68,22 @@ class Worker:
         self.lease = timedelta(seconds=float(self.settings.lease))  # type: ignore[arg-type]
         self.counters = WorkerCounters()
         self.rng = random.Random()
-        self._running: dict[str, _Run] = {}
-        self._outbox: list[tuple[_Run, Finish]] = []
+        #: Tasks still running when ``run()`` returned: handlers that ignored cancellation,
+        #: store calls that never answered. Nothing they do can change a job any more (their
+        #: runs were released or given up); a process may exit without waiting for them.
+        self.stranded: list[asyncio.Task[Any]] = []
+        self._running: dict[str, Run] = {}
+        self._outbox: list[tuple[Run, Finish]] = []
         self._outbox_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._rescan = asyncio.Event()  # set when our own writes moved a due time
         self._stop = asyncio.Event()
+        self._forced = asyncio.Event()
+        self._abandon = asyncio.Event()  # past the shutdown bound: stop retrying store writes
         self._stopping = False
-        self._pool: ThreadPoolExecutor | None = None
+        self._closing = False  # the finisher exits once the outbox is empty
+        self._forced_at: float | None = None
+        self._pool: DaemonThreadPool | None = None
         self._main: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
         retention = self.settings.retention
@@ -105,16 +100,32 @@ class Worker:
     def active(self) -> int:
         return len(self._running)
 
-    def stop(self) -> None:
-        """Stop claiming and shut down gracefully (safe from signal handlers)."""
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self, *, force: bool = False) -> None:
+        """Stop claiming and shut down gracefully (safe from signal handlers).
+
+        ``force`` (a second SIGTERM/SIGINT under ``rota worker``): do not wait out the rest
+        of the grace period, and bound what is left by ``FORCED_BOUND``. Running jobs are
+        still released as far as the store allows within it.
+        """
         self._stopping = True
         self._stop.set()
+        if force and not self._forced.is_set():
+            self._forced_at = time.monotonic()
+            self._forced.set()
 
     async def start(self) -> None:
         """Run in the background until ``shutdown()``."""
         if self._main is None:
             self._main = asyncio.create_task(self.run(), name=f"rota-worker-{self.id}")
-            await self._started.wait()
+            started = asyncio.ensure_future(self._started.wait())
+            await asyncio.wait([started, self._main], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if self._main.done():
+                self._main.result()  # failed to start: raise why
 
     async def shutdown(self) -> None:
         """Stop and wait for the graceful shutdown to complete."""
@@ -130,31 +141,30 @@ class Worker:
         await self.shutdown()
 
     async def run(self) -> None:
-        """Work until stopped, then wait ``grace`` for running jobs, release the rest."""
+        """Work until stopped, then wait ``grace`` for running jobs and release the rest."""
         await self.app.open()
         threads = self.settings.sync_threads or self.settings.concurrency
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rota-sync")
-        helpers = [
-            asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat"),
-            asyncio.create_task(self._flush_loop(), name="rota-finisher"),
-        ]
-        await self.services.start()
-        log.info(
-            "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
-        )
-        self._started.set()
+        self._pool = DaemonThreadPool(threads, "rota-sync")
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
+        finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
+        claimer: asyncio.Task[None] | None = None
         try:
-            await self._claim_loop()
+            await self.services.start()
+            log.info(
+                "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
+            )
+            self._started.set()
+            claimer = asyncio.create_task(self._claim_loop(), name="rota-claimer")
+            stopped = asyncio.ensure_future(self._stop.wait())
+            try:
+                await asyncio.wait([claimer, stopped], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
         finally:
-            self._stopping = True
-            await self.services.stop()
-            await self._drain()
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            await self._flush()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            log.info("worker %s stopped", self.id)
+            self.stop()
+            await self._shut_down(claimer, heartbeat, finisher)
+        if claimer.done() and not claimer.cancelled():
+            claimer.result()  # the claim loop died of an error that is not an outage: raise it
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -181,7 +191,11 @@ class Worker:
             if jobs is None:
                 break
             for job in jobs:
-                self._launch(job)
+                if self.stopping:  # claimed as the stop came: give it straight back
+                    run = self._running[job.id] = Run(job)
+                    self._drop(run, "shutdown")
+                else:
+                    self._launch(job)
             if len(jobs) < want and not self._stopping:
                 idle_streak = idle_streak + 1 if not jobs else 0
                 await self._idle_wait(hot=idle_streak > 1)
@@ -194,7 +208,7 @@ class Worker:
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
         self._rescan.clear()
         waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll), self._rescan.wait()]
-        if due is not None:
+        if due is not None and due.tzinfo is not None:  # (a store's bad row must not stop us)
             delay = (due - self.clock.now()).total_seconds()
             if delay > 0 or not hot:
                 waits.append(self.clock.sleep(max(0.0, delay)))
@@ -205,237 +219,128 @@ class Worker:
         await first_of(*awaitables, self._stop.wait())
 
     async def _store(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
-        """A store call retried through outages; None when stopping interrupted the retries."""
-        return await until_stopped(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
-
-    # -- running -----------------------------------------------------------------------------
-
-    def _launch(self, job: Job) -> None:
-        run = _Run(job)
-        self._running[job.id] = run
-        self.counters.claimed += 1
-        run.task = asyncio.create_task(self._execute(run))
-        if job.timeout:
-            if isinstance(self.clock, SystemClock):
-                run.watchdog = asyncio.get_running_loop().call_later(
-                    job.timeout, self._cancel, run, "timeout"
-                )
-            else:
-                run.watchdog = asyncio.create_task(self._fake_watchdog(run, job.timeout))
-
-    async def _fake_watchdog(self, run: _Run, seconds: float) -> None:
-        await self.clock.sleep(seconds)
-        self._cancel(run, "timeout")
-
-    def _cancel(self, run: _Run, reason: str) -> None:
-        if run.finishing or run.reason is not None or run.task is None:
-            return
-        run.reason = reason
-        run.task.cancel()
-
-    async def _execute(self, run: _Run) -> None:
-        job = run.job
-        task = self.app.tasks.get(job.task)
-        events = self.app.events
-        try:
-            if task is None:
-                raise TaskNotFound(f"task {job.task!r} is not registered on worker {self.id}")
-            payload = task.decode(job.payload)
-            if task.lock is not None:
-                try:
-                    run.lock = await acquire_task_lock(
-                        self.app.store, self.clock, task, payload, owner=f"{self.id}/{job.id}",
-                        ttl=self.lease, wait=self.lease.total_seconds() / 3,
-                        on_lost=lambda: self._cancel(run, "lock_lost"),
-                    )  # fmt: skip
-                except LockBusy:
-                    self._drop(run, "lock_busy")  # given back: the attempt is not spent
-                    return
-            if events.active:
-                events.emit(Event(EventKind.STARTED, job))
-            if task.is_async:
-                result = await task.invoke(payload)
-            else:
-                assert self._pool is not None
-                ctx = contextvars.copy_context()
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._pool, ctx.run, task.call_sync, payload)
-        except asyncio.CancelledError as exc:
-            reason = run.reason
-            current = asyncio.current_task()
-            if reason is None:
-                if current is not None and current.cancelling():
-                    raise  # cancelled from outside rota (the loop is closing): let it end
-                # the handler itself raised CancelledError: an ordinary failed attempt, never a
-                # run that silently vanishes while its lease is renewed forever
-                error = error_info(exc)
-                self._record(run, self._failure(job, task, Outcome.FAILED, error))
-                return
-            if current is not None:
-                current.uncancel()
-            if reason == "timeout":
-                error = ErrorInfo("TimeoutError", f"timed out after {job.timeout:g}s")
-                self._record(run, self._failure(job, task, Outcome.TIMED_OUT, error))
-            else:
-                self._drop(run, reason)
-        except Retry as signal:
-            error = ErrorInfo("Retry", str(signal))
-            self._record(run, self._failure(job, task, Outcome.FAILED, error, after=signal.after))
-        except Cancel as signal:
-            error = ErrorInfo("Cancel", signal.reason)
-            self._record(run, Finish(job.id, job.token, Outcome.CANCELLED, error=error))
-        except Exception as exc:
-            error = error_info(exc)
-            permanent = isinstance(exc, PayloadError)
-            self._record(run, self._failure(job, task, Outcome.FAILED, error, permanent=permanent))
-        else:
-            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=encode_result(result)))
-
-    def _failure(
-        self,
-        job: Job,
-        task: Task[Any] | None,
-        outcome: Outcome,
-        error: ErrorInfo,
-        *,
-        after: float | None = None,
-        permanent: bool = False,
-    ) -> Finish:
-        policy = task.retry if task is not None else None
-        return failure(
-            job, policy, outcome, error, now=self.clock.now(), rng=self.rng, after=after, permanent=permanent
-        )
-
-    def _record(self, run: _Run, finish: Finish) -> None:
-        if run.lock is not None:
-            finish = dataclasses.replace(finish, fence=run.lock.fence)
-        run.finishing = True
-        _cancel_watchdog(run)
-        self._outbox.append((run, finish))
-        self._outbox_ready.set()
-
-    def _drop(self, run: _Run, reason: str) -> None:
-        """The run ended without an outcome to write (lease lost, or released at shutdown)."""
-        _cancel_watchdog(run)
-        if reason in ("shutdown", "lock_busy"):
-            run.finishing = True
-            self._outbox.append((run, _RELEASE))
-            self._outbox_ready.set()
-            return
-        self.counters.lost += 1
-        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.replace("_", " "))
-        self._forget(run)
-
-    def _forget(self, run: _Run) -> None:
-        if run.lock is not None:
-            run.lock.close()  # only now: the outcome it fences is durable (or dropped)
-        self._running.pop(run.job.id, None)
-        self._slot_free.set()
-
-    # -- writing outcomes --------------------------------------------------------------------
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._outbox_ready.wait()
-            self._outbox_ready.clear()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        while self._outbox:
-            batch, self._outbox = self._outbox, []
-            finishes = [(run, fin) for run, fin in batch if fin is not _RELEASE]
-            releases = [run for run, fin in batch if fin is _RELEASE]
-            store = self.app.store
-            if finishes:
-                results = [fin for _, fin in finishes]
-                applied = await self._store(
-                    lambda: store.finish(results, worker=self.id, now=self.clock.now()), "finish"
-                )
-                for (run, fin), ok in zip(finishes, applied or [False] * len(finishes), strict=True):
-                    self._settled(run, fin, ok)
-            if releases:
-                refs = [run.ref for run in releases]
-                await self._store(lambda: store.release(refs, now=self.clock.now()), "release")
-                for run in releases:
-                    self.counters.released += 1
-                    self.app.events.emit(
-                        Event(EventKind.RELEASED, run.job)
-                    ) if self.app.events.active else None
-                    self._forget(run)
-
-    def _settled(self, run: _Run, fin: Finish, applied: bool) -> None:
-        self._forget(run)
-        if not applied:
-            self.counters.lost += 1
-            log.warning("outcome of job %s dropped: its lease was lost", run.job.id)
-            return
-        counters = self.counters
-        if fin.retry_at is not None:
-            self._rescan.set()  # the idle claim loop sleeps until the old next due time
-            counters.retried += 1
-            kind = EventKind.RETRYING
-        elif fin.outcome is Outcome.SUCCEEDED:
-            counters.succeeded += 1
-            kind = EventKind.SUCCEEDED
-        elif fin.outcome is Outcome.CANCELLED:
-            counters.cancelled += 1
-            kind = EventKind.CANCELLED
-        else:
-            counters.failed += 1
-            kind = EventKind.FAILED
-        if self.app.events.active:
-            self.app.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+        """A claim-side store call retried through outages; None once stopping interrupted
+        the retries (a stopping worker never sits out a backoff step)."""
+        return await until_stopped(
+            call, clock=self.clock, what=what, stopping=lambda: self._stopping, interrupt=self._stop,
+            wake=self.app.store.wait_reconnected,
+        )  # fmt: skip
 
     # -- leases ------------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
+        """Renews every lease this worker still holds, including those whose handler is done
+        but whose outcome (or release) is not durable yet: a slow store must not let a
+        finished job's lease lapse and another worker run it again."""
         interval = self.lease.total_seconds() / 3
         store = self.app.store
         last_ok = self.clock.monotonic()
-        while True:
-            await self.clock.sleep(interval)
-            runs = [r for r in self._running.values() if not r.finishing and r.reason is None]
-            if not runs:
+        site = object()
+        try:
+            while True:
+                await self.clock.sleep(interval)
+                runs = [r for r in self._running.values() if not r.lost]
+                if not runs:
+                    last_ok = self.clock.monotonic()
+                    continue
+                refs = [r.ref for r in runs]
+                try:
+                    lost = await store.heartbeat(refs, lease_for=self.lease, now=self.clock.now())
+                except Exception as exc:
+                    OUTAGES.failed(site, "heartbeat", exc)
+                    if self.clock.monotonic() - last_ok >= self.lease.total_seconds():
+                        # our leases have expired as far as anyone can tell: stop those runs
+                        for run in runs:
+                            self._cancel(run, "lease_lost")
+                    continue
+                OUTAGES.recovered(site, "heartbeat")
                 last_ok = self.clock.monotonic()
-                continue
-            refs = [r.ref for r in runs]
-            try:
-                lost = await store.heartbeat(refs, lease_for=self.lease, now=self.clock.now())
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", exc)
-                if self.clock.monotonic() - last_ok >= self.lease.total_seconds():
-                    # our leases have expired as far as anyone can tell: stop those runs
-                    for run in runs:
-                        self._cancel(run, "lease_lost")
-                continue
-            last_ok = self.clock.monotonic()
-            for job_id in lost:
-                lost_run = self._running.get(job_id)
-                if lost_run is not None:
-                    self._cancel(lost_run, "lease_lost")
+                for job_id in lost:
+                    lost_run = self._running.get(job_id)
+                    if lost_run is not None:
+                        lost_run.lost = True
+                        self._cancel(lost_run, "lease_lost")
+        finally:
+            OUTAGES.forget(site)
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    async def _drain(self) -> None:
-        """Wait up to ``grace`` for running handlers, then cancel the rest for release."""
-        pending = [r.task for r in self._running.values() if r.task is not None and not r.task.done()]
-        if pending:
-            log.info("waiting up to %ss for %d running jobs", self.settings.grace, len(pending))
-            grace = asyncio.ensure_future(self.clock.sleep(float(self.settings.grace)))  # type: ignore[arg-type]
-            everything = asyncio.ensure_future(asyncio.wait(pending))
-            await asyncio.wait([grace, everything], return_when=asyncio.FIRST_COMPLETED)
-            grace.cancel()
-            everything.cancel()
+    def _deadline(self, bound_end: float, forced_bound: float) -> float:
+        if self._forced_at is not None:
+            return min(bound_end, self._forced_at + forced_bound)
+        return bound_end
+
+    async def _settle(
+        self, tasks: Iterable[asyncio.Future[Any] | None], until: float, forced_bound: float = FORCED_BOUND
+    ) -> bool:
+        """Wait for ``tasks`` to end, until ``until`` (monotonic), or ``forced_bound`` after a
+        forced stop if that is sooner; True when they all did."""
+        pending = {t for t in tasks if t is not None and not t.done()}
+        while pending:
+            left = self._deadline(until, forced_bound) - time.monotonic()
+            if left <= 0:
+                return False
+            forced = asyncio.ensure_future(self._forced.wait()) if not self._forced.is_set() else None
+            waits = pending | ({forced} if forced is not None else set())
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if forced is not None:
+                forced.cancel()
+            pending = {t for t in pending if not t.done()}
+        return True
+
+    async def _drain(self, claimer: asyncio.Task[None] | None) -> None:
+        """Wait up to ``grace`` (on the app's clock) for running handlers and the claim in
+        flight; sooner when forced."""
+        handlers = [r.task for r in self._running.values() if r.task is not None and not r.task.done()]
+        pending = handlers + ([claimer] if claimer is not None and not claimer.done() else [])
+        if not pending or self._forced.is_set():
+            return
+        if handlers:
+            log.info("waiting up to %ss for %d running jobs", self.settings.grace, len(handlers))
+        everything = asyncio.wait(pending)
+        await first_of(self.clock.sleep(float(self.settings.grace)), everything, self._forced.wait())  # type: ignore[arg-type]
+
+    async def _shut_down(
+        self, claimer: asyncio.Task[None] | None, heartbeat: asyncio.Task[None], finisher: asyncio.Task[None]
+    ) -> None:
+        services = asyncio.create_task(self.services.stop(), name="rota-services-stop")
+        await self._drain(claimer)
+        bound_end = time.monotonic() + SHUTDOWN_BOUND
+        # whatever still runs is cancelled and, once unwound (or at UNWIND), released
+        if claimer is not None:
+            claimer.cancel()
         for run in list(self._running.values()):
             self._cancel(run, "shutdown")
-        remaining = [r.task for r in self._running.values() if r.task is not None]
-        await asyncio.gather(*remaining, return_exceptions=True)
-
-
-_RELEASE = Finish("", 0, Outcome.CANCELLED)  # marker in the outbox: give the lease back
-
-
-def _cancel_watchdog(run: _Run) -> None:
-    if run.watchdog is not None:
-        run.watchdog.cancel()
-        run.watchdog = None
+        handlers = [r.task for r in self._running.values() if r.task is not None]
+        await self._settle([*handlers, claimer], min(bound_end, time.monotonic() + UNWIND), FORCED_UNWIND)
+        for run in list(self._running.values()):
+            if run.task is not None and not run.task.done():
+                log.warning(
+                    "job %s (%s) ignores its cancellation; releasing it anyway", run.job.id, run.job.task
+                )
+                run.abandoned = True
+                self._drop(run, "shutdown")
+                self.stranded.append(run.task)
+        # the last outcomes and releases; heartbeats keep their leases alive meanwhile
+        self._closing = True
+        self._outbox_ready.set()
+        if not await self._settle([finisher], bound_end):
+            self._abandon.set()  # any backoff pause ends, and no write is retried
+            if not await self._settle([finisher], time.monotonic() + 0.1):
+                finisher.cancel()
+        heartbeat.cancel()
+        await self._settle([heartbeat, services], bound_end)
+        for task in (claimer, finisher, heartbeat, services):
+            if task is not None and not task.done():
+                task.cancel()
+                self.stranded.append(task)
+        left = len(self._running) + self.counters.unwritten
+        if left:
+            log.warning(
+                "%d jobs could not be released or finished (store unreachable); they run again "
+                "when their leases expire",
+                left,
+            )
+        assert self._pool is not None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped", self.id)

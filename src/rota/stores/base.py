@@ -142,11 +142,15 @@ class Store(ABC):
 
     @abstractmethod
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
-        """Give back claimed work on shutdown without spending an attempt.
+        """Give back claimed work (shutdown, a busy task lock) without spending an attempt.
 
-        Conditional on the token: the job becomes ``pending`` (due_at unchanged), the lease
-        is cleared and ``attempts`` goes back down by one. No attempt is recorded.
-        Returns how many were released. Wakes waiters of ``wait_for_jobs``.
+        Per lease, atomic and conditional on the token: the job becomes ``pending`` (due_at
+        unchanged), the lease is cleared, ``attempts`` goes back down by one (not below 0), and
+        an Attempt is appended to its history with outcome ``released`` (number = the token,
+        worker = the lease owner, started_at = the job's started_at, finished_at = now, no
+        error), so the history shows the claim and why it did not count. A lease named twice
+        in one call is released once. Returns how many were released. Wakes waiters of
+        ``wait_for_jobs``.
         """
 
     @abstractmethod
@@ -345,6 +349,17 @@ class Store(ABC):
     async def wait_for_schedules(self, timeout: float) -> bool:
         """Wait up to ``timeout`` real seconds for schedule changes; True when woken."""
         return await _wait_event(self._schedules_changed, timeout)
+
+    async def wait_reconnected(self) -> None:
+        """Return once the store, having lost its connection to its server, has it back.
+
+        For callers waiting out a backoff after ``StoreUnavailable``: they retry at once
+        rather than sleep on, so an outage ends for them when the server returns, not at the
+        end of their current backoff step. Must not return while no connection was lost (that
+        would defeat the backoff). Optional: the default never returns, leaving callers to
+        their backoff; the PostgreSQL store returns when its listening connection is back.
+        """
+        await asyncio.Event().wait()
 
 
 def purge_statuses(statuses: Collection[JobStatus] | None) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rota._models import Job, JobStatus
+from rota.stores._salvage import EPOCH
 
 _Timed = tuple[datetime, str, int]  # (time, job id, generation)
 _Ready = tuple[int, datetime, str, int]  # (-priority, due_at, job id, generation)
@@ -47,9 +48,9 @@ class ClaimIndex:
         if q is None:
             q = self._queues[job.queue] = _Queue()
         if job.status is JobStatus.PENDING and job.due_at is not None:
-            self._push(q.delayed, (job.due_at, job.id, gen))
+            self._push(q.delayed, (_when(job.due_at), job.id, gen))
         elif job.status is JobStatus.RUNNING and job.lease_expires_at is not None:
-            self._push(q.expiring, (job.lease_expires_at, job.id, gen))
+            self._push(q.expiring, (_when(job.lease_expires_at), job.id, gen))
 
     def forget(self, job_id: str) -> None:
         del self._gen[job_id]
@@ -112,9 +113,8 @@ class ClaimIndex:
                 when, job_id, gen = heapq.heappop(heap)
                 if self._gen.get(job_id) != gen:
                     continue
-                due_at = self._jobs[job_id].due_at
-                assert due_at is not None
-                heapq.heappush(q.ready, (-self._jobs[job_id].priority, due_at, job_id, gen))
+                job = self._jobs[job_id]
+                heapq.heappush(q.ready, (-_rank(job.priority), _when(job.due_at), job_id, gen))
                 self._push(q.ready_times, (when, job_id, gen))
         if len(q.ready) > 2 * len(self._jobs) + _COMPACT_SLACK:
             q.ready[:] = [e for e in q.ready if self._gen.get(e[2]) == e[3]]
@@ -130,6 +130,8 @@ class ClaimIndex:
                 continue
             job = self._jobs[job_id]
             when = job.due_at if job.status is JobStatus.PENDING else job.lease_expires_at
+            if when is not None:
+                when = _when(when)
             if when is not None and when <= now:
                 return top
             # a caller's clock went back: not runnable yet after all
@@ -138,3 +140,15 @@ class ClaimIndex:
                 back = q.delayed if job.status is JobStatus.PENDING else q.expiring
                 self._push(back, (when, job_id, gen))
         return None
+
+
+# A job added with values no run can use (by a direct ``Store.add``: the App refuses them)
+# is ordered as priority 0, due now, so that a claim hands it to a worker that fails it.
+
+
+def _rank(priority: object) -> int:
+    return priority if type(priority) is int else 0
+
+
+def _when(value: object) -> datetime:
+    return value if isinstance(value, datetime) and value.tzinfo is not None else EPOCH

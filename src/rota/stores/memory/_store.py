@@ -26,6 +26,7 @@ from rota._models import (
     QueueStats,
     Schedule,
 )
+from rota.stores._salvage import checked
 from rota.stores.base import Store
 from rota.stores.memory._claim_index import ClaimIndex
 from rota.stores.memory._schedules import ScheduleBook
@@ -103,6 +104,13 @@ class MemoryStore(Store):
             job = self._index.pop_runnable(names, now)
             if job is None:
                 break
+            defect = None
+            fixed = checked(job)
+            if fixed is not job:
+                # added with values no run can use: stand-ins from now on, and the claim
+                # says what was wrong so that the worker fails the job
+                job, defect, fixed.defect = fixed, fixed.defect, None
+                self._jobs[job.id] = job
             if job.status is JobStatus.RUNNING:  # its worker vanished
                 self._record(job, Outcome.LEASE_LOST, now, None)
                 if job.attempts >= job.max_attempts:
@@ -115,7 +123,7 @@ class MemoryStore(Store):
             job.token += 1
             job.attempts += 1
             self._file(job)
-            claimed.append(job.replace())
+            claimed.append(job.replace(defect=defect))
         return claimed
 
     async def heartbeat(
@@ -159,6 +167,7 @@ class MemoryStore(Store):
             job = self._running(ref.job_id, ref.token)
             if job is None:
                 continue
+            self._record(job, Outcome.RELEASED, now, None)
             self._set_status(job, JobStatus.PENDING)
             job.lease_owner = job.lease_expires_at = None
             job.attempts = max(0, job.attempts - 1)
@@ -170,7 +179,7 @@ class MemoryStore(Store):
 
     async def get_job(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
-        return job.replace() if job is not None else None
+        return checked(job.replace()) if job is not None else None
 
     async def list_jobs(self, flt: JobFilter) -> list[Job]:
         start = bisect.bisect_right(self._ids, flt.after_id) if flt.after_id is not None else 0
@@ -185,7 +194,7 @@ class MemoryStore(Store):
                 and (flt.task is None or job.task == flt.task)
                 and (flt.schedule_id is None or job.schedule_id == flt.schedule_id)
             ):
-                out.append(job.replace())
+                out.append(checked(job.replace()))
         return out
 
     async def get_attempts(self, job_id: str) -> list[Attempt]:

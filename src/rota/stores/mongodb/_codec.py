@@ -10,7 +10,7 @@ would allow one unkeyed job only). A job's attempt history is embedded in its do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from rota._models import (
     OverlapPolicy,
     Schedule,
 )
+from rota.stores._salvage import STORED_FIELDS, checked, salvage
 
 Doc = dict[str, Any]
 
@@ -70,6 +71,22 @@ def job_to_doc(job: Job, *, created_at: datetime) -> Doc:
 
 
 def job_from_doc(doc: Mapping[str, Any]) -> Job:
+    """The job of a document; one that cannot be fully read gives a job with ``defect`` set
+    (see rota.stores._salvage), never an error."""
+    try:
+        job = _job_from_doc(doc)
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return salvage(doc.get("_id"), {f: doc.get(f) for f in STORED_FIELDS}, _JOB_CONVERT)
+    return checked(job)
+
+
+def count_of(value: object, default: int = 0) -> int:
+    """A stored count (attempts, token) as the store's own arithmetic uses it; a value no
+    version of rota writes counts as ``default``, so one bad document cannot fail a claim."""
+    return value if type(value) is int else default
+
+
+def _job_from_doc(doc: Mapping[str, Any]) -> Job:
     return Job(
         id=doc["_id"],
         task=doc["task"],
@@ -127,7 +144,7 @@ def attempts_from_doc(job_id: str, doc: Mapping[str, Any]) -> list[Attempt]:
             worker=a["worker"],
             started_at=as_utc(a["started_at"]),
             finished_at=as_utc(a["finished_at"]),
-            outcome=Outcome(a["outcome"]),
+            outcome=_OUTCOMES.get(a["outcome"], Outcome.FAILED),
             error_type=a.get("error_type"),
             error_message=a.get("error_message"),
             traceback=a.get("traceback"),
@@ -136,6 +153,9 @@ def attempts_from_doc(job_id: str, doc: Mapping[str, Any]) -> list[Attempt]:
     ]
     out.sort(key=lambda a: a.number)
     return out
+
+
+_OUTCOMES = {o.value: o for o in Outcome}
 
 
 def schedule_to_doc(s: Schedule) -> Doc:
@@ -238,3 +258,24 @@ def as_utc(value: object) -> datetime:
     if value.tzinfo is None:  # a client built without tz_aware: BSON dates are UTC
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+_JOB_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "payload": bytes,
+    "priority": int,
+    "status": JobStatus,
+    "due_at": as_utc,
+    "attempts": int,
+    "max_attempts": int,
+    "token": int,
+    "timeout": _optional(float),
+    "result": _optional(bytes),
+    **{
+        name: _optional(as_utc)
+        for name in ("created_at", "lease_expires_at", "started_at", "finished_at", "fire_time")
+    },
+}

@@ -49,6 +49,7 @@ from rota.stores.mongodb._codec import (
     as_utc,
     attempt_doc,
     attempts_from_doc,
+    count_of,
     job_from_doc,
     job_to_doc,
     job_ukey,
@@ -187,7 +188,7 @@ class JobOps:
                 outcome=Outcome.LEASE_LOST,
             )
             new["log"] = [*doc.get("log", []), lost]
-            if doc["attempts"] >= doc["max_attempts"]:
+            if count_of(doc.get("attempts")) >= count_of(doc.get("max_attempts"), 1):
                 new.update(
                     _NO_LEASE, status=JobStatus.FAILED.value, finished_at=now, last_error=LEASE_LOST_ERROR
                 )
@@ -197,8 +198,8 @@ class JobOps:
             lease_owner=worker,
             lease_expires_at=until,
             started_at=now,
-            token=doc["token"] + 1,
-            attempts=doc["attempts"] + 1,
+            token=count_of(doc.get("token")) + 1,
+            attempts=count_of(doc.get("attempts")) + 1,
         )
         return new
 
@@ -282,16 +283,30 @@ class JobOps:
         released = 0
         for _ in range(_ROUNDS):
             held = await self._held(list(pending.items()))
-            changes = [
-                (d, {**d, **_NO_LEASE, "status": _PENDING, "attempts": max(0, d["attempts"] - 1)})
-                for d in held.values()
-            ]
+            changes = [(d, self._released(d, now)) for d in held.values()]
             won = await self.cas.apply(changes, now)
             released += sum(won)
             pending = {d["_id"]: d["token"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
             if not pending:
                 break
         return released
+
+    @staticmethod
+    def _released(doc: Doc, now: datetime) -> Doc:
+        record = attempt_doc(
+            number=doc["token"],
+            worker=doc.get("lease_owner") or "",
+            started_at=doc.get("started_at") or now,
+            finished_at=now,
+            outcome=Outcome.RELEASED,
+        )
+        return {
+            **doc,
+            **_NO_LEASE,
+            "status": _PENDING,
+            "attempts": max(0, count_of(doc.get("attempts"), 1) - 1),
+            "log": [*doc.get("log", []), record],
+        }
 
     # -- reads and operator actions ------------------------------------------------------
 
@@ -383,8 +398,9 @@ class JobOps:
         qs = list(dict.fromkeys(queues))
         times: list[datetime] = []
         for status, field in ((_PENDING, "due_at"), (_RUNNING, "lease_expires_at")):
+            # dates only: a value of another type (a bad row) sorts before every date
             doc = await self.jobs.find_one(
-                {"queue": {"$in": qs}, "status": status, field: {"$ne": None}},
+                {"queue": {"$in": qs}, "status": status, field: {"$type": "date"}},
                 {field: 1},
                 sort=[(field, 1)],
             )

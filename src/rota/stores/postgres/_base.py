@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from rota.stores.postgres._listener import Listener
 from rota.stores.postgres._migrate import apply_migrations, check_version
 from rota.stores.postgres._sql import query
 from rota.stores.url import redact
+
+log = logging.getLogger("rota.stores.postgres")
 
 
 class PgBase(Store):
@@ -48,6 +51,7 @@ class PgBase(Store):
         LISTEN connection. Idempotent."""
         if self._pool is not None:
             return
+        quiet_pool_logs()
         try:
             if self.config.migrate:
                 await self.migrate()
@@ -122,6 +126,16 @@ class PgBase(Store):
             self._listener.ensure_running()
         return await super().wait_for_schedules(timeout)
 
+    async def wait_reconnected(self) -> None:
+        """Returns when the LISTEN connection is next re-established: it probes the server
+        about every half second while it is away (see _listener.py)."""
+        listener = self._listener
+        if listener is None:
+            await super().wait_reconnected()
+            return
+        listener.ensure_running()
+        await listener.next_connection()
+
     def _wake_all(self) -> None:
         self.notify_jobs()
         self.notify_schedules()
@@ -191,6 +205,29 @@ class PgBase(Store):
     async def _fetchval(self, name: str, *args: Any) -> Any:
         async with self._conn() as conn:
             return await conn.fetchval(query(name), *args)
+
+
+class _TransientPoolNoise(logging.Filter):
+    """asyncpg's pool logs a warning with a traceback each time it fails to reconnect its
+    minimum of connections (``CannotConnectNowError`` while the server restarts,
+    ``ConnectionRefusedError`` while it is down). Those read like crashes and repeat for the
+    whole outage, which the store's callers already report once (rota.runtime.resilience):
+    they go to rota's debug log instead. Anything else asyncpg logs passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not is_transient(exc):
+            return True
+        log.debug("asyncpg pool: %s (%s: %s)", record.getMessage(), type(exc).__name__, exc)
+        return False
+
+
+_QUIET = _TransientPoolNoise()
+
+
+def quiet_pool_logs() -> None:
+    """Route asyncpg's pool tracebacks for transient failures to debug (idempotent)."""
+    logging.getLogger("asyncpg.pool").addFilter(_QUIET)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -19,6 +19,7 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
+from rota.stores._salvage import EPOCH
 from rota.stores.base import purge_statuses
 from rota.stores.postgres._base import PgBase
 from rota.stores.postgres._rows import (
@@ -189,7 +190,7 @@ class JobsMixin(PgBase):
         if not leases:
             return 0
         row = await self._fetchrow(
-            "release", [r.job_id for r in leases], [r.token for r in leases], self.jobs_channel
+            "release", [r.job_id for r in leases], [r.token for r in leases], self.jobs_channel, now
         )
         released = int(row["n"]) if row is not None else 0
         if released:
@@ -266,4 +267,8 @@ class JobsMixin(PgBase):
         if not queues:
             return None
         value: datetime | None = await self._fetchval("next_due", list(dict.fromkeys(queues)))
+        if value is not None and value.tzinfo is None:
+            # an infinite timestamp (a bad row: the driver hands those back without a zone):
+            # -infinity is due now, +infinity never
+            return EPOCH if value.year == 1 else None
         return value

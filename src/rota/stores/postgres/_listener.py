@@ -5,6 +5,11 @@ When it drops, every waiter is woken at once, so it re-checks the store instead 
 through notifications that can no longer arrive; the connection is then re-established with
 backoff and waiters are woken again (anything sent while it was down is re-checked). A
 silently dead connection (half-open TCP) is found by a periodic ping.
+
+While the server is away the listener is also the store's probe: it tries to reconnect every
+half second at most (a refused connection costs next to nothing), and ``next_connection``
+lets callers waiting out a backoff resume as soon as it is back (``wait_reconnected``). Its
+own lines are debug: the callers that meet the outage log it (rota.runtime.resilience).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -21,7 +27,7 @@ log = logging.getLogger("rota.stores.postgres")
 _PING_EVERY = 30.0  # real seconds; infrastructure liveness, not job timing
 _PING_TIMEOUT = 5.0
 _BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
+_BACKOFF_MAX = 0.5  # the probe interval while the server is away: resume within about that
 
 
 class Listener:
@@ -42,6 +48,7 @@ class Listener:
         self.ready = asyncio.Event()
         #: How many times the connection was (re-)established.
         self.connections = 0
+        self._connected = asyncio.Event()  # set (and replaced) at each (re)connection
 
     async def start(self) -> None:
         """Connect and LISTEN now (errors propagate), then supervise in the background."""
@@ -76,6 +83,12 @@ class Listener:
         self._lost.clear()
         self._conn = conn
         self.connections += 1
+        self._connected.set()
+        self._connected = asyncio.Event()
+
+    async def next_connection(self) -> None:
+        """Wait for the next time the connection is (re-)established."""
+        await self._connected.wait()
 
     def _on_terminated(self, conn: object) -> None:
         if conn is self._conn:
@@ -93,22 +106,27 @@ class Listener:
 
     async def _supervise(self) -> None:
         delay = _BACKOFF_FIRST
+        lost_at: float | None = None
         while not self._closed:
             if self._conn is None or self._conn.is_closed():
                 try:
                     await self._drop()
                     await self._establish()
                 except Exception as exc:
-                    log.warning("listener: reconnect failed (%s); retrying in %.1fs", exc, delay)
+                    log.debug("listener: reconnect failed (%s); retrying in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, _BACKOFF_MAX)
                     continue
                 delay = _BACKOFF_FIRST
+                if lost_at is not None:
+                    log.debug("listener: reconnected after %.1fs", time.monotonic() - lost_at)
+                    lost_at = None
                 self._wake_all()  # notifications sent while we were away: re-check
                 self.ready.set()
             if await self._healthy():
                 continue
-            log.warning("listener: connection lost; waking waiters and reconnecting")
+            log.debug("listener: connection lost; waking waiters and reconnecting")
+            lost_at = time.monotonic()
             self.ready.clear()
             self._wake_all()
             await self._drop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,47 +18,52 @@ from rota._models import (
     OverlapPolicy,
     Schedule,
 )
+from rota.stores._salvage import STORED_FIELDS, checked
 
 Row = Mapping[str, Any]
 _STATUS = {s.value: s for s in JobStatus}
 _OUTCOME = {o.value: o for o in Outcome}
 
 
-_JOB_COLUMNS = len(dataclasses.fields(Job))
+_JOB_COLUMNS = len(STORED_FIELDS)
 
 
 def job_from_table_row(r: asyncpg.Record) -> Job:
     """A row that is exactly ``jobs.*`` (the claim's hot path): the table's first columns are
-    Job's fields in order (migrations only append columns; a test checks), so positional
-    construction skips 21 lookups by name."""
+    Job's stored fields in order (migrations only append columns; a test checks), so
+    positional construction skips 21 lookups by name. The column types hold every value in
+    a type the job takes; values no run can use (a NaN timeout, an infinite time) give a job
+    with ``defect`` set (see rota.stores._salvage)."""
     job = Job(*r[:_JOB_COLUMNS])
-    job.status = _STATUS[job.status]  # the column holds the text value
-    return job
+    job.status = _STATUS[job.status]  # the column holds the text value (checked by the schema)
+    return checked(job)
 
 
 def job_from_row(r: Row) -> Job:
-    return Job(
-        id=r["id"],
-        task=r["task"],
-        queue=r["queue"],
-        payload=r["payload"],
-        priority=r["priority"],
-        status=_STATUS[r["status"]],
-        due_at=r["due_at"],
-        created_at=r["created_at"],
-        attempts=r["attempts"],
-        max_attempts=r["max_attempts"],
-        token=r["token"],
-        lease_owner=r["lease_owner"],
-        lease_expires_at=r["lease_expires_at"],
-        started_at=r["started_at"],
-        finished_at=r["finished_at"],
-        key=r["key"],
-        schedule_id=r["schedule_id"],
-        fire_time=r["fire_time"],
-        timeout=r["timeout"],
-        last_error=r["last_error"],
-        result=r["result"],
+    return checked(
+        Job(
+            id=r["id"],
+            task=r["task"],
+            queue=r["queue"],
+            payload=r["payload"],
+            priority=r["priority"],
+            status=_STATUS[r["status"]],
+            due_at=r["due_at"],
+            created_at=r["created_at"],
+            attempts=r["attempts"],
+            max_attempts=r["max_attempts"],
+            token=r["token"],
+            lease_owner=r["lease_owner"],
+            lease_expires_at=r["lease_expires_at"],
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
+            key=r["key"],
+            schedule_id=r["schedule_id"],
+            fire_time=r["fire_time"],
+            timeout=r["timeout"],
+            last_error=r["last_error"],
+            result=r["result"],
+        )
     )
 
 
@@ -70,7 +74,7 @@ def attempt_from_row(r: Row) -> Attempt:
         worker=r["worker"],
         started_at=r["started_at"],
         finished_at=r["finished_at"],
-        outcome=_OUTCOME[r["outcome"]],
+        outcome=_OUTCOME.get(r["outcome"], Outcome.FAILED),
         error_type=r["error_type"],
         error_message=r["error_message"],
         traceback=r["traceback"],

@@ -218,16 +218,29 @@ WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status 
 RETURNING j.id;
 
 -- name: release
+-- The held claims go back to pending with their attempt given back, and each leaves an
+-- attempt record (outcome 'released', number = its token) written from the row as locked.
 WITH r AS MATERIALIZED (
-    SELECT *, 'running'::text AS expect FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+    SELECT * FROM unnest($1::text[], $2::bigint[]) AS r(id, token)
+),
+held AS (
+    -- a semi-join: a claim named twice in one call is released (and recorded) once
+    SELECT j.ctid, j.id, j.token, j.lease_owner, j.started_at
+    FROM jobs j
+    WHERE j.id = ANY($1::text[]) AND j.status = 'running'
+      AND EXISTS (SELECT 1 FROM r WHERE r.id = j.id AND r.token = j.token)
+    FOR UPDATE
+),
+att AS (
+    INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome)
+    SELECT id, token, COALESCE(lease_owner, ''), COALESCE(started_at, $4), $4, 'released'
+    FROM held
 ),
 upd AS (
     UPDATE jobs j
     SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
         attempts = greatest(j.attempts - 1, 0)
-    FROM r
-    WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token
-      AND j.status = r.expect
+    WHERE j.ctid = ANY(ARRAY(SELECT ctid FROM held))
     RETURNING j.id
 )
 SELECT count(*) AS n,

@@ -7,8 +7,9 @@ Times are integer milliseconds since the epoch; absent values are absent fields.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rota._models import (
     Attempt,
@@ -19,6 +20,7 @@ from rota._models import (
     OverlapPolicy,
     Schedule,
 )
+from rota.stores._salvage import checked, salvage
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -92,8 +94,19 @@ def job_args(job: Job) -> list[bytes | str | int]:
 
 
 def decode_job(job_id: bytes | str, flat: Sequence[bytes]) -> Job:
+    """The job of a hash; a hash that cannot be fully read gives a job with ``defect`` set
+    (see rota.stores._salvage), never an error."""
     f = pairs(flat)
     timeout = f.get(b"to")
+    try:
+        job = _decode_job(job_id, f, timeout)
+    except (KeyError, ValueError, TypeError, OverflowError, OSError, AttributeError):
+        raw = {name: f.get(code) for name, code in _JOB_CODES.items()}
+        return salvage(job_id, raw, _JOB_CONVERT)
+    return checked(job)
+
+
+def _decode_job(job_id: bytes | str, f: Fields, timeout: bytes | None) -> Job:
     return Job(
         id=job_id.decode() if isinstance(job_id, bytes) else job_id,
         task=f[b"t"].decode(),
@@ -119,6 +132,46 @@ def decode_job(job_id: bytes | str, flat: Sequence[bytes]) -> Job:
     )
 
 
+# the hash field of each stored job field, and how each is read when salvaging
+_JOB_CODES = {
+    "task": b"t", "queue": b"q", "payload": b"p", "priority": b"pr", "status": b"s",
+    "due_at": b"d", "created_at": b"c", "attempts": b"a", "max_attempts": b"m", "token": b"tk",
+    "lease_owner": b"lo", "lease_expires_at": b"le", "started_at": b"st", "finished_at": b"f",
+    "key": b"k", "schedule_id": b"sc", "fire_time": b"ft", "timeout": b"to", "last_error": b"e",
+    "result": b"r",
+}  # fmt: skip
+
+
+def _required(convert: Callable[[bytes], Any]) -> Callable[[bytes | None], Any]:
+    def read(raw: bytes | None) -> Any:
+        if raw is None:
+            raise KeyError("missing")
+        return convert(raw)
+
+    return read
+
+
+def _optional(convert: Callable[[bytes], Any]) -> Callable[[bytes | None], Any]:
+    return lambda raw: None if raw is None else convert(raw)
+
+
+_JOB_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "task": _required(bytes.decode),
+    "queue": _required(bytes.decode),
+    "payload": _required(bytes),
+    "priority": _required(int),
+    "status": _required(lambda raw: JobStatus(raw.decode())),
+    "due_at": _required(from_ms),
+    "attempts": _required(int),
+    "max_attempts": _required(int),
+    "token": _required(int),
+    "timeout": _optional(float),
+    **{name: _optional(from_ms) for name in ("created_at", "lease_expires_at", "started_at")},
+    **{name: _optional(from_ms) for name in ("finished_at", "fire_time")},
+    **{name: _optional(bytes.decode) for name in ("lease_owner", "key", "schedule_id", "last_error")},
+}
+
+
 def decode_jobs(rows: Iterable[Sequence[object]]) -> list[Job]:
     """Decode the ``{id, fields}`` rows the scripts return."""
     return [decode_job(row[0], row[1]) for row in rows]  # type: ignore[arg-type]
@@ -128,15 +181,27 @@ def decode_attempt(job_id: str, raw: bytes) -> Attempt:
     number, worker, started, finished, outcome, etype, emsg, tb = json.loads(raw)
     return Attempt(
         job_id=job_id,
-        number=int(number),
+        number=int(number) if str(number).lstrip("-").isdigit() else 0,
         worker=worker or "",
-        started_at=from_ms(started) if started else from_ms(finished),
-        finished_at=from_ms(finished),
-        outcome=Outcome(outcome),
+        started_at=_time_or_epoch(started or finished),
+        finished_at=_time_or_epoch(finished),
+        outcome=_OUTCOMES.get(outcome, Outcome.FAILED),
         error_type=etype or None,
         error_message=emsg if isinstance(emsg, str) else None,
         traceback=tb or None,
     )
+
+
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _time_or_epoch(raw: object) -> datetime:
+    """An attempt's time (the scripts copy it from the job's hash): one that cannot be read
+    reads as the epoch rather than failing the whole history."""
+    try:
+        return from_ms(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return EPOCH
 
 
 # -- schedules ---------------------------------------------------------------------------

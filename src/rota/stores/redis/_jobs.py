@@ -131,7 +131,7 @@ class JobsMixin:
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
         if not leases:
             return 0
-        args: list[EncodedArg] = [len(leases)]
+        args: list[EncodedArg] = [to_ms(now), len(leases)]
         for ref in leases:
             args += (ref.job_id, ref.token)
         released: int = await self._run("release", *args)

@@ -7,8 +7,16 @@ local P = ARGV[1]
 local function jkey(id) return P .. ':j:' .. id end
 local function akey(id) return P .. ':a:' .. id end
 local function num(s) return tonumber(s) end
+-- A stored job field as a number, or d when it holds what no version of rota writes (text,
+-- nan, inf, a number too big for a time): one bad job must not fail a script that serves
+-- every job. The job itself is then failed by the worker (its decoded form names the field).
+local function int_or(s, d)
+  local v = tonumber(s)
+  if v == nil or v ~= v or v > 1e15 or v < -1e15 then return d end
+  return v
+end
 -- ready-set member: same score (= -priority) members sort by bytes, so due time then id
-local function rmember(due, id) return string.format('%015d', num(due)) .. id end
+local function rmember(due, id) return string.format('%015d', int_or(due, 0)) .. id end
 
 -- one command for many arguments (chunks stay far below Lua's unpack limit)
 local function batch(cmd, key, items)

@@ -13,7 +13,7 @@ for _, q in ipairs(queues) do
     local adds = {}
     for _, id in ipairs(due) do
       local h = redis.call('HMGET', jkey(id), 'pr', 'd')
-      adds[#adds + 1] = -num(h[1])
+      adds[#adds + 1] = -int_or(h[1], 0)
       adds[#adds + 1] = rmember(h[2], id)
     end
     batch('ZADD', P .. ':r:' .. q, adds)
@@ -36,7 +36,7 @@ while claimed < limit and rounds <= limit do
     local x = redis.call('ZRANGEBYSCORE', P .. ':run:' .. q, '-inf', now, 'LIMIT', 0, promote_max)
     for _, id in ipairs(x) do
       local h = redis.call('HMGET', jkey(id), 'pr', 'd')
-      cands[#cands + 1] = {num(h[1]), num(h[2]), id, q, false}
+      cands[#cands + 1] = {int_or(h[1], 0), int_or(h[2], 0), id, q, false}
     end
   end
   if #cands == 0 then break end
@@ -57,7 +57,7 @@ while claimed < limit and rounds <= limit do
     else
       -- reclaim: the previous holder vanished; its attempt is recorded as lost first
       attempt(id, h[1], h[3], h[4], now, 'lease_lost')
-      if num(h[2]) >= num(h[5]) then
+      if int_or(h[2], 0) >= int_or(h[5], 1) then
         redis.call('ZREM', P .. ':run:' .. q, id)
         finalize(id, q, 'running', 'failed', now)
         redis.call('HSET', jk, 'e', 'LeaseLost: the worker stopped heartbeating')
@@ -68,7 +68,7 @@ while claimed < limit and rounds <= limit do
     end
     if take then
       redis.call('HSET', jk, 's', 'running', 'lo', worker, 'le', until_, 'st', now,
-        'tk', num(h[1]) + 1, 'a', num(h[2]) + 1)
+        'tk', int_or(h[1], 0) + 1, 'a', int_or(h[2], 0) + 1)
       push(run_add, P .. ':run:' .. q, until_, id)
       count('running', q, 1)
       claimed = claimed + 1

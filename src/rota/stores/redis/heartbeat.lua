@@ -5,7 +5,7 @@ local lost = {}
 for k = 1, n do
   local id, token = ARGV[3 + 2 * k], ARGV[4 + 2 * k]
   local h = redis.call('HMGET', jkey(id), 's', 'tk', 'le', 'q')
-  if h[1] == 'running' and h[2] == token and h[3] and num(h[3]) > now then
+  if h[1] == 'running' and h[2] == token and int_or(h[3], 0) > now then
     redis.call('HSET', jkey(id), 'le', until_)
     redis.call('ZADD', P .. ':run:' .. h[4], until_, id)
   else

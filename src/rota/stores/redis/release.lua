@@ -1,16 +1,17 @@
--- release: ARGV = P, n, then n pairs (id, token). Running jobs with that token go back to
--- pending (due time unchanged) without spending the attempt. Returns how many.
-local n, released = num(ARGV[2]), 0
+-- release: ARGV = P, now, n, then n pairs (id, token). Running jobs with that token go back to
+-- pending (due time unchanged) without spending the attempt; each leaves an attempt record
+-- with outcome 'released'. Returns how many.
+local now, n, released = ARGV[2], num(ARGV[3]), 0
 for k = 1, n do
-  local id, token = ARGV[1 + 2 * k], ARGV[2 + 2 * k]
+  local id, token = ARGV[2 + 2 * k], ARGV[3 + 2 * k]
   local jk = jkey(id)
-  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'd')
+  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'd', 'a', 'lo', 'st')
   if h[1] == 'running' and h[2] == token then
-    redis.call('HSET', jk, 's', 'pending')
+    attempt(id, token, h[6], h[7], now, 'released')
+    redis.call('HSET', jk, 's', 'pending', 'a', math.max(int_or(h[5], 1) - 1, 0))
     redis.call('HDEL', jk, 'lo', 'le')
-    redis.call('HINCRBY', jk, 'a', -1)
     redis.call('ZREM', P .. ':run:' .. h[3], id)
-    redis.call('ZADD', P .. ':d:' .. h[3], h[4], id)
+    redis.call('ZADD', P .. ':d:' .. h[3], int_or(h[4], now), id)
     count('running', h[3], -1)
     count('pending', h[3], 1)
     released = released + 1

@@ -19,6 +19,7 @@ from rota._models import (
     JobFilter,
     JobStatus,
     LeaseRef,
+    Outcome,
     QueueStats,
 )
 from rota.stores.sqlite._conn import write
@@ -41,6 +42,12 @@ _RUNNING = JobStatus.RUNNING.value
 
 def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
     return (-job.priority, job.due_at, job.id)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    """A stored number as claims compare it; a value no version of rota writes (text, a
+    real) counts as ``default``, so one bad row cannot fail a claim for everyone."""
+    return value if type(value) is int else default
 
 
 def _refs_json(refs: Sequence[LeaseRef]) -> str:
@@ -154,9 +161,9 @@ def _claim_general(
         for q in queues:
             args = {"queue": q, "now": now, "limit": need}
             pending = conn.execute(Q["pending_candidates"], args)
-            cands.extend((-p, due, i, q, None) for i, p, due in pending)
+            cands.extend((-_int(p), _int(due), i, q, None) for i, p, due in pending)
             expired = conn.execute(Q["expired_candidates"], args)
-            cands.extend((-r[1], r[2], r[0], q, r) for r in expired)
+            cands.extend((-_int(r[1]), _int(r[2]), r[0], q, r) for r in expired)
         if not cands:
             break
         cands.sort(key=lambda c: c[:3])
@@ -187,7 +194,7 @@ def _record_lost(conn: sqlite3.Connection, lost: Any, now: int) -> bool:
         Q["insert_attempt"],
         (job_id, token, owner or "", started_at or now, now, "lease_lost", None, None, None),
     )
-    if attempts < max_attempts:
+    if _int(attempts) < _int(max_attempts, 1):
         return False
     error = f"lease lost: worker {owner} stopped renewing its lease"
     conn.execute(Q["fail_lost_job"], {"id": job_id, "now": now, "error": error})
@@ -210,16 +217,30 @@ def heartbeat(
     return [r.job_id for r in refs if r.job_id not in alive]
 
 
-def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef]) -> int:
+def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -> int:
     if not refs:
         return 0
+    now_us = to_us(now)
+    args = {"refs": _refs_json(refs)}
     with write(conn):
-        rows = conn.execute(Q["release"], {"refs": _refs_json(refs)}).fetchall()
+        # by id: a claim named twice in one call is released (and recorded) once
+        held = list({row[0]: row for row in conn.execute(Q["release_candidates"], args)}.values())
+        if not held:
+            return 0
+        conn.executemany(
+            Q["insert_attempt"],
+            [
+                (job_id, token, owner or "", started if started is not None else now_us, now_us,
+                 Outcome.RELEASED.value, None, None, None)
+                for job_id, token, owner, started, _ in held
+            ],
+        )  # fmt: skip
+        conn.execute(Q["release"], args)
         counts = _Counts()
-        for _, queue in rows:
+        for *_, queue in held:
             counts.move(queue, _RUNNING, _PENDING)
         counts.write(conn)
-    return len(rows)
+    return len(held)
 
 
 def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
@@ -372,6 +393,7 @@ def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> datetime | None
     for q in dict.fromkeys(queues):
         for name in ("next_pending_due", "next_lease_expiry"):
             value = conn.execute(Q[name], {"queue": q}).fetchone()[0]
-            if value is not None and (best is None or value < best):
+            # (a bad row's text sorts after every number in SQLite: min() only meets it alone)
+            if type(value) is int and (best is None or value < best):
                 best = value
     return opt_dt(best)

@@ -6,7 +6,7 @@ integer comparisons and nothing is lost of the caller's datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from rota._models import (
     OverlapPolicy,
     Schedule,
 )
+from rota.stores._salvage import STORED_FIELDS, checked, salvage
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -81,32 +82,50 @@ def job_params(job: Job) -> tuple[Any, ...]:
 
 
 def job_from_row(r: Row) -> Job:
+    """The job of a row; a row that cannot be fully read gives a job with ``defect`` set
+    (see rota.stores._salvage), never an error."""
     # the hot path of every claim: positional timedelta and no helper calls
     td = timedelta
     lease, started, finished, fire, timeout = r[12], r[13], r[14], r[17], r[18]
-    return Job(
-        r[0],
-        r[1],
-        r[2],
-        r[3],
-        r[4],
-        _STATUS[r[5]],
-        EPOCH + td(0, 0, r[6]),
-        EPOCH + td(0, 0, r[7]),
-        r[8],
-        r[9],
-        r[10],
-        r[11],
-        None if lease is None else EPOCH + td(0, 0, lease),
-        None if started is None else EPOCH + td(0, 0, started),
-        None if finished is None else EPOCH + td(0, 0, finished),
-        r[15],
-        r[16],
-        None if fire is None else EPOCH + td(0, 0, fire),
-        None if timeout is None else float(timeout),
-        r[19],
-        r[20],
-    )
+    try:
+        job = Job(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            _STATUS[r[5]],
+            EPOCH + td(0, 0, r[6]),
+            EPOCH + td(0, 0, r[7]),
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            None if lease is None else EPOCH + td(0, 0, lease),
+            None if started is None else EPOCH + td(0, 0, started),
+            None if finished is None else EPOCH + td(0, 0, finished),
+            r[15],
+            r[16],
+            None if fire is None else EPOCH + td(0, 0, fire),
+            None if timeout is None else float(timeout),
+            r[19],
+            r[20],
+        )
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return salvage(r[0], dict(zip(STORED_FIELDS, r, strict=True)), _CONVERT)
+    return checked(job)
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "status": _STATUS.__getitem__,
+    "due_at": from_us,
+    "created_at": opt_dt,
+    "lease_expires_at": opt_dt,
+    "started_at": opt_dt,
+    "finished_at": opt_dt,
+    "fire_time": opt_dt,
+    "timeout": lambda v: None if v is None else float(v),
+}
 
 
 def attempt_from_row(r: Row) -> Attempt:
@@ -114,13 +133,21 @@ def attempt_from_row(r: Row) -> Attempt:
         job_id=r[0],
         number=r[1],
         worker=r[2],
-        started_at=from_us(r[3]),
-        finished_at=from_us(r[4]),
-        outcome=_OUTCOME[r[5]],
+        started_at=_time_or_epoch(r[3]),
+        finished_at=_time_or_epoch(r[4]),
+        outcome=_OUTCOME.get(r[5], Outcome.FAILED),
         error_type=r[6],
         error_message=r[7],
         traceback=r[8],
     )
+
+
+def _time_or_epoch(us: Any) -> datetime:
+    """An attempt's time; a value no version of rota writes reads as the epoch."""
+    try:
+        return from_us(us)
+    except (TypeError, ValueError, OverflowError):
+        return EPOCH
 
 
 def schedule_params(s: Schedule, *, version: int, now: datetime) -> tuple[Any, ...]:

@@ -160,7 +160,7 @@ class SQLiteStore(Store):
         return applied
 
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
-        released = await self._run(_jobs.release, leases)
+        released = await self._run(_jobs.release, leases, now)
         if released:
             self.notify_jobs()
         return released

@@ -112,7 +112,8 @@ class _Script:
                 return name, lambda s: s.heartbeat([ref], lease_for=lease, now=now)
             if name == "release":
                 return name, lambda s: s.release([ref], now=now)
-            outcome = rnd.choice(list(Outcome))
+            # (released is release's outcome, not one a worker hands to finish)
+            outcome = rnd.choice([o for o in Outcome if o is not Outcome.RELEASED])
             retry = outcome is not Outcome.SUCCEEDED and rnd.random() < 0.4
             fin = Finish(
                 job_id,

@@ -55,7 +55,8 @@ class JobsEdges:
         stored = await harness.store.get_job(job.id)
         assert stored is not None
         assert stored.status is JobStatus.PENDING
-        assert await harness.store.get_attempts(job.id) == []
+        history = await harness.store.get_attempts(job.id)
+        assert [(a.number, a.outcome) for a in history] == [(claimed.token, Outcome.RELEASED)]
 
     async def test_finished_job_cannot_be_finished_or_heartbeated_again(self, harness: Harness) -> None:
         job = make_job(harness)

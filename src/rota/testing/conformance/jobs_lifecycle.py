@@ -229,9 +229,30 @@ class JobsLifecycle:
         stored = await harness.store.get_job(job.id)
         assert stored is not None
         assert stored == job.replace(token=1, started_at=stored.started_at)
-        assert await harness.store.get_attempts(job.id) == []
+        assert claimed.started_at is not None
+        assert await harness.store.get_attempts(job.id) == [
+            Attempt(job.id, 1, "w1", claimed.started_at, harness.clock.now(), Outcome.RELEASED)
+        ]
         again = await claim_one(harness, worker="w2")
         assert (again.token, again.attempts, again.lease_owner) == (2, 1, "w2")
+
+    async def test_released_claims_stay_in_the_history_and_never_count(self, harness: Harness) -> None:
+        job = make_job(harness, max_attempts=1)
+        await add(harness, job)
+        for n in (1, 2):
+            claimed = await claim_one(harness, worker=f"w{n}")
+            ref = LeaseRef(job.id, claimed.token)
+            assert await harness.store.release([ref, ref], now=harness.clock.now()) == 1  # once
+            await harness.clock.advance(1)
+        last = await claim_one(harness, worker="w3")
+        assert last.attempts == 1  # two releases spent nothing of max_attempts=1
+        assert await finish(harness, last, worker="w3")
+        history = await harness.store.get_attempts(job.id)
+        assert [(a.number, a.worker, a.outcome) for a in history] == [
+            (1, "w1", Outcome.RELEASED),
+            (2, "w2", Outcome.RELEASED),
+            (3, "w3", Outcome.SUCCEEDED),
+        ]
 
     async def test_release_with_a_stale_token_does_nothing(self, harness: Harness) -> None:
         job = make_job(harness)

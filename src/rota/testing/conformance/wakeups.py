@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rota._models import FireCommit, LeaseRef, Outcome
 from rota.stores.base import Store
 from rota.testing.conformance._harness import Harness
@@ -41,6 +43,13 @@ class Wakeups:
         await drained(store)
         await store.requeue(failed.id, now=harness.clock.now())
         assert await store.wait_for_jobs(WAIT)
+
+    async def test_wait_reconnected_does_not_return_while_nothing_was_lost(self, harness: Harness) -> None:
+        # it ends a caller's backoff early: returning on a healthy store would defeat it
+        waiter = asyncio.ensure_future(harness.store.wait_reconnected())
+        done, _ = await asyncio.wait([waiter], timeout=0.2)
+        waiter.cancel()
+        assert not done
 
     async def test_schedule_writes_wake_schedule_waiters(self, harness: Harness) -> None:
         store, now = harness.store, harness.clock.now()

@@ -92,13 +92,19 @@ SET status = ?, due_at = coalesce(?, due_at), finished_at = coalesce(?, finished
     lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ? AND token = ? AND status = 'running';
 
+-- name: release_candidates
+-- The claims release gives back (the same write transaction then records and updates them).
+SELECT j.id, j.token, j.lease_owner, j.started_at, j.queue
+FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
+JOIN jobs AS j ON j.id = r.jid AND j.token = r.tok
+WHERE j.status = 'running';
+
 -- name: release
 UPDATE jobs
 SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
-    attempts = attempts - 1
+    attempts = max(attempts - 1, 0)
 FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
-WHERE jobs.id = r.jid AND jobs.token = r.tok AND jobs.status = 'running'
-RETURNING jobs.id, jobs.queue;
+WHERE jobs.id = r.jid AND jobs.token = r.tok AND jobs.status = 'running';
 
 -- name: get_job
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,

@@ -1,0 +1,199 @@
+"""Running one claimed job: its handler (on the loop, or in a thread for plain ``def``), its
+timeout, and what its end means (success, a failure to retry, a job given back)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from rota._clock import Clock, SystemClock
+from rota._errors import Cancel, PayloadError, Retry, TaskNotFound
+from rota._events import Event, EventKind
+from rota._models import ErrorInfo, Finish, Job, Outcome
+from rota.runtime._runs import Run, WorkerCounters
+from rota.runtime.locks import LockBusy, acquire_task_lock
+from rota.runtime.outcomes import encode_result, error_info, failure
+from rota.runtime.threads import DaemonThreadPool
+from rota.stores._salvage import job_defect
+
+if TYPE_CHECKING:
+    from rota._app import App
+    from rota._task import Task
+
+log = logging.getLogger("rota.worker")
+
+
+class Execution:
+    """The worker's part that runs jobs (a mixin of ``Worker``)."""
+
+    app: App
+    clock: Clock
+    id: str
+    lease: timedelta
+    rng: random.Random
+    counters: WorkerCounters
+    _running: dict[str, Run]
+    _pool: DaemonThreadPool | None
+
+    if TYPE_CHECKING:
+
+        def _record(self, run: Run, finish: Finish) -> None: ...
+
+        def _drop(self, run: Run, reason: str) -> None: ...
+
+    def _launch(self, job: Job) -> None:
+        run = Run(job)
+        self._running[job.id] = run
+        self.counters.claimed += 1
+        run.task = asyncio.create_task(self._execute(run))
+        if job.timeout and job.defect is None:
+            if isinstance(self.clock, SystemClock):
+                run.watchdog = asyncio.get_running_loop().call_later(
+                    job.timeout, self._cancel, run, "timeout"
+                )
+            else:
+                run.watchdog = asyncio.create_task(self._fake_watchdog(run, job.timeout))
+
+    async def _fake_watchdog(self, run: Run, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        self._cancel(run, "timeout")
+
+    def _cancel(self, run: Run, reason: str) -> None:
+        if run.finishing or run.reason is not None or run.task is None:
+            return
+        run.reason = reason
+        run.task.cancel()
+
+    async def _execute(self, run: Run) -> None:
+        try:
+            await self._attempt(run)
+        except asyncio.CancelledError:
+            raise  # cancelled from outside rota before an outcome (the loop is closing)
+        except BaseException as exc:  # a fault of rota's: never leave a run holding its slot
+            log.error("job %s: error while settling its run", run.job.id, exc_info=exc)
+            if not run.finishing:
+                job = run.job
+                self._record(run, Finish(job.id, job.token, Outcome.FAILED, error=error_info(exc)))
+
+    async def _attempt(self, run: Run) -> None:
+        job = run.job
+        defect = job_defect(job)
+        if defect is not None:
+            # a stored row no run can use (an old version's, a hand edit, corruption): this
+            # job fails for good, with the reason, and the worker carries on
+            log.warning("job %s cannot run: %s", job.id, defect)
+            error = ErrorInfo("InvalidJob", f"the stored job cannot run: {defect}")
+            self._record(run, Finish(job.id, job.token, Outcome.FAILED, error=error))
+            return
+        task = self.app.tasks.get(job.task)
+        try:
+            result = await self._invoke(run, task)
+        except asyncio.CancelledError as exc:
+            if run.reason is None:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # cancelled from outside rota (the loop is closing): let it end
+                # the handler itself raised CancelledError: an ordinary failed attempt, never a
+                # run that silently vanishes while its lease is renewed forever
+                self._record(run, self._failure(job, task, Outcome.FAILED, error_info(exc)))
+                return
+            self._ended_by_us(run, task)
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt, GeneratorExit... raised by a handler are its
+            # failures like any other: the worker's own cancellation is the branch above
+            if run.reason is not None:  # the handler turned our cancellation into an error
+                self._ended_by_us(run, task)
+            elif isinstance(exc, Retry):
+                error = ErrorInfo("Retry", str(exc))
+                self._record(run, self._failure(job, task, Outcome.FAILED, error, after=exc.after))
+            elif isinstance(exc, Cancel):
+                self._record(
+                    run, Finish(job.id, job.token, Outcome.CANCELLED, error=ErrorInfo("Cancel", exc.reason))
+                )
+            else:
+                permanent = isinstance(exc, PayloadError)
+                self._record(
+                    run, self._failure(job, task, Outcome.FAILED, error_info(exc), permanent=permanent)
+                )
+        else:
+            # (a handler released at shutdown while it ran on: _record ignores it, too late)
+            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=encode_result(result)))
+
+    async def _invoke(self, run: Run, task: Task[Any] | None) -> Any:
+        """Decode the payload, take the task's lock, and run the handler; its result."""
+        job = run.job
+        if task is None:
+            raise TaskNotFound(f"task {job.task!r} is not registered on worker {self.id}")
+        payload = task.decode(job.payload)
+        if task.lock is not None:
+            try:
+                run.lock = await acquire_task_lock(
+                    self.app.store, self.clock, task, payload, owner=f"{self.id}/{job.id}",
+                    ttl=self.lease, wait=self.lease.total_seconds() / 3,
+                    on_lost=lambda: self._cancel(run, "lock_lost"),
+                )  # fmt: skip
+            except LockBusy:
+                run.reason = "lock_busy"  # given back: the attempt is not spent
+                raise
+        if self.app.events.active:
+            self.app.events.emit(Event(EventKind.STARTED, job))
+        if task.is_async:
+            return await task.invoke(payload)
+        assert self._pool is not None
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload)
+        if isinstance(result, _Raised):
+            raise result.exc  # here, in a coroutine, with the handler's own traceback
+        return result
+
+    def _ended_by_us(self, run: Run, task: Task[Any] | None) -> None:
+        """The run ended because the worker stopped it (``run.reason``)."""
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            current.uncancel()
+        if run.reason == "timeout":
+            error = ErrorInfo("TimeoutError", f"timed out after {run.job.timeout:g}s")
+            self._record(run, self._failure(run.job, task, Outcome.TIMED_OUT, error))
+        else:
+            self._drop(run, run.reason or "shutdown")
+
+    def _failure(
+        self,
+        job: Job,
+        task: Task[Any] | None,
+        outcome: Outcome,
+        error: ErrorInfo,
+        *,
+        after: float | None = None,
+        permanent: bool = False,
+    ) -> Finish:
+        policy = task.retry if task is not None else None
+        return failure(
+            job, policy, outcome, error, now=self.clock.now(), rng=self.rng, after=after, permanent=permanent
+        )
+
+
+class _Raised:
+    """A ``BaseException`` that is not an ``Exception`` (SystemExit, KeyboardInterrupt,
+    GeneratorExit...) raised by a plain ``def`` handler, carried back as a result: asyncio's
+    futures do not carry such exceptions faithfully (GeneratorExit escapes the awaiting
+    coroutine's handlers), so the worker raises it again itself."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _call_sync(task: Task[Any], payload: Any) -> Any:
+    try:
+        return task.call_sync(payload)
+    except Exception:
+        raise
+    except BaseException as exc:
+        return _Raised(exc)

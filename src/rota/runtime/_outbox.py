@@ -1,0 +1,144 @@
+"""Writing what runs ended with: outcomes in batches through ``Store.finish``, jobs given
+back through ``Store.release``; a run's slot (and its lease's heartbeats) last until then."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+from rota._clock import Clock
+from rota._events import Event, EventKind
+from rota._models import Finish, Outcome
+from rota.runtime._runs import Run, WorkerCounters, cancel_watchdog
+from rota.runtime.resilience import until_stopped
+
+if TYPE_CHECKING:
+    from rota._app import App
+
+log = logging.getLogger("rota.worker")
+T = TypeVar("T")
+
+RELEASE = Finish("", 0, Outcome.RELEASED)  # marker in the outbox: give the lease back
+
+
+class Outbox:
+    """The worker's part that records outcomes (a mixin of ``Worker``)."""
+
+    app: App
+    clock: Clock
+    id: str
+    counters: WorkerCounters
+    _running: dict[str, Run]
+    _outbox: list[tuple[Run, Finish]]
+    _outbox_ready: asyncio.Event
+    _slot_free: asyncio.Event
+    _rescan: asyncio.Event
+    _abandon: asyncio.Event
+    _closing: bool
+
+    async def _write(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
+        """An outcome or release written through outages, until the shutdown bound passes
+        (then None: the lease will expire and another worker takes the job)."""
+        return await until_stopped(
+            call, clock=self.clock, what=what, stopping=self._abandon.is_set, interrupt=self._abandon,
+            wake=self.app.store.wait_reconnected,
+        )  # fmt: skip
+
+    def _record(self, run: Run, finish: Finish) -> None:
+        if run.finishing:
+            return  # already settled (released at shutdown while its handler ran on)
+        if run.lock is not None:
+            finish = dataclasses.replace(finish, fence=run.lock.fence)
+        run.finishing = True
+        cancel_watchdog(run)
+        self._outbox.append((run, finish))
+        self._outbox_ready.set()
+
+    def _drop(self, run: Run, reason: str) -> None:
+        """The run ended without an outcome to write (lease lost, or released at shutdown)."""
+        if run.finishing:
+            return
+        cancel_watchdog(run)
+        if reason in ("shutdown", "lock_busy"):
+            run.finishing = True
+            self._outbox.append((run, RELEASE))
+            self._outbox_ready.set()
+            return
+        self.counters.lost += 1
+        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.replace("_", " "))
+        self._forget(run)
+
+    def _forget(self, run: Run) -> None:
+        if run.lock is not None:
+            run.lock.close()  # only now: the outcome it fences is durable (or dropped)
+        self._running.pop(run.job.id, None)
+        self._slot_free.set()
+
+    async def _flush_loop(self) -> None:
+        """Writes outcomes as they come; at shutdown (``_closing``) it returns once the outbox
+        is empty. It is never cancelled mid-write: a write cut off is a job left running."""
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            await self._flush()
+            if self._closing and not self._outbox:
+                return
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            finishes = [(run, fin) for run, fin in batch if fin is not RELEASE]
+            releases = [run for run, fin in batch if fin is RELEASE]
+            store = self.app.store
+            if finishes:
+                results = [fin for _, fin in finishes]
+                applied = await self._write(
+                    lambda: store.finish(results, worker=self.id, now=self.clock.now()), "finish"
+                )
+                if applied is None:  # given up at the shutdown bound: the leases will expire
+                    self._unwritten(run for run, _ in finishes)
+                else:
+                    for (run, fin), ok in zip(finishes, applied, strict=True):
+                        self._settled(run, fin, ok)
+            if releases:
+                refs = [run.ref for run in releases]
+                released = await self._write(lambda: store.release(refs, now=self.clock.now()), "release")
+                if released is None:
+                    self._unwritten(releases)
+                    continue
+                for run in releases:
+                    self.counters.released += 1
+                    if self.app.events.active:
+                        self.app.events.emit(Event(EventKind.RELEASED, run.job))
+                    self._forget(run)
+
+    def _unwritten(self, runs: Iterable[Run]) -> None:
+        for run in runs:
+            self.counters.unwritten += 1
+            self._forget(run)
+
+    def _settled(self, run: Run, fin: Finish, applied: bool) -> None:
+        self._forget(run)
+        if not applied:
+            self.counters.lost += 1
+            log.warning("outcome of job %s dropped: its lease was lost", run.job.id)
+            return
+        counters = self.counters
+        if fin.retry_at is not None:
+            self._rescan.set()  # the idle claim loop sleeps until the old next due time
+            counters.retried += 1
+            kind = EventKind.RETRYING
+        elif fin.outcome is Outcome.SUCCEEDED:
+            counters.succeeded += 1
+            kind = EventKind.SUCCEEDED
+        elif fin.outcome is Outcome.CANCELLED:
+            counters.cancelled += 1
+            kind = EventKind.CANCELLED
+        else:
+            counters.failed += 1
+            kind = EventKind.FAILED
+        if self.app.events.active:
+            self.app.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
