@@ -36,7 +36,7 @@ def _has_fixture(name: str) -> bool:
     # read, not import: importing a plugin before pytest registers it defeats assert rewriting
     spec = importlib.util.find_spec(_PLUGINS[name])
     origin = spec.origin if spec else None
-    return bool(origin) and f"def {name}_harness(" in open(origin, encoding="utf-8").read()
+    return bool(origin) and f"def {name}_harness(" in Path(origin).read_text(encoding="utf-8")
 
 
 BACKENDS = [name for name, module in _PLUGINS.items() if _present(module) and _has_fixture(name)]

@@ -241,3 +241,48 @@ async def test_a_standalone_url_against_a_cluster_node_is_a_clear_error(redisclu
     with pytest.raises(rota.ConfigError, match="is a Redis Cluster node: add \\?cluster=true"):
         await app.open()
     await app.close()
+
+
+@pytest.mark.redis
+def test_a_wrong_redis_password_is_a_one_line_store_error(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the fix: redis-py's AuthenticationError is a ConnectionError, so it was taken for
+    an outage (StoreUnavailable) and a worker retried it for ever."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    user = f"rota-pw-{uuid.uuid4().hex[:8]}"
+
+    async def acl(*args: str) -> None:
+        client = aioredis.from_url(redis_url)
+        try:
+            await client.execute_command("ACL", *args)
+        finally:
+            await client.aclose()
+
+    asyncio.run(acl("SETUSER", user, "on", f">right-{SECRET}", "~*", "&*", "+@all"))
+    try:
+        host = redis_url.split("//", 1)[1].split("/", 1)[0]
+        wrong = f"redis://{user}:wrong-{SECRET}@{host}/0"
+
+        async def open_store() -> None:
+            app = App(wrong)
+            try:
+                await app.open()
+            finally:
+                await app.close()
+
+        with pytest.raises(rota.StoreError) as info:
+            asyncio.run(open_store())
+        assert not isinstance(info.value, rota.StoreUnavailable)  # not retried forever
+        assert SECRET not in str(info.value) and "\n" not in str(info.value)
+        assert main(["jobs", "list", "--store", wrong]) == 1
+        out, err = capsys.readouterr()
+        assert err.startswith("rota: error: redis refused the credentials")
+        assert SECRET not in out + err and len(err.strip().splitlines()) == 1
+        right = f"redis://{user}:right-{SECRET}@{host}/0"
+        assert main(["jobs", "list", "--store", right]) == 0
+    finally:
+        asyncio.run(acl("DELUSER", user))

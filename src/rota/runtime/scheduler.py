@@ -173,7 +173,10 @@ class Scheduler:
         return schedule_job(schedule, self.app.tasks.get(schedule.task), now=now, due=due, fire=fire)
 
     async def _call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
-        return await until_stopped(call, clock=self.clock, what=what, stopping=lambda: self._stopping)
+        return await until_stopped(
+            call, clock=self.clock, what=what, stopping=lambda: self._stopping, interrupt=self._stop,
+            wake=self.app.store.wait_reconnected,
+        )  # fmt: skip
 
     async def _first(self, *awaitables: Awaitable[Any]) -> None:
         """Wait for the first of ``awaitables`` or for stop()."""

@@ -41,6 +41,9 @@ async def mapped_errors(what: str) -> AsyncIterator[None]:
     """Turn driver errors into StoreUnavailable (transient) or StoreError."""
     try:
         yield
+    except (rex.AuthenticationError, rex.NoPermissionError) as exc:
+        # a ConnectionError subclass, but no retry will ever make wrong credentials right
+        raise StoreError(f"redis refused the credentials during {what}: {exc}") from exc
     except TRANSIENT as exc:
         raise StoreUnavailable(f"redis unavailable during {what}: {exc}") from exc
     except rex.RedisError as exc:
