@@ -53,7 +53,7 @@ def cli_page() -> str:
 
 
 def _command(parser: argparse.ArgumentParser, help_text: str, level: int, out: list[str]) -> None:
-    parser.formatter_class = functools.partial(argparse.HelpFormatter, width=88)  # type: ignore[assignment]
+    parser.formatter_class = functools.partial(argparse.HelpFormatter, width=88)
     out += [f"{'#' * min(level, 6)} `{parser.prog}`", ""]
     if help_text or parser.description:
         out += [_sentence(parser.description or help_text), ""]
@@ -93,7 +93,9 @@ def _cell(text: str) -> str:
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    if not text.startswith("rota"):  # the program's name stays lower case
+        text = text[:1].upper() + text[1:]
+    return text + ("" if text.endswith(".") else ".")
 
 
 # -- the API reference ------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def api_page() -> str:
     unknown = sorted({n for names in API_GROUPS.values() for n in names} - set(exported))
     if unknown:
         raise ValueError(f"docs API groups name what rota does not export: {', '.join(unknown)}")
-    errors = [n for n in exported if isinstance(getattr(rota, n), type) and issubclass(getattr(rota, n), RotaError)]
+    errors = [n for n in exported if isinstance(obj := getattr(rota, n), type) and issubclass(obj, RotaError)]
     groups = {**API_GROUPS, "Errors": errors}
     grouped = {n for names in groups.values() for n in names}
     rest = [n for n in exported if n not in grouped]
@@ -151,13 +153,13 @@ def api_page() -> str:
         f"installed version is `rota.__version__` (`{rota.__version__}` for this build).",
         "",
     ]
-    for title, names in groups.items():
+    for title, group in groups.items():
         out += [f"## {title}", ""]
-        out += [block for name in names for block in (f"::: rota.{name}", "")]
+        out += [block for name in group for block in (f"::: rota.{name}", "")]
     out += ["## Version", "", "::: rota.__version__", ""]
-    for module_name, (title, names, options) in MODULES.items():
+    for module_name, (title, listed, options) in MODULES.items():
         module = importlib.import_module(module_name)
-        names = names if names is not None else list(module.__all__)
+        names = listed if listed is not None else list(module.__all__)
         out += [f"## {title}", ""]
         for name in names:
             out.append(f"::: {module_name}.{name}")
@@ -193,12 +195,12 @@ def examples_index() -> str:
         "Small projects that run as they are, each from its own folder under `examples/` in the",
         "repository. The test suite runs every one of them end to end (`tests/test_examples.py`).",
         "",
-        "| example | what it shows |",
-        "|---|---|",
+        "| example | folder | what it shows |",
+        "|---|---|---|",
     ]
     for directory in example_dirs():
         title, summary = _title_and_summary(directory / "README.md")
-        out.append(f"| [{title}]({directory.name}.md) | {_cell(summary)} |")
+        out.append(f"| [{title}]({directory.name}.md) | `examples/{directory.name}` | {_cell(summary)} |")
     return "\n".join(out) + "\n"
 
 
