@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install servers lint typecheck pytest bench clean
+.PHONY: demo test install servers lint typecheck docs pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/rota demo
 
-## test: Python deps, the servers (PostgreSQL, Redis, FerretDB), lint, types, the suite
-test: install servers lint typecheck pytest
+## test: Python deps, the servers (PostgreSQL, Redis, FerretDB), lint, types, docs, the suite
+test: install servers lint typecheck docs pytest
 
 servers:
 	bash scripts/install-servers.sh
@@ -29,6 +29,11 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+## docs: the site in build/site, built offline; --strict: a broken link or reference fails
+## (not --quiet: it hides the warnings from the strict check, which then passes)
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 pytest: install
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/pytest -q $(PYTEST_ARGS)

@@ -1,0 +1,299 @@
+"""Every example under examples/ runs end to end, as its README tells a user to run it: real
+processes, a temporary folder, the embedded SQLite store or a real Redis server.
+
+These drive real processes, so they wait for real events (a line printed, a process exiting,
+the store going idle) with deadlines; none sleeps to wait for a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import rota
+from tests.multiprocess._procs import ROOT
+from tests.servers.redis import with_prefix
+
+EXAMPLES = ROOT / "examples"
+DEADLINE = 30.0  # seconds for any one expected event; generous for a loaded 2-core machine
+
+
+class Proc:
+    """A running example process whose output lines are read as they come."""
+
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.args = args
+        self.popen = subprocess.Popen(
+            [sys.executable, *args], cwd=cwd, env=full_env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        with self.popen.stdout:  # closed at EOF, when the process has exited
+            for line in self.popen.stdout:
+                self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def expect(self, pattern: str, timeout: float = DEADLINE) -> re.Match[str]:
+        """The first line from now on that matches ``pattern``; fails after ``timeout``."""
+        regex = re.compile(pattern)
+        while True:
+            try:
+                line = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"{self.args}: no line matching {pattern!r} within {timeout}s:\n"
+                                     + "\n".join(self.lines[-30:])) from None  # fmt: skip
+            if line is None:
+                self.popen.wait()
+                raise AssertionError(
+                    f"{self.args} exited ({self.popen.returncode}) before printing {pattern!r}:\n"
+                    + "\n".join(self.lines[-30:])
+                )
+            self.lines.append(line)
+            match = regex.search(line)
+            if match:
+                return match
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = DEADLINE) -> int:
+        """Send ``sig`` and wait for the exit; the rest of the output is read into ``lines``."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        code = self.popen.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
+            self.lines.append(line)
+        return code
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(timeout=DEADLINE)
+        self._reader.join(timeout=DEADLINE)
+
+
+def run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run an example script to completion; its output, after checking it exited 0."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env={**os.environ, **(env or {})}, text=True,
+        capture_output=True, timeout=DEADLINE, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def procs() -> list[Proc]:
+    """Processes a test starts; any still running at the end is killed."""
+    started: list[Proc] = []
+    yield started  # type: ignore[misc]
+    for proc in started:
+        proc.kill()
+
+
+def start(procs: list[Proc], args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> Proc:
+    proc = Proc(args, cwd=cwd, env=env)
+    procs.append(proc)
+    return proc
+
+
+def test_every_example_has_a_readme_and_a_test() -> None:
+    examples = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    assert examples == ["observers", "recurring", "redis_delayed", "worker_pool"]
+    source = Path(__file__).read_text("utf-8")
+    for name in examples:
+        assert (EXAMPLES / name / "README.md").is_file(), name
+        assert f'EXAMPLES / "{name}"' in source, f"examples/{name} has no test here"
+
+
+# -- observers: memory store, status observers, waiting, linear/backpressure retries ----------
+
+
+def test_observers_example() -> None:
+    out = run([str(EXAMPLES / "observers" / "observers.py")], cwd=EXAMPLES / "observers")
+    lines = out.splitlines()
+    # every status change was observed, with the error and the retry delay
+    assert sum(line.startswith("enqueued  make_thumbnail") for line in lines) == 3
+    assert re.search(r"^retrying  make_thumbnail .*storage timed out reading cat.png  \(again in 0\.\d+s\)$",
+                     out, re.MULTILINE)  # fmt: skip
+    assert re.search(r"^failed    notify .*mail server refused ada@example.com$", out, re.MULTILINE)
+    # the batch was waited for, retries included: each job's history as the policies dictate
+    assert re.search(r'"cat.png".*succeeded attempts: failed, failed, succeeded$', out, re.MULTILINE)
+    assert re.search(r'"dog.png".*succeeded attempts: failed, succeeded$', out, re.MULTILINE)
+    assert re.search(r'"owl.png".*succeeded attempts: succeeded$', out, re.MULTILINE)
+    assert re.search(r'"ada@example.com".*failed    attempts: failed, failed, failed$', out, re.MULTILINE)
+    # then the whole queue went idle: nothing pending, every word counted (20 texts of 7 words)
+    assert "   idle: 23 succeeded, 1 failed, 0 pending" in lines
+    assert "   words counted: 140" in lines
+
+
+# -- worker_pool: typed jobs, demand-driven pool, visibility timeout, graceful shutdown -------
+
+
+@pytest.mark.slow
+def test_worker_pool_example_recovers_a_killed_workers_jobs(tmp_path: Path, procs: list[Proc]) -> None:
+    example = EXAMPLES / "worker_pool"
+    assert run([str(example / "enqueue.py"), "12"], cwd=tmp_path).strip() == "queued 12 emails"
+    assert run([str(example / "enqueue.py"), "12"], cwd=tmp_path).strip() == "queued 12 emails"  # deduped
+    worker = [str(example / "worker.py"), "--concurrency", "4", "--lease", "1"]
+
+    # a worker killed mid-send: its four jobs are leased, none finished
+    crashed = start(procs, worker, cwd=tmp_path, env={"SEND_SECONDS": "5"})
+    killed = {crashed.expect(r"^started +(\w{6}) \((\d) running\)").group(1) for _ in range(4)}
+    crashed.stop(signal.SIGKILL)
+
+    # another worker sends everything, the killed worker's jobs once their lease expired
+    finisher = start(procs, worker, cwd=tmp_path, env={"SEND_SECONDS": "0.05"})
+    finisher.expect(r"^worker .* serving email")
+    history = asyncio.run(settle(f"sqlite:///{tmp_path / 'rota.db'}"))
+    assert finisher.stop(signal.SIGTERM) == 0
+    running = [re.search(r"\((\d+) running\)", line) for line in finisher.lines]
+    assert max(int(m.group(1)) for m in running if m) <= 4  # never more jobs than slots
+
+    assert len(history) == 12
+    assert all(job.status is rota.JobStatus.SUCCEEDED for job, _ in history)
+    for job, attempts in history:
+        outcomes = [a.outcome for a in attempts]
+        if job.id[-6:] in killed:  # the dead worker's attempt is on record, then the success
+            assert outcomes == [rota.Outcome.LEASE_LOST, rota.Outcome.SUCCEEDED], (job.id, outcomes)
+        else:
+            assert outcomes == [rota.Outcome.SUCCEEDED], (job.id, outcomes)
+    sent = Counter((tmp_path / "outbox.txt").read_text("utf-8").splitlines())
+    assert sorted(sent) == sorted(f"user-{n} user-{n}@example.com" for n in range(12))
+    assert set(sent.values()) == {1}  # nobody got two emails: the killed sends never completed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grace", ["0", "10"])
+def test_worker_pool_example_shuts_down_gracefully(tmp_path: Path, procs: list[Proc], grace: str) -> None:
+    """SIGTERM while sending: with grace 0 the runs are given back at once (pending, the
+    attempt not spent); with grace 10 they finish and their outcomes are written. Either way
+    nothing is left running for its lease to expire, and nothing is sent twice."""
+    example = EXAMPLES / "worker_pool"
+    run([str(example / "enqueue.py"), "8"], cwd=tmp_path)
+    worker = [str(example / "worker.py"), "--concurrency", "4", "--lease", "30", "--grace", grace]
+    stopped = start(procs, worker, cwd=tmp_path, env={"SEND_SECONDS": "1"})
+    started = {stopped.expect(r"^started +(\w{6})").group(1) for _ in range(4)}
+    assert stopped.stop(signal.SIGTERM) == 0
+    released = {m.group(1) for line in stopped.lines if (m := re.match(r"^released +(\w{6})", line))}
+    if grace == "0":
+        assert released == started, stopped.lines
+        assert stopped.lines[-1] == "stopped: 0 sent, 4 given back"
+    else:
+        assert not released, stopped.lines
+
+    async def states() -> Counter[rota.JobStatus]:
+        async with rota.App(f"sqlite:///{tmp_path / 'rota.db'}") as app:
+            return Counter(job.status for job in await app.list_jobs())
+
+    counts = asyncio.run(states())
+    assert counts[rota.JobStatus.RUNNING] == 0, counts  # nothing waits for a lease to expire
+    outbox = tmp_path / "outbox.txt"
+    sent = outbox.read_text("utf-8").splitlines() if outbox.exists() else []
+    assert counts[rota.JobStatus.SUCCEEDED] == len(sent), (counts, sent)  # every send recorded
+
+    # a new worker sends the rest, each email once
+    finisher = start(procs, worker, cwd=tmp_path, env={"SEND_SECONDS": "0.05"})
+    finisher.expect(r"^worker .* serving email")
+    history = asyncio.run(settle(f"sqlite:///{tmp_path / 'rota.db'}"))
+    assert finisher.stop(signal.SIGTERM) == 0
+    assert all(job.status is rota.JobStatus.SUCCEEDED and job.attempts == 1 for job, _ in history)
+    assert sorted(outbox.read_text("utf-8").splitlines()) == sorted(
+        f"user-{n} user-{n}@example.com" for n in range(8)
+    )
+
+
+async def settle(url: str) -> list[tuple[rota.Job, list[rota.Attempt]]]:
+    """Wait (from this process, reading the store) until the email queue is idle: nothing
+    running, nothing due; then every job with its attempt history."""
+    async with rota.App(url) as app:
+        await app.wait_until_idle(timeout=DEADLINE, queues=["email"])
+        return [(job, await app.attempts(job.id)) for job in await app.list_jobs()]
+
+
+# -- recurring: cron / interval / one-time on Redis, a lock, pause/resume/remove --------------
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_recurring_example(redis_url: str, procs: list[Proc]) -> None:
+    example = EXAMPLES / "recurring"
+    env = {"ROTA_STORE_URL": with_prefix(redis_url, f"ex{uuid.uuid4().hex[:10]}")}
+    worker = start(procs, ["-m", "rota.cli", "worker", "jobs:app"], cwd=example, env=env)
+    worker.expect(r"^succeeded sync_inventory$")
+    # the cron job's first run hangs: its 1 s timeout cancels it and the retry succeeds
+    worker.expect(r"^retrying  refresh_rates  TimeoutError: timed out after 1s$")
+    worker.expect(r"^succeeded refresh_rates$")
+
+    listing = run(["manage.py", "list"], cwd=example, env=env)
+    assert re.search(r"^refresh-rates +cron '\*/5 \* \* \* \* \*' in Europe/Berlin.* active .* runs [1-9]",
+                     listing, re.MULTILINE), listing  # fmt: skip
+    assert re.search(r"^sync-inventory +every 2 seconds +active .* runs [1-9]", listing, re.M), listing
+
+    paused = run(["manage.py", "pause", "sync-inventory"], cwd=example, env=env)
+    assert re.search(r"^sync-inventory .* paused  next - ", paused), paused
+    assert "paused" in run(["manage.py", "list"], cwd=example, env=env)
+    resumed = run(["manage.py", "resume", "sync-inventory"], cwd=example, env=env)
+    assert re.search(r"^sync-inventory .* active  next \d\d:\d\d:\d\d UTC", resumed), resumed
+
+    run(["manage.py", "once", "1", "hello from the test"], cwd=example, env=env)
+    worker.expect(r"^announcement: hello from the test$")
+    worker.expect(r"^succeeded announce$")
+    listing = run(["manage.py", "list"], cwd=example, env=env)
+    launch = [line for line in listing.splitlines() if line.startswith("launch ")]
+    assert len(launch) == 1 and "next - " in launch[0] and "runs 1," in launch[0], launch
+    assert run(["manage.py", "remove", "launch"], cwd=example, env=env).strip() == "removed launch"
+    assert "launch" not in run(["manage.py", "list"], cwd=example, env=env)
+
+    # the rebuild takes the lock the interval job holds while it runs, and completes
+    assert run(["manage.py", "rebuild"], cwd=example, env=env).strip().splitlines()[-1].startswith("queued ")
+    worker.expect(r"^succeeded rebuild_inventory$")
+
+    # an unknown schedule is one line on stderr and exit code 1
+    done = subprocess.run(
+        [sys.executable, "manage.py", "pause", "nope"], cwd=example, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=DEADLINE, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and re.fullmatch(r"error: no schedule .*'nope'\n", done.stderr), done.stderr
+    assert worker.stop(signal.SIGTERM) == 0
+
+
+# -- redis_delayed: a producer and a consumer of delayed jobs ---------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_redis_delayed_example(redis_url: str, procs: list[Proc]) -> None:
+    example = EXAMPLES / "redis_delayed"
+    env = {"ROTA_STORE_URL": with_prefix(redis_url, f"ex{uuid.uuid4().hex[:10]}")}
+    # the producer runs first: the jobs wait in Redis for a consumer
+    first = run(["producer.py", "3", "1"], cwd=example, env=env).splitlines()
+    again = run(["producer.py", "3", "1"], cwd=example, env=env).splitlines()
+    assert len(first) == 3 and again == first  # same ids and due times: the keys dedupe
+
+    consumer = start(procs, ["consumer.py"], cwd=example, env=env)
+    consumer.expect(r"^consumer .* waiting for reminders$")
+    lateness = {}
+    for _ in range(3):
+        match = consumer.expect(r"^reminded (user-\d): your trial ends tomorrow \((-?\d+) ms after its due")
+        lateness[match.group(1)] = int(match.group(2))
+    assert sorted(lateness) == ["user-1", "user-2", "user-3"]
+    assert all(ms >= 0 for ms in lateness.values()), lateness  # never before its due time
+    assert consumer.stop(signal.SIGTERM) == 0
+    assert consumer.lines[-1] == "consumer stopped"
+    assert sum(line.startswith("reminded ") for line in consumer.lines) == 3  # each ran once
