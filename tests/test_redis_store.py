@@ -225,6 +225,30 @@ async def test_restart_loses_no_acknowledged_job_and_the_store_recovers(
     assert {j.id for j in rest} | {j.id for j in claimed} == {j.id for j in acked}
 
 
+async def test_a_full_server_is_an_outage_not_an_error(
+    own_server: RedisServer, restart_store: RedisStore
+) -> None:
+    """A server at its ``maxmemory`` refuses writes with OOM until memory is freed: callers
+    must back off and retry (StoreUnavailable), not take it for a bug (StoreError), which
+    stopped a worker's claim loop for good."""
+    store, clock = restart_store, FakeClock()
+    h = Harness(store=store, clock=clock, connect=lambda: asyncio.sleep(0, store))
+    await store.add([make_job(h) for _ in range(5)], now=clock.now())
+    admin = Redis.from_url(own_server.url)
+    try:
+        await admin.config_set("maxmemory", 1)  # noeviction (the default): writes are refused
+        with pytest.raises(StoreUnavailable, match="maxmemory"):
+            await store.add([make_job(h)], now=clock.now())
+        with pytest.raises(StoreUnavailable, match="maxmemory"):
+            await store.claim(queues=["default"], worker="w", limit=5, lease_for=LEASE, now=clock.now())
+        await admin.config_set("maxmemory", 0)
+    finally:
+        await admin.config_set("maxmemory", 0)
+        await admin.aclose()
+    claimed = await store.claim(queues=["default"], worker="w", limit=5, lease_for=LEASE, now=clock.now())
+    assert len(claimed) == 5
+
+
 async def test_kill_with_appendfsync_always_loses_no_acknowledged_job(tmp_path: Path) -> None:
     if find_binary("redis-server") is None:
         unavailable("redis", "redis-server not found")

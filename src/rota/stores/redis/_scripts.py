@@ -33,6 +33,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     rex.MaxConnectionsError,
     OSError,
     TimeoutError,
+    # at maxmemory the server refuses writes until jobs finish or are purged: a pause, not a bug
+    rex.OutOfMemoryError,
 )
 
 
