@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from rota._convert import parse_duration
 from rota._errors import ConfigError
 from rota.cli._format import (
     attempt_dict,
@@ -19,7 +20,6 @@ from rota.cli._format import (
     when,
 )
 from rota.cli._load import add_app_options, app_from_args
-from rota.runtime.settings import parse_duration
 
 
 def register(commands: Any) -> None:

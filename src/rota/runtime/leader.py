@@ -24,10 +24,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota._clock import Clock
+from rota._convert import seconds
 from rota._errors import ConfigError, StoreUnavailable
 from rota._models import Fence, Lease
 from rota.runtime._keeper import LeaseKeeper, acquire_waiting
-from rota.runtime.settings import DEFAULT_ELECTION, LeaderSettings, LeaseTiming, check_instance_id, seconds
+from rota.runtime.settings import DEFAULT_ELECTION, LeaderSettings, LeaseTiming, check_instance_id
 from rota.stores.base import Store
 
 if TYPE_CHECKING:

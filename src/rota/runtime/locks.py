@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from rota import _limits
 from rota._clock import Clock
+from rota._convert import seconds
 from rota._errors import ConfigError, LockLost, PayloadError
 from rota._ids import new_id
 from rota._models import Fence
 from rota.runtime._keeper import LeaseKeeper, acquire_waiting
-from rota.runtime.settings import LeaseTiming, seconds
+from rota.runtime.settings import LeaseTiming
 from rota.stores.base import Store
 
 if TYPE_CHECKING:

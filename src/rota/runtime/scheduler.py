@@ -23,11 +23,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rota._convert import seconds
 from rota._errors import ConfigError, InvalidTrigger
 from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule
 from rota.runtime.firing import jittered, plan_fires, schedule_job
 from rota.runtime.resilience import until_stopped
-from rota.runtime.settings import DEFAULT_TTL, seconds
+from rota.runtime.settings import DEFAULT_TTL
 from rota.runtime.waiting import first_of
 from rota.triggers import load_trigger
 

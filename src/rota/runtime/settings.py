@@ -27,7 +27,6 @@ back to a default. Another ``LEADER_ELECTION_*`` variable is logged as not used.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import socket
@@ -37,6 +36,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rota import _limits
+from rota._convert import parse_bool, parse_duration, seconds
 from rota._errors import ConfigError
 from rota._ids import new_id
 
@@ -66,18 +66,6 @@ ALIASES = {
     "LEADER_ELECTION_INSTANCE_ID": "ROTA_INSTANCE_ID",
 }
 _SEED_PREFIX = "LEADER_ELECTION_"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
-_DURATION = re.compile(rf"^\s*({_NUMBER})\s*(ms|s|m)?\s*$")
-# Go's time.ParseDuration form, which the seed systems' values use: "1m30s", "1h", "250ms"
-# (plus "d" for days, which Go lacks but retention periods want)
-_GO_DURATION = re.compile(rf"^(?:{_NUMBER}(?:ns|us|µs|ms|s|m|h|d))+$")
-_GO_PART = re.compile(rf"({_NUMBER})(ns|us|µs|ms|s|m|h|d)")
-_UNIT = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0,
-    None: 1.0,
-}  # fmt: skip
 _PAYLOAD_SIZE = re.compile(r"^\s*([0-9]{1,12})\s*(KiB|MiB|B)?\s*$")
 
 
@@ -246,28 +234,6 @@ def _parse(var: str, field_name: str, raw: str) -> object:
     return parse_duration(var, raw)
 
 
-def parse_bool(var: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{var} must be true or false, got {raw!r}")
-
-
-def parse_duration(var: str, raw: str) -> float:
-    """Seconds from ``"30"``, ``"2.5s"``, ``"500ms"``, ``"2m"`` or Go's ``"1m30s"``, ``"1h"``
-    (and ``"7d"``)."""
-    match = _DURATION.match(raw)
-    if match is not None:
-        value = float(match.group(1)) * _UNIT[match.group(2)]
-    elif _GO_DURATION.match(raw.strip()):
-        value = sum(float(n) * _UNIT[u] for n, u in _GO_PART.findall(raw.strip()))
-    else:
-        raise ConfigError(f"{var} must be a duration such as 30, 2.5s, 500ms, 2m or 1m30s, got {raw!r}")
-    return _limits.duration(value, var)
-
-
 def parse_payload_size(var: str, raw: str) -> int:
     """Bytes from ``"1048576"``, ``"512KiB"`` or ``"4MiB"``."""
     match = _PAYLOAD_SIZE.match(raw)
@@ -279,12 +245,6 @@ def parse_payload_size(var: str, raw: str) -> int:
 
 def payload_limit(value: object, what: str = "max_payload_bytes") -> int:
     return _limits.integer(value, what, minimum=1, maximum=_limits.MAX_PAYLOAD_BYTES_LIMIT)
-
-
-def seconds(value: float | timedelta, what: str) -> float:
-    """A duration in seconds from a number or ``timedelta``, finite and at most 100 years
-    either way (callers check the sign); ``ConfigError`` for anything else."""
-    return _limits.duration(value, what, minimum=-math.inf)
 
 
 def check_instance_id(value: str, *, source: str = "instance_id") -> str:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from rota._convert import parse_bool
 from rota._errors import ConfigError
 from rota.stores.url import redact, split_url
 
@@ -30,8 +31,6 @@ _DRIVER_OPTIONS = frozenset(
     }
 )  # fmt: skip
 _OWN_OPTIONS = ("schema", "migrate", "pool_min", "pool_max", "connect_timeout")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +113,7 @@ def parse_url(url: str) -> PgConfig:
 
 def _bool(options: dict[str, str], name: str, *, default: bool) -> bool:
     value = options.get(name)
-    if value is None:
-        return default
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ConfigError(f"option {name} must be true or false, not {value!r}")
+    return default if value is None else parse_bool(f"option {name}", value)
 
 
 def _int(options: dict[str, str], name: str, default: int, minimum: int) -> int:

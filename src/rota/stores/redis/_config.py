@@ -18,6 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from rota._convert import parse_bool
 from rota._errors import ConfigError
 from rota.stores.url import redact, split_url
 
@@ -27,8 +28,6 @@ PASSTHROUGH = frozenset({
     "health_check_interval", "client_name", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile",
     "ssl_keyfile", "ssl_check_hostname",
 })  # fmt: skip
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +137,4 @@ def _check_option(name: str, value: str, url: str) -> None:
 
 
 def _flag(name: str, value: str, url: str) -> bool:
-    v = value.strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise ConfigError(f"Redis URL option {name}={value!r} must be true or false in {redact(url)!r}")
+    return parse_bool(f"Redis URL option {name} in {redact(url)!r}", value)
