@@ -22,6 +22,7 @@ Method and figures: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -140,13 +141,11 @@ def run_driver(
     try:
         stdout, stderr = proc.communicate(timeout=opts.driver_timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)  # the driver stops its worker on SIGTERM
-        try:
-            stdout, stderr = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate(timeout=30)
+        stdout, stderr = _stop_driver(proc)
         stderr += f"\ntimed out after {opts.driver_timeout:.0f} s"
+    except BaseException:  # Ctrl-C, SIGTERM: stop the driver (and so its worker) first
+        _stop_driver(proc)
+        raise
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = (stderr or stdout).strip().splitlines()[-3:]
@@ -154,6 +153,18 @@ def run_driver(
     result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
     result["driver_s"] = time.perf_counter() - t0
     return result
+
+
+def _stop_driver(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM (the driver stops its worker), SIGKILL after 30 s; returns its output."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.communicate(timeout=30)
 
 
 def bench_driven(store: str, opts: argparse.Namespace, workdir: Path, record_url: str) -> dict[str, Any]:
