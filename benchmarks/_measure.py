@@ -232,6 +232,8 @@ async def enqueue_rate(fn: Callable[[], Any], n: int) -> float:
 async def processing(
     system: System, records: Records, n: int, workdir: Path, timeout: float
 ) -> dict[str, Any]:
+    """Queue n jobs (timed: the bulk rate, or n single calls), spawn the worker, time it to the
+    n-th handler start; read its peak RSS, stop it. Raises if it stalls, exits or overruns."""
     await call(system.reset)
     t0 = time.perf_counter()
     if system.enqueue_many is not None:
