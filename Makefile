@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the benchmarks also draw plots (matplotlib, the bench extra)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 demo: install
 	$(BIN)/rota demo
 
@@ -38,7 +44,8 @@ docs: install
 pytest: install
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: install
+## bench: rota against its peers (docs/benchmarks.md); BENCH_ARGS="--quick", "--scale", "--plots docs"
+bench: $(BENCH_STAMP)
 	bash scripts/install-servers.sh
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 

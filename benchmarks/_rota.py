@@ -1,6 +1,10 @@
-"""rota's side of the benchmark: enqueue rates, processing jobs/s with worker processes,
-idle pickup latency, and Redis memory per delayed job. Each measurement uses a fresh namespace
-(a new SQLite file, Redis prefix, PostgreSQL schema or MongoDB database)."""
+"""rota measured in this process with its worker in benchmarks/_rota_worker.py (progress in
+files, ``app.worker(...)`` settings from flags): enqueue rates, processing jobs/s with worker
+processes, idle pickup latency. Used for the MongoDB and memory rows of run.py
+(``_rota_legacy.py``), by tune_worker.py and profile_worker.py; the SQLite, Redis and
+PostgreSQL rows go through ``_rota_bench.py`` and ``_measure.py`` like the peers. Each
+measurement uses a fresh namespace (a new SQLite file, Redis prefix, PostgreSQL schema or
+MongoDB database)."""
 
 from __future__ import annotations
 
@@ -250,27 +254,3 @@ async def _wait_lines(path: Path, count: int, timeout: float) -> None:
         if time.perf_counter() - t0 > timeout:
             raise TimeoutError(f"pickup: {await _lines(path)}/{count} jobs ran within {timeout}s")
         await asyncio.sleep(0.002)
-
-
-async def redis_memory(base: str, n: int) -> dict[str, Any]:
-    """used_memory delta per pending delayed job (delay one hour), after adding ``n`` jobs."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(base)
-    await client.flushall()
-    before = (await client.info("memory"))["used_memory"]
-    app = make_app(fresh_url("redis", base))
-    await app.open()
-    try:
-        task = app.get_task(NOOP)
-        specs = [task.prepare(delay=3600) for _ in range(BULK)]
-        t0 = time.perf_counter()
-        for i in range(0, n, BULK):
-            await app.enqueue_many(specs[: min(BULK, n - i)])
-        rate = n / (time.perf_counter() - t0)
-        after = (await client.info("memory"))["used_memory"]
-    finally:
-        await app.close()
-        await client.flushall()
-        await client.aclose()
-    return {"bytes_per_job": (after - before) / n, "jobs": n, "enqueue_bulk_delayed_jobs_s": rate}

@@ -19,12 +19,13 @@ if str(ROOT) not in sys.path:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A redis-server with AOF on (appendfsync everysec), as in the tests; yields its URL."""
+def redis_server(*, persist: bool = True) -> Iterator[str]:
+    """A redis-server with AOF on (appendfsync everysec), as in the tests; yields its URL.
+    ``persist=False``: AOF off (the harness's own server, which only counts handler runs)."""
     from tests.servers.redis import RedisServer
 
     with tempfile.TemporaryDirectory(prefix="rota-bench-redis-") as tmp:
-        server = RedisServer(Path(tmp))
+        server = RedisServer(Path(tmp), extra=() if persist else ("--appendonly", "no"))
         server.start()
         try:
             yield server.url

@@ -1,18 +1,19 @@
 """Celery on Redis (broker only; results ignored).
 
-Worker: ``celery -A celery_bench worker --pool=solo`` (one process), without gossip, mingle
-and heartbeat, ``worker_prefetch_multiplier=128`` (Celery's advice for many short tasks).
-``--variant threads`` tries ``--pool=threads --concurrency=8``. Enqueue: ``apply_async`` one
-at a time.
+Worker: ``celery -A celery_bench worker --pool=solo`` (one process running the tasks itself;
+the default prefork pool forks a child per CPU), without gossip, mingle and heartbeat, and
+``worker_prefetch_multiplier=128``: Celery's optimizing guide advises a large multiplier (64,
+128) for many short tasks. ``--variant threads`` tries ``--pool=threads --concurrency=8``.
+Enqueue: ``apply_async`` one at a time; delayed: ``apply_async(args, eta=...)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
+from datetime import UTC, datetime
 
-from _common import BIN, args, flush_redis, mark, pickup, processing, report, timed_enqueue
+from _common import HERE, System, cli, flush_redis, parse_args, record, run
 from celery import Celery
 
 URL = os.environ.get("BENCH_URL", "redis://127.0.0.1:6379/0")
@@ -28,34 +29,25 @@ app.conf.update(
 
 @app.task(name="bench.noop")
 def noop(t: float | None = None) -> None:
-    mark(t)
+    record(t)
 
 
-async def main() -> None:
+def main() -> None:
     import celery_bench as tasks
 
-    a = args()
-    work = Path(a.workdir)
+    a = parse_args()
     pool = ["--pool=threads", "--concurrency=8"] if a.variant == "threads" else ["--pool=solo"]
-    cmd = [str(BIN / "celery"), "-A", "celery_bench", "worker", *pool, "-Q", "bench",
+    cmd = [*cli("celery"), "-A", "celery_bench", "worker", *pool, "-Q", "bench",
            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]  # fmt: skip
-
-    def enqueue(n: int) -> None:
-        for _ in range(n):
-            tasks.noop.apply_async()
-
-    flush_redis(URL)
-    single = await timed_enqueue(enqueue, a.single)
-    flush_redis(URL)
-    rate = await timed_enqueue(enqueue, a.jobs)
-    result = {"enqueue_single_jobs_s": single, **await processing(cmd, a.jobs, work, "celery")}
-    result["enqueue_used"] = rate
-    flush_redis(URL)
-    if a.samples:
-        result |= await pickup(cmd, lambda t: tasks.noop.apply_async((t,)), a.samples, work, "celery")
-    result["settings"] = " ".join(pool) + ", prefetch multiplier 128, results ignored"
-    report(result)
+    system = System(
+        name="celery", cmd=cmd, settings=" ".join(pool) + ", prefetch multiplier 128, results ignored",
+        reset=lambda: flush_redis(URL), enqueue_one=tasks.noop.apply_async,
+        enqueue_now=lambda t: tasks.noop.apply_async((t,)),
+        enqueue_at=lambda due: tasks.noop.apply_async((due,), eta=datetime.fromtimestamp(due, UTC)),
+        env={"BENCH_URL": URL}, cwd=HERE,
+    )  # fmt: skip
+    asyncio.run(run(system, a))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -1,17 +1,19 @@
 """Dramatiq on Redis (RedisBroker, default middleware, max_retries=0).
 
-Worker: ``dramatiq dramatiq_bench --processes 1 --threads T`` (default T=8, Dramatiq's default;
-``--variant tN`` tries N). Enqueue: ``actor.send()`` one message at a time (no bulk API).
+Worker: ``dramatiq dramatiq_bench --processes 1 --threads 8``: Dramatiq's default of 8 worker
+threads, one process (its default is one per CPU; the benchmark compares one worker process).
+``--variant tN`` tries N threads. Enqueue: ``actor.send()`` one message at a time (no bulk
+API); delayed: ``actor.send_with_options(args, delay=ms)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
+import time
 
 import dramatiq
-from _common import BIN, args, flush_redis, mark, pickup, processing, report, timed_enqueue
+from _common import HERE, System, cli, flush_redis, parse_args, record, run
 from dramatiq.brokers.redis import RedisBroker
 
 URL = os.environ.get("BENCH_URL", "redis://127.0.0.1:6379/0")
@@ -21,33 +23,26 @@ dramatiq.set_broker(broker)
 
 @dramatiq.actor(max_retries=0, queue_name="bench")
 def noop(t: float | None = None) -> None:
-    mark(t)
+    record(t)
 
 
-async def main() -> None:
+def main() -> None:
     import dramatiq_bench as tasks
 
-    a = args()
-    work = Path(a.workdir)
+    a = parse_args()
     threads = a.variant.removeprefix("t") if a.variant.startswith("t") else "8"
-    cmd = [str(BIN / "dramatiq"), "dramatiq_bench", "--processes", "1", "--threads", threads, "-Q", "bench"]
+    cmd = [*cli("dramatiq"), "dramatiq_bench", "--processes", "1", "--threads", threads, "-Q", "bench"]
 
-    def enqueue(n: int) -> None:
-        for _ in range(n):
-            tasks.noop.send()
+    def at(due: float) -> None:
+        tasks.noop.send_with_options(args=(due,), delay=max(0, round((due - time.time()) * 1000)))
 
-    flush_redis(URL)
-    single = await timed_enqueue(enqueue, a.single)
-    flush_redis(URL)
-    rate = await timed_enqueue(enqueue, a.jobs)
-    result = {"enqueue_single_jobs_s": single, **await processing(cmd, a.jobs, work, "dramatiq")}
-    result["enqueue_used"] = rate
-    flush_redis(URL)
-    if a.samples:
-        result |= await pickup(cmd, tasks.noop.send, a.samples, work, "dramatiq")
-    result["settings"] = f"--processes 1 --threads {threads}"
-    report(result)
+    system = System(
+        name="dramatiq", cmd=cmd, settings=f"--processes 1 --threads {threads}",
+        reset=lambda: flush_redis(URL), enqueue_one=tasks.noop.send, enqueue_now=tasks.noop.send,
+        enqueue_at=at, env={"BENCH_URL": URL}, cwd=HERE,
+    )  # fmt: skip
+    asyncio.run(run(system, a))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -1,19 +1,20 @@
 """Huey on Redis (RedisHuey, blocking BRPOP reads) or SQLite (SqliteHuey).
 
-Worker: ``huey_consumer huey_bench.huey -w W -k thread -n -C`` (one process; W worker threads,
-default 1 — ``--variant w4`` tries 4; periodic tasks and health checks off). Results off
-(no-op jobs return nothing). SQLite: WAL with synchronous=NORMAL (as rota's default), default
-polling (-d 0.1, backoff to -m 10).
-Enqueue: one call per job (Huey has no bulk enqueue).
+Worker: ``huey_consumer huey_bench.huey -q``: Huey's defaults (one process, ``-w 1 -k thread``,
+polling from 0.1 s backing off to 10 s on SQLite, the scheduler checking delayed tasks every
+1 s) with per-task INFO logging off (``-q``). ``--variant w4`` tries 4 worker threads.
+Results off (no-op jobs return nothing). SQLite: WAL with synchronous=NORMAL, rota's default
+(Huey's default FULL costs an fsync per commit). Enqueue: one call per job (Huey has no bulk
+enqueue); delayed: ``task.schedule(args, delay=...)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
+import time
 
-from _common import BIN, args, flush_redis, mark, pickup, processing, report, timed_enqueue
+from _common import HERE, System, cli, flush_redis, parse_args, record, run
 from huey import RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
@@ -21,8 +22,7 @@ URL = os.environ.get("BENCH_URL", "redis://127.0.0.1:6379/0")
 
 
 class NormalSyncStorage(SqliteStorage):
-    """WAL with synchronous=NORMAL, rota's SQLite default (Huey's default is FULL: an fsync per
-    commit), so both sides keep the same durability."""
+    """WAL with synchronous=NORMAL, rota's SQLite default, so both keep the same durability."""
 
     def _create_connection(self):  # type: ignore[no-untyped-def]
         conn = super()._create_connection()
@@ -42,7 +42,7 @@ else:
 
 @huey.task()
 def noop(t: float | None = None) -> None:
-    mark(t)
+    record(t)
 
 
 def reset() -> None:
@@ -52,30 +52,20 @@ def reset() -> None:
         huey.flush()
 
 
-async def main() -> None:
+def main() -> None:
     import huey_bench as tasks  # the worker imports this module by name: enqueue its tasks
 
-    a = args()
-    work = Path(a.workdir)
+    a = parse_args()
     workers = a.variant.removeprefix("w") if a.variant.startswith("w") else "1"
-    cmd = [str(BIN / "huey_consumer"), "huey_bench.huey", "-w", workers, "-k", "thread", "-n", "-C", "-q"]
-
-    def enqueue(n: int) -> None:
-        for _ in range(n):
-            tasks.noop()
-
-    tasks.reset()
-    single = await timed_enqueue(enqueue, a.single)
-    tasks.reset()
-    rate = await timed_enqueue(enqueue, a.jobs)
-    result = {"enqueue_single_jobs_s": single, **await processing(cmd, a.jobs, work, "huey")}
-    result["enqueue_used"] = rate
-    tasks.reset()
-    if a.samples:
-        result |= await pickup(cmd, tasks.noop, a.samples, work, "huey")
-    result["settings"] = f"1 process, -w {workers} -k thread, results off"
-    report(result)
+    cmd = [*cli("huey_consumer"), "huey_bench.huey", "-q"] + (["-w", workers] if workers != "1" else [])
+    system = System(
+        name="huey", cmd=cmd, settings=f"huey_consumer defaults (-w {workers} -k thread), -q",
+        reset=tasks.reset, enqueue_one=tasks.noop, enqueue_now=tasks.noop,
+        enqueue_at=lambda due: tasks.noop.schedule((due,), delay=due - time.time()),
+        env={"BENCH_URL": URL}, cwd=HERE,
+    )  # fmt: skip
+    asyncio.run(run(system, a))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -1,9 +1,11 @@
 """pgqueuer on PostgreSQL (asyncpg driver, LISTEN/NOTIFY).
 
-Worker: ``PgQueuer.run(batch_size=B)`` in its own process (what ``pgq run`` calls; the
-``pgq`` CLI of 1.6.0 crashes at start on its log-level option); B=10 is pgqueuer's default,
-``--variant bN`` tries N; the benchmark uses 100, which beat 10 (1,446 vs 835 jobs/s).
-Enqueue: ``Queries.enqueue`` one job per call; bulk with lists of 1,000 (one statement).
+Worker: ``PgQueuer.run()`` in a process of its own at pgqueuer's defaults (batch size 10,
+dequeue timeout 30 s): what ``pgq run pgqueuer_bench:factory`` calls, since the ``pgq run`` of
+1.6.0 stops at start on its own log-level option (``AttributeError: 'str' object has no
+attribute 'name'`` in ``setup_fancy_logger``). ``--variant bN`` tries batch size N.
+Enqueue: ``Queries.enqueue`` one job per call; bulk with lists of 1,000 (one statement);
+delayed: ``execute_after=timedelta``. A fresh database for each phase.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 import asyncpg
-from _common import args, fresh_pg, mark, pickup, processing, report, timed_enqueue
+from _common import HERE, System, arecord, fresh_pg, parse_args, run
 from pgqueuer import AsyncpgDriver, Job, PgQueuer, Queries
 
 URL = os.environ.get("BENCH_URL", "postgresql://postgres@127.0.0.1/postgres")
@@ -27,51 +30,50 @@ async def factory() -> PgQueuer:
 
     @pgq.entrypoint("noop")
     async def noop(job: Job) -> None:
-        mark(float(job.payload) if job.payload else None)
+        await arecord(float(job.payload) if job.payload else None)
 
     return pgq
 
 
 async def main() -> None:
-    a = args()
-    work = Path(a.workdir)
-    batch = a.variant.removeprefix("b") if a.variant.startswith("b") else "100"
-    result: dict[str, object] = {}
-    for phase in ("single", "process", "pickup"):
+    a = parse_args()
+    batch = a.variant.removeprefix("b") if a.variant.startswith("b") else "10"
+    cmd = [sys.executable, __file__, "--worker", batch]
+    state: dict[str, Any] = {}
+
+    async def reset() -> None:
+        await close()
         url = fresh_pg(URL)
-        os.environ["BENCH_URL"] = url
-        cmd = [sys.executable, __file__, "--worker", batch]
-        conn = await asyncpg.connect(url)
-        queries = Queries(AsyncpgDriver(conn))
-        await queries.install()
+        system.env["BENCH_URL"] = url
+        state["conn"] = await asyncpg.connect(url)
+        state["queries"] = Queries(AsyncpgDriver(state["conn"]))
+        await state["queries"].install()
 
-        async def single(n: int) -> None:
-            for _ in range(n):
-                await queries.enqueue("noop", None)
+    async def close() -> None:
+        if "conn" in state:
+            await state.pop("conn").close()
 
-        async def bulk(n: int) -> None:
-            for i in range(0, n, 1000):
-                k = min(1000, n - i)
-                await queries.enqueue(["noop"] * k, [None] * k, [0] * k)
+    async def bulk(n: int) -> None:
+        for i in range(0, n, 1000):
+            k = min(1000, n - i)
+            await state["queries"].enqueue(["noop"] * k, [None] * k, [0] * k)
 
-        async def one(t: float) -> None:
-            await queries.enqueue("noop", repr(t).encode())
+    async def at(due: float) -> None:
+        after = timedelta(seconds=max(0.0, due - time.time()))
+        await state["queries"].enqueue("noop", repr(due).encode(), execute_after=after)
 
-        if phase == "single":
-            result["enqueue_single_jobs_s"] = await timed_enqueue(single, a.single)
-        elif phase == "process":
-            result["enqueue_bulk_jobs_s"] = await timed_enqueue(bulk, a.jobs)
-            result |= await processing(cmd, a.jobs, work, "pgqueuer")
-        elif a.samples:
-            result |= await pickup(cmd, one, a.samples, work, "pgqueuer")
-        await conn.close()
-    result["settings"] = f"1 process, batch size {batch}"
-    report(result)
+    system = System(
+        name="pgqueuer", cmd=cmd, settings=f"PgQueuer.run(batch_size={batch})", reset=reset,
+        enqueue_one=lambda: state["queries"].enqueue("noop", None),
+        enqueue_now=lambda t: state["queries"].enqueue("noop", repr(t).encode()),
+        enqueue_at=at, enqueue_many=bulk, close=close, env={"BENCH_URL": URL}, cwd=HERE,
+    )  # fmt: skip
+    await run(system, a)
 
 
 async def worker(batch: int) -> None:
     pgq = await factory()
-    await pgq.run(batch_size=batch, dequeue_timeout=timedelta(seconds=30))
+    await pgq.run(batch_size=batch)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """RQ on Redis with SimpleWorker (jobs run in the worker process, no fork per job).
 
-Worker: ``rq worker -w rq.worker.SimpleWorker bench`` (one process; results kept with RQ's
-default TTL). Enqueue: ``queue.enqueue`` one at a time; bulk ``queue.enqueue_many`` (one
-pipeline per 1,000).
+Worker: ``rq worker -w rq.worker.SimpleWorker --with-scheduler bench`` (one process; the
+scheduler, which RQ needs for ``enqueue_at``, on; results kept with RQ's default TTL; per-job
+INFO logging off). Enqueue: ``queue.enqueue`` one at a time; bulk ``queue.enqueue_many`` (one
+pipeline per 1,000); delayed: ``queue.enqueue_at(datetime, ...)`` (RQ keeps whole seconds:
+each job is due at the next whole second, the instant its lateness is measured from).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
-from pathlib import Path
+from datetime import UTC, datetime
 
-from _common import BIN, args, flush_redis, mark, pickup, processing, report, timed_enqueue
+from _common import HERE, System, cli, flush_redis, parse_args, record, run
 from redis import Redis
 from rq import Queue
 
@@ -19,45 +22,32 @@ URL = os.environ.get("BENCH_URL", "redis://127.0.0.1:6379/0")
 
 
 def noop(t: float | None = None) -> None:
-    mark(t)
+    record(t)
 
 
-async def main() -> None:
-    a = args()
-    work = Path(a.workdir)
-    cmd = [
-        str(BIN / "rq"),
-        "worker",
-        "-w",
-        "rq.worker.SimpleWorker",
-        "-u",
-        URL,
-        "--logging_level",
-        "WARNING",
-        "bench",
-    ]
+def main() -> None:
+    a = parse_args()
+    cmd = [*cli("rq"), "worker", "-w", "rq.worker.SimpleWorker", "--with-scheduler", "-u", URL,
+           "--logging_level", "WARNING", "bench"]  # fmt: skip
     queue = Queue("bench", connection=Redis.from_url(URL))
-
-    def enqueue(n: int) -> None:
-        for _ in range(n):
-            queue.enqueue("rq_bench.noop")
 
     def bulk(n: int) -> None:
         for i in range(0, n, 1000):
             queue.enqueue_many([Queue.prepare_data("rq_bench.noop") for _ in range(min(1000, n - i))])
 
-    flush_redis(URL)
-    single = await timed_enqueue(enqueue, a.single)
-    flush_redis(URL)
-    rate = await timed_enqueue(bulk, a.jobs)
-    result = {"enqueue_single_jobs_s": single, "enqueue_bulk_jobs_s": rate}
-    result |= await processing(cmd, a.jobs, work, "rq")
-    flush_redis(URL)
-    if a.samples:
-        result |= await pickup(cmd, lambda t: queue.enqueue("rq_bench.noop", t), a.samples, work, "rq")
-    result["settings"] = "SimpleWorker, 1 process"
-    report(result)
+    def at(due: float) -> None:
+        whole = math.ceil(due)
+        queue.enqueue_at(datetime.fromtimestamp(whole, UTC), "rq_bench.noop", float(whole))
+
+    system = System(
+        name="rq", cmd=cmd, settings="SimpleWorker, --with-scheduler, 1 process",
+        reset=lambda: flush_redis(URL), enqueue_one=lambda: queue.enqueue("rq_bench.noop"),
+        enqueue_now=lambda t: queue.enqueue("rq_bench.noop", t),
+        enqueue_at=at,
+        enqueue_many=bulk, env={"BENCH_URL": URL}, cwd=HERE,
+    )  # fmt: skip
+    asyncio.run(run(system, a))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
