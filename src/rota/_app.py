@@ -1,4 +1,9 @@
-"""The App: task registry, enqueueing, job queries, events; the entry point of the public API."""
+"""The App: task registry, enqueueing, job queries, events; the entry point of the public API.
+
+It resolves its configuration once (``app.config``) and hands the runtime services it builds
+(``worker()``, ``scheduler()``, ``leader_election()``, ``lock()``, ``health()``) one
+``RuntimeContext`` (``app.context``), never itself.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
@@ -16,19 +21,44 @@ from rota._ids import new_id
 from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._schedules import Schedules, build_schedule
-from rota._task import JobSpec, Task, check_spec
-from rota.runtime.settings import AppConfig, resolve_store_url
+from rota._task import EnqueueOptions, JobSpec, Task, check_spec
+from rota.runtime.context import DEFAULT_QUEUE, Presence, RuntimeContext, queues_of
+from rota.runtime.declared import DeclaredSchedules
+from rota.runtime.health import Health, health
+from rota.runtime.leader import LeaderElection
+from rota.runtime.locks import Lock
+from rota.runtime.scheduler import Scheduler
+from rota.runtime.settings import DEFAULT_ELECTION, AppConfig, LeaderSettings, LeaseOptions, resolve_store_url
+from rota.runtime.worker import Worker
+from rota.runtime.worker_settings import WorkerSettings
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
 
-if TYPE_CHECKING:
-    from rota.runtime.services import LeaderServices
+P = TypeVar("P")
 
-T = TypeVar("T")
 
-DEFAULT_QUEUE = "default"
-_ENQUEUE_OPTIONS = frozenset({"delay", "at", "key", "priority", "queue"})
+class TaskOptions(TypedDict, total=False):
+    """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
+    ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
+    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
+
+    name: str | None
+    queue: str
+    priority: int
+    retry: RetryPolicy | int | None
+    timeout: float | timedelta | None
+    lock: str | None
+
+
+class TaskDecorator(Protocol):
+    """What ``@app.task(...)``, ``@app.cron(...)`` and ``@app.every(...)`` return: turns a
+    handler (or, for schedules, a task) into a ``Task`` of the handler's payload type."""
+
+    @overload
+    def __call__(self, fn: Callable[[P], object], /) -> Task[P]: ...
+    @overload
+    def __call__(self, fn: Callable[[], object], /) -> Task[None]: ...
 
 
 class App:
@@ -41,6 +71,11 @@ class App:
     encoded payload. Everything is resolved once, here, into ``app.config``: an explicit
     argument beats the environment, which beats the default.
     """
+
+    config: AppConfig  # what the app runs with, resolved once
+    clock: Clock
+    instance_id: str  # ``config.instance_id``
+    tasks: dict[str, Task[Any]]  # the registered tasks by name
 
     def __init__(
         self,
@@ -59,17 +94,36 @@ class App:
             url=url, has_store=store is not None, instance_id=instance_id, max_payload_bytes=max_payload_bytes
         )
         self._store = store
-        self.clock: Clock = clock or SYSTEM_CLOCK
+        self.clock = clock or SYSTEM_CLOCK
         self.instance_id = self.config.instance_id
-        self.tasks: dict[str, Task[Any]] = {}
-        self.declared_schedules: dict[str, Schedule] = {}
-        self.events = EventBus()
+        self.tasks = {}
+        self._events = EventBus()
+        self._declared = DeclaredSchedules()
+        self._presence = Presence()  # the worker or scheduler running on this app here
+        self._context: RuntimeContext | None = None
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._schedules = Schedules(self)
-        #: The leader services of the worker or scheduler running on this app in this process
-        #: (None when none runs); what ``health()`` describes.
-        self.services: LeaderServices | None = None
+
+    @property
+    def context(self) -> RuntimeContext:
+        """What this app's runtime services run with: its store, clock, configuration, task
+        registry, event bus and declared schedules (built once the store is chosen)."""
+        if self._context is None:
+            self._context = RuntimeContext(
+                store=self.store, clock=self.clock, config=self.config, tasks=self.tasks, events=self._events,
+                declared=self._declared, presence=self._presence, open=self.open,
+            )  # fmt: skip
+        return self._context
+
+    @property
+    def declared_schedules(self) -> dict[str, Schedule]:
+        """The schedules declared in code (``@app.cron``, ``app.every``), by id."""
+        return self._declared.schedules
+
+    @declared_schedules.setter
+    def declared_schedules(self, schedules: dict[str, Schedule]) -> None:
+        self._declared.schedules = schedules
 
     # -- store lifecycle ---------------------------------------------------------------------
 
@@ -96,7 +150,7 @@ class App:
             await self._store.close()
         self._opened = False
         self._open_lock = None
-        self._schedules = Schedules(self)  # upsert the declared schedules again once reopened
+        self._declared.forget_synced()  # upsert the declared schedules again once reopened
 
     def use_store(self, url: str | None = None, *, store: Store | None = None) -> None:
         """Point the app at another store before it is opened (``rota ... --store URL``).
@@ -112,6 +166,7 @@ class App:
         else:
             self.config = dataclasses.replace(self.config, store_url=None)
         self._store = store
+        self._context = None
 
     async def __aenter__(self) -> App:
         return await self.open()
@@ -122,57 +177,52 @@ class App:
     # -- tasks -------------------------------------------------------------------------------
 
     @overload
-    def task(self, fn: Callable[..., Any], /) -> Task[Any]: ...
+    def task(self, fn: Callable[[P], object], /) -> Task[P]: ...
     @overload
-    def task(
-        self,
-        fn: None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str = DEFAULT_QUEUE,
-        priority: int = 0,
-        retry: RetryPolicy | int | None = None,
-        timeout: float | timedelta | None = None,
-        lock: str | None = None,
-    ) -> Callable[[Callable[..., Any]], Task[Any]]: ...
+    def task(self, fn: Callable[[], object], /) -> Task[None]: ...
+    @overload
+    def task(self, fn: None = None, /, **options: Unpack[TaskOptions]) -> TaskDecorator: ...
 
     def task(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str = DEFAULT_QUEUE,
-        priority: int = 0,
-        retry: RetryPolicy | int | None = None,
-        timeout: float | timedelta | None = None,
-        lock: str | None = None,
-    ) -> Task[Any] | Callable[[Callable[..., Any]], Task[Any]]:
-        """Register a handler as a task: ``@app.task`` or ``@app.task(queue=..., retry=...)``.
+        self, fn: Callable[..., object] | None = None, /, **options: Unpack[TaskOptions]
+    ) -> Task[Any] | TaskDecorator:
+        """Register a handler as a task: ``@app.task`` or ``@app.task(queue=..., retry=...)``
+        (``TaskOptions``). The handler takes one payload parameter, or none; its annotation
+        is the task's payload type.
 
-        ``retry`` is a ``RetryPolicy`` or a number of attempts; ``timeout`` in seconds.
         ``async def`` handlers run on the worker's event loop; plain ``def`` handlers in its
         thread pool.
         """
+        unknown = sorted(set(options) - set(TaskOptions.__annotations__))
+        if unknown:
+            known = ", ".join(TaskOptions.__annotations__)
+            raise ConfigError(f"unknown task option(s) {', '.join(unknown)}; known: {known}")
 
-        def register(func: Callable[..., Any]) -> Task[Any]:
+        def register(func: Callable[..., object]) -> Task[Any]:
             if not callable(func):
                 raise ConfigError(f"a task must be a function, got {type(func).__name__}")
+            name = options.get("name")
             task_name = _limits.name(
                 f"{func.__module__}.{func.__qualname__}" if name is None else name, "task name"
             )
             if task_name in self.tasks:
                 raise ConfigError(f"a task named {task_name!r} is already registered")
-            policy = _retry_policy(retry)
-            seconds = _timeout(timeout)
-            _limits.name(queue, "queue")
+            queue = _limits.name(options.get("queue", DEFAULT_QUEUE), "queue")
+            lock = options.get("lock")
             if lock is not None:
                 _limits.name(lock, "task lock key")
+            priority = _limits.priority(options.get("priority", 0))
+            retry, timeout = _retry_policy(options.get("retry")), _timeout(options.get("timeout"))
             handle: Task[Any] = Task(
-                self, func, name=task_name, queue=queue, priority=_limits.priority(priority),
-                retry=policy, timeout=seconds, lock=lock,
-            )  # fmt: skip
+                self,
+                func,
+                name=task_name,
+                queue=queue,
+                priority=priority,
+                retry=retry,
+                timeout=timeout,
+                lock=lock,
+            )
             self.tasks[task_name] = handle
             return handle
 
@@ -190,7 +240,7 @@ class App:
     @property
     def queues(self) -> tuple[str, ...]:
         """The queues of the registered tasks (what a worker serves by default)."""
-        return tuple(sorted({t.queue for t in self.tasks.values()} or {DEFAULT_QUEUE}))
+        return queues_of(self.tasks)
 
     # -- enqueueing --------------------------------------------------------------------------
 
@@ -228,15 +278,22 @@ class App:
             timeout=task.timeout,
         )
 
-    async def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
+    @overload
+    async def enqueue(self, task: Task[P], payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    async def enqueue(
+        self, task: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]
+    ) -> Job: ...
+    @overload
+    async def enqueue(self, task: str, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+
+    async def enqueue(
+        self, task: Task[Any] | str, payload: object = None, **options: Unpack[EnqueueOptions]
+    ) -> Job:
         """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
         handle = self.get_task(task) if isinstance(task, str) else task
         if not isinstance(handle, Task):
             raise ConfigError(f"enqueue takes a Task or a task name, got {type(task).__name__}")
-        unknown = sorted(set(options) - _ENQUEUE_OPTIONS)
-        if unknown:
-            known = ", ".join(sorted(_ENQUEUE_OPTIONS))
-            raise ConfigError(f"unknown enqueue option(s) {', '.join(unknown)}; known: {known}")
         return (await self.enqueue_many([handle.prepare(payload, **options)]))[0]
 
     async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
@@ -251,10 +308,10 @@ class App:
         now = self.clock.now()
         jobs = [self.build_job(spec, now) for spec in specs]
         results = await self.store.add(jobs, now=now)
-        if self.events.active:
+        if self._events.active:
             for result in results:
                 if result.created:
-                    self.events.emit(Event(EventKind.ENQUEUED, result.job))
+                    self._events.emit(Event(EventKind.ENQUEUED, result.job))
         return [r.job for r in results]
 
     # -- queries and admin -------------------------------------------------------------------
@@ -295,7 +352,7 @@ class App:
         _limits.name(job_id, "job id")
         await self.open()
         job = await self.store.cancel(job_id, now=self.clock.now())
-        self.events.emit(Event(EventKind.CANCELLED, job))
+        self._events.emit(Event(EventKind.CANCELLED, job))
         return job
 
     async def requeue(self, job_id: str) -> Job:
@@ -346,7 +403,7 @@ class App:
             selected = frozenset({kinds})
         else:
             selected = frozenset(kinds)
-        return self.events.subscribe(listener, selected)
+        return self._events.subscribe(listener, selected)
 
     async def wait_until_idle(
         self, timeout: float | None = None, *, queues: Iterable[str] | None = None
@@ -364,7 +421,7 @@ class App:
         for queue in names:
             _limits.name(queue, "queue")
         await self.open()
-        changed = self.events.changed()
+        changed = self._events.changed()
         async with asyncio.timeout(timeout):
             while True:
                 changed.clear()
@@ -396,9 +453,7 @@ class App:
         use after opening upserts the schedules declared in code (unchanged ones: no write)."""
         return self._schedules
 
-    def cron(
-        self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+    def cron(self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any) -> TaskDecorator:
         """Declare a cron schedule in code: ``@app.cron("0 2 * * *", tz="Europe/Berlin")``.
 
         Decorates a function (registered as a task with ``options`` such as ``queue``,
@@ -420,71 +475,66 @@ class App:
         days: float = 0,
         start: datetime | None = None,
         **options: Any,
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+    ) -> TaskDecorator:
         """Declare an interval schedule in code: ``@app.every(minutes=15)``."""
         trigger = Every(period, seconds=seconds, minutes=minutes, hours=hours, days=days, start=start)
         return self._declare(trigger, id, options)
 
     _SCHEDULE_OPTIONS = frozenset({"payload", "misfire", "misfire_grace", "max_catchup", "jitter", "overlap"})
 
-    def _declare(
-        self, trigger: Trigger, schedule_id: str | None, options: dict[str, Any]
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+    def _declare(self, trigger: Trigger, schedule_id: str | None, options: dict[str, Any]) -> TaskDecorator:
         schedule_options = {k: v for k, v in options.items() if k in self._SCHEDULE_OPTIONS}
         task_options = {k: v for k, v in options.items() if k not in self._SCHEDULE_OPTIONS}
 
-        def register(fn: Callable[..., Any] | Task[Any]) -> Task[Any]:
+        def register(fn: Callable[..., object]) -> Task[Any]:
             task = fn if isinstance(fn, Task) else self.task(**task_options)(fn)
             sid = schedule_id or task.name
             if sid in self.declared_schedules:
                 raise ConfigError(f"a schedule with id {sid!r} is already declared")
-            self.declared_schedules[sid] = build_schedule(
-                self, sid, task=task, trigger=trigger, origin="code", **schedule_options
+            self._declared.declare(
+                build_schedule(self, sid, task=task, trigger=trigger, origin="code", **schedule_options)
             )
             return task
 
         return register
 
-    def scheduler(self, **options: Any) -> Any:
-        """A Scheduler for this app (``rota scheduler`` runs one alone)."""
-        from rota.runtime.scheduler import Scheduler
-
-        return Scheduler(self, **options)
+    def scheduler(self, **options: Any) -> Scheduler:
+        """A Scheduler for this app (``rota scheduler`` runs one alone); see ``Scheduler``."""
+        return Scheduler(self.context, **options)
 
     # -- coordination ------------------------------------------------------------------------
 
-    def leader_election(self, **options: Any) -> Any:
-        """A LeaderElection on this app's store as this instance (see docs/coordination.md):
-        ``name``, ``ttl``, ``renew_interval``, ``retry_interval``, ``safety_margin``."""
-        from rota.runtime.leader import leader_election
+    def leader_election(
+        self, *, name: str = DEFAULT_ELECTION, **timing: Unpack[LeaseOptions]
+    ) -> LeaderElection:
+        """A LeaderElection on this app's store as this instance (see docs/coordination.md),
+        its lease timed by ``LeaseOptions``: ``ttl``, ``renew_interval``, ``retry_interval``,
+        ``safety_margin``."""
+        return LeaderElection.of(self.context, name=name, **timing)
 
-        if "name" in options:
-            _limits.name(options["name"], "leader election name")
-        return leader_election(self, **options)
-
-    def lock(self, name: str, **options: Any) -> Any:
+    def lock(
+        self, name: str, *, timeout: float | timedelta | None = None, **timing: Unpack[LeaseOptions]
+    ) -> Lock:
         """A distributed lock: ``async with app.lock("reports:daily", ttl=30) as lock``;
-        ``lock.fence`` guards writes; losing the lock cancels the block with ``LockLost``."""
-        from rota.runtime.locks import lock
+        ``lock.fence`` guards writes; losing the lock cancels the block with ``LockLost``.
+        ``timeout``: how long to wait for it (None: forever); ``LeaseOptions`` time its lease."""
+        return Lock.of(self.context, name, timeout=timeout, **timing)
 
-        return lock(self, name, **options)
-
-    async def health(self, election: Any = None) -> Any:
+    async def health(
+        self, election: LeaderElection | None = None, *, settings: LeaderSettings | None = None
+    ) -> Health:
         """The worker or scheduler running on this app here (its election, whether it executes
         jobs and fires schedules), the current leader, the queues' depths, tasks and
-        schedules; see ``rota._health.Health``. ``election`` describes that election instead."""
-        from rota._health import health
-
-        return await health(self, election=election)
+        schedules; see ``Health``. ``election`` and ``settings`` instead describe an instance
+        with that election and those settings, as a worker with them would behave."""
+        return await health(self.context, election=election, settings=settings)
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, **settings: Any) -> Any:
-        """A Worker for this app; see ``rota.WorkerSettings`` for the settings."""
-        from rota.runtime.worker import Worker
-        from rota.runtime.worker_settings import WorkerSettings
-
-        return Worker(self, WorkerSettings(**settings))
+    def worker(self, **settings: Any) -> Worker:
+        """A Worker for this app; see ``WorkerSettings`` for the settings."""
+        checked = WorkerSettings(**settings)
+        return Worker(self.context, checked)
 
 
 def parse_status(status: JobStatus | str | None) -> JobStatus | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from rota._errors import ConfigError, RotaError
 
@@ -46,7 +47,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_PAYLOAD_BYTES_LIMIT = 15 * 1024 * 1024
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """An int or float that is not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -66,7 +67,7 @@ def duration(
         seconds = value.total_seconds()
     elif is_number(value):
         try:
-            seconds = float(value)  # type: ignore[arg-type]  # is_number checked it
+            seconds = float(value)
         except OverflowError:
             raise error(f"{what} is too large, got {value!r}") from None
     else:

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
 from rota._models import Job
 from rota._retry import RetryPolicy
 from rota._serde import Codec, codec_for
+from rota.runtime.locks import task_lock_key
+from rota.runtime.settings import AppConfig
 
-if TYPE_CHECKING:
-    from rota._app import App
-
+#: A task's payload type: the annotation of its handler's one parameter (None: it takes none).
 P = TypeVar("P")
 
-_NO_PAYLOAD = object()
+
+class EnqueueOptions(TypedDict, total=False):
+    """When and how a job is queued (``Task.enqueue``, ``Task.prepare``, ``App.enqueue``):
+    ``delay`` (seconds or ``timedelta``) or ``at`` (an aware datetime); ``key`` dedupes (a
+    job with that key already in the store is returned instead of a new one); ``priority``
+    and ``queue`` override the task's."""
+
+    delay: float | timedelta | None
+    at: datetime | None
+    key: str | None
+    priority: int | None
+    queue: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +47,23 @@ class JobSpec:
     queue: str | None = None
 
 
+class TaskOwner(Protocol):
+    """What a task needs of the App that registered it (``App`` is one)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    async def enqueue_many(self, specs: Iterable[JobSpec], /) -> list[Job]: ...
+
+
 class Task(Generic[P]):
-    """A registered task. Calling it runs the function directly (handy in tests)."""
+    """A registered task (``@app.task``); ``P`` is its payload type, so a type checker refuses
+    ``task.enqueue(...)`` with a payload of another type. Calling it runs the function
+    directly (handy in tests)."""
 
     def __init__(
         self,
-        app: App,
+        app: TaskOwner,
         fn: Callable[..., Any],
         *,
         name: str,
@@ -71,7 +93,7 @@ class Task(Generic[P]):
 
     # -- payloads ----------------------------------------------------------------------------
 
-    def encode(self, payload: Any) -> bytes:
+    def encode(self, payload: object) -> bytes:
         """Validate and encode a payload; raises PayloadError if it does not fit its type or
         is larger than the app's ``max_payload_bytes`` once encoded."""
         data = self.codec.encode(payload if self.takes_payload else None)
@@ -82,57 +104,55 @@ class Task(Generic[P]):
                 f"{limit:,} (App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
             )
         if self.lock is not None:
-            from rota.runtime.locks import task_lock_key
-
             # a payload the lock key cannot be formatted from would fail every run: refuse it now
             task_lock_key(self, self.decode(data))
         return data
 
-    def decode(self, data: bytes) -> Any:
-        return self.codec.decode(data)
+    def decode(self, data: bytes) -> P:
+        decoded: P = self.codec.decode(data)
+        return decoded
 
-    async def invoke(self, payload: Any) -> Any:
+    async def invoke(self, payload: object) -> object:
         """Run the handler with a decoded payload (async handlers only; sync ones use call_sync)."""
         if self.takes_payload:
             return await self.fn(payload)
         return await self.fn()
 
-    def call_sync(self, payload: Any) -> Any:
-        return self.fn(payload) if self.takes_payload else self.fn()
+    def call_sync(self, payload: object) -> object:
+        result: object = self.fn(payload) if self.takes_payload else self.fn()
+        return result
 
     # -- enqueueing --------------------------------------------------------------------------
 
-    def prepare(
-        self,
-        payload: P | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        at: datetime | None = None,
-        key: str | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-    ) -> JobSpec:
-        """Validate a payload and the options now and return a spec for ``App.enqueue_many``."""
-        spec = JobSpec(self, self.encode(payload), delay, at, key, priority, queue)
-        check_spec(spec)
-        return spec
+    @overload
+    def prepare(self: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> JobSpec: ...
+    @overload
+    def prepare(self, payload: P, **options: Unpack[EnqueueOptions]) -> JobSpec: ...
 
-    async def enqueue(
-        self,
-        payload: P | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        at: datetime | None = None,
-        key: str | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-    ) -> Job:
+    def prepare(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> JobSpec:
+        """Validate a payload and the options now and return a spec for ``App.enqueue_many``."""
+        return self._spec(payload, options)
+
+    @overload
+    async def enqueue(self: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    async def enqueue(self, payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+
+    async def enqueue(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job:
         """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
 
         With ``key``, a job with that key already in the store is returned instead of a new one.
         """
-        spec = self.prepare(payload, delay=delay, at=at, key=key, priority=priority, queue=queue)
-        return (await self.app.enqueue_many([spec]))[0]
+        return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
+
+    def _spec(self, payload: object, options: EnqueueOptions) -> JobSpec:
+        unknown = sorted(set(options) - set(EnqueueOptions.__annotations__))
+        if unknown:
+            known = ", ".join(sorted(EnqueueOptions.__annotations__))
+            raise ConfigError(f"unknown enqueue option(s) {', '.join(unknown)}; known: {known}")
+        spec = JobSpec(self, self.encode(payload), **options)
+        check_spec(spec)
+        return spec
 
 
 def check_spec(spec: JobSpec) -> None:
@@ -172,6 +192,3 @@ def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:
     except Exception as exc:
         raise ConfigError(f"cannot resolve the annotations of task {name!r}: {exc}") from exc
     return hints.get(params[0].name, Any), True
-
-
-AsyncHandler = Callable[[Any], Awaitable[Any]]

@@ -176,16 +176,13 @@ async def run_scheduler(args: argparse.Namespace) -> int:
     """The scheduler loop alone, leader-elected like a worker's (only the leader fires)."""
     app = app_from_args(args)
     services = LeaderServices(
-        app, scheduler=True, prune_schedules=args.prune, schedule_lease=args.schedule_lease
+        app.context, scheduler=True, prune_schedules=args.prune, schedule_lease=args.schedule_lease
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, services.stop)
     try:
-        await services.start()
-        await stop.wait()
+        await services.run()
     finally:
-        await services.stop()
         await app.close()
     return 0

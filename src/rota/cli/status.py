@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.table import Table
 
-from rota._health import Health
 from rota.cli._format import console, when
 from rota.cli._load import add_app_options, app_from_args
+from rota.runtime.health import Health
 
 #: Health fields about the reporting process itself; ``rota status`` runs no worker, so they
 #: would describe the CLI, not the cluster.

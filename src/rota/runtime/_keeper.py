@@ -193,16 +193,11 @@ async def before_deadline(clock: Clock, deadline: float, call: Awaitable[T]) -> 
     return task.result()
 
 
-async def acquire_waiting(
-    keeper: LeaseKeeper,
-    *,
-    timeout: float | None,
-    retry_interval: float,
-) -> bool:
+async def acquire_waiting(keeper: LeaseKeeper, *, timeout: float | None) -> bool:
     """Try to take the lease until it is ours or ``timeout`` seconds (None: forever) pass.
 
-    Between attempts it sleeps ``retry_interval``, or less: until the holder's lease expires.
-    Store outages are retried the same way. Returns whether the lease was taken.
+    Between attempts it sleeps the timing's ``retry_interval``, or less: until the holder's
+    lease expires. Store outages are retried the same way. Returns whether it was taken.
     """
     clock = keeper.clock
     give_up = None if timeout is None else clock.monotonic() + timeout
@@ -216,7 +211,7 @@ async def acquire_waiting(
             log.warning("lease %s: acquire failed (%s)", keeper.name, exc)
             holder = None
             free_streak = 1  # no hot retry through an outage
-        pause = retry_interval
+        pause = keeper.timing.retry_interval
         if holder is not None:
             free_streak = 0
             until_expiry = (holder.expires_at - clock.now()).total_seconds()
