@@ -4,7 +4,7 @@ Durable jobs (now, delayed, at a time), typed payloads, retries, leases with fen
 over interchangeable stores: memory, SQLite (the embedded default), PostgreSQL, Redis, MongoDB.
 """
 
-from rota._app import App, TaskDecorator, TaskOptions
+from rota._app import App
 from rota._clock import Clock, SystemClock, Timer
 from rota._errors import (
     ConfigError,
@@ -35,7 +35,7 @@ from rota._models import (
 from rota._retry import RetryPolicy
 from rota._schedules import ScheduleInfo, Schedules
 from rota._signals import Cancel, Retry
-from rota._task import EnqueueOptions, JobSpec, Task
+from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions
 from rota.runtime._runs import WorkerCounters
 from rota.runtime.context import RuntimeContext
 from rota.runtime.health import Health, QueueDepth

@@ -10,21 +10,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
-from typing import Any, Protocol, TypedDict, TypeVar, Unpack, overload
+from datetime import timedelta
+from typing import Any, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
-from rota._errors import ConfigError, JobNotFound, PayloadError, TaskNotFound
+from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._ids import new_id
-from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
-from rota._retry import DEFAULT_RETRY, RetryPolicy
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._schedules import Schedules, build_schedule
-from rota._task import EnqueueOptions, JobSpec, Task, check_spec
-from rota.runtime.context import DEFAULT_QUEUE, Presence, RuntimeContext, queues_of
+from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
+from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
+from rota.runtime.idle import wait_until_idle
 from rota.runtime.leader import LeaderElection
 from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
@@ -36,29 +35,7 @@ from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
 
 P = TypeVar("P")
-
-
-class TaskOptions(TypedDict, total=False):
-    """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
-    ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
-    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
-
-    name: str | None
-    queue: str
-    priority: int
-    retry: RetryPolicy | int | None
-    timeout: float | timedelta | None
-    lock: str | None
-
-
-class TaskDecorator(Protocol):
-    """What ``@app.task(...)``, ``@app.cron(...)`` and ``@app.every(...)`` return: turns a
-    handler (or, for schedules, a task) into a ``Task`` of the handler's payload type."""
-
-    @overload
-    def __call__(self, fn: Callable[[P], object], /) -> Task[P]: ...
-    @overload
-    def __call__(self, fn: Callable[[], object], /) -> Task[None]: ...
+_EVERY_OPTIONS = ("seconds", "minutes", "hours", "days", "weeks", "start")
 
 
 class App:
@@ -193,39 +170,15 @@ class App:
         ``async def`` handlers run on the worker's event loop; plain ``def`` handlers in its
         thread pool.
         """
-        unknown = sorted(set(options) - set(TaskOptions.__annotations__))
-        if unknown:
-            known = ", ".join(TaskOptions.__annotations__)
-            raise ConfigError(f"unknown task option(s) {', '.join(unknown)}; known: {known}")
 
         def register(func: Callable[..., object]) -> Task[Any]:
-            if not callable(func):
-                raise ConfigError(f"a task must be a function, got {type(func).__name__}")
-            name = options.get("name")
-            task_name = _limits.name(
-                f"{func.__module__}.{func.__qualname__}" if name is None else name, "task name"
-            )
-            if task_name in self.tasks:
-                raise ConfigError(f"a task named {task_name!r} is already registered")
-            queue = _limits.name(options.get("queue", DEFAULT_QUEUE), "queue")
-            lock = options.get("lock")
-            if lock is not None:
-                _limits.name(lock, "task lock key")
-            priority = _limits.priority(options.get("priority", 0))
-            retry, timeout = _retry_policy(options.get("retry")), _timeout(options.get("timeout"))
-            handle: Task[Any] = Task(
-                self,
-                func,
-                name=task_name,
-                queue=queue,
-                priority=priority,
-                retry=retry,
-                timeout=timeout,
-                lock=lock,
-            )
-            self.tasks[task_name] = handle
+            handle = make_task(self, func, options)
+            if handle.name in self.tasks:
+                raise ConfigError(f"a task named {handle.name!r} is already registered")
+            self.tasks[handle.name] = handle
             return handle
 
+        _limits.options(options, TaskOptions.__annotations__, "task")
         if fn is not None:
             return register(fn)
         return register
@@ -243,40 +196,6 @@ class App:
         return queues_of(self.tasks)
 
     # -- enqueueing --------------------------------------------------------------------------
-
-    def build_job(self, spec: JobSpec, now: datetime) -> Job:
-        """The job a spec describes, every option checked against the documented limits
-        (``ConfigError``); nothing is written until every spec of a call has passed."""
-        if not isinstance(spec, JobSpec):
-            raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
-        task = spec.task
-        if not isinstance(task, Task):
-            raise ConfigError(f"JobSpec.task must be a Task, got {type(task).__name__}")
-        check_spec(spec)
-        if not isinstance(spec.payload, bytes):
-            raise ConfigError("JobSpec.payload must be encoded bytes: build specs with task.prepare(...)")
-        if len(spec.payload) > self.config.max_payload_bytes:
-            raise PayloadError(
-                f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
-                f"limit of {self.config.max_payload_bytes:,}"
-            )
-        due = now
-        if spec.at is not None:
-            due = _limits.instant(spec.at, "at")
-        elif spec.delay is not None:
-            due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
-        return Job(
-            id=new_id(),
-            task=task.name,
-            queue=spec.queue or task.queue,
-            payload=spec.payload,
-            priority=task.priority if spec.priority is None else spec.priority,
-            due_at=due,
-            created_at=now,
-            max_attempts=task.retry.attempts,
-            key=spec.key,
-            timeout=task.timeout,
-        )
 
     @overload
     async def enqueue(self, task: Task[P], payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
@@ -306,7 +225,7 @@ class App:
             return []
         await self.open()
         now = self.clock.now()
-        jobs = [self.build_job(spec, now) for spec in specs]
+        jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
         results = await self.store.add(jobs, now=now)
         if self._events.active:
             for result in results:
@@ -334,7 +253,7 @@ class App:
         after_id: str | None = None,
     ) -> list[Job]:
         """Jobs by id (oldest first); ``limit`` from 1 to 10,000, ``after_id`` pages on."""
-        st = parse_status(status)
+        st = _limits.status(status)
         for value, what in ((queue, "queue"), (task, "task name"), (after_id, "after_id")):
             if value is not None:
                 _limits.name(value, what)
@@ -372,14 +291,7 @@ class App:
         cancelled); in batches of ``batch``, so claims are never held up. Returns how many."""
         age = _limits.duration(older_than, "older_than")
         _limits.integer(batch, "batch", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
-        wanted: set[JobStatus] | None = None
-        if statuses is not None:
-            if isinstance(statuses, str) or not isinstance(statuses, Iterable):
-                raise ConfigError(f"statuses must be a list of statuses, got {type(statuses).__name__}")
-            wanted = {s for s in (parse_status(v) for v in statuses) if s is not None}
-            unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
-            if unfinished:
-                raise ConfigError(f"only finished jobs can be purged, not {', '.join(unfinished)} ones")
+        wanted = None if statuses is None else _limits.finished_statuses(statuses)
         await self.open()
         cutoff = self.clock.now() - timedelta(seconds=age)
         total = 0
@@ -420,30 +332,7 @@ class App:
         names = tuple(queues) if queues is not None else self.queues
         for queue in names:
             _limits.name(queue, "queue")
-        await self.open()
-        changed = self._events.changed()
-        async with asyncio.timeout(timeout):
-            while True:
-                changed.clear()
-                if await self._idle(names):
-                    return
-                # woken by a local job event, or by the poll for work done by other
-                # processes; never more often than every 20 ms, since stats() may be a query
-                try:
-                    async with asyncio.timeout(0.05):
-                        await changed.wait()
-                    await asyncio.sleep(0.02)
-                except TimeoutError:
-                    pass
-
-    async def _idle(self, queues: tuple[str, ...]) -> bool:
-        stats = await self.store.stats()
-        for queue in queues:
-            counts = stats.counts.get(queue, {})
-            if counts.get(JobStatus.RUNNING, 0):
-                return False
-        due = await self.store.next_due(queues=queues)
-        return due is None or due > self.clock.now()
+        await wait_until_idle(self.context, names, timeout)
 
     # -- schedules ---------------------------------------------------------------------------
 
@@ -465,20 +354,13 @@ class App:
         return self._declare(Cron(expr, tz), id, options)
 
     def every(
-        self,
-        period: timedelta | float | None = None,
-        *,
-        id: str | None = None,
-        seconds: float = 0,
-        minutes: float = 0,
-        hours: float = 0,
-        days: float = 0,
-        start: datetime | None = None,
-        **options: Any,
+        self, period: timedelta | float | None = None, *, id: str | None = None, **options: Any
     ) -> TaskDecorator:
-        """Declare an interval schedule in code: ``@app.every(minutes=15)``."""
-        trigger = Every(period, seconds=seconds, minutes=minutes, hours=hours, days=days, start=start)
-        return self._declare(trigger, id, options)
+        """Declare an interval schedule in code: ``@app.every(minutes=15)``; the period as for
+        ``Every`` (``seconds``, ``minutes``, ``hours``, ``days``, ``weeks``, ``start``), the
+        other options as for ``cron``."""
+        units = {k: options.pop(k) for k in _EVERY_OPTIONS if k in options}
+        return self._declare(Every(period, **units), id, options)
 
     _SCHEDULE_OPTIONS = frozenset({"payload", "misfire", "misfire_grace", "max_catchup", "jitter", "overlap"})
 
@@ -535,29 +417,3 @@ class App:
         """A Worker for this app; see ``WorkerSettings`` for the settings."""
         checked = WorkerSettings(**settings)
         return Worker(self.context, checked)
-
-
-def parse_status(status: JobStatus | str | None) -> JobStatus | None:
-    if status is None:
-        return None
-    try:
-        return JobStatus(status)
-    except ValueError:
-        names = ", ".join(s.value for s in JobStatus)
-        raise ConfigError(f"unknown status {status!r}; use one of {names}") from None
-
-
-def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
-    if retry is None:
-        return DEFAULT_RETRY
-    if isinstance(retry, RetryPolicy):
-        return retry
-    if isinstance(retry, int) and not isinstance(retry, bool):
-        return RetryPolicy(attempts=retry)
-    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {type(retry).__name__}")
-
-
-def _timeout(timeout: float | timedelta | None) -> float | None:
-    if timeout is None:
-        return None
-    return _limits.duration(timeout, "timeout", positive=True)

@@ -11,9 +11,11 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
+from rota._ids import new_id
 from rota._models import Job
-from rota._retry import RetryPolicy
+from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import Codec, codec_for
+from rota.runtime.context import DEFAULT_QUEUE
 from rota.runtime.locks import task_lock_key
 from rota.runtime.settings import AppConfig
 
@@ -45,6 +47,29 @@ class JobSpec:
     key: str | None = None
     priority: int | None = None
     queue: str | None = None
+
+
+class TaskOptions(TypedDict, total=False):
+    """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
+    ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
+    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
+
+    name: str | None
+    queue: str
+    priority: int
+    retry: RetryPolicy | int | None
+    timeout: float | timedelta | None
+    lock: str | None
+
+
+class TaskDecorator(Protocol):
+    """What ``@app.task(...)``, ``@app.cron(...)`` and ``@app.every(...)`` return: turns a
+    handler (or, for schedules, a task) into a ``Task`` of the handler's payload type."""
+
+    @overload
+    def __call__(self, fn: Callable[[P], object], /) -> Task[P]: ...
+    @overload
+    def __call__(self, fn: Callable[[], object], /) -> Task[None]: ...
 
 
 class TaskOwner(Protocol):
@@ -146,13 +171,61 @@ class Task(Generic[P]):
         return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
 
     def _spec(self, payload: object, options: EnqueueOptions) -> JobSpec:
-        unknown = sorted(set(options) - set(EnqueueOptions.__annotations__))
-        if unknown:
-            known = ", ".join(sorted(EnqueueOptions.__annotations__))
-            raise ConfigError(f"unknown enqueue option(s) {', '.join(unknown)}; known: {known}")
+        _limits.options(options, EnqueueOptions.__annotations__, "enqueue")
         spec = JobSpec(self, self.encode(payload), **options)
         check_spec(spec)
         return spec
+
+
+def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions) -> Task[Any]:
+    """A task of ``fn`` with ``options`` checked against the documented limits."""
+    if not callable(fn):
+        raise ConfigError(f"a task must be a function, got {type(fn).__name__}")
+    name = options.get("name")
+    name = _limits.name(f"{fn.__module__}.{fn.__qualname__}" if name is None else name, "task name")
+    lock = options.get("lock")
+    if lock is not None:
+        _limits.name(lock, "task lock key")
+    return Task(
+        owner, fn, name=name, queue=_limits.name(options.get("queue", DEFAULT_QUEUE), "queue"),
+        priority=_limits.priority(options.get("priority", 0)), retry=_retry_policy(options.get("retry")),
+        timeout=_timeout(options.get("timeout")), lock=lock,
+    )  # fmt: skip
+
+
+def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
+    """The job a spec describes, every option checked against the documented limits
+    (``ConfigError``); nothing is written until every spec of a call has passed."""
+    if not isinstance(spec, JobSpec):
+        raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
+    task = spec.task
+    if not isinstance(task, Task):
+        raise ConfigError(f"JobSpec.task must be a Task, got {type(task).__name__}")
+    check_spec(spec)
+    if not isinstance(spec.payload, bytes):
+        raise ConfigError("JobSpec.payload must be encoded bytes: build specs with task.prepare(...)")
+    if len(spec.payload) > max_payload_bytes:
+        raise PayloadError(
+            f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
+            f"limit of {max_payload_bytes:,}"
+        )
+    due = now
+    if spec.at is not None:
+        due = _limits.instant(spec.at, "at")
+    elif spec.delay is not None:
+        due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
+    return Job(
+        id=new_id(),
+        task=task.name,
+        queue=spec.queue or task.queue,
+        payload=spec.payload,
+        priority=task.priority if spec.priority is None else spec.priority,
+        due_at=due,
+        created_at=now,
+        max_attempts=task.retry.attempts,
+        key=spec.key,
+        timeout=task.timeout,
+    )
 
 
 def check_spec(spec: JobSpec) -> None:
@@ -192,3 +265,19 @@ def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:
     except Exception as exc:
         raise ConfigError(f"cannot resolve the annotations of task {name!r}: {exc}") from exc
     return hints.get(params[0].name, Any), True
+
+
+def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    if retry is None:
+        return DEFAULT_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return RetryPolicy(attempts=retry)
+    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {type(retry).__name__}")
+
+
+def _timeout(timeout: float | timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    return _limits.duration(timeout, "timeout", positive=True)

@@ -31,7 +31,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
@@ -104,10 +104,7 @@ class LeaseTiming:
         Defaults: renew every ttl/3 (two more tries before the lease can lapse), trust it
         until ttl - ttl/10, retry every ttl/3. Raises ``ConfigError`` for an unknown option,
         and unless 0 < renew + margin < ttl and the retry interval is positive."""
-        unknown = sorted(set(options) - set(LeaseOptions.__annotations__))
-        if unknown:
-            known = ", ".join(LeaseOptions.__annotations__)
-            raise ConfigError(f"unknown {what} option(s) {', '.join(unknown)}; known: {known}")
+        _limits.options(options, LeaseOptions.__annotations__, what)
         ttl = seconds(options.get("ttl", DEFAULT_TTL), f"{what} ttl")
         renew = _or_default(options.get("renew_interval"), ttl / 3, f"{what} renew interval")
         margin = _or_default(options.get("safety_margin"), ttl / 10, f"{what} safety margin")
@@ -144,12 +141,15 @@ class LeaderSettings:
     ``leader_only_execution``: followers do not execute jobs at all (only the leader's worker
     claims), for deployments that want one active instance and hot standbys. The lease's
     timing is given as ``LeaseOptions`` keywords (``ttl``, ``renew_interval``,
-    ``retry_interval``, ``safety_margin``) and kept, in seconds, in ``timing``.
+    ``retry_interval``, ``safety_margin``) and kept in seconds.
     """
 
     enabled: bool | None
     name: str
-    timing: LeaseTiming
+    ttl: float
+    renew_interval: float
+    retry_interval: float
+    safety_margin: float
     leader_only_execution: bool
     instance_id: str | None
 
@@ -170,25 +170,13 @@ class LeaderSettings:
                 raise ConfigError(f"{flag} must be true or false, got {value!r}")
         checked_id = None if instance_id is None else check_instance_id(instance_id)
         freeze(
-            self, enabled=enabled, name=name, timing=LeaseTiming.build("leader election", **timing),
-            leader_only_execution=leader_only_execution, instance_id=checked_id,
+            self, enabled=enabled, name=name, leader_only_execution=leader_only_execution,
+            instance_id=checked_id, **asdict(LeaseTiming.build("leader election", **timing)),
         )  # fmt: skip
 
     @property
-    def ttl(self) -> float:
-        return self.timing.ttl
-
-    @property
-    def renew_interval(self) -> float:
-        return self.timing.renew_interval
-
-    @property
-    def retry_interval(self) -> float:
-        return self.timing.retry_interval
-
-    @property
-    def safety_margin(self) -> float:
-        return self.timing.safety_margin
+    def timing(self) -> LeaseTiming:
+        return LeaseTiming(self.ttl, self.renew_interval, self.safety_margin, self.retry_interval)
 
     def election_enabled(self, store: Store) -> bool:
         """Whether to elect a leader on ``store``: as configured, else when it is shared."""
