@@ -82,7 +82,6 @@ class RetryPolicy:
         return attempt >= self.attempts
 
 
-NO_RETRY = RetryPolicy(attempts=1)
 #: What a task gets without ``retry=``, and what a worker applies to a job of a task it does
 #: not know.
 DEFAULT_RETRY = RetryPolicy()
