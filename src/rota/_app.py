@@ -371,8 +371,6 @@ class App:
         def register(fn: Callable[..., object]) -> Task[Any]:
             task = fn if isinstance(fn, Task) else self.task(**task_options)(fn)
             sid = schedule_id or task.name
-            if sid in self.declared_schedules:
-                raise ConfigError(f"a schedule with id {sid!r} is already declared")
             self._declared.declare(
                 build_schedule(self, sid, task=task, trigger=trigger, origin="code", **schedule_options)
             )
