@@ -113,7 +113,7 @@ API_GROUPS: dict[str, list[str]] = {
     ],
     "Workers and schedulers": ["Worker", "WorkerSettings", "WorkerCounters", "Scheduler", "RuntimeContext"],
     "Leader election and locks": [
-        "LeaderElection", "LeaderInfo", "LeaderSettings", "LeaseOptions", "Lock", "Fence",
+        "LeaderElection", "LeaderInfo", "LeaderSettings", "LeaseOptions", "LeaseTiming", "Lock", "Fence",
     ],
     "Health": ["Health", "QueueDepth", "QueueStats"],
     "Events": ["Event", "EventKind"],

@@ -42,7 +42,7 @@ from rota.runtime.health import Health, QueueDepth
 from rota.runtime.leader import LeaderElection, LeaderInfo
 from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
-from rota.runtime.settings import AppConfig, LeaderSettings, LeaseOptions
+from rota.runtime.settings import AppConfig, LeaderSettings, LeaseOptions, LeaseTiming
 from rota.runtime.worker import Worker
 from rota.runtime.worker_settings import WorkerSettings
 from rota.triggers import At, Cron, Every
@@ -74,6 +74,7 @@ __all__ = [
     "LeaderInfo",
     "LeaderSettings",
     "LeaseOptions",
+    "LeaseTiming",
     "Lock",
     "LockLost",
     "MisfirePolicy",
