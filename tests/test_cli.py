@@ -195,8 +195,8 @@ def test_declared_schedules_reach_the_store_given_with_store(
     seen: dict[str, object] = {}
 
     async def fake_run(self: Worker) -> None:
-        seen["declared"] = sorted(self.app.declared_schedules)
-        seen["store"] = self.app.store.describe()
+        seen["declared"] = sorted(self.context.declared.schedules)
+        seen["store"] = self.context.store.describe()
 
     monkeypatch.setattr(Worker, "run", fake_run)
     assert main(["worker", APP, "--store", url]) == 0

@@ -442,6 +442,26 @@ def test_locks_refuse_bad_names_and_timings(
         app.lock(name, **kwargs)
 
 
+async def test_a_misspelt_option_is_a_config_error_not_ignored_or_a_type_error(app: App) -> None:
+    """Before, ``app.task(nmae=...)``, ``task.enqueue(x, dely=5)`` and ``app.lock(tll=3)``
+    raised Python's TypeError; now every keyword option is checked like the values."""
+
+    @app.task(name="t")
+    async def t(n: int) -> None: ...
+
+    with pytest.raises(rota.ConfigError, match=r"unknown task option.*nmae.*known: lock, name"):
+        app.task(nmae="x")
+    with pytest.raises(rota.ConfigError, match=r"unknown enqueue option.*dely"):
+        await t.enqueue(1, dely=5)  # type: ignore[call-arg]
+    with pytest.raises(rota.ConfigError, match=r"unknown enqueue option.*dely"):
+        t.prepare(1, dely=5)  # type: ignore[call-arg]
+    with pytest.raises(rota.ConfigError, match=r"unknown lock 'x' option.*tll"):
+        app.lock("x", tll=3)  # type: ignore[call-arg]
+    with pytest.raises(rota.ConfigError, match=r"unknown leader election option.*tll"):
+        app.leader_election(tll=3)  # type: ignore[call-arg]
+    await nothing_written(app)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"ttl": 1e300}, {"ttl": NAN}, {"name": "a\x00"}, {"retry_interval": INF}, {"instance_id": "a\x00"}],

@@ -471,7 +471,7 @@ def test_settings_enable_election_by_default_only_on_shared_stores() -> None:
 
 async def test_health_reports_roles_and_the_leader() -> None:
     from rota import App
-    from rota._health import health
+    from rota.runtime.health import health
     from rota.stores.memory import MemoryStore
 
     clock = FakeClock()
@@ -481,7 +481,7 @@ async def test_health_reports_roles_and_the_leader() -> None:
     @app.task
     async def ping() -> None: ...
 
-    alone = await health(app, settings=LeaderSettings())  # memory store: not shared, no election
+    alone = await health(app.context, settings=LeaderSettings())  # memory store: not shared, no election
     assert (alone.leader_election, alone.fires_schedules, alone.executes_jobs) == (False, True, True)
     assert alone.tasks == (ping.name,) and alone.store_ok and alone.instance_id == "solo"
 
@@ -491,18 +491,20 @@ async def test_health_reports_roles_and_the_leader() -> None:
     await lead.start()
     await follow.start()
     standby = LeaderSettings(enabled=True, leader_only_execution=True)
-    h_lead = await health(app, election=lead, settings=standby)
-    h_follow = await health(app, election=follow, settings=standby)
+    h_lead = await health(app.context, election=lead, settings=standby)
+    h_follow = await health(app.context, election=follow, settings=standby)
     assert (h_lead.is_leader, h_lead.fires_schedules, h_lead.executes_jobs) == (True, True, True)
     assert (h_follow.is_leader, h_follow.fires_schedules, h_follow.executes_jobs) == (False, False, False)
     assert h_follow.leader is not None and h_follow.leader.id == "host-1:10:aa"
     assert h_follow.to_dict()["leader"]["host"] == "host-1" and h_follow.instance_id == "host-2:20:bb"
-    workers = await health(app, election=follow, settings=LeaderSettings(enabled=True))
+    workers = await health(app.context, election=follow, settings=LeaderSettings(enabled=True))
     assert (workers.fires_schedules, workers.executes_jobs) == (False, True)  # followers keep working
 
     down = Probe(store, calls)
     down.failing = True
-    broken = await health(App(store=down.as_store(), clock=clock), settings=LeaderSettings(enabled=True))
+    broken = await health(
+        App(store=down.as_store(), clock=clock).context, settings=LeaderSettings(enabled=True)
+    )
     assert not broken.store_ok and broken.error is not None and "StoreUnavailable" in broken.error
     await lead.stop()
     await follow.stop()

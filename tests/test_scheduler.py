@@ -244,9 +244,9 @@ def test_the_schedule_lease_defaults_to_the_election_ttl_and_is_checked() -> Non
     from rota.runtime.settings import LeaderSettings
 
     app = App("memory://")
-    derived = LeaderServices(app, settings=LeaderSettings(ttl=12)).scheduler
+    derived = LeaderServices(app.context, settings=LeaderSettings(ttl=12)).scheduler
     assert derived is not None and derived.lease == timedelta(seconds=12)
-    chosen = LeaderServices(app, settings=LeaderSettings(ttl=12), schedule_lease=90).scheduler
+    chosen = LeaderServices(app.context, settings=LeaderSettings(ttl=12), schedule_lease=90).scheduler
     assert chosen is not None and chosen.lease == timedelta(seconds=90)
     assert app.scheduler().lease == timedelta(seconds=30)
     assert app.scheduler(lease=timedelta(minutes=2)).lease == timedelta(minutes=2)

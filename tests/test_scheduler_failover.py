@@ -90,7 +90,7 @@ async def test_the_next_leader_takes_over_a_dead_leaders_pass_at_once(
     calls = nodes[0][1].calls  # the probes share it
     settings = LeaderSettings(enabled=True, ttl=TTL, renew_interval=RENEW, safety_margin=MARGIN)
     services = [
-        LeaderServices(app, settings=settings, retention=None, schedule_lease=schedule_lease)
+        LeaderServices(app.context, settings=settings, retention=None, schedule_lease=schedule_lease)
         for app, _ in nodes
     ]
     (_, dying), (_, _) = nodes

@@ -26,7 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 async def roles(app: App) -> tuple[str, str, str]:
     """The ids the worker, the election and the health report use for this app."""
     worker = app.worker()
-    services = LeaderServices(app, scheduler=False, retention=None)
+    services = LeaderServices(app.context, scheduler=False, retention=None)
     await services.start()
     try:
         assert services.election is not None
@@ -65,7 +65,7 @@ async def test_settings_are_resolved_once_when_the_app_is_built(
     app = App(f"sqlite:///{tmp_path / 'a.db'}")
     monkeypatch.setenv("ROTA_LEADER_ELECTION_TTL", "99")  # too late: the app has its settings
     monkeypatch.setenv("ROTA_INSTANCE_ID", "late")
-    services = LeaderServices(app, scheduler=False, retention=None)
+    services = LeaderServices(app.context, scheduler=False, retention=None)
     assert services.settings is app.config.leader
     assert services.settings.ttl == 12.0
     assert app.instance_id != "late"

@@ -5,9 +5,8 @@ over interchangeable stores: memory, SQLite (the embedded default), PostgreSQL, 
 """
 
 from rota._app import App
-from rota._clock import Clock, SystemClock
+from rota._clock import Clock, SystemClock, Timer
 from rota._errors import (
-    Cancel,
     ConfigError,
     InvalidState,
     InvalidTrigger,
@@ -15,7 +14,6 @@ from rota._errors import (
     LockLost,
     NotSupported,
     PayloadError,
-    Retry,
     RotaError,
     ScheduleNotFound,
     StoreError,
@@ -23,11 +21,28 @@ from rota._errors import (
     TaskNotFound,
 )
 from rota._events import Event, EventKind
-from rota._models import Attempt, Job, JobStatus, Outcome, Schedule
+from rota._models import (
+    Attempt,
+    Fence,
+    Job,
+    JobStatus,
+    MisfirePolicy,
+    Outcome,
+    OverlapPolicy,
+    QueueStats,
+    Schedule,
+)
 from rota._retry import RetryPolicy
-from rota._schedules import ScheduleInfo
-from rota._task import JobSpec, Task
+from rota._schedules import ScheduleInfo, Schedules
+from rota._signals import Cancel, Retry
+from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions
+from rota.runtime._runs import WorkerCounters
+from rota.runtime.context import RuntimeContext
+from rota.runtime.health import Health, QueueDepth
+from rota.runtime.leader import LeaderElection, LeaderInfo
+from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
+from rota.runtime.settings import AppConfig, LeaderSettings, LeaseOptions, LeaseTiming
 from rota.runtime.worker import Worker
 from rota.runtime.worker_settings import WorkerSettings
 from rota.triggers import At, Cron, Every
@@ -36,38 +51,58 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "AppConfig",
     "At",
     "Attempt",
     "Cancel",
     "Clock",
     "ConfigError",
     "Cron",
+    "EnqueueOptions",
     "Event",
     "EventKind",
     "Every",
+    "Fence",
+    "Health",
     "InvalidState",
     "InvalidTrigger",
     "Job",
     "JobNotFound",
     "JobSpec",
     "JobStatus",
+    "LeaderElection",
+    "LeaderInfo",
+    "LeaderSettings",
+    "LeaseOptions",
+    "LeaseTiming",
+    "Lock",
     "LockLost",
+    "MisfirePolicy",
     "NotSupported",
     "Outcome",
+    "OverlapPolicy",
     "PayloadError",
+    "QueueDepth",
+    "QueueStats",
     "Retry",
     "RetryPolicy",
     "RotaError",
+    "RuntimeContext",
     "Schedule",
     "ScheduleInfo",
     "ScheduleNotFound",
     "Scheduler",
+    "Schedules",
     "StoreError",
     "StoreUnavailable",
     "SystemClock",
     "Task",
+    "TaskDecorator",
     "TaskNotFound",
+    "TaskOptions",
+    "Timer",
     "Worker",
+    "WorkerCounters",
     "WorkerSettings",
     "__version__",
 ]

@@ -1,34 +1,41 @@
-"""The App: task registry, enqueueing, job queries, events; the entry point of the public API."""
+"""The App: task registry, enqueueing, job queries, events; the entry point of the public API.
+
+It resolves its configuration once (``app.config``) and hands the runtime services it builds
+(``worker()``, ``scheduler()``, ``leader_election()``, ``lock()``, ``health()``) one
+``RuntimeContext`` (``app.context``), never itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from datetime import timedelta
+from typing import Any, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
-from rota._errors import ConfigError, JobNotFound, PayloadError, TaskNotFound
+from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._ids import new_id
-from rota._models import FINAL_STATUSES, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
-from rota._retry import DEFAULT_RETRY, RetryPolicy
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
 from rota._schedules import Schedules, build_schedule
-from rota._task import JobSpec, Task, check_spec
-from rota.runtime.settings import AppConfig, resolve_store_url
+from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
+from rota.runtime.context import Presence, RuntimeContext, queues_of
+from rota.runtime.declared import DeclaredSchedules
+from rota.runtime.health import Health, health
+from rota.runtime.idle import wait_until_idle
+from rota.runtime.leader import LeaderElection
+from rota.runtime.locks import Lock
+from rota.runtime.scheduler import Scheduler
+from rota.runtime.settings import DEFAULT_ELECTION, AppConfig, LeaderSettings, LeaseOptions, resolve_store_url
+from rota.runtime.worker import Worker
+from rota.runtime.worker_settings import WorkerSettings
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
 
-if TYPE_CHECKING:
-    from rota.runtime.services import LeaderServices
-
-T = TypeVar("T")
-
-DEFAULT_QUEUE = "default"
-_ENQUEUE_OPTIONS = frozenset({"delay", "at", "key", "priority", "queue"})
+P = TypeVar("P")
+_EVERY_OPTIONS = ("seconds", "minutes", "hours", "days", "weeks", "start")
 
 
 class App:
@@ -41,6 +48,11 @@ class App:
     encoded payload. Everything is resolved once, here, into ``app.config``: an explicit
     argument beats the environment, which beats the default.
     """
+
+    config: AppConfig  # what the app runs with, resolved once
+    clock: Clock
+    instance_id: str  # ``config.instance_id``
+    tasks: dict[str, Task[Any]]  # the registered tasks by name
 
     def __init__(
         self,
@@ -59,17 +71,36 @@ class App:
             url=url, has_store=store is not None, instance_id=instance_id, max_payload_bytes=max_payload_bytes
         )
         self._store = store
-        self.clock: Clock = clock or SYSTEM_CLOCK
+        self.clock = clock or SYSTEM_CLOCK
         self.instance_id = self.config.instance_id
-        self.tasks: dict[str, Task[Any]] = {}
-        self.declared_schedules: dict[str, Schedule] = {}
-        self.events = EventBus()
+        self.tasks = {}
+        self._events = EventBus()
+        self._declared = DeclaredSchedules()
+        self._presence = Presence()  # the worker or scheduler running on this app here
+        self._context: RuntimeContext | None = None
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._schedules = Schedules(self)
-        #: The leader services of the worker or scheduler running on this app in this process
-        #: (None when none runs); what ``health()`` describes.
-        self.services: LeaderServices | None = None
+
+    @property
+    def context(self) -> RuntimeContext:
+        """What this app's runtime services run with: its store, clock, configuration, task
+        registry, event bus and declared schedules (built once the store is chosen)."""
+        if self._context is None:
+            self._context = RuntimeContext(
+                store=self.store, clock=self.clock, config=self.config, tasks=self.tasks, events=self._events,
+                declared=self._declared, presence=self._presence, open=self.open,
+            )  # fmt: skip
+        return self._context
+
+    @property
+    def declared_schedules(self) -> dict[str, Schedule]:
+        """The schedules declared in code (``@app.cron``, ``app.every``), by id."""
+        return self._declared.schedules
+
+    @declared_schedules.setter
+    def declared_schedules(self, schedules: dict[str, Schedule]) -> None:
+        self._declared.schedules = schedules
 
     # -- store lifecycle ---------------------------------------------------------------------
 
@@ -96,7 +127,7 @@ class App:
             await self._store.close()
         self._opened = False
         self._open_lock = None
-        self._schedules = Schedules(self)  # upsert the declared schedules again once reopened
+        self._declared.forget_synced()  # upsert the declared schedules again once reopened
 
     def use_store(self, url: str | None = None, *, store: Store | None = None) -> None:
         """Point the app at another store before it is opened (``rota ... --store URL``).
@@ -112,6 +143,7 @@ class App:
         else:
             self.config = dataclasses.replace(self.config, store_url=None)
         self._store = store
+        self._context = None
 
     async def __aenter__(self) -> App:
         return await self.open()
@@ -122,60 +154,31 @@ class App:
     # -- tasks -------------------------------------------------------------------------------
 
     @overload
-    def task(self, fn: Callable[..., Any], /) -> Task[Any]: ...
+    def task(self, fn: Callable[[P], object], /) -> Task[P]: ...
     @overload
-    def task(
-        self,
-        fn: None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str = DEFAULT_QUEUE,
-        priority: int = 0,
-        retry: RetryPolicy | int | None = None,
-        timeout: float | timedelta | None = None,
-        lock: str | None = None,
-    ) -> Callable[[Callable[..., Any]], Task[Any]]: ...
+    def task(self, fn: Callable[[], object], /) -> Task[None]: ...
+    @overload
+    def task(self, fn: None = None, /, **options: Unpack[TaskOptions]) -> TaskDecorator: ...
 
     def task(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str = DEFAULT_QUEUE,
-        priority: int = 0,
-        retry: RetryPolicy | int | None = None,
-        timeout: float | timedelta | None = None,
-        lock: str | None = None,
-    ) -> Task[Any] | Callable[[Callable[..., Any]], Task[Any]]:
-        """Register a handler as a task: ``@app.task`` or ``@app.task(queue=..., retry=...)``.
+        self, fn: Callable[..., object] | None = None, /, **options: Unpack[TaskOptions]
+    ) -> Task[Any] | TaskDecorator:
+        """Register a handler as a task: ``@app.task`` or ``@app.task(queue=..., retry=...)``
+        (``TaskOptions``). The handler takes one payload parameter, or none; its annotation
+        is the task's payload type.
 
-        ``retry`` is a ``RetryPolicy`` or a number of attempts; ``timeout`` in seconds.
         ``async def`` handlers run on the worker's event loop; plain ``def`` handlers in its
         thread pool.
         """
 
-        def register(func: Callable[..., Any]) -> Task[Any]:
-            if not callable(func):
-                raise ConfigError(f"a task must be a function, got {type(func).__name__}")
-            task_name = _limits.name(
-                f"{func.__module__}.{func.__qualname__}" if name is None else name, "task name"
-            )
-            if task_name in self.tasks:
-                raise ConfigError(f"a task named {task_name!r} is already registered")
-            policy = _retry_policy(retry)
-            seconds = _timeout(timeout)
-            _limits.name(queue, "queue")
-            if lock is not None:
-                _limits.name(lock, "task lock key")
-            handle: Task[Any] = Task(
-                self, func, name=task_name, queue=queue, priority=_limits.priority(priority),
-                retry=policy, timeout=seconds, lock=lock,
-            )  # fmt: skip
-            self.tasks[task_name] = handle
+        def register(func: Callable[..., object]) -> Task[Any]:
+            handle = make_task(self, func, options)
+            if handle.name in self.tasks:
+                raise ConfigError(f"a task named {handle.name!r} is already registered")
+            self.tasks[handle.name] = handle
             return handle
 
+        _limits.options(options, TaskOptions.__annotations__, "task")
         if fn is not None:
             return register(fn)
         return register
@@ -190,53 +193,26 @@ class App:
     @property
     def queues(self) -> tuple[str, ...]:
         """The queues of the registered tasks (what a worker serves by default)."""
-        return tuple(sorted({t.queue for t in self.tasks.values()} or {DEFAULT_QUEUE}))
+        return queues_of(self.tasks)
 
     # -- enqueueing --------------------------------------------------------------------------
 
-    def build_job(self, spec: JobSpec, now: datetime) -> Job:
-        """The job a spec describes, every option checked against the documented limits
-        (``ConfigError``); nothing is written until every spec of a call has passed."""
-        if not isinstance(spec, JobSpec):
-            raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
-        task = spec.task
-        if not isinstance(task, Task):
-            raise ConfigError(f"JobSpec.task must be a Task, got {type(task).__name__}")
-        check_spec(spec)
-        if not isinstance(spec.payload, bytes):
-            raise ConfigError("JobSpec.payload must be encoded bytes: build specs with task.prepare(...)")
-        if len(spec.payload) > self.config.max_payload_bytes:
-            raise PayloadError(
-                f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
-                f"limit of {self.config.max_payload_bytes:,}"
-            )
-        due = now
-        if spec.at is not None:
-            due = _limits.instant(spec.at, "at")
-        elif spec.delay is not None:
-            due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
-        return Job(
-            id=new_id(),
-            task=task.name,
-            queue=spec.queue or task.queue,
-            payload=spec.payload,
-            priority=task.priority if spec.priority is None else spec.priority,
-            due_at=due,
-            created_at=now,
-            max_attempts=task.retry.attempts,
-            key=spec.key,
-            timeout=task.timeout,
-        )
+    @overload
+    async def enqueue(self, task: Task[P], payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    async def enqueue(
+        self, task: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]
+    ) -> Job: ...
+    @overload
+    async def enqueue(self, task: str, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job: ...
 
-    async def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
+    async def enqueue(
+        self, task: Task[Any] | str, payload: object = None, **options: Unpack[EnqueueOptions]
+    ) -> Job:
         """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
         handle = self.get_task(task) if isinstance(task, str) else task
         if not isinstance(handle, Task):
             raise ConfigError(f"enqueue takes a Task or a task name, got {type(task).__name__}")
-        unknown = sorted(set(options) - _ENQUEUE_OPTIONS)
-        if unknown:
-            known = ", ".join(sorted(_ENQUEUE_OPTIONS))
-            raise ConfigError(f"unknown enqueue option(s) {', '.join(unknown)}; known: {known}")
         return (await self.enqueue_many([handle.prepare(payload, **options)]))[0]
 
     async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
@@ -249,12 +225,12 @@ class App:
             return []
         await self.open()
         now = self.clock.now()
-        jobs = [self.build_job(spec, now) for spec in specs]
+        jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
         results = await self.store.add(jobs, now=now)
-        if self.events.active:
+        if self._events.active:
             for result in results:
                 if result.created:
-                    self.events.emit(Event(EventKind.ENQUEUED, result.job))
+                    self._events.emit(Event(EventKind.ENQUEUED, result.job))
         return [r.job for r in results]
 
     # -- queries and admin -------------------------------------------------------------------
@@ -277,7 +253,7 @@ class App:
         after_id: str | None = None,
     ) -> list[Job]:
         """Jobs by id (oldest first); ``limit`` from 1 to 10,000, ``after_id`` pages on."""
-        st = parse_status(status)
+        st = _limits.status(status)
         for value, what in ((queue, "queue"), (task, "task name"), (after_id, "after_id")):
             if value is not None:
                 _limits.name(value, what)
@@ -295,7 +271,7 @@ class App:
         _limits.name(job_id, "job id")
         await self.open()
         job = await self.store.cancel(job_id, now=self.clock.now())
-        self.events.emit(Event(EventKind.CANCELLED, job))
+        self._events.emit(Event(EventKind.CANCELLED, job))
         return job
 
     async def requeue(self, job_id: str) -> Job:
@@ -315,14 +291,7 @@ class App:
         cancelled); in batches of ``batch``, so claims are never held up. Returns how many."""
         age = _limits.duration(older_than, "older_than")
         _limits.integer(batch, "batch", minimum=1, maximum=_limits.MAX_LIST_LIMIT)
-        wanted: set[JobStatus] | None = None
-        if statuses is not None:
-            if isinstance(statuses, str) or not isinstance(statuses, Iterable):
-                raise ConfigError(f"statuses must be a list of statuses, got {type(statuses).__name__}")
-            wanted = {s for s in (parse_status(v) for v in statuses) if s is not None}
-            unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
-            if unfinished:
-                raise ConfigError(f"only finished jobs can be purged, not {', '.join(unfinished)} ones")
+        wanted = None if statuses is None else _limits.finished_statuses(statuses)
         await self.open()
         cutoff = self.clock.now() - timedelta(seconds=age)
         total = 0
@@ -346,7 +315,7 @@ class App:
             selected = frozenset({kinds})
         else:
             selected = frozenset(kinds)
-        return self.events.subscribe(listener, selected)
+        return self._events.subscribe(listener, selected)
 
     async def wait_until_idle(
         self, timeout: float | None = None, *, queues: Iterable[str] | None = None
@@ -363,30 +332,7 @@ class App:
         names = tuple(queues) if queues is not None else self.queues
         for queue in names:
             _limits.name(queue, "queue")
-        await self.open()
-        changed = self.events.changed()
-        async with asyncio.timeout(timeout):
-            while True:
-                changed.clear()
-                if await self._idle(names):
-                    return
-                # woken by a local job event, or by the poll for work done by other
-                # processes; never more often than every 20 ms, since stats() may be a query
-                try:
-                    async with asyncio.timeout(0.05):
-                        await changed.wait()
-                    await asyncio.sleep(0.02)
-                except TimeoutError:
-                    pass
-
-    async def _idle(self, queues: tuple[str, ...]) -> bool:
-        stats = await self.store.stats()
-        for queue in queues:
-            counts = stats.counts.get(queue, {})
-            if counts.get(JobStatus.RUNNING, 0):
-                return False
-        due = await self.store.next_due(queues=queues)
-        return due is None or due > self.clock.now()
+        await wait_until_idle(self.context, names, timeout)
 
     # -- schedules ---------------------------------------------------------------------------
 
@@ -396,9 +342,7 @@ class App:
         use after opening upserts the schedules declared in code (unchanged ones: no write)."""
         return self._schedules
 
-    def cron(
-        self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+    def cron(self, expr: str, *, tz: str = "UTC", id: str | None = None, **options: Any) -> TaskDecorator:
         """Declare a cron schedule in code: ``@app.cron("0 2 * * *", tz="Europe/Berlin")``.
 
         Decorates a function (registered as a task with ``options`` such as ``queue``,
@@ -410,104 +354,64 @@ class App:
         return self._declare(Cron(expr, tz), id, options)
 
     def every(
-        self,
-        period: timedelta | float | None = None,
-        *,
-        id: str | None = None,
-        seconds: float = 0,
-        minutes: float = 0,
-        hours: float = 0,
-        days: float = 0,
-        start: datetime | None = None,
-        **options: Any,
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
-        """Declare an interval schedule in code: ``@app.every(minutes=15)``."""
-        trigger = Every(period, seconds=seconds, minutes=minutes, hours=hours, days=days, start=start)
-        return self._declare(trigger, id, options)
+        self, period: timedelta | float | None = None, *, id: str | None = None, **options: Any
+    ) -> TaskDecorator:
+        """Declare an interval schedule in code: ``@app.every(minutes=15)``; the period as for
+        ``Every`` (``seconds``, ``minutes``, ``hours``, ``days``, ``weeks``, ``start``), the
+        other options as for ``cron``."""
+        units = {k: options.pop(k) for k in _EVERY_OPTIONS if k in options}
+        return self._declare(Every(period, **units), id, options)
 
     _SCHEDULE_OPTIONS = frozenset({"payload", "misfire", "misfire_grace", "max_catchup", "jitter", "overlap"})
 
-    def _declare(
-        self, trigger: Trigger, schedule_id: str | None, options: dict[str, Any]
-    ) -> Callable[[Callable[..., Any] | Task[Any]], Task[Any]]:
+    def _declare(self, trigger: Trigger, schedule_id: str | None, options: dict[str, Any]) -> TaskDecorator:
         schedule_options = {k: v for k, v in options.items() if k in self._SCHEDULE_OPTIONS}
         task_options = {k: v for k, v in options.items() if k not in self._SCHEDULE_OPTIONS}
 
-        def register(fn: Callable[..., Any] | Task[Any]) -> Task[Any]:
+        def register(fn: Callable[..., object]) -> Task[Any]:
             task = fn if isinstance(fn, Task) else self.task(**task_options)(fn)
             sid = schedule_id or task.name
-            if sid in self.declared_schedules:
-                raise ConfigError(f"a schedule with id {sid!r} is already declared")
-            self.declared_schedules[sid] = build_schedule(
-                self, sid, task=task, trigger=trigger, origin="code", **schedule_options
+            self._declared.declare(
+                build_schedule(self, sid, task=task, trigger=trigger, origin="code", **schedule_options)
             )
             return task
 
         return register
 
-    def scheduler(self, **options: Any) -> Any:
-        """A Scheduler for this app (``rota scheduler`` runs one alone)."""
-        from rota.runtime.scheduler import Scheduler
-
-        return Scheduler(self, **options)
+    def scheduler(self, **options: Any) -> Scheduler:
+        """A Scheduler for this app (``rota scheduler`` runs one alone); see ``Scheduler``."""
+        return Scheduler(self.context, **options)
 
     # -- coordination ------------------------------------------------------------------------
 
-    def leader_election(self, **options: Any) -> Any:
-        """A LeaderElection on this app's store as this instance (see docs/coordination.md):
-        ``name``, ``ttl``, ``renew_interval``, ``retry_interval``, ``safety_margin``."""
-        from rota.runtime.leader import leader_election
+    def leader_election(
+        self, *, name: str = DEFAULT_ELECTION, **timing: Unpack[LeaseOptions]
+    ) -> LeaderElection:
+        """A LeaderElection on this app's store as this instance (see docs/coordination.md),
+        its lease timed by ``LeaseOptions``: ``ttl``, ``renew_interval``, ``retry_interval``,
+        ``safety_margin``."""
+        return LeaderElection.of(self.context, name=name, **timing)
 
-        if "name" in options:
-            _limits.name(options["name"], "leader election name")
-        return leader_election(self, **options)
-
-    def lock(self, name: str, **options: Any) -> Any:
+    def lock(
+        self, name: str, *, timeout: float | timedelta | None = None, **timing: Unpack[LeaseOptions]
+    ) -> Lock:
         """A distributed lock: ``async with app.lock("reports:daily", ttl=30) as lock``;
-        ``lock.fence`` guards writes; losing the lock cancels the block with ``LockLost``."""
-        from rota.runtime.locks import lock
+        ``lock.fence`` guards writes; losing the lock cancels the block with ``LockLost``.
+        ``timeout``: how long to wait for it (None: forever); ``LeaseOptions`` time its lease."""
+        return Lock.of(self.context, name, timeout=timeout, **timing)
 
-        return lock(self, name, **options)
-
-    async def health(self, election: Any = None) -> Any:
+    async def health(
+        self, election: LeaderElection | None = None, *, settings: LeaderSettings | None = None
+    ) -> Health:
         """The worker or scheduler running on this app here (its election, whether it executes
         jobs and fires schedules), the current leader, the queues' depths, tasks and
-        schedules; see ``rota._health.Health``. ``election`` describes that election instead."""
-        from rota._health import health
-
-        return await health(self, election=election)
+        schedules; see ``Health``. ``election`` and ``settings`` instead describe an instance
+        with that election and those settings, as a worker with them would behave."""
+        return await health(self.context, election=election, settings=settings)
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, **settings: Any) -> Any:
-        """A Worker for this app; see ``rota.WorkerSettings`` for the settings."""
-        from rota.runtime.worker import Worker
-        from rota.runtime.worker_settings import WorkerSettings
-
-        return Worker(self, WorkerSettings(**settings))
-
-
-def parse_status(status: JobStatus | str | None) -> JobStatus | None:
-    if status is None:
-        return None
-    try:
-        return JobStatus(status)
-    except ValueError:
-        names = ", ".join(s.value for s in JobStatus)
-        raise ConfigError(f"unknown status {status!r}; use one of {names}") from None
-
-
-def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
-    if retry is None:
-        return DEFAULT_RETRY
-    if isinstance(retry, RetryPolicy):
-        return retry
-    if isinstance(retry, int) and not isinstance(retry, bool):
-        return RetryPolicy(attempts=retry)
-    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {type(retry).__name__}")
-
-
-def _timeout(timeout: float | timedelta | None) -> float | None:
-    if timeout is None:
-        return None
-    return _limits.duration(timeout, "timeout", positive=True)
+    def worker(self, **settings: Any) -> Worker:
+        """A Worker for this app; see ``WorkerSettings`` for the settings."""
+        checked = WorkerSettings(**settings)
+        return Worker(self.context, checked)

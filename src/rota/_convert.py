@@ -55,3 +55,10 @@ def seconds(value: float | timedelta, what: str) -> float:
     """A duration in seconds from a number or ``timedelta``, finite and at most 100 years
     either way (callers check the sign); ``ConfigError`` for anything else."""
     return _limits.duration(value, what, minimum=-math.inf)
+
+
+def freeze(obj: object, **values: object) -> None:
+    """Set the fields of a frozen dataclass from its own ``__init__`` (settings classes take
+    durations as seconds or ``timedelta`` and keep the converted seconds)."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)

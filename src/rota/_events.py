@@ -7,8 +7,8 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from rota._models import ErrorInfo, Job
 
@@ -30,7 +30,7 @@ class Event:
     kind: EventKind
     job: Job
     error: ErrorInfo | None = None
-    retry_at: Any = None  # datetime for RETRYING
+    retry_at: datetime | None = None  # when the job is due again (RETRYING)
 
 
 Listener = Callable[[Event], Awaitable[None] | None]

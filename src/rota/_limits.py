@@ -27,9 +27,12 @@ is refused where it is given with a typed error. The limits (see docs/limits.md)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from rota._errors import ConfigError, RotaError
+from rota._models import FINAL_STATUSES, JobStatus
 
 PRIORITY_MIN = -(2**31)
 PRIORITY_MAX = 2**31 - 1
@@ -46,7 +49,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_PAYLOAD_BYTES_LIMIT = 15 * 1024 * 1024
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """An int or float that is not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -66,7 +69,7 @@ def duration(
         seconds = value.total_seconds()
     elif is_number(value):
         try:
-            seconds = float(value)  # type: ignore[arg-type]  # is_number checked it
+            seconds = float(value)
         except OverflowError:
             raise error(f"{what} is too large, got {value!r}") from None
     else:
@@ -80,6 +83,36 @@ def duration(
     if seconds > maximum:
         raise error(f"{what} must be at most {_span(maximum)}, got {seconds:g}s")
     return seconds
+
+
+def options(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Keyword options: ``ConfigError`` naming any of ``given`` not ``known`` (a typo such as
+    ``dely=5`` must not be ignored)."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+def status(value: JobStatus | str | None) -> JobStatus | None:
+    """A job status by its name (None stays None)."""
+    if value is None:
+        return None
+    try:
+        return JobStatus(value)
+    except ValueError:
+        names = ", ".join(s.value for s in JobStatus)
+        raise ConfigError(f"unknown status {value!r}; use one of {names}") from None
+
+
+def finished_statuses(values: object) -> set[JobStatus]:
+    """Statuses of finished jobs (succeeded, failed, cancelled), from a list of names."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ConfigError(f"statuses must be a list of statuses, got {type(values).__name__}")
+    wanted = {s for s in (status(v) for v in values) if s is not None}
+    unfinished = sorted(s.value for s in wanted if s not in FINAL_STATUSES)
+    if unfinished:
+        raise ConfigError(f"only finished jobs can be purged, not {', '.join(unfinished)} ones")
+    return wanted
 
 
 def integer(

@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Literal
 
 from rota import _limits
+from rota._convert import freeze
 from rota._errors import ConfigError
 
 Backoff = Literal["fixed", "linear", "exponential", "backpressure"]
 _BACKOFFS: tuple[Backoff, ...] = ("fixed", "linear", "exponential", "backpressure")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RetryPolicy:
     """How many attempts a task gets and how long to wait between them.
 
@@ -34,24 +35,32 @@ class RetryPolicy:
     here, so a policy can never give the worker a delay it cannot schedule.
     """
 
-    attempts: int = 3
-    backoff: Backoff = "exponential"
-    base: float | timedelta = 1.0
-    cap: float | timedelta = 300.0
-    jitter: bool = False
+    attempts: int
+    backoff: Backoff
+    base: float  # seconds
+    cap: float  # seconds
+    jitter: bool
 
-    def __post_init__(self) -> None:
-        _limits.integer(self.attempts, "attempts", minimum=1, maximum=_limits.MAX_ATTEMPTS)
-        if not isinstance(self.backoff, str) or self.backoff not in _BACKOFFS:
-            raise ConfigError(f"backoff must be one of {', '.join(_BACKOFFS)}, got {self.backoff!r}")
-        object.__setattr__(self, "base", _limits.duration(self.base, "retry base"))
-        object.__setattr__(self, "cap", _limits.duration(self.cap, "retry cap"))
-        _limits.flag(self.jitter, "jitter")
+    def __init__(
+        self,
+        attempts: int = 3,
+        backoff: Backoff = "exponential",
+        base: float | timedelta = 1.0,
+        cap: float | timedelta = 300.0,
+        jitter: bool = False,
+    ) -> None:
+        _limits.integer(attempts, "attempts", minimum=1, maximum=_limits.MAX_ATTEMPTS)
+        if not isinstance(backoff, str) or backoff not in _BACKOFFS:
+            raise ConfigError(f"backoff must be one of {', '.join(_BACKOFFS)}, got {backoff!r}")
+        freeze(
+            self, attempts=attempts, backoff=backoff, base=_limits.duration(base, "retry base"),
+            cap=_limits.duration(cap, "retry cap"), jitter=_limits.flag(jitter, "jitter"),
+        )  # fmt: skip
 
     def raw_delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based), capped, before jitter."""
         n = max(1, attempt)
-        base = float(self.base)  # type: ignore[arg-type]  # normalised to float in __post_init__
+        base = self.base
         if self.backoff == "fixed":
             delay = base
         elif self.backoff == "linear":
@@ -60,7 +69,7 @@ class RetryPolicy:
             delay = base * 2.0 ** min(n - 1, 1000)  # 2.0 ** 1024 overflows
         else:
             delay = base * n * n
-        return min(delay, float(self.cap))  # type: ignore[arg-type]
+        return min(delay, self.cap)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The delay to use after failed attempt ``attempt``, jittered when asked."""
@@ -73,7 +82,6 @@ class RetryPolicy:
         return attempt >= self.attempts
 
 
-NO_RETRY = RetryPolicy(attempts=1)
 #: What a task gets without ``retry=``, and what a worker applies to a job of a task it does
 #: not know.
 DEFAULT_RETRY = RetryPolicy()

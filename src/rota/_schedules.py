@@ -12,17 +12,16 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rota import _limits
+from rota._clock import Clock
 from rota._errors import ConfigError, InvalidTrigger, ScheduleNotFound
 from rota._models import Job, MisfirePolicy, OverlapPolicy, Schedule
 from rota._task import Task
+from rota.runtime.context import RuntimeContext
 from rota.runtime.firing import schedule_job
 from rota.triggers import At, Cron, Trigger, load_trigger
-
-if TYPE_CHECKING:
-    from rota._app import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +58,19 @@ class ScheduleInfo:
         return self.trigger.tz if isinstance(self.trigger, Cron) else None
 
 
+class ScheduleOwner(Protocol):
+    """What ``app.schedules`` needs of its App (``App`` is one)."""
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def context(self) -> RuntimeContext: ...
+
+    def get_task(self, name: str) -> Task[Any]: ...
+
+
 def build_schedule(
-    app: App,
+    app: ScheduleOwner,
     schedule_id: str,
     *,
     task: Task[Any] | str,
@@ -101,18 +111,17 @@ def build_schedule(
 
 
 class Schedules:
-    """The schedules of an app's store (``app.schedules``); one per opening of the app."""
+    """The schedules of an app's store (``app.schedules``)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: ScheduleOwner) -> None:
         self.app = app
-        self._synced: set[str] = set()  # declared ids upserted through this opening
 
-    async def _open(self) -> None:
-        """Open the app and upsert the declared schedules not yet upserted."""
-        await self.app.open()
-        if self._synced.issuperset(self.app.declared_schedules):
-            return
-        await self._upsert_declared()
+    async def _open(self) -> RuntimeContext:
+        """Open the app and upsert the declared schedules not yet upserted; the app's context."""
+        context = self.app.context
+        await context.open()
+        await context.declared.upsert(context.store, context.clock)
+        return context
 
     async def add(
         self, schedule_id: str, *, task: Task[Any] | str, trigger: Trigger, **options: Any
@@ -123,42 +132,39 @@ class Schedules:
         ``misfire_grace`` (s), ``max_catchup``, ``jitter`` (s), ``overlap`` (allow | skip).
         """
         schedule = build_schedule(self.app, schedule_id, task=task, trigger=trigger, **options)
-        return await self._put(schedule)
-
-    async def _put(self, schedule: Schedule) -> ScheduleInfo:
-        await self._open()
-        stored = await self.app.store.put_schedule(schedule, now=self.app.clock.now())
-        return ScheduleInfo.of(stored)
+        context = await self._open()
+        return ScheduleInfo.of(await context.store.put_schedule(schedule, now=context.clock.now()))
 
     async def get(self, schedule_id: str) -> ScheduleInfo:
         _limits.name(schedule_id, "schedule id")
-        await self._open()
-        schedule = await self.app.store.get_schedule(schedule_id)
+        context = await self._open()
+        schedule = await context.store.get_schedule(schedule_id)
         if schedule is None:
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
         return ScheduleInfo.of(schedule)
 
     async def list(self) -> list[ScheduleInfo]:
-        await self._open()
-        return [ScheduleInfo.of(s) for s in await self.app.store.list_schedules()]
+        context = await self._open()
+        return [ScheduleInfo.of(s) for s in await context.store.list_schedules()]
 
     async def pause(self, schedule_id: str) -> ScheduleInfo:
         _limits.name(schedule_id, "schedule id")
-        await self._open()
-        now = self.app.clock.now()
-        stored = await self.app.store.set_schedule_paused(schedule_id, True, next_fire_at=None, now=now)
+        context = await self._open()
+        now = context.clock.now()
+        stored = await context.store.set_schedule_paused(schedule_id, True, next_fire_at=None, now=now)
         return ScheduleInfo.of(stored)
 
     async def resume(self, schedule_id: str) -> ScheduleInfo:
         """Resume; fires missed while paused are not made up (the next fire is after now)."""
         info = await self.get(schedule_id)
-        now = self.app.clock.now()
+        context = self.app.context
+        now = context.clock.now()
         trigger = info.trigger
         if isinstance(trigger, At) and info.last_fire_at is None:
             next_fire = trigger.first_fire(now)  # a one-time schedule that never fired still owes its run
         else:
             next_fire = trigger.next_fire(now)
-        stored = await self.app.store.set_schedule_paused(schedule_id, False, next_fire_at=next_fire, now=now)
+        stored = await context.store.set_schedule_paused(schedule_id, False, next_fire_at=next_fire, now=now)
         return ScheduleInfo.of(stored)
 
     async def remove(self, schedule_id: str) -> bool:
@@ -166,16 +172,16 @@ class Schedules:
         the next time a process declaring it opens: remove it from the code (and start a
         scheduler with ``--prune``) to retire it for good."""
         _limits.name(schedule_id, "schedule id")
-        await self._open()
-        return await self.app.store.remove_schedule(schedule_id)
+        context = await self._open()
+        return await context.store.remove_schedule(schedule_id)
 
     async def trigger_now(self, schedule_id: str) -> Job:
         """Queue one job for the schedule now, outside its trigger (its fires are unaffected)."""
         info = await self.get(schedule_id)
-        record = info.record
-        now = self.app.clock.now()
-        job = schedule_job(record, self.app.tasks.get(record.task), now=now, due=now, fire=None)
-        [result] = await self.app.store.add([job], now=now)
+        record, context = info.record, self.app.context
+        now = context.clock.now()
+        job = schedule_job(record, context.tasks.get(record.task), now=now, due=now, fire=None)
+        [result] = await context.store.add([job], now=now)
         return result.job
 
     async def sync_declared(self, *, prune: bool = False) -> builtins.list[str]:
@@ -184,24 +190,8 @@ class Schedules:
         Unchanged definitions write nothing, so any number of instances can do this at start-up;
         state (run counts, pause flag) is kept. With ``prune``, schedules declared in code
         earlier but not any more are removed. Returns the ids removed. (Any use of
-        ``app.schedules`` upserts them too, without pruning; a scheduler calls this.)
+        ``app.schedules`` upserts them too, without pruning; a scheduler does this.)
         """
-        await self.app.open()
-        await self._upsert_declared(everything=True)
-        removed: builtins.list[str] = []
-        if prune:
-            for existing in await self.app.store.list_schedules():
-                if existing.origin == "code" and existing.id not in self.app.declared_schedules:
-                    await self.app.store.remove_schedule(existing.id)
-                    removed.append(existing.id)
-        return removed
-
-    async def _upsert_declared(self, *, everything: bool = False) -> None:
-        now = self.app.clock.now()
-        for sid, schedule in builtins.list(self.app.declared_schedules.items()):
-            if sid in self._synced and not everything:
-                continue
-            first = load_trigger(schedule.trigger).first_fire(now)
-            fresh = schedule.replace(next_fire_at=first, created_at=now, updated_at=now)
-            await self.app.store.put_schedule(fresh, now=now)
-            self._synced.add(sid)
+        context = self.app.context
+        await context.open()
+        return await context.declared.sync(context.store, context.clock, prune=prune)

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
+from rota._ids import new_id
 from rota._models import Job
-from rota._retry import RetryPolicy
+from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import Codec, codec_for
+from rota.runtime.context import DEFAULT_QUEUE
+from rota.runtime.locks import task_lock_key
+from rota.runtime.settings import AppConfig
 
-if TYPE_CHECKING:
-    from rota._app import App
-
+#: A task's payload type: the annotation of its handler's one parameter (None: it takes none).
 P = TypeVar("P")
 
-_NO_PAYLOAD = object()
+
+class EnqueueOptions(TypedDict, total=False):
+    """When and how a job is queued (``Task.enqueue``, ``Task.prepare``, ``App.enqueue``):
+    ``delay`` (seconds or ``timedelta``) or ``at`` (an aware datetime); ``key`` dedupes (a
+    job with that key already in the store is returned instead of a new one); ``priority``
+    and ``queue`` override the task's."""
+
+    delay: float | timedelta | None
+    at: datetime | None
+    key: str | None
+    priority: int | None
+    queue: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +49,46 @@ class JobSpec:
     queue: str | None = None
 
 
+class TaskOptions(TypedDict, total=False):
+    """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
+    ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
+    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
+
+    name: str | None
+    queue: str
+    priority: int
+    retry: RetryPolicy | int | None
+    timeout: float | timedelta | None
+    lock: str | None
+
+
+class TaskDecorator(Protocol):
+    """What ``@app.task(...)``, ``@app.cron(...)`` and ``@app.every(...)`` return: turns a
+    handler (or, for schedules, a task) into a ``Task`` of the handler's payload type."""
+
+    @overload
+    def __call__(self, fn: Callable[[P], object], /) -> Task[P]: ...
+    @overload
+    def __call__(self, fn: Callable[[], object], /) -> Task[None]: ...
+
+
+class TaskOwner(Protocol):
+    """What a task needs of the App that registered it (``App`` is one)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    async def enqueue_many(self, specs: Iterable[JobSpec], /) -> list[Job]: ...
+
+
 class Task(Generic[P]):
-    """A registered task. Calling it runs the function directly (handy in tests)."""
+    """A registered task (``@app.task``); ``P`` is its payload type, so a type checker refuses
+    ``task.enqueue(...)`` with a payload of another type. Calling it runs the function
+    directly (handy in tests)."""
 
     def __init__(
         self,
-        app: App,
+        app: TaskOwner,
         fn: Callable[..., Any],
         *,
         name: str,
@@ -71,7 +118,7 @@ class Task(Generic[P]):
 
     # -- payloads ----------------------------------------------------------------------------
 
-    def encode(self, payload: Any) -> bytes:
+    def encode(self, payload: object) -> bytes:
         """Validate and encode a payload; raises PayloadError if it does not fit its type or
         is larger than the app's ``max_payload_bytes`` once encoded."""
         data = self.codec.encode(payload if self.takes_payload else None)
@@ -82,57 +129,103 @@ class Task(Generic[P]):
                 f"{limit:,} (App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
             )
         if self.lock is not None:
-            from rota.runtime.locks import task_lock_key
-
             # a payload the lock key cannot be formatted from would fail every run: refuse it now
             task_lock_key(self, self.decode(data))
         return data
 
-    def decode(self, data: bytes) -> Any:
-        return self.codec.decode(data)
+    def decode(self, data: bytes) -> P:
+        decoded: P = self.codec.decode(data)
+        return decoded
 
-    async def invoke(self, payload: Any) -> Any:
+    async def invoke(self, payload: object) -> object:
         """Run the handler with a decoded payload (async handlers only; sync ones use call_sync)."""
         if self.takes_payload:
             return await self.fn(payload)
         return await self.fn()
 
-    def call_sync(self, payload: Any) -> Any:
-        return self.fn(payload) if self.takes_payload else self.fn()
+    def call_sync(self, payload: object) -> object:
+        result: object = self.fn(payload) if self.takes_payload else self.fn()
+        return result
 
     # -- enqueueing --------------------------------------------------------------------------
 
-    def prepare(
-        self,
-        payload: P | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        at: datetime | None = None,
-        key: str | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-    ) -> JobSpec:
-        """Validate a payload and the options now and return a spec for ``App.enqueue_many``."""
-        spec = JobSpec(self, self.encode(payload), delay, at, key, priority, queue)
-        check_spec(spec)
-        return spec
+    @overload
+    def prepare(self: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> JobSpec: ...
+    @overload
+    def prepare(self, payload: P, **options: Unpack[EnqueueOptions]) -> JobSpec: ...
 
-    async def enqueue(
-        self,
-        payload: P | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        at: datetime | None = None,
-        key: str | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-    ) -> Job:
+    def prepare(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> JobSpec:
+        """Validate a payload and the options now and return a spec for ``App.enqueue_many``."""
+        return self._spec(payload, options)
+
+    @overload
+    async def enqueue(self: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    async def enqueue(self, payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+
+    async def enqueue(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job:
         """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
 
         With ``key``, a job with that key already in the store is returned instead of a new one.
         """
-        spec = self.prepare(payload, delay=delay, at=at, key=key, priority=priority, queue=queue)
-        return (await self.app.enqueue_many([spec]))[0]
+        return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
+
+    def _spec(self, payload: object, options: EnqueueOptions) -> JobSpec:
+        _limits.options(options, EnqueueOptions.__annotations__, "enqueue")
+        spec = JobSpec(self, self.encode(payload), **options)
+        check_spec(spec)
+        return spec
+
+
+def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions) -> Task[Any]:
+    """A task of ``fn`` with ``options`` checked against the documented limits."""
+    if not callable(fn):
+        raise ConfigError(f"a task must be a function, got {type(fn).__name__}")
+    name = options.get("name")
+    name = _limits.name(f"{fn.__module__}.{fn.__qualname__}" if name is None else name, "task name")
+    lock = options.get("lock")
+    if lock is not None:
+        _limits.name(lock, "task lock key")
+    return Task(
+        owner, fn, name=name, queue=_limits.name(options.get("queue", DEFAULT_QUEUE), "queue"),
+        priority=_limits.priority(options.get("priority", 0)), retry=_retry_policy(options.get("retry")),
+        timeout=_timeout(options.get("timeout")), lock=lock,
+    )  # fmt: skip
+
+
+def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
+    """The job a spec describes, every option checked against the documented limits
+    (``ConfigError``); nothing is written until every spec of a call has passed."""
+    if not isinstance(spec, JobSpec):
+        raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
+    task = spec.task
+    if not isinstance(task, Task):
+        raise ConfigError(f"JobSpec.task must be a Task, got {type(task).__name__}")
+    check_spec(spec)
+    if not isinstance(spec.payload, bytes):
+        raise ConfigError("JobSpec.payload must be encoded bytes: build specs with task.prepare(...)")
+    if len(spec.payload) > max_payload_bytes:
+        raise PayloadError(
+            f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
+            f"limit of {max_payload_bytes:,}"
+        )
+    due = now
+    if spec.at is not None:
+        due = _limits.instant(spec.at, "at")
+    elif spec.delay is not None:
+        due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
+    return Job(
+        id=new_id(),
+        task=task.name,
+        queue=spec.queue or task.queue,
+        payload=spec.payload,
+        priority=task.priority if spec.priority is None else spec.priority,
+        due_at=due,
+        created_at=now,
+        max_attempts=task.retry.attempts,
+        key=spec.key,
+        timeout=task.timeout,
+    )
 
 
 def check_spec(spec: JobSpec) -> None:
@@ -174,4 +267,17 @@ def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:
     return hints.get(params[0].name, Any), True
 
 
-AsyncHandler = Callable[[Any], Awaitable[Any]]
+def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    if retry is None:
+        return DEFAULT_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return RetryPolicy(attempts=retry)
+    raise ConfigError(f"retry must be a RetryPolicy or a number of attempts, got {type(retry).__name__}")
+
+
+def _timeout(timeout: float | timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    return _limits.duration(timeout, "timeout", positive=True)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from rota._app import App
 from rota._models import Attempt, Job, QueueStats
-from rota._task import JobSpec, Task
+from rota._task import EnqueueOptions, JobSpec, Task
 
-P = ParamSpec("P")
+A = ParamSpec("A")
+P = TypeVar("P")  # a task's payload type
 T = TypeVar("T")
 
 
@@ -32,7 +33,7 @@ class Portal:
         self._thread = threading.Thread(target=self._loop.run_forever, name="rota-portal", daemon=True)
         self._thread.start()
 
-    def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self, fn: Callable[A, Awaitable[T]], *args: A.args, **kwargs: A.kwargs) -> T:
         async def run() -> T:
             return await fn(*args, **kwargs)
 
@@ -52,8 +53,22 @@ class SyncApp:
         self.app = app
         self._portal = Portal()
 
-    def enqueue(self, task: Task[Any] | str, payload: Any = None, **options: Any) -> Job:
-        return self._portal.call(self.app.enqueue, task, payload, **options)
+    @overload
+    def enqueue(self, task: Task[P], payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    def enqueue(self, task: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+    @overload
+    def enqueue(self, task: str, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+
+    def enqueue(
+        self, task: Task[Any] | str, payload: object = None, **options: Unpack[EnqueueOptions]
+    ) -> Job:
+        """``App.enqueue``, blocking."""
+
+        async def enqueue() -> Job:
+            return await self.app.enqueue(task, payload, **options)
+
+        return self._portal.call(enqueue)
 
     def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
         return self._portal.call(self.app.enqueue_many, list(specs))
@@ -79,7 +94,7 @@ class SyncApp:
     def wait_until_idle(self, timeout: float | None = None) -> None:
         self._portal.call(self.app.wait_until_idle, timeout)
 
-    def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self, fn: Callable[A, Awaitable[T]], *args: A.args, **kwargs: A.kwargs) -> T:
         """Run any coroutine function of the async API, e.g. ``call(app.schedules.pause, "x")``."""
         return self._portal.call(fn, *args, **kwargs)
 

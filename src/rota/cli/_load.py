@@ -9,11 +9,15 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 from rota._app import App
 from rota._errors import ConfigError, RotaError
 
 log = logging.getLogger("rota.cli")
+T = TypeVar("T")
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", re.ASCII)
 
@@ -60,6 +64,36 @@ def app_from_args(args: argparse.Namespace) -> App:
             app.use_store(args.store)
         return app
     return App(args.store)
+
+
+async def on_app(args: argparse.Namespace, action: Callable[[App], Awaitable[T]]) -> T:
+    """Run ``action`` on the app the arguments name, then close its store."""
+    app = app_from_args(args)
+    try:
+        return await action(app)
+    finally:
+        await app.close()
+
+
+def add_listing(actions: Any, what: str, handler: Command) -> argparse.ArgumentParser:
+    """``ACTION list [--json]``, with the app options."""
+    listing: argparse.ArgumentParser = actions.add_parser("list", help=f"list {what}")
+    add_app_options(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=handler)
+    return listing
+
+
+def add_actions_on_one(actions: Any, argument: str, commands: Iterable[tuple[str, Command, str]]) -> None:
+    """One subcommand per ``(name, handler, help)``, each taking ``argument`` (a job or
+    schedule id) and the app options; ``show`` also takes ``--json``."""
+    for name, handler, text in commands:
+        sub = actions.add_parser(name, help=text)
+        add_app_options(sub)
+        sub.add_argument(argument)
+        if name == "show":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.set_defaults(run=handler)
 
 
 async def close_app(app: App, timeout: float = 10.0) -> None:

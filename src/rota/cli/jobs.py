@@ -7,8 +7,10 @@ from typing import Any
 
 from rich.markup import escape
 
+from rota._app import App
 from rota._convert import parse_duration
 from rota._errors import ConfigError
+from rota._models import Attempt, Job
 from rota.cli._format import (
     attempt_dict,
     attempts_table,
@@ -19,7 +21,7 @@ from rota.cli._format import (
     print_json,
     when,
 )
-from rota.cli._load import add_app_options, app_from_args
+from rota.cli._load import add_actions_on_one, add_app_options, add_listing, on_app
 
 
 def register(commands: Any) -> None:
@@ -27,25 +29,16 @@ def register(commands: Any) -> None:
         "jobs", help="list, show, cancel, retry or purge jobs"
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="list jobs")
-    add_app_options(listing)
+    listing = add_listing(actions, "jobs", list_jobs)
     listing.add_argument("--status", help="pending, running, succeeded, failed or cancelled")
     listing.add_argument("--queue")
     listing.add_argument("--task")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (1-10000, default 50)")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(run=list_jobs)
-    for name, handler, text in (
+    add_actions_on_one(actions, "job_id", (
         ("show", show, "show a job, its last error and traceback, its result and its attempts"),
         ("cancel", cancel, "cancel a pending or running job"),
         ("retry", retry, "run a failed or cancelled job again"),
-    ):
-        sub = actions.add_parser(name, help=text)
-        add_app_options(sub)
-        sub.add_argument("job_id")
-        if name == "show":
-            sub.add_argument("--json", action="store_true", help="print JSON")
-        sub.set_defaults(run=handler)
+    ))  # fmt: skip
     purge = actions.add_parser("purge", help="delete finished jobs older than a retention")
     add_app_options(purge)
     purge.add_argument(
@@ -60,11 +53,10 @@ def register(commands: Any) -> None:
 
 
 async def list_jobs(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        jobs = await app.list_jobs(status=args.status, queue=args.queue, task=args.task, limit=args.limit)
-    finally:
-        await app.close()
+    jobs = await on_app(
+        args,
+        lambda app: app.list_jobs(status=args.status, queue=args.queue, task=args.task, limit=args.limit),
+    )
     if args.json:
         print_json([job_dict(j) for j in jobs])
     else:
@@ -73,12 +65,10 @@ async def list_jobs(args: argparse.Namespace) -> int:
 
 
 async def show(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        job = await app.get_job(args.job_id)
-        attempts = await app.attempts(args.job_id)
-    finally:
-        await app.close()
+    async def load(app: App) -> tuple[Job, list[Attempt]]:
+        return await app.get_job(args.job_id), await app.attempts(args.job_id)
+
+    job, attempts = await on_app(args, load)
     if args.json:
         print_json({**job_dict(job), "attempts": [attempt_dict(a) for a in attempts]})
         return 0
@@ -103,21 +93,14 @@ async def show(args: argparse.Namespace) -> int:
 
 
 async def cancel(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        job = await app.cancel(args.job_id)
-    finally:
-        await app.close()
-    print(f"{job.id} {job.status}")
-    return 0
+    return _state(await on_app(args, lambda app: app.cancel(args.job_id)))
 
 
 async def retry(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        job = await app.requeue(args.job_id)
-    finally:
-        await app.close()
+    return _state(await on_app(args, lambda app: app.requeue(args.job_id)))
+
+
+def _state(job: Job) -> int:
     print(f"{job.id} {job.status}")
     return 0
 
@@ -129,10 +112,6 @@ async def purge_jobs(args: argparse.Namespace) -> int:
         statuses = [s.strip() for s in args.status.split(",") if s.strip()]
         if not statuses:
             raise ConfigError("--status needs at least one of succeeded, failed, cancelled")
-    app = app_from_args(args)
-    try:
-        removed = await app.purge(older_than=age, statuses=statuses)
-    finally:
-        await app.close()
+    removed = await on_app(args, lambda app: app.purge(older_than=age, statuses=statuses))
     print(f"purged {removed} job{'s' if removed != 1 else ''}")
     return 0

@@ -14,30 +14,21 @@ from rich.table import Table
 
 from rota._schedules import ScheduleInfo
 from rota.cli._format import console, iso, json_value, plain, print_json
-from rota.cli._load import add_app_options, app_from_args
+from rota.cli._load import add_actions_on_one, add_app_options, add_listing, app_from_args, on_app
 from rota.runtime.services import LeaderServices
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("schedules", help="inspect and steer schedules")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="list schedules with their next fire times")
-    add_app_options(listing)
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(run=list_schedules)
-    for name, handler, text in (
+    add_listing(actions, "schedules with their next fire times", list_schedules)
+    add_actions_on_one(actions, "schedule_id", (
         ("show", show, "show one schedule"),
         ("pause", pause, "stop firing until resumed"),
         ("resume", resume, "fire again from the next fire after now"),
         ("remove", remove, "delete a schedule (its jobs stay)"),
         ("trigger-now", trigger_now, "queue one job for the schedule now"),
-    ):
-        sub = actions.add_parser(name, help=text)
-        add_app_options(sub)
-        sub.add_argument("schedule_id")
-        if name == "show":
-            sub.add_argument("--json", action="store_true", help="print JSON")
-        sub.set_defaults(run=handler)
+    ))  # fmt: skip
 
     runner: argparse.ArgumentParser = commands.add_parser("scheduler", help="run only the scheduler loop")
     add_app_options(runner, required=True)
@@ -73,11 +64,7 @@ def upcoming(info: ScheduleInfo, count: int = UPCOMING) -> list[datetime]:
 
 
 async def list_schedules(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        schedules = await app.schedules.list()
-    finally:
-        await app.close()
+    schedules = await on_app(args, lambda app: app.schedules.list())
     if args.json:
         print_json([schedule_dict(s) for s in schedules])
         return 0
@@ -94,11 +81,7 @@ async def list_schedules(args: argparse.Namespace) -> int:
 
 
 async def show(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        s = await app.schedules.get(args.schedule_id)
-    finally:
-        await app.close()
+    s = await on_app(args, lambda app: app.schedules.get(args.schedule_id))
     if args.json:
         print_json(schedule_dict(s))
         return 0
@@ -130,31 +113,22 @@ def schedule_dict(s: ScheduleInfo) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _change(args: argparse.Namespace, action: str) -> int:
-    app = app_from_args(args)
-    try:
-        info = await getattr(app.schedules, action)(args.schedule_id)
-    finally:
-        await app.close()
+def _state(info: ScheduleInfo) -> int:
     state = "paused" if info.paused else f"active, next fire {local(info.next_fire_at, info)}"
     print(f"{info.id}: {state}")
     return 0
 
 
 async def pause(args: argparse.Namespace) -> int:
-    return await _change(args, "pause")
+    return _state(await on_app(args, lambda app: app.schedules.pause(args.schedule_id)))
 
 
 async def resume(args: argparse.Namespace) -> int:
-    return await _change(args, "resume")
+    return _state(await on_app(args, lambda app: app.schedules.resume(args.schedule_id)))
 
 
 async def remove(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        removed = await app.schedules.remove(args.schedule_id)
-    finally:
-        await app.close()
+    removed = await on_app(args, lambda app: app.schedules.remove(args.schedule_id))
     if not removed:
         print(f"rota: error: no schedule with id {args.schedule_id!r}", file=sys.stderr)
         return 1
@@ -163,11 +137,7 @@ async def remove(args: argparse.Namespace) -> int:
 
 
 async def trigger_now(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        job = await app.schedules.trigger_now(args.schedule_id)
-    finally:
-        await app.close()
+    job = await on_app(args, lambda app: app.schedules.trigger_now(args.schedule_id))
     print(job.id)
     return 0
 
@@ -176,16 +146,13 @@ async def run_scheduler(args: argparse.Namespace) -> int:
     """The scheduler loop alone, leader-elected like a worker's (only the leader fires)."""
     app = app_from_args(args)
     services = LeaderServices(
-        app, scheduler=True, prune_schedules=args.prune, schedule_lease=args.schedule_lease
+        app.context, scheduler=True, prune_schedules=args.prune, schedule_lease=args.schedule_lease
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, services.stop)
     try:
-        await services.start()
-        await stop.wait()
+        await services.run()
     finally:
-        await services.stop()
         await app.close()
     return 0

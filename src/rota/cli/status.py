@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.table import Table
 
-from rota._health import Health
 from rota.cli._format import console, when
-from rota.cli._load import add_app_options, app_from_args
+from rota.cli._load import add_app_options, on_app
+from rota.runtime.health import Health
 
 #: Health fields about the reporting process itself; ``rota status`` runs no worker, so they
 #: would describe the CLI, not the cluster.
@@ -29,11 +29,7 @@ def register(commands: Any) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    try:
-        report = await app.health()
-    finally:
-        await app.close()
+    report = await on_app(args, lambda app: app.health())
     if args.json:
         data = {k: v for k, v in report.to_dict().items() if k not in _LOCAL}
         print(json.dumps(data, indent=2, sort_keys=True))

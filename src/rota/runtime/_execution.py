@@ -7,22 +7,19 @@ import asyncio
 import contextvars
 import logging
 import random
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rota._clock import Clock, SystemClock
-from rota._errors import Cancel, PayloadError, Retry, TaskNotFound
+from rota._clock import Clock
+from rota._errors import PayloadError, TaskNotFound
 from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, Outcome
-from rota.runtime._runs import Run, WorkerCounters
+from rota._signals import Cancel, Retry
+from rota.runtime._runs import Run, Stop, WorkerCounters
+from rota.runtime.context import Handler, RuntimeContext
 from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.outcomes import encode_result, error_info, failure
 from rota.runtime.threads import DaemonThreadPool
 from rota.stores._salvage import job_defect
-
-if TYPE_CHECKING:
-    from rota._app import App
-    from rota._task import Task
 
 log = logging.getLogger("rota.worker")
 
@@ -30,10 +27,10 @@ log = logging.getLogger("rota.worker")
 class Execution:
     """The worker's part that runs jobs (a mixin of ``Worker``)."""
 
-    app: App
+    context: RuntimeContext
     clock: Clock
     id: str
-    lease: timedelta
+    lease: float  # seconds
     rng: random.Random
     counters: WorkerCounters
     _running: dict[str, Run]
@@ -43,7 +40,7 @@ class Execution:
 
         def _record(self, run: Run, finish: Finish) -> None: ...
 
-        def _drop(self, run: Run, reason: str) -> None: ...
+        def _drop(self, run: Run, reason: Stop) -> None: ...
 
     def _launch(self, job: Job) -> None:
         run = Run(job)
@@ -51,18 +48,9 @@ class Execution:
         self.counters.claimed += 1
         run.task = asyncio.create_task(self._execute(run))
         if job.timeout and job.defect is None:
-            if isinstance(self.clock, SystemClock):
-                run.watchdog = asyncio.get_running_loop().call_later(
-                    job.timeout, self._cancel, run, "timeout"
-                )
-            else:
-                run.watchdog = asyncio.create_task(self._fake_watchdog(run, job.timeout))
+            run.watchdog = self.clock.call_later(job.timeout, lambda: self._cancel(run, Stop.TIMEOUT))
 
-    async def _fake_watchdog(self, run: Run, seconds: float) -> None:
-        await self.clock.sleep(seconds)
-        self._cancel(run, "timeout")
-
-    def _cancel(self, run: Run, reason: str) -> None:
+    def _cancel(self, run: Run, reason: Stop) -> None:
         if run.finishing or run.reason is not None or run.task is None:
             return
         run.reason = reason
@@ -89,7 +77,7 @@ class Execution:
             error = ErrorInfo("InvalidJob", f"the stored job cannot run: {defect}")
             self._record(run, Finish(job.id, job.token, Outcome.FAILED, error=error))
             return
-        task = self.app.tasks.get(job.task)
+        task = self.context.tasks.get(job.task)
         try:
             result = await self._invoke(run, task)
         except asyncio.CancelledError as exc:
@@ -123,7 +111,7 @@ class Execution:
             # (a handler released at shutdown while it ran on: _record ignores it, too late)
             self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=encode_result(result)))
 
-    async def _invoke(self, run: Run, task: Task[Any] | None) -> Any:
+    async def _invoke(self, run: Run, task: Handler | None) -> object:
         """Decode the payload, take the task's lock, and run the handler; its result."""
         job = run.job
         if task is None:
@@ -132,15 +120,15 @@ class Execution:
         if task.lock is not None:
             try:
                 run.lock = await acquire_task_lock(
-                    self.app.store, self.clock, task, payload, owner=f"{self.id}/{job.id}",
-                    ttl=self.lease, wait=self.lease.total_seconds() / 3,
-                    on_lost=lambda: self._cancel(run, "lock_lost"),
+                    self.context, task, payload, owner=f"{self.id}/{job.id}", ttl=self.lease,
+                    wait=self.lease / 3, on_lost=lambda: self._cancel(run, Stop.LOCK_LOST),
                 )  # fmt: skip
             except LockBusy:
-                run.reason = "lock_busy"  # given back: the attempt is not spent
+                run.reason = Stop.LOCK_BUSY  # given back: the attempt is not spent
                 raise
-        if self.app.events.active:
-            self.app.events.emit(Event(EventKind.STARTED, job))
+        events = self.context.events
+        if events.active:
+            events.emit(Event(EventKind.STARTED, job))
         if task.is_async:
             return await task.invoke(payload)
         assert self._pool is not None
@@ -151,21 +139,21 @@ class Execution:
             raise result.exc  # here, in a coroutine, with the handler's own traceback
         return result
 
-    def _ended_by_us(self, run: Run, task: Task[Any] | None) -> None:
+    def _ended_by_us(self, run: Run, task: Handler | None) -> None:
         """The run ended because the worker stopped it (``run.reason``)."""
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             current.uncancel()
-        if run.reason == "timeout":
+        if run.reason is Stop.TIMEOUT:
             error = ErrorInfo("TimeoutError", f"timed out after {run.job.timeout:g}s")
             self._record(run, self._failure(run.job, task, Outcome.TIMED_OUT, error))
         else:
-            self._drop(run, run.reason or "shutdown")
+            self._drop(run, run.reason or Stop.SHUTDOWN)
 
     def _failure(
         self,
         job: Job,
-        task: Task[Any] | None,
+        task: Handler | None,
         outcome: Outcome,
         error: ErrorInfo,
         *,
@@ -190,7 +178,7 @@ class _Raised:
         self.exc = exc
 
 
-def _call_sync(task: Task[Any], payload: Any) -> Any:
+def _call_sync(task: Handler, payload: object) -> object:
     try:
         return task.call_sync(payload)
     except Exception:

@@ -114,32 +114,38 @@ class LeaseKeeper:
                     "lease %s of %s expired locally before it could be renewed", self.name, self.owner
                 )
                 break
-            lease = self.lease
-            started, now = self.clock.monotonic(), self.clock.now()
-            call = self.store.renew_lease(
-                self.name, owner=self.owner, token=lease.token, ttl=self._ttl, now=now
-            )
-            try:
-                renewed = await before_deadline(self.clock, self.deadline, call)
-            except _Late:
-                log.warning("lease %s of %s: renewal did not complete in time", self.name, self.owner)
-                break
-            except StoreUnavailable as exc:
-                failures += 1
-                log.warning(
-                    "lease %s: renewal failed (%s); %.1fs of validity left", self.name, exc, self.remaining()
-                )
-                continue
-            except Exception:
-                failures += 1
-                log.exception("lease %s: renewal raised", self.name)
-                continue
+            renewed = await self._renew(self.lease)
             if renewed is None:
-                log.warning("lease %s of %s was lost (taken over or expired)", self.name, self.owner)
+                failures += 1
+            elif not renewed:
                 break
-            failures = 0
-            self._hold(renewed, started)
+            else:
+                failures = 0
         self.deadline = float("-inf")
+
+    async def _renew(self, lease: Lease) -> bool | None:
+        """One renewal: True when it got through, False when the lease is lost (refused, or
+        not answered before the deadline), None when it failed and may be retried."""
+        started, now = self.clock.monotonic(), self.clock.now()
+        call = self.store.renew_lease(self.name, owner=self.owner, token=lease.token, ttl=self._ttl, now=now)
+        try:
+            renewed = await before_deadline(self.clock, self.deadline, call)
+        except _Late:
+            log.warning("lease %s of %s: renewal did not complete in time", self.name, self.owner)
+            return False
+        except StoreUnavailable as exc:
+            log.warning(
+                "lease %s: renewal failed (%s); %.1fs of validity left", self.name, exc, self.remaining()
+            )
+            return None
+        except Exception:
+            log.exception("lease %s: renewal raised", self.name)
+            return None
+        if renewed is None:
+            log.warning("lease %s of %s was lost (taken over or expired)", self.name, self.owner)
+            return False
+        self._hold(renewed, started)
+        return True
 
     async def release_quietly(self, lease: Lease | None = None) -> bool:
         """Release the last term's lease (or ``lease``) if the store still has it as ours;
@@ -193,16 +199,11 @@ async def before_deadline(clock: Clock, deadline: float, call: Awaitable[T]) -> 
     return task.result()
 
 
-async def acquire_waiting(
-    keeper: LeaseKeeper,
-    *,
-    timeout: float | None,
-    retry_interval: float,
-) -> bool:
+async def acquire_waiting(keeper: LeaseKeeper, *, timeout: float | None) -> bool:
     """Try to take the lease until it is ours or ``timeout`` seconds (None: forever) pass.
 
-    Between attempts it sleeps ``retry_interval``, or less: until the holder's lease expires.
-    Store outages are retried the same way. Returns whether the lease was taken.
+    Between attempts it sleeps the timing's ``retry_interval``, or less: until the holder's
+    lease expires. Store outages are retried the same way. Returns whether it was taken.
     """
     clock = keeper.clock
     give_up = None if timeout is None else clock.monotonic() + timeout
@@ -216,7 +217,7 @@ async def acquire_waiting(
             log.warning("lease %s: acquire failed (%s)", keeper.name, exc)
             holder = None
             free_streak = 1  # no hot retry through an outage
-        pause = retry_interval
+        pause = keeper.timing.retry_interval
         if holder is not None:
             free_streak = 0
             until_expiry = (holder.expires_at - clock.now()).total_seconds()

@@ -7,32 +7,30 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from rota._clock import Clock
 from rota._events import Event, EventKind
 from rota._models import Finish, Outcome
-from rota.runtime._runs import Run, WorkerCounters, cancel_watchdog
+from rota.runtime._runs import Run, Stop, WorkerCounters, cancel_watchdog
+from rota.runtime.context import RuntimeContext
 from rota.runtime.resilience import until_stopped
-
-if TYPE_CHECKING:
-    from rota._app import App
 
 log = logging.getLogger("rota.worker")
 T = TypeVar("T")
 
-RELEASE = Finish("", 0, Outcome.RELEASED)  # marker in the outbox: give the lease back
-
 
 class Outbox:
-    """The worker's part that records outcomes (a mixin of ``Worker``)."""
+    """The worker's part that records outcomes (a mixin of ``Worker``): runs settled with an
+    outcome wait in ``_finishes``, runs given back in ``_releases``, until written."""
 
-    app: App
+    context: RuntimeContext
     clock: Clock
     id: str
     counters: WorkerCounters
     _running: dict[str, Run]
-    _outbox: list[tuple[Run, Finish]]
+    _finishes: list[tuple[Run, Finish]]
+    _releases: list[Run]
     _outbox_ready: asyncio.Event
     _slot_free: asyncio.Event
     _rescan: asyncio.Event
@@ -44,7 +42,7 @@ class Outbox:
         (then None: the lease will expire and another worker takes the job)."""
         return await until_stopped(
             call, clock=self.clock, what=what, stopping=self._abandon.is_set, interrupt=self._abandon,
-            wake=self.app.store.wait_reconnected,
+            wake=self.context.store.wait_reconnected,
         )  # fmt: skip
 
     def _record(self, run: Run, finish: Finish) -> None:
@@ -54,21 +52,21 @@ class Outbox:
             finish = dataclasses.replace(finish, fence=run.lock.fence)
         run.finishing = True
         cancel_watchdog(run)
-        self._outbox.append((run, finish))
+        self._finishes.append((run, finish))
         self._outbox_ready.set()
 
-    def _drop(self, run: Run, reason: str) -> None:
+    def _drop(self, run: Run, reason: Stop) -> None:
         """The run ended without an outcome to write (lease lost, or released at shutdown)."""
         if run.finishing:
             return
         cancel_watchdog(run)
-        if reason in ("shutdown", "lock_busy"):
+        if reason.gives_back:
             run.finishing = True
-            self._outbox.append((run, RELEASE))
+            self._releases.append(run)
             self._outbox_ready.set()
             return
         self.counters.lost += 1
-        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.replace("_", " "))
+        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.value)
         self._forget(run)
 
     def _forget(self, run: Run) -> None:
@@ -84,15 +82,15 @@ class Outbox:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             await self._flush()
-            if self._closing and not self._outbox:
+            if self._closing and not (self._finishes or self._releases):
                 return
 
     async def _flush(self) -> None:
-        while self._outbox:
-            batch, self._outbox = self._outbox, []
-            finishes = [(run, fin) for run, fin in batch if fin is not RELEASE]
-            releases = [run for run, fin in batch if fin is RELEASE]
-            store = self.app.store
+        events = self.context.events
+        while self._finishes or self._releases:
+            finishes, self._finishes = self._finishes, []
+            releases, self._releases = self._releases, []
+            store = self.context.store
             if finishes:
                 results = [fin for _, fin in finishes]
                 applied = await self._write(
@@ -111,8 +109,8 @@ class Outbox:
                     continue
                 for run in releases:
                     self.counters.released += 1
-                    if self.app.events.active:
-                        self.app.events.emit(Event(EventKind.RELEASED, run.job))
+                    if events.active:
+                        events.emit(Event(EventKind.RELEASED, run.job))
                     self._forget(run)
 
     def _unwritten(self, runs: Iterable[Run]) -> None:
@@ -140,5 +138,5 @@ class Outbox:
         else:
             counters.failed += 1
             kind = EventKind.FAILED
-        if self.app.events.active:
-            self.app.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+        if self.context.events.active:
+            self.context.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))

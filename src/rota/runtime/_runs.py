@@ -1,11 +1,29 @@
-"""What the worker keeps per claimed job, and its counters."""
+"""What the worker keeps per claimed job, why it stops one, and its counters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import asyncio
+from dataclasses import dataclass
+from enum import Enum
 
+from rota._clock import Timer
 from rota._models import Job, LeaseRef
+from rota.runtime.locks import TaskLock
+
+
+class Stop(Enum):
+    """Why the worker ended a run before its handler did."""
+
+    TIMEOUT = "timeout"  # the job's timeout passed: a failed attempt (TIMED_OUT)
+    LEASE_LOST = "lease lost"  # the store gave the job to another worker: nothing to record
+    LOCK_LOST = "lock lost"  # the task's lock moved on: nothing to record
+    LOCK_BUSY = "lock busy"  # the task's lock stayed taken: given back, attempt not spent
+    SHUTDOWN = "shutdown"  # the worker is stopping: given back, attempt not spent
+
+    @property
+    def gives_back(self) -> bool:
+        """Whether the job is released (pending again, its attempt not spent)."""
+        return self in (Stop.SHUTDOWN, Stop.LOCK_BUSY)
 
 
 @dataclass(eq=False)
@@ -13,13 +31,13 @@ class Run:
     """One claimed job on this worker, from claim until its outcome (or release) is durable."""
 
     job: Job
-    task: Any = None  # the asyncio.Task running it; None for a job given back unstarted
-    reason: str | None = None  # why we cancelled it: timeout, lease_lost, lock_lost, shutdown...
+    task: asyncio.Task[None] | None = None  # running the handler; None for a job given back unstarted
+    reason: Stop | None = None  # why we stopped it
     finishing: bool = False  # settled: an outcome or a release waits to be written
     lost: bool = False  # the store says the lease is gone: no more heartbeats for it
     abandoned: bool = False  # released at shutdown while its handler ignored cancellation
-    watchdog: Any = None
-    lock: Any = None  # the TaskLock held for a task with ``lock=``; fences the outcome
+    watchdog: Timer | None = None  # the job's timeout
+    lock: TaskLock | None = None  # held for a task with ``lock=``; fences the outcome
 
     @property
     def ref(self) -> LeaseRef:
@@ -28,6 +46,8 @@ class Run:
 
 @dataclass
 class WorkerCounters:
+    """What a worker did so far (``worker.counters``)."""
+
     claimed: int = 0
     succeeded: int = 0
     retried: int = 0
@@ -36,7 +56,6 @@ class WorkerCounters:
     lost: int = 0
     released: int = 0
     unwritten: int = 0  # outcomes and releases given up at the shutdown bound (store down)
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def cancel_watchdog(run: Run) -> None:

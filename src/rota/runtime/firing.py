@@ -9,15 +9,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 from rota._ids import new_id
 from rota._models import Job, MisfirePolicy, Schedule, schedule_key
 from rota._retry import DEFAULT_RETRY
+from rota.runtime.context import Handler
 from rota.triggers import Trigger
-
-if TYPE_CHECKING:
-    from rota._task import Task
 
 # A schedule that missed more fires than this is not walked fire by fire: only the most
 # recent ones matter to any policy, and walking a week of one-second fires would stall.
@@ -92,7 +89,7 @@ def _latest_at_or_before(trigger: Trigger, now: datetime, known: datetime) -> da
 
 
 def schedule_job(
-    schedule: Schedule, task: Task[Any] | None, *, now: datetime, due: datetime, fire: datetime | None
+    schedule: Schedule, task: Handler | None, *, now: datetime, due: datetime, fire: datetime | None
 ) -> Job:
     """The job of one fire (keyed ``(schedule_id, fire_time)``, so the store keeps it unique)
     or, with ``fire=None``, of a manual trigger (no key). Attempts and timeout come from the

@@ -1,6 +1,6 @@
 """Leader election on a named lease with fencing tokens.
 
-``election = leader_election(app, name="rota-scheduler", ttl=30)``; ``await election.start()``
+``election = app.leader_election(name="rota-scheduler", ttl=30)``; ``await election.start()``
 campaigns in the background: it takes the lease ``leader:<name>`` when it is free, renews it
 every ``renew_interval`` while leading, and otherwise retries every ``retry_interval`` (and at
 the moment the current leader's lease is due to expire, so failover takes about one ttl).
@@ -20,19 +20,18 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Unpack
 
+from rota import _limits
 from rota._clock import Clock
-from rota._convert import seconds
 from rota._errors import ConfigError, StoreUnavailable
 from rota._models import Fence, Lease
 from rota.runtime._keeper import LeaseKeeper, acquire_waiting
-from rota.runtime.settings import DEFAULT_ELECTION, LeaderSettings, LeaseTiming, check_instance_id
+from rota.runtime.context import RuntimeContext
+from rota.runtime.lifecycle import Service, Stopping
+from rota.runtime.settings import DEFAULT_ELECTION, LeaseOptions, LeaseTiming, check_instance_id
 from rota.stores.base import Store
-
-if TYPE_CHECKING:
-    from rota._app import App
 
 log = logging.getLogger("rota.leader")
 
@@ -62,8 +61,10 @@ class LeaderInfo:
         return parts[0] if len(parts) == 3 and parts[1].isdigit() else None
 
 
-class LeaderElection:
-    """Campaigns for leadership of ``name`` on ``store`` as ``instance_id``.
+class LeaderElection(Service):
+    """Campaigns for leadership of ``name`` on ``store`` as ``instance_id``; the lease's timing
+    as ``LeaseOptions`` keywords (``ttl``, ``renew_interval``, ``retry_interval``,
+    ``safety_margin``). ``app.leader_election(...)`` builds one on the app's store.
 
     Instance ids must be unique among the contenders (the default one is). Callbacks run
     one at a time, in order, in a task of their own (never blocking renewals): ``on_elected``
@@ -77,21 +78,14 @@ class LeaderElection:
         instance_id: str,
         *,
         name: str = DEFAULT_ELECTION,
-        ttl: float | timedelta = 30.0,
-        renew_interval: float | timedelta | None = None,
-        retry_interval: float | timedelta | None = None,
-        safety_margin: float | timedelta | None = None,
-        opener: Callable[[], Awaitable[Any]] | None = None,
+        opener: Callable[[], Awaitable[object]] | None = None,
+        **timing: Unpack[LeaseOptions],
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"leader election name must be a non-empty string, got {name!r}")
-        self.name = name
+        self.name = _limits.name(name, "leader election name")
         self.instance_id = check_instance_id(instance_id)
-        self.timing = LeaseTiming.build(ttl, renew_interval, safety_margin, what="leader election")
-        retry = self.timing.ttl / 3 if retry_interval is None else seconds(retry_interval, "retry interval")
-        if retry <= 0:
-            raise ConfigError(f"leader election retry interval must be positive, got {retry:g}s")
-        self.retry_interval = retry
+        self.timing = LeaseTiming.build("leader election", **timing)
         self.store = store
         self.clock = clock
         self._keeper = LeaseKeeper(
@@ -106,22 +100,27 @@ class LeaderElection:
         self._leading = asyncio.Event()
         self._queue: deque[tuple[tuple[Callback, ...], LeaderInfo]] = deque()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._resigning: asyncio.Task[bool] | None = None
 
     @classmethod
-    def from_settings(
+    def of(
         cls,
-        store: Store,
-        clock: Clock,
-        settings: LeaderSettings,
+        context: RuntimeContext,
         *,
-        instance_id: str,
-        opener: Callable[[], Awaitable[Any]] | None = None,
+        name: str = DEFAULT_ELECTION,
+        instance_id: str | None = None,
+        **timing: Unpack[LeaseOptions],
     ) -> LeaderElection:
+        """An election on the context's store and clock, as its instance (or ``instance_id``)."""
         return cls(
-            store, clock, settings.instance_id or instance_id, name=settings.name, ttl=settings.ttl,
-            renew_interval=settings.renew_interval, retry_interval=settings.retry_interval,
-            safety_margin=settings.safety_margin, opener=opener,
+            context.store, context.clock, instance_id or context.instance_id, name=name,
+            opener=context.open, **timing,
         )  # fmt: skip
+
+    @property
+    def retry_interval(self) -> float:
+        """Seconds between a follower's attempts to take the lead."""
+        return self.timing.retry_interval
 
     def __repr__(self) -> str:
         return f"<LeaderElection {self.name!r} {self.instance_id} leader={self.is_leader} token={self.token}>"
@@ -209,16 +208,13 @@ class LeaderElection:
         await self._drain()
         return released
 
-    async def stop(self) -> None:
-        """Resign and wait for pending callbacks: the election is idle afterwards."""
-        await self.resign()
-
-    async def __aenter__(self) -> LeaderElection:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def stop(self) -> Awaitable[None]:
+        """Resign (in the background); await it to wait until the lease is released and the
+        pending callbacks have run: the election is idle afterwards."""
+        if self._resigning is None or self._resigning.done():
+            self._resigning = asyncio.ensure_future(self.resign())
+        resigning = self._resigning
+        return Stopping(lambda: resigning)
 
     async def wait_until_leader(self) -> LeaderInfo:
         """Wait (without polling) until this instance leads; returns the term."""
@@ -248,7 +244,7 @@ class LeaderElection:
                 # lost only locally (slow or failed renewals)? free it so another can lead
                 await self._keeper.release_quietly()
             try:
-                taken = await acquire_waiting(self._keeper, timeout=None, retry_interval=self.retry_interval)
+                taken = await acquire_waiting(self._keeper, timeout=None)
             except Exception:
                 log.exception("election %s: acquire failed", self.name)
                 taken = False
@@ -294,22 +290,6 @@ class LeaderElection:
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher is not asyncio.current_task():
             await asyncio.gather(dispatcher, return_exceptions=True)
-
-
-def leader_election(
-    app: App,
-    *,
-    name: str = DEFAULT_ELECTION,
-    ttl: float | timedelta = 30.0,
-    renew_interval: float | timedelta | None = None,
-    retry_interval: float | timedelta | None = None,
-    safety_margin: float | timedelta | None = None,
-) -> LeaderElection:
-    """An election on ``app``'s store and clock as ``app.instance_id`` (``app.leader_election``)."""
-    return LeaderElection(
-        app.store, app.clock, app.instance_id, name=name, ttl=ttl, renew_interval=renew_interval,
-        retry_interval=retry_interval, safety_margin=safety_margin, opener=app.open,
-    )  # fmt: skip
 
 
 def _register(callbacks: list[Callback], callback: Callback) -> Callable[[], None]:

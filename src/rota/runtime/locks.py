@@ -1,6 +1,6 @@
 """Distributed locks with fencing tokens, and the per-key locks of ``@app.task(lock=...)``.
 
-``async with lock(app, "reports:daily", ttl=30) as held:`` waits for the named lease, renews
+``async with app.lock("reports:daily", ttl=30) as held:`` waits for the named lease, renews
 it in the background every ttl/3 and, if it is lost anyway (taken over after a pause, store
 unreachable past the safety margin), cancels the block, which then raises ``LockLost``.
 ``held.fence`` goes on writes the lock guards (``Finish(fence=...)``, ``FireCommit(fence=...)``)
@@ -14,13 +14,14 @@ Lock leases are named ``lock:<name>``; each acquisition has its own owner
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
 from rota import _limits
 from rota._clock import Clock
@@ -29,12 +30,9 @@ from rota._errors import ConfigError, LockLost, PayloadError
 from rota._ids import new_id
 from rota._models import Fence
 from rota.runtime._keeper import LeaseKeeper, acquire_waiting
-from rota.runtime.settings import LeaseTiming
+from rota.runtime.context import Handler, RuntimeContext
+from rota.runtime.settings import LeaseOptions, LeaseTiming
 from rota.stores.base import Store
-
-if TYPE_CHECKING:
-    from rota._app import App
-    from rota._task import Task
 
 log = logging.getLogger("rota.locks")
 
@@ -50,8 +48,10 @@ class Lock:
     """One acquisition of a named distributed lock; use as ``async with``.
 
     ``timeout``: seconds to wait for the lock (None: forever; 0: one try); on expiry
-    ``TimeoutError`` is raised. ``retry_interval``: how often a waiter retries (it also wakes
-    when the holder's lease is due to expire).
+    ``TimeoutError`` is raised. The lease's timing comes as ``LeaseOptions`` keywords
+    (``ttl``, ``renew_interval``, ``safety_margin``, ``retry_interval``: how often a waiter
+    retries, default the renew interval capped at 1 s; it also wakes when the holder's lease is
+    due to expire). ``app.lock(...)`` builds one on the app's store.
     """
 
     def __init__(
@@ -61,33 +61,45 @@ class Lock:
         name: str,
         *,
         owner: str,
-        ttl: float | timedelta = 30.0,
         timeout: float | timedelta | None = None,
-        renew_interval: float | timedelta | None = None,
-        safety_margin: float | timedelta | None = None,
-        retry_interval: float | timedelta | None = None,
-        opener: Callable[[], Any] | None = None,
+        opener: Callable[[], Awaitable[object]] | None = None,
+        **timing: Unpack[LeaseOptions],
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"lock name must be a non-empty string, got {name!r}")
         _limits.name(name, "lock name")
-        timing = LeaseTiming.build(ttl, renew_interval, safety_margin, what=f"lock {name!r}")
+        lease = LeaseTiming.build(f"lock {name!r}", **timing)
+        if timing.get("retry_interval") is None:
+            lease = dataclasses.replace(lease, retry_interval=min(1.0, lease.renew_interval))
         self.name = name
         self.timeout = None if timeout is None else seconds(timeout, "lock timeout")
         if self.timeout is not None and self.timeout < 0:
             raise ConfigError(f"lock timeout must not be negative, got {self.timeout:g}s")
-        retry = (
-            min(1.0, timing.renew_interval) if retry_interval is None else seconds(retry_interval, "retry")
-        )
-        if retry <= 0:
-            raise ConfigError(f"lock retry interval must be positive, got {retry:g}s")
-        self.retry_interval = retry
-        self._keeper = LeaseKeeper(store, clock, name=LOCK_PREFIX + name, owner=owner, timing=timing)
+        self._keeper = LeaseKeeper(store, clock, name=LOCK_PREFIX + name, owner=owner, timing=lease)
         self._opener = opener
         self._renewer: asyncio.Task[None] | None = None
         self._host: asyncio.Task[Any] | None = None
         self._cancelling = 0
         self.lost = False
+
+    @classmethod
+    def of(
+        cls,
+        context: RuntimeContext,
+        name: str,
+        *,
+        timeout: float | timedelta | None = None,
+        **timing: Unpack[LeaseOptions],
+    ) -> Lock:
+        """A lock on the context's store and clock, owned by a fresh id of its instance."""
+        return cls(
+            context.store, context.clock, name, owner=lock_owner(context.instance_id), timeout=timeout,
+            opener=context.open, **timing,
+        )  # fmt: skip
+
+    @property
+    def retry_interval(self) -> float:
+        return self._keeper.timing.retry_interval
 
     def __repr__(self) -> str:
         return f"<Lock {self.name!r} token={self.token} held={self.held}>"
@@ -120,9 +132,7 @@ class Lock:
             await self._opener()
         self.lost = False
         try:
-            taken = await acquire_waiting(
-                self._keeper, timeout=self.timeout, retry_interval=self.retry_interval
-            )
+            taken = await acquire_waiting(self._keeper, timeout=self.timeout)
         except asyncio.CancelledError:
             # an acquire may have reached the store just before the cancellation; give it back
             await asyncio.shield(self._keeper.release_quietly())
@@ -169,24 +179,6 @@ class Lock:
             self._host.cancel(msg=f"lock {self.name!r} lost")
 
 
-def lock(
-    app: App,
-    name: str,
-    *,
-    ttl: float | timedelta = 30.0,
-    timeout: float | timedelta | None = None,
-    renew_interval: float | timedelta | None = None,
-    safety_margin: float | timedelta | None = None,
-    retry_interval: float | timedelta | None = None,
-) -> Lock:
-    """A lock on ``app``'s store and clock (what ``app.lock(...)`` returns)."""
-    return Lock(
-        app.store, app.clock, name, owner=lock_owner(app.instance_id), ttl=ttl, timeout=timeout,
-        renew_interval=renew_interval, safety_margin=safety_margin, retry_interval=retry_interval,
-        opener=app.open,
-    )  # fmt: skip
-
-
 # -- task locks (@app.task(lock="invoice:{customer_id}")) ------------------------------------
 
 
@@ -204,7 +196,7 @@ class _Fields(Mapping[str, Any]):
                 f"which the payload does not have (fields: {known})"
             ) from None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -228,7 +220,7 @@ def _payload_fields(payload: Any) -> dict[str, Any]:
     return values
 
 
-def task_lock_key(task: Task[Any], payload: Any) -> str | None:
+def task_lock_key(task: Handler, payload: object) -> str | None:
     """The lock key of one run: ``task.lock`` formatted with the payload's fields
     (dataclass, pydantic, TypedDict/dict, msgspec Struct, NamedTuple), or ``{payload}`` for the
     whole payload. None when the task has no lock. Raises ``PayloadError`` for a missing field
@@ -271,11 +263,6 @@ class TaskLock:
             self._renewer.cancel()
         self._closing = asyncio.ensure_future(self._close())
 
-    async def wait_closed(self) -> bool:
-        self.close()
-        assert self._closing is not None
-        return await self._closing
-
     async def _close(self) -> bool:
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
@@ -289,33 +276,29 @@ class TaskLock:
 
 
 async def acquire_task_lock(
-    store: Store,
-    clock: Clock,
-    task: Task[Any],
-    payload: Any,
+    context: RuntimeContext,
+    task: Handler,
+    payload: object,
     *,
     owner: str,
-    ttl: float | timedelta,
+    ttl: float,
     wait: float,
     on_lost: Callable[[], None],
-    retry_interval: float = 1.0,
 ) -> TaskLock | None:
     """Take the lock of one run of ``task`` (None when the task has no lock: run freely).
 
-    Waits up to ``wait`` seconds for a busy key, then raises ``LockBusy`` so the caller
-    gives the job back without spending an attempt. ``owner`` should name the run (worker
-    and job), so the lease shows who holds the key. Raises ``PayloadError`` when the key
-    cannot be formatted.
+    Waits up to ``wait`` seconds for a busy key (retrying every second at most), then raises
+    ``LockBusy`` so the caller gives the job back without spending an attempt. ``owner``
+    should name the run (worker and job), so the lease shows who holds the key; the lease
+    lasts ``ttl`` seconds. Raises ``PayloadError`` when the key cannot be formatted.
     """
     key = task_lock_key(task, payload)
     if key is None:
         return None
-    timing = LeaseTiming.build(ttl, what=f"task lock {key!r}")
-    keeper = LeaseKeeper(store, clock, name=LOCK_PREFIX + key, owner=owner, timing=timing)
+    timing = LeaseTiming.build(f"task lock {key!r}", ttl=ttl, retry_interval=min(1.0, max(wait, 0.001)))
+    keeper = LeaseKeeper(context.store, context.clock, name=LOCK_PREFIX + key, owner=owner, timing=timing)
     try:
-        taken = await acquire_waiting(
-            keeper, timeout=wait, retry_interval=min(retry_interval, max(wait, 0.001))
-        )
+        taken = await acquire_waiting(keeper, timeout=wait)
     except asyncio.CancelledError:
         await asyncio.shield(keeper.release_quietly())
         raise

@@ -50,9 +50,9 @@ def failure(
 
 
 def _seconds(delay: object) -> float:
-    if type(delay) not in (int, float):
+    if type(delay) is not int and type(delay) is not float:  # not bool, not a number-like
         raise TypeError(f"{delay!r} is not a number of seconds")
-    seconds = float(delay)  # type: ignore[arg-type]
+    seconds = float(delay)
     if not math.isfinite(seconds):
         raise ValueError(f"{delay!r} seconds")
     return max(0.0, seconds)

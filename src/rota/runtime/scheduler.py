@@ -21,21 +21,21 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol, TypeVar
 
 from rota._convert import seconds
 from rota._errors import ConfigError, InvalidTrigger
 from rota._models import FINAL_STATUSES, Fence, FireCommit, Job, Schedule
+from rota.runtime.context import RuntimeContext
 from rota.runtime.firing import jittered, plan_fires, schedule_job
+from rota.runtime.lifecycle import LoopService
 from rota.runtime.resilience import until_stopped
 from rota.runtime.settings import DEFAULT_TTL
 from rota.runtime.waiting import first_of
 from rota.triggers import load_trigger
 
-if TYPE_CHECKING:
-    from rota._app import App
-
 log = logging.getLogger("rota.scheduler")
+T = TypeVar("T")
 
 
 class Leadership(Protocol):
@@ -47,12 +47,14 @@ class Leadership(Protocol):
     def fence(self) -> Fence | None: ...
 
 
-class Scheduler:
-    """Fires an app's schedules. Run it alone (``rota scheduler``) or inside a worker."""
+class Scheduler(LoopService):
+    """Fires an app's schedules. Run it alone (``rota scheduler``) or inside a worker; it first
+    upserts the schedules declared in code (removing those no longer declared with ``prune``).
+    ``app.scheduler(...)`` builds one for an app."""
 
     def __init__(
         self,
-        app: App,
+        context: RuntimeContext,
         *,
         leadership: Leadership | None = None,
         batch: int = 100,
@@ -61,8 +63,9 @@ class Scheduler:
         prune: bool = False,
         owner: str | None = None,
     ) -> None:
-        self.app = app
-        self.clock = app.clock
+        super().__init__("rota-scheduler")
+        self.context = context
+        self.clock = context.clock
         self.leadership = leadership
         self.batch = batch
         lease_s = DEFAULT_TTL if lease is None else seconds(lease, "schedule lease")
@@ -71,7 +74,7 @@ class Scheduler:
         self.lease = timedelta(seconds=lease_s)
         self.poll_interval = poll_interval
         self.prune = prune
-        self.owner = owner or f"{app.instance_id}/scheduler"
+        self.owner = owner or f"{context.instance_id}/scheduler"
         self.rng = random.Random()
         self.fired = 0  # jobs this scheduler created
         self.passes = 0
@@ -79,7 +82,7 @@ class Scheduler:
         self._stopping = False
         self._leadership_changed = asyncio.Event()
 
-    def stop(self) -> None:
+    def _request_stop(self) -> None:
         self._stopping = True
         self._stop.set()
 
@@ -87,12 +90,14 @@ class Scheduler:
         """Wake the loop (called by the election's callbacks)."""
         self._leadership_changed.set()
 
-    async def run(self) -> None:
-        await self.app.open()
+    async def _serve(self) -> None:
+        context = self.context
+        await context.open()
+        store = context.store
         await self._call(
-            lambda: self.app.schedules.sync_declared(prune=self.prune), "sync declared schedules"
+            lambda: context.declared.sync(store, self.clock, prune=self.prune), "sync declared schedules"
         )
-        store = self.app.store
+        self._ready()
         while not self._stopping:
             if self.leadership is not None and not self.leadership.is_leader:
                 self._leadership_changed.clear()
@@ -103,7 +108,7 @@ class Scheduler:
                 continue
             due = await self._call(store.next_schedule_due, "next_schedule_due")
             poll = self.poll_interval if self.poll_interval is not None else max(store.poll_interval, 1.0)
-            waits: list[Awaitable[Any]] = [store.wait_for_schedules(poll)]
+            waits: list[Awaitable[object]] = [store.wait_for_schedules(poll)]
             if self.leadership is not None:
                 self._leadership_changed.clear()
                 waits.append(self._leadership_changed.wait())
@@ -114,7 +119,7 @@ class Scheduler:
     async def run_once(self) -> int | None:
         """One pass: acquire due schedules and commit their fires. Returns how many were
         acquired (None when interrupted by shutdown)."""
-        store = self.app.store
+        store = self.context.store
         now = self.clock.now()
 
         async def acquire() -> list[Schedule]:
@@ -143,7 +148,8 @@ class Scheduler:
             return
         previous_running = False
         if schedule.overlap == "skip" and schedule.last_job_id:
-            last = await self._call(lambda: self.app.store.get_job(schedule.last_job_id or ""), "get_job")
+            last_id = schedule.last_job_id
+            last = await self._call(lambda: self.context.store.get_job(last_id), "get_job")
             previous_running = last is not None and last.status not in FINAL_STATUSES
         plan = plan_fires(schedule, trigger, now, previous_running=previous_running)
         jobs = tuple(self._job(schedule, fire, now) for fire in plan.fires)
@@ -154,7 +160,7 @@ class Scheduler:
             schedule_id=schedule.id, version=schedule.version, owner=self.owner, jobs=jobs,
             next_fire_at=plan.next_fire_at, last_fire_at=plan.last_fire_at, fence=fence,
         )  # fmt: skip
-        ok = await self._call(lambda: self.app.store.commit_fires(commit, now=now), "commit_fires")
+        ok = await self._call(lambda: self.context.store.commit_fires(commit, now=now), "commit_fires")
         if ok:
             self.fired += len(jobs)
             if plan.missed:
@@ -171,14 +177,15 @@ class Scheduler:
 
     def _job(self, schedule: Schedule, fire: datetime, now: datetime) -> Job:
         due = jittered(fire, schedule.jitter, self.rng)
-        return schedule_job(schedule, self.app.tasks.get(schedule.task), now=now, due=due, fire=fire)
+        return schedule_job(schedule, self.context.tasks.get(schedule.task), now=now, due=due, fire=fire)
 
-    async def _call(self, call: Callable[[], Awaitable[Any]], what: str) -> Any:
+    async def _call(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
+        """A store call retried through outages; None once stopping interrupted it."""
         return await until_stopped(
             call, clock=self.clock, what=what, stopping=lambda: self._stopping, interrupt=self._stop,
-            wake=self.app.store.wait_reconnected,
+            wake=self.context.store.wait_reconnected,
         )  # fmt: skip
 
-    async def _first(self, *awaitables: Awaitable[Any]) -> None:
+    async def _first(self, *awaitables: Awaitable[object]) -> None:
         """Wait for the first of ``awaitables`` or for stop()."""
         await first_of(*awaitables, self._stop.wait())

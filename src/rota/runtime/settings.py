@@ -30,13 +30,13 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from rota import _limits
-from rota._convert import parse_bool, parse_duration, seconds
+from rota._convert import freeze, parse_bool, parse_duration, seconds
 from rota._errors import ConfigError
 from rota._ids import new_id
 
@@ -69,90 +69,114 @@ _SEED_PREFIX = "LEADER_ELECTION_"
 _PAYLOAD_SIZE = re.compile(r"^\s*([0-9]{1,12})\s*(KiB|MiB|B)?\s*$")
 
 
+class LeaseOptions(TypedDict, total=False):
+    """How a named lease is kept: ``app.lock(...)``, ``app.leader_election(...)`` and
+    ``LeaderSettings(...)`` take these keywords; durations in seconds or ``timedelta``.
+
+    ``ttl`` (default 30 s) is the lease's length; ``renew_interval`` (default ttl/3) how often
+    the holder renews it; ``safety_margin`` (default ttl/10) how long before its expiry the
+    holder stops trusting it; ``retry_interval`` how often a waiter tries to take it (default
+    ttl/3 for an election, the renew interval capped at 1 s for a lock).
+    """
+
+    ttl: float | timedelta
+    renew_interval: float | timedelta | None
+    safety_margin: float | timedelta | None
+    retry_interval: float | timedelta | None
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseTiming:
-    """How one named lease is kept: its ``ttl``, how often it is renewed, and how long before
-    its expiry the holder stops trusting it (``safety_margin``: covers clock skew between
-    hosts and the delay between reading the clock and the store applying the write)."""
+    """How one named lease is kept, in seconds: its ``ttl``, how often it is renewed, how long
+    before its expiry the holder stops trusting it (``safety_margin``: covers clock skew
+    between hosts and the delay between reading the clock and the store applying the write),
+    and how often a waiter retries to take it."""
 
     ttl: float
     renew_interval: float
     safety_margin: float
+    retry_interval: float
 
     @classmethod
-    def build(
-        cls,
-        ttl: float | timedelta,
-        renew_interval: float | timedelta | None = None,
-        safety_margin: float | timedelta | None = None,
-        *,
-        what: str = "lease",
-    ) -> LeaseTiming:
-        """Defaults: renew every ttl/3 (two more tries before the lease can lapse), trust it
-        until ttl - ttl/10. Raises ``ConfigError`` unless 0 < renew + margin < ttl."""
-        ttl_s = seconds(ttl, f"{what} ttl")
-        renew = ttl_s / 3 if renew_interval is None else seconds(renew_interval, f"{what} renew interval")
-        margin = ttl_s / 10 if safety_margin is None else seconds(safety_margin, f"{what} safety margin")
-        if ttl_s < 0.003:
-            raise ConfigError(f"{what} ttl must be at least 3 ms, got {ttl_s:g}s")
-        if renew <= 0:
-            raise ConfigError(f"{what} renew interval must be positive, got {renew:g}s")
-        if margin <= 0:
-            raise ConfigError(f"{what} safety margin must be positive, got {margin:g}s")
-        if renew + margin >= ttl_s:
+    def build(cls, what: str = "lease", **options: Unpack[LeaseOptions]) -> LeaseTiming:
+        """``LeaseOptions`` checked and resolved (``what`` names the lease in errors).
+
+        Defaults: renew every ttl/3 (two more tries before the lease can lapse), trust it
+        until ttl - ttl/10, retry every ttl/3. Raises ``ConfigError`` for an unknown option,
+        and unless 0 < renew + margin < ttl and the retry interval is positive."""
+        _limits.options(options, LeaseOptions.__annotations__, what)
+        ttl = seconds(options.get("ttl", DEFAULT_TTL), f"{what} ttl")
+        renew = _or_default(options.get("renew_interval"), ttl / 3, f"{what} renew interval")
+        margin = _or_default(options.get("safety_margin"), ttl / 10, f"{what} safety margin")
+        retry = _or_default(options.get("retry_interval"), ttl / 3, f"{what} retry interval")
+        if ttl < 0.003:
+            raise ConfigError(f"{what} ttl must be at least 3 ms, got {ttl:g}s")
+        for value, name in ((renew, "renew interval"), (margin, "safety margin"), (retry, "retry interval")):
+            if value <= 0:
+                raise ConfigError(f"{what} {name} must be positive, got {value:g}s")
+        if renew + margin >= ttl:
             raise ConfigError(
                 f"{what} renew interval ({renew:g}s) plus safety margin ({margin:g}s) must be less "
-                f"than the ttl ({ttl_s:g}s), or the holder would count the lease lost before renewing it"
+                f"than the ttl ({ttl:g}s), or the holder would count the lease lost before renewing it"
             )
-        return cls(ttl_s, renew, margin)
+        return cls(ttl, renew, margin, retry)
+
+    def options(self) -> LeaseOptions:
+        """These values as keywords (to build the same timing elsewhere)."""
+        return {
+            "ttl": self.ttl, "renew_interval": self.renew_interval,
+            "safety_margin": self.safety_margin, "retry_interval": self.retry_interval,
+        }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+def _or_default(value: float | timedelta | None, default: float, what: str) -> float:
+    return default if value is None else seconds(value, what)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class LeaderSettings:
-    """Leader election and leader-aware execution; durations in seconds or ``timedelta``.
+    """Leader election and leader-aware execution: ``LeaderSettings(enabled=True, ttl=30)``.
 
     ``enabled=None`` means: on when the store is shared between processes (``store.shared``).
     ``leader_only_execution``: followers do not execute jobs at all (only the leader's worker
-    claims), for deployments that want one active instance and hot standbys.
+    claims), for deployments that want one active instance and hot standbys. The lease's
+    timing is given as ``LeaseOptions`` keywords (``ttl``, ``renew_interval``,
+    ``retry_interval``, ``safety_margin``) and kept in seconds.
     """
 
-    enabled: bool | None = None
-    name: str = DEFAULT_ELECTION
-    ttl: float | timedelta = DEFAULT_TTL
-    renew_interval: float | timedelta | None = None
-    retry_interval: float | timedelta | None = None
-    safety_margin: float | timedelta | None = None
-    leader_only_execution: bool = False
-    instance_id: str | None = None
+    enabled: bool | None
+    name: str
+    ttl: float
+    renew_interval: float
+    retry_interval: float
+    safety_margin: float
+    leader_only_execution: bool
+    instance_id: str | None
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ConfigError(f"leader election name must be a non-empty string, got {self.name!r}")
-        _limits.name(self.name, "leader election name")
-        for flag in ("enabled", "leader_only_execution"):
-            value = getattr(self, flag)
+    def __init__(
+        self,
+        enabled: bool | None = None,
+        name: str = DEFAULT_ELECTION,
+        *,
+        leader_only_execution: bool = False,
+        instance_id: str | None = None,
+        **timing: Unpack[LeaseOptions],
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"leader election name must be a non-empty string, got {name!r}")
+        _limits.name(name, "leader election name")
+        for flag, value in (("enabled", enabled), ("leader_only_execution", leader_only_execution)):
             if value is not None and not isinstance(value, bool):
                 raise ConfigError(f"{flag} must be true or false, got {value!r}")
-        timing = self.timing  # validates ttl, renew interval and margin together
-        object.__setattr__(self, "ttl", timing.ttl)
-        object.__setattr__(self, "renew_interval", timing.renew_interval)
-        object.__setattr__(self, "safety_margin", timing.safety_margin)
-        retry = (
-            timing.ttl / 3 if self.retry_interval is None else seconds(self.retry_interval, "retry interval")
-        )
-        if retry <= 0:
-            raise ConfigError(f"leader election retry interval must be positive, got {retry:g}s")
-        object.__setattr__(self, "retry_interval", retry)
-        if self.instance_id is not None:
-            object.__setattr__(self, "instance_id", check_instance_id(self.instance_id))
+        checked_id = None if instance_id is None else check_instance_id(instance_id)
+        freeze(
+            self, enabled=enabled, name=name, leader_only_execution=leader_only_execution,
+            instance_id=checked_id, **asdict(LeaseTiming.build("leader election", **timing)),
+        )  # fmt: skip
 
     @property
     def timing(self) -> LeaseTiming:
-        return LeaseTiming.build(self.ttl, self.renew_interval, self.safety_margin, what="leader election")
-
-    @property
-    def retry_seconds(self) -> float:
-        return float(self.retry_interval)  # type: ignore[arg-type]  # normalised in __post_init__
+        return LeaseTiming(self.ttl, self.renew_interval, self.safety_margin, self.retry_interval)
 
     def election_enabled(self, store: Store) -> bool:
         """Whether to elect a leader on ``store``: as configured, else when it is shared."""
@@ -174,7 +198,7 @@ class LeaderSettings:
         cls, env: Mapping[str, str], source: Mapping[str, str], **overrides: object
     ) -> LeaderSettings:
         """``from_env`` on what ``canonical_env`` returned (aliases already folded in)."""
-        known = {f.name for f in fields(cls)}
+        known = {"enabled", "name", "leader_only_execution", "instance_id", *LeaseOptions.__annotations__}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(
@@ -197,7 +221,13 @@ class LeaderSettings:
         if instance.strip():  # empty means unset, as for App
             values["instance_id"] = check_instance_id(instance, source=source["ROTA_INSTANCE_ID"])
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return _build_leader_settings(values)
+
+
+def _build_leader_settings(values: Mapping[str, object]) -> LeaderSettings:
+    """``LeaderSettings(**values)`` for values of unchecked types (the constructor checks them)."""
+    build: Callable[..., LeaderSettings] = LeaderSettings
+    return build(**values)
 
 
 def canonical_env(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

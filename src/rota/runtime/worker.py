@@ -18,24 +18,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from rota._models import Finish
 from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
-from rota.runtime._runs import Run, WorkerCounters
+from rota.runtime._runs import Run, Stop, WorkerCounters
+from rota.runtime.context import RuntimeContext
+from rota.runtime.lifecycle import LoopService
 from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
 from rota.runtime.threads import DaemonThreadPool
 from rota.runtime.waiting import first_of
 from rota.runtime.worker_settings import WorkerSettings
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
-    from rota._app import App
 
 __all__ = ["FORCED_BOUND", "SHUTDOWN_BOUND", "Worker", "WorkerCounters"]
 
@@ -56,24 +53,28 @@ UNWIND = 0.5
 FORCED_UNWIND = 0.2
 
 
-class Worker(Execution, Outbox):
-    """Runs an app's jobs until ``stop()`` (or SIGTERM/SIGINT under ``rota worker``)."""
+class Worker(LoopService, Execution, Outbox):
+    """Runs an app's jobs until ``stop()`` (or SIGTERM/SIGINT under ``rota worker``):
+    ``app.worker(...)`` builds one."""
 
-    def __init__(self, app: App, settings: WorkerSettings | None = None) -> None:
-        self.app = app
+    def __init__(self, context: RuntimeContext, settings: WorkerSettings | None = None) -> None:
         self.settings = settings or WorkerSettings()
-        self.clock = app.clock
-        self.id = self.settings.name or app.instance_id
-        self.queues: tuple[str, ...] = tuple(self.settings.queues or app.queues)
-        self.lease = timedelta(seconds=float(self.settings.lease))  # type: ignore[arg-type]
+        self.context = context
+        self.clock = context.clock
+        self.id = self.settings.name or context.instance_id
+        super().__init__(f"rota-worker-{self.id}")
+        self.queues: tuple[str, ...] = self.settings.queues or context.queues
+        self.lease = self.settings.lease  # seconds
+        self._lease_for = timedelta(seconds=self.lease)  # as the store takes it
         self.counters = WorkerCounters()
         self.rng = random.Random()
         #: Tasks still running when ``run()`` returned: handlers that ignored cancellation,
         #: store calls that never answered. Nothing they do can change a job any more (their
         #: runs were released or given up); a process may exit without waiting for them.
-        self.stranded: list[asyncio.Task[Any]] = []
+        self.stranded: list[asyncio.Future[None]] = []
         self._running: dict[str, Run] = {}
-        self._outbox: list[tuple[Run, Finish]] = []
+        self._finishes: list[tuple[Run, Finish]] = []
+        self._releases: list[Run] = []
         self._outbox_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._rescan = asyncio.Event()  # set when our own writes moved a due time
@@ -84,14 +85,10 @@ class Worker(Execution, Outbox):
         self._closing = False  # the finisher exits once the outbox is empty
         self._forced_at: float | None = None
         self._pool: DaemonThreadPool | None = None
-        self._main: asyncio.Task[None] | None = None
-        self._started = asyncio.Event()
-        retention = self.settings.retention
         self.services = LeaderServices(
-            app, settings=self.settings.leader, scheduler=self.settings.scheduler,
-            retention=retention if isinstance(retention, timedelta) else None,
-            prune_schedules=self.settings.prune_schedules, schedule_lease=self.settings.schedule_lease,
-            worker=True,
+            context, settings=self.settings.leader, scheduler=self.settings.scheduler,
+            retention=self.settings.retention, prune_schedules=self.settings.prune_schedules,
+            schedule_lease=self.settings.schedule_lease, worker=True,
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------
@@ -104,45 +101,26 @@ class Worker(Execution, Outbox):
     def stopping(self) -> bool:
         return self._stopping
 
-    def stop(self, *, force: bool = False) -> None:
-        """Stop claiming and shut down gracefully (safe from signal handlers).
+    def stop(self, *, force: bool = False) -> Awaitable[None]:
+        """Stop claiming and shut down gracefully (safe from signal handlers); await it to
+        wait until the shutdown is complete.
 
         ``force`` (a second SIGTERM/SIGINT under ``rota worker``): do not wait out the rest
         of the grace period, and bound what is left by ``FORCED_BOUND``. Running jobs are
         still released as far as the store allows within it.
         """
-        self._stopping = True
-        self._stop.set()
         if force and not self._forced.is_set():
             self._forced_at = time.monotonic()
             self._forced.set()
+        return super().stop()
 
-    async def start(self) -> None:
-        """Run in the background until ``shutdown()``."""
-        if self._main is None:
-            self._main = asyncio.create_task(self.run(), name=f"rota-worker-{self.id}")
-            started = asyncio.ensure_future(self._started.wait())
-            await asyncio.wait([started, self._main], return_when=asyncio.FIRST_COMPLETED)
-            started.cancel()
-            if self._main.done():
-                self._main.result()  # failed to start: raise why
+    def _request_stop(self) -> None:
+        self._stopping = True
+        self._stop.set()
 
-    async def shutdown(self) -> None:
-        """Stop and wait for the graceful shutdown to complete."""
-        self.stop()
-        if self._main is not None:
-            await self._main
-
-    async def __aenter__(self) -> Worker:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.shutdown()
-
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         """Work until stopped, then wait ``grace`` for running jobs and release the rest."""
-        await self.app.open()
+        await self.context.open()
         threads = self.settings.sync_threads or self.settings.concurrency
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
@@ -151,9 +129,12 @@ class Worker(Execution, Outbox):
         try:
             await self.services.start()
             log.info(
-                "worker %s serving queues %s on %s", self.id, ",".join(self.queues), self.app.store.describe()
+                "worker %s serving queues %s on %s",
+                self.id,
+                ",".join(self.queues),
+                self.context.store.describe(),
             )
-            self._started.set()
+            self._ready()
             claimer = asyncio.create_task(self._claim_loop(), name="rota-claimer")
             stopped = asyncio.ensure_future(self._stop.wait())
             try:
@@ -161,7 +142,7 @@ class Worker(Execution, Outbox):
             finally:
                 stopped.cancel()
         finally:
-            self.stop()
+            self._request_stop()
             await self._shut_down(claimer, heartbeat, finisher)
         if claimer.done() and not claimer.cancelled():
             claimer.result()  # the claim loop died of an error that is not an outage: raise it
@@ -169,7 +150,7 @@ class Worker(Execution, Outbox):
     # -- claiming ----------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
-        store = self.app.store
+        store = self.context.store
         batch = self.settings.claim_batch
         idle_streak = 0
         while not self._stopping:
@@ -184,7 +165,11 @@ class Worker(Execution, Outbox):
             want = min(free, batch)
             jobs = await self._store(
                 lambda: store.claim(
-                    queues=self.queues, worker=self.id, limit=want, lease_for=self.lease, now=self.clock.now()
+                    queues=self.queues,
+                    worker=self.id,
+                    limit=want,
+                    lease_for=self._lease_for,
+                    now=self.clock.now(),
                 ),
                 "claim",
             )
@@ -193,7 +178,7 @@ class Worker(Execution, Outbox):
             for job in jobs:
                 if self.stopping:  # claimed as the stop came: give it straight back
                     run = self._running[job.id] = Run(job)
-                    self._drop(run, "shutdown")
+                    self._drop(run, Stop.SHUTDOWN)
                 else:
                     self._launch(job)
             if len(jobs) < want and not self._stopping:
@@ -203,18 +188,18 @@ class Worker(Execution, Outbox):
     async def _idle_wait(self, *, hot: bool) -> None:
         """Sleep until new work may exist: a wake-up from the store, the next due time, a free
         slot, or the polling interval (for stores that cannot hear other processes)."""
-        store = self.app.store
+        store = self.context.store
         due = await self._store(lambda: store.next_due(queues=self.queues), "next_due")
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
         self._rescan.clear()
-        waits: list[Awaitable[Any]] = [store.wait_for_jobs(poll), self._rescan.wait()]
+        waits: list[Awaitable[object]] = [store.wait_for_jobs(poll), self._rescan.wait()]
         if due is not None and due.tzinfo is not None:  # (a store's bad row must not stop us)
             delay = (due - self.clock.now()).total_seconds()
             if delay > 0 or not hot:
                 waits.append(self.clock.sleep(max(0.0, delay)))
         await self._first(*waits)
 
-    async def _first(self, *awaitables: Awaitable[Any]) -> None:
+    async def _first(self, *awaitables: Awaitable[object]) -> None:
         """Wait for the first of ``awaitables`` or for stop()."""
         await first_of(*awaitables, self._stop.wait())
 
@@ -223,7 +208,7 @@ class Worker(Execution, Outbox):
         the retries (a stopping worker never sits out a backoff step)."""
         return await until_stopped(
             call, clock=self.clock, what=what, stopping=lambda: self._stopping, interrupt=self._stop,
-            wake=self.app.store.wait_reconnected,
+            wake=self.context.store.wait_reconnected,
         )  # fmt: skip
 
     # -- leases ------------------------------------------------------------------------------
@@ -232,8 +217,8 @@ class Worker(Execution, Outbox):
         """Renews every lease this worker still holds, including those whose handler is done
         but whose outcome (or release) is not durable yet: a slow store must not let a
         finished job's lease lapse and another worker run it again."""
-        interval = self.lease.total_seconds() / 3
-        store = self.app.store
+        interval = self.lease / 3
+        store = self.context.store
         last_ok = self.clock.monotonic()
         site = object()
         try:
@@ -245,13 +230,13 @@ class Worker(Execution, Outbox):
                     continue
                 refs = [r.ref for r in runs]
                 try:
-                    lost = await store.heartbeat(refs, lease_for=self.lease, now=self.clock.now())
+                    lost = await store.heartbeat(refs, lease_for=self._lease_for, now=self.clock.now())
                 except Exception as exc:
                     OUTAGES.failed(site, "heartbeat", exc)
-                    if self.clock.monotonic() - last_ok >= self.lease.total_seconds():
+                    if self.clock.monotonic() - last_ok >= self.lease:
                         # our leases have expired as far as anyone can tell: stop those runs
                         for run in runs:
-                            self._cancel(run, "lease_lost")
+                            self._cancel(run, Stop.LEASE_LOST)
                     continue
                 OUTAGES.recovered(site, "heartbeat")
                 last_ok = self.clock.monotonic()
@@ -259,7 +244,7 @@ class Worker(Execution, Outbox):
                     lost_run = self._running.get(job_id)
                     if lost_run is not None:
                         lost_run.lost = True
-                        self._cancel(lost_run, "lease_lost")
+                        self._cancel(lost_run, Stop.LEASE_LOST)
         finally:
             OUTAGES.forget(site)
 
@@ -271,7 +256,7 @@ class Worker(Execution, Outbox):
         return bound_end
 
     async def _settle(
-        self, tasks: Iterable[asyncio.Future[Any] | None], until: float, forced_bound: float = FORCED_BOUND
+        self, tasks: Iterable[asyncio.Future[None] | None], until: float, forced_bound: float = FORCED_BOUND
     ) -> bool:
         """Wait for ``tasks`` to end, until ``until`` (monotonic), or ``forced_bound`` after a
         forced stop if that is sooner; True when they all did."""
@@ -298,19 +283,19 @@ class Worker(Execution, Outbox):
         if handlers:
             log.info("waiting up to %ss for %d running jobs", self.settings.grace, len(handlers))
         everything = asyncio.wait(pending)
-        await first_of(self.clock.sleep(float(self.settings.grace)), everything, self._forced.wait())  # type: ignore[arg-type]
+        await first_of(self.clock.sleep(self.settings.grace), everything, self._forced.wait())
 
     async def _shut_down(
         self, claimer: asyncio.Task[None] | None, heartbeat: asyncio.Task[None], finisher: asyncio.Task[None]
     ) -> None:
-        services = asyncio.create_task(self.services.stop(), name="rota-services-stop")
+        services = asyncio.ensure_future(self.services.stop())
         await self._drain(claimer)
         bound_end = time.monotonic() + SHUTDOWN_BOUND
         # whatever still runs is cancelled and, once unwound (or at UNWIND), released
         if claimer is not None:
             claimer.cancel()
         for run in list(self._running.values()):
-            self._cancel(run, "shutdown")
+            self._cancel(run, Stop.SHUTDOWN)
         handlers = [r.task for r in self._running.values() if r.task is not None]
         await self._settle([*handlers, claimer], min(bound_end, time.monotonic() + UNWIND), FORCED_UNWIND)
         for run in list(self._running.values()):
@@ -319,7 +304,7 @@ class Worker(Execution, Outbox):
                     "job %s (%s) ignores its cancellation; releasing it anyway", run.job.id, run.job.task
                 )
                 run.abandoned = True
-                self._drop(run, "shutdown")
+                self._drop(run, Stop.SHUTDOWN)
                 self.stranded.append(run.task)
         # the last outcomes and releases; heartbeats keep their leases alive meanwhile
         self._closing = True

@@ -1,4 +1,5 @@
-"""How a worker runs: validated settings (durations in seconds or ``timedelta``)."""
+"""How a worker runs: validated settings; durations given in seconds or as ``timedelta`` and
+kept as seconds."""
 
 from __future__ import annotations
 
@@ -7,63 +8,102 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rota import _limits
+from rota._convert import freeze
 from rota._errors import ConfigError
 from rota.runtime.settings import LeaderSettings, check_instance_id
 
 #: the most jobs a worker runs at once, claims at once, or threads it starts
 MAX_CONCURRENCY = 10_000
+DEFAULT_RETENTION = 7 * 86_400.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class WorkerSettings:
-    """How a worker runs. Durations are seconds (or ``timedelta``)."""
+    """How a worker runs; every value is checked against the documented limits
+    (docs/worker.md) and durations are kept in seconds.
 
-    concurrency: int = 10
-    queues: Sequence[str] | None = None  # None: every queue the app's tasks use
-    lease: float | timedelta = 30.0  # heartbeats renew it every lease/3
-    claim_batch: int = 100  # most jobs taken in one claim
-    poll_interval: float | None = None  # cross-process polling; None: the store's own hint
-    grace: float | timedelta = 10.0  # on shutdown, how long running jobs may finish
-    sync_threads: int | None = None  # threads for plain-def handlers; None: concurrency
-    name: str | None = None  # lease owner; None: the app's instance id
-    scheduler: bool = True  # also fire schedules in this process (when leader)
-    prune_schedules: bool = False  # remove schedules once declared in code but not any more
-    schedule_lease: float | timedelta | None = None  # how long a pass holds schedules; None: ttl
-    retention: float | timedelta | None = timedelta(days=7)  # prune finished jobs older (leader)
-    leader: LeaderSettings | None = None  # None: from ROTA_LEADER_ELECTION_* variables
+    ``concurrency``: jobs run at once. ``queues``: the queues served (None: every queue of the
+    app's tasks). ``lease``: a claimed job's lease, renewed every lease/3. ``claim_batch``: the
+    most jobs taken in one claim. ``poll_interval``: how often to look for work other processes
+    added (None: the store's own hint). ``grace``: on shutdown, how long running jobs may
+    finish. ``sync_threads``: threads for plain ``def`` handlers (None: ``concurrency``).
+    ``name``: the lease owner (None: the app's instance id). ``scheduler``: also fire schedules
+    in this process (when leader). ``prune_schedules``: remove schedules once declared in code
+    but not any more. ``schedule_lease``: how long a scheduler pass holds its schedules (None:
+    the election's ttl). ``retention``: the leader prunes finished jobs older than this (None:
+    never). ``leader``: election settings (None: the app's, from ``ROTA_LEADER_ELECTION_*``).
+    """
 
-    def __post_init__(self) -> None:
-        """Every value checked against the documented limits (docs/worker.md); durations
-        normalised to seconds (``retention`` to a timedelta)."""
-        counts = (("concurrency", MAX_CONCURRENCY), ("claim_batch", MAX_CONCURRENCY))
-        for attr, most in counts:
-            _limits.integer(getattr(self, attr), attr, minimum=1, maximum=most)
-        if self.sync_threads is not None:
-            _limits.integer(self.sync_threads, "sync_threads", minimum=1, maximum=MAX_CONCURRENCY)
-        object.__setattr__(self, "lease", _limits.duration(self.lease, "lease", minimum=0.003))
-        object.__setattr__(self, "grace", _limits.duration(self.grace, "grace"))
-        if self.poll_interval is not None:
-            interval = _limits.duration(self.poll_interval, "poll_interval", positive=True)
-            object.__setattr__(self, "poll_interval", interval)
-        if self.retention is not None:
-            retention = _limits.duration(self.retention, "retention", positive=True)
-            object.__setattr__(self, "retention", timedelta(seconds=retention))
-        for attr in ("scheduler", "prune_schedules"):
-            _limits.flag(getattr(self, attr), attr)
-        if self.name is not None:
-            object.__setattr__(self, "name", check_instance_id(self.name, source="worker name"))
-        if self.leader is not None and not isinstance(self.leader, LeaderSettings):
-            raise ConfigError(f"leader must be LeaderSettings, got {type(self.leader).__name__}")
-        if self.queues is not None:
-            if isinstance(self.queues, str):
-                raise ConfigError(f"queues must be a list of names, not the string {self.queues!r}")
-            try:
-                queues = tuple(self.queues)
-            except TypeError:
-                kind = type(self.queues).__name__
-                raise ConfigError(f"queues must be a list of names, got {kind}") from None
-            if not queues:
-                raise ConfigError("queues must name at least one queue")
-            for queue in queues:
-                _limits.name(queue, "queue")
-            object.__setattr__(self, "queues", queues)
+    concurrency: int
+    queues: tuple[str, ...] | None
+    lease: float
+    claim_batch: int
+    poll_interval: float | None
+    grace: float
+    sync_threads: int | None
+    name: str | None
+    scheduler: bool
+    prune_schedules: bool
+    schedule_lease: float | None
+    retention: float | None
+    leader: LeaderSettings | None
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 10,
+        queues: Sequence[str] | None = None,
+        lease: float | timedelta = 30.0,
+        claim_batch: int = 100,
+        poll_interval: float | timedelta | None = None,
+        grace: float | timedelta = 10.0,
+        sync_threads: int | None = None,
+        name: str | None = None,
+        scheduler: bool = True,
+        prune_schedules: bool = False,
+        schedule_lease: float | timedelta | None = None,
+        retention: float | timedelta | None = DEFAULT_RETENTION,
+        leader: LeaderSettings | None = None,
+    ) -> None:
+        for attr, count in (("concurrency", concurrency), ("claim_batch", claim_batch)):
+            _limits.integer(count, attr, minimum=1, maximum=MAX_CONCURRENCY)
+        if sync_threads is not None:
+            _limits.integer(sync_threads, "sync_threads", minimum=1, maximum=MAX_CONCURRENCY)
+        for attr, switch in (("scheduler", scheduler), ("prune_schedules", prune_schedules)):
+            _limits.flag(switch, attr)
+        if leader is not None and not isinstance(leader, LeaderSettings):
+            raise ConfigError(f"leader must be LeaderSettings, got {type(leader).__name__}")
+        freeze(
+            self,
+            concurrency=concurrency,
+            queues=None if queues is None else _queues(queues),
+            lease=_limits.duration(lease, "lease", minimum=0.003),
+            claim_batch=claim_batch,
+            poll_interval=_positive(poll_interval, "poll_interval"),
+            grace=_limits.duration(grace, "grace"),
+            sync_threads=sync_threads,
+            name=None if name is None else check_instance_id(name, source="worker name"),
+            scheduler=scheduler,
+            prune_schedules=prune_schedules,
+            schedule_lease=_positive(schedule_lease, "schedule_lease"),
+            retention=_positive(retention, "retention"),
+            leader=leader,
+        )
+
+
+def _positive(value: float | timedelta | None, what: str) -> float | None:
+    return None if value is None else _limits.duration(value, what, positive=True)
+
+
+def _queues(queues: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(queues, str):
+        raise ConfigError(f"queues must be a list of names, not the string {queues!r}")
+    try:
+        names = tuple(queues)
+    except TypeError:
+        raise ConfigError(f"queues must be a list of names, got {type(queues).__name__}") from None
+    if not names:
+        raise ConfigError("queues must name at least one queue")
+    for queue in names:
+        _limits.name(queue, "queue")
+    return names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -44,6 +45,16 @@ class FakeClock:
         finally:
             if not fut.done():
                 fut.cancel()
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> asyncio.Task[None]:
+        """Call ``callback()`` once the fake time has moved ``seconds`` on (a task sleeping on
+        this clock: it counts among the ``sleepers``); cancel the task to stop it."""
+
+        async def fire() -> None:
+            await self.sleep(seconds)
+            callback()
+
+        return asyncio.get_running_loop().create_task(fire())
 
     @property
     def sleepers(self) -> int:

@@ -24,7 +24,7 @@ def _number(value: object, name: str) -> float:
     if not _limits.is_number(value):
         raise InvalidTrigger(f"interval {name} must be a number, got {type(value).__name__}")
     try:
-        number = float(value)  # type: ignore[arg-type]  # is_number checked it
+        number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):

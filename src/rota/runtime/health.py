@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rota._errors import StoreError
 from rota._models import JobStatus, QueueStats
+from rota.runtime.context import Role, RuntimeContext
 from rota.runtime.leader import LEADER_PREFIX, LeaderElection, LeaderInfo
 from rota.runtime.settings import LeaderSettings
-
-if TYPE_CHECKING:
-    from rota._app import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,67 +94,61 @@ class Health:
 
 
 async def health(
-    app: App,
+    context: RuntimeContext,
     *,
     election: LeaderElection | None = None,
     settings: LeaderSettings | None = None,
 ) -> Health:
-    """Report on ``app``: the worker or scheduler running on it here, the store's schedules,
-    the leader (from the store's lease) and the queues' depths.
+    """Report on an app (its ``context``): the worker or scheduler running on it here, the
+    store's schedules, the leader (from the store's lease) and the queues' depths.
 
-    Without arguments it describes what really runs on ``app`` in this process (the leader
+    Without arguments it describes what really runs on the app in this process (the leader
     services a worker or scheduler started; nothing when none runs). ``election`` and
     ``settings`` instead describe an instance with that election (its local view decides
     ``is_leader``) and those settings, as a worker with them would behave: a follower fires no
     schedules, and with ``leader_only_execution`` executes no jobs either.
     """
-    explicit = election is not None or settings is not None
-    services = None if explicit else app.services
-    if services is not None:
-        election, settings = services.election, services.settings
-    settings = settings or app.config.leader
-    store = app.store
-    if services is not None:
-        enabled = election is not None
+    running = context.presence.running
+    if election is not None or settings is not None or running is None:
+        role = supposed_role(context, election, settings, idle=election is None and settings is None)
     else:
-        enabled = election is not None or settings.election_enabled(store)
-    name = election.name if election is not None else settings.name
-    is_leader = election.is_leader if election is not None else False
-    if services is not None:
-        executes = services.runs_worker and services.may_execute
-        fires = services.scheduler is not None and services.is_leader
-    elif explicit:
-        fires = not enabled or is_leader
-        executes = fires if enabled and settings.leader_only_execution else True
-    else:  # no worker or scheduler runs here: this process executes and fires nothing
-        executes = fires = False
+        role = running.role()
+    store, now = context.store, context.clock.now
     leader: LeaderInfo | None = None
     schedules: tuple[str, ...] = ()
     queues: dict[str, QueueDepth] = {}
     error: str | None = None
     try:
-        await app.open()
+        await context.open()
         schedules = tuple(s.id for s in await store.list_schedules())
-        queues = queue_depths(await store.stats(now=app.clock.now()))
-        if enabled:
-            lease = await store.get_lease(LEADER_PREFIX + name, now=app.clock.now())
+        queues = queue_depths(await store.stats(now=now()))
+        if role.election is not None:
+            lease = await store.get_lease(LEADER_PREFIX + role.election, now=now())
             leader = LeaderInfo.of(lease) if lease is not None else None
     except StoreError as exc:
         error = f"{type(exc).__name__}: {exc}"
     return Health(
-        instance_id=election.instance_id if election is not None else app.instance_id,
-        store=store.describe(),
-        store_ok=error is None,
-        tasks=tuple(sorted(app.tasks)),
-        schedules=schedules,
-        leader_election=enabled,
-        election=name if enabled else None,
-        is_leader=is_leader,
-        leader=leader,
-        executes_jobs=executes,
-        fires_schedules=fires,
-        error=error,
-        runs_worker=services is not None and services.runs_worker,
-        runs_scheduler=services is not None and services.scheduler is not None,
-        queues=queues,
-    )
+        instance_id=role.instance_id, store=store.describe(), store_ok=error is None,
+        tasks=tuple(sorted(context.tasks)), schedules=schedules,
+        leader_election=role.election is not None, election=role.election, is_leader=role.is_leader,
+        leader=leader, executes_jobs=role.executes_jobs, fires_schedules=role.fires_schedules,
+        error=error, runs_worker=role.runs_worker, runs_scheduler=role.runs_scheduler, queues=queues,
+    )  # fmt: skip
+
+
+def supposed_role(
+    context: RuntimeContext, election: LeaderElection | None, settings: LeaderSettings | None, *, idle: bool
+) -> Role:
+    """The role of an instance with ``election`` and ``settings`` (the app's when None), as a
+    worker with them would behave; ``idle``: no worker or scheduler runs here, so this process
+    executes and fires nothing."""
+    settings = settings or context.config.leader
+    enabled = election is not None or settings.election_enabled(context.store)
+    is_leader = election is not None and election.is_leader
+    fires = not idle and (not enabled or is_leader)
+    executes = not idle and (fires if enabled and settings.leader_only_execution else True)
+    return Role(
+        instance_id=election.instance_id if election is not None else context.instance_id,
+        election=(election.name if election is not None else settings.name) if enabled else None,
+        is_leader=is_leader, executes_jobs=executes, fires_schedules=fires,
+    )  # fmt: skip
