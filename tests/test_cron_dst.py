@@ -282,3 +282,13 @@ def test_result_is_utc_and_start_zone_does_not_matter() -> None:
     assert fire == z("2024-03-31 01:00")
     assert fire is not None
     assert fire.tzinfo is UTC
+
+
+def test_a_jump_of_exactly_three_hours_is_a_time_change_not_dst() -> None:
+    """Vixie cron measures the jump from the last minute it ran: 01:59 -> 05:00 is 181 minutes,
+    over its 180-minute DST limit, so the skipped 02:01 is not caught up (Casey, +08 -> +11 on
+    2009-10-18). Found by hypothesis from an unaligned start (17:59:59Z)."""
+    cron = Cron("1 0-2,4-5 * * *", tz="Antarctica/Casey")
+    for start in ("2009-10-17T17:59:59+00:00", "2009-10-17T17:01:00+00:00"):
+        fire = cron.next_fire(datetime.fromisoformat(start))
+        assert fire == datetime.fromisoformat("2009-10-18T05:01:00+11:00")
