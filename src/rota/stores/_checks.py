@@ -3,7 +3,7 @@ arguments"). They sit on every call's path, so each is a few type tests and comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState
@@ -72,3 +72,15 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
     if undated:
         return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
     return jobs
+
+
+def final_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
+    """The status values a ``purge`` may delete: the final ones, narrowed to ``statuses``."""
+    final = ("cancelled", "failed", "succeeded")
+    if statuses is None:
+        return list(final)
+    try:
+        wanted = {JobStatus(s).value for s in statuses}
+    except (ValueError, TypeError):
+        raise ConfigError(f"statuses must be job statuses, got {statuses!r}") from None
+    return [s for s in final if s in wanted]

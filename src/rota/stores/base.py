@@ -297,7 +297,7 @@ class Store(ABC):
         ``limit`` of 0."""
         parts = self._parts or await self._reopen()
         check.aware(finished_before, "finished_before")
-        wanted = purge_statuses(statuses)
+        wanted = check.final_statuses(statuses)
         if not check.count(limit, "limit") or not wanted:
             return 0
         return await parts.jobs.purge(finished_before, limit, wanted)
@@ -507,15 +507,6 @@ class Store(ABC):
         their backoff; the PostgreSQL store returns when its listening connection is back.
         """
         await asyncio.Event().wait()
-
-
-def purge_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
-    """The status values a ``purge`` may delete: the final ones, narrowed to ``statuses``."""
-    final = ("cancelled", "failed", "succeeded")
-    if statuses is None:
-        return list(final)
-    wanted = {JobStatus(s).value for s in statuses}
-    return [s for s in final if s in wanted]
 
 
 async def _wait_event(event: asyncio.Event, timeout: float) -> bool:

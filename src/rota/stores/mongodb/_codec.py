@@ -23,8 +23,20 @@ from rota.stores._codec import Codec, Leaves, as_utc
 Doc = dict[str, Any]
 
 __all__ = [
-    "ATTEMPTS", "JOBS", "JOB_PROJECTION", "LEASES", "SCHEDULES", "Doc", "as_utc", "attempt_doc",
-    "attempts_from_doc", "count_of", "definition_fields", "job_to_doc", "job_ukey", "schedule_to_doc",
+    "ATTEMPTS",
+    "JOBS",
+    "JOB_PROJECTION",
+    "LEASES",
+    "SCHEDULES",
+    "Doc",
+    "as_utc",
+    "attempts_from_doc",
+    "count_of",
+    "definition_fields",
+    "job_to_doc",
+    "job_ukey",
+    "logged",
+    "schedule_to_doc",
 ]  # fmt: skip
 
 LEAVES = Leaves(
@@ -61,24 +73,25 @@ def count_of(value: object, default: int = 0) -> int:
     return value if type(value) is int else default
 
 
-def attempt_doc(
-    *,
-    number: int,
-    worker: str,
-    started_at: datetime,
-    finished_at: datetime,
+def logged(
+    doc: Mapping[str, Any],
     outcome: Outcome,
+    now: datetime,
+    *,
+    worker: str | None = None,
     error: ErrorInfo | None = None,
-) -> Doc:
+) -> list[Doc]:
+    """The job document's log with the attempt of the claim it holds appended, ended ``now``
+    (number: the claim's token; worker: its lease owner unless given)."""
     traceback = error.traceback if error is not None else None
     if traceback is not None and len(traceback) > MAX_TRACEBACK:
         traceback = "...\n" + traceback[-MAX_TRACEBACK:]
     attempt = Attempt(
-        "", number, worker, started_at, finished_at, outcome,
-        error.type if error is not None else None, error.message if error is not None else None,
-        traceback,
+        "", doc["token"], worker if worker is not None else doc.get("lease_owner") or "",
+        doc.get("started_at") or now, now, outcome, error.type if error is not None else None,
+        error.message if error is not None else None, traceback,
     )  # fmt: skip
-    return dict(zip(_LOG_KEYS, _log_values(attempt), strict=True))
+    return [*doc.get("log", []), dict(zip(_LOG_KEYS, _log_values(attempt), strict=True))]
 
 
 def attempts_from_doc(job_id: str, doc: Mapping[str, Any]) -> list[Attempt]:
@@ -96,8 +109,3 @@ def schedule_to_doc(s: Schedule) -> Doc:
 def definition_fields(s: Schedule) -> Doc:
     doc = schedule_to_doc(s)
     return {f: doc[f] for f in Schedule.DEFINITION_FIELDS}
-
-
-def ms(dt: datetime) -> datetime:
-    """``dt`` cut to the millisecond, as a BSON date stores it."""
-    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)

@@ -20,12 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import (
-    BulkWriteError,
-    ConnectionFailure,
-    OperationFailure,
-    PyMongoError,
-)
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from rota._errors import StoreClosed, StoreError, StoreUnavailable
 from rota.stores.mongodb._codec import Doc

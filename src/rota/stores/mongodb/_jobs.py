@@ -49,11 +49,11 @@ from rota.stores.mongodb._codec import (
     JOBS,
     Doc,
     as_utc,
-    attempt_doc,
     attempts_from_doc,
     count_of,
     job_to_doc,
     job_ukey,
+    logged,
 )
 from rota.stores.mongodb._connection import MongoConnection, duplicate_indexes, mapped
 from rota.stores.mongodb._versioned import Versioned
@@ -185,14 +185,7 @@ class MongoJobs(JobsPart):
     def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
         new = dict(doc)
         if doc["status"] == _RUNNING:  # its worker vanished: record the lost attempt first
-            lost = attempt_doc(
-                number=doc["token"],
-                worker=doc.get("lease_owner") or "",
-                started_at=doc.get("started_at") or now,
-                finished_at=now,
-                outcome=Outcome.LEASE_LOST,
-            )
-            new["log"] = [*doc.get("log", []), lost]
+            new["log"] = logged(doc, Outcome.LEASE_LOST, now)
             if count_of(doc.get("attempts")) >= count_of(doc.get("max_attempts"), 1):
                 new.update(
                     _NO_LEASE, status=JobStatus.FAILED.value, finished_at=now, last_error=LEASE_LOST_ERROR
@@ -274,15 +267,7 @@ class MongoJobs(JobsPart):
             new["due_at"] = res.retry_at
         else:
             new["finished_at"] = now
-        record = attempt_doc(
-            number=res.token,
-            worker=worker,
-            started_at=doc.get("started_at") or now,
-            finished_at=now,
-            outcome=res.outcome,
-            error=res.error,
-        )
-        new["log"] = [*doc.get("log", []), record]
+        new["log"] = logged(doc, res.outcome, now, worker=worker, error=res.error)
         return new
 
     @mapped
@@ -303,19 +288,12 @@ class MongoJobs(JobsPart):
 
     @staticmethod
     def _released(doc: Doc, now: datetime) -> Doc:
-        record = attempt_doc(
-            number=doc["token"],
-            worker=doc.get("lease_owner") or "",
-            started_at=doc.get("started_at") or now,
-            finished_at=now,
-            outcome=Outcome.RELEASED,
-        )
         return {
             **doc,
             **_NO_LEASE,
             "status": _PENDING,
             "attempts": max(0, count_of(doc.get("attempts"), 1) - 1),
-            "log": [*doc.get("log", []), record],
+            "log": logged(doc, Outcome.RELEASED, now),
         }
 
     # -- reads and operator actions ------------------------------------------------------
@@ -353,14 +331,7 @@ class MongoJobs(JobsPart):
                 raise InvalidState(f"job {job_id} is already {doc['status']}")
             new = {**doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
             if doc["status"] == _RUNNING:
-                cancelled = attempt_doc(
-                    number=doc["token"],
-                    worker=doc.get("lease_owner") or "",
-                    started_at=doc.get("started_at") or now,
-                    finished_at=now,
-                    outcome=Outcome.CANCELLED,
-                )
-                new["log"] = [*doc.get("log", []), cancelled]
+                new["log"] = logged(doc, Outcome.CANCELLED, now)
             if (await self.cas.apply([(doc, new)], now))[0]:
                 return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")

@@ -8,17 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import (
-    AddResult,
-    Attempt,
-    Finish,
-    Job,
-    JobFilter,
-    JobStatus,
-    LeaseRef,
-    Outcome,
-    QueueStats,
-)
+from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, Outcome, QueueStats
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
 from rota.stores._salvage import EPOCH

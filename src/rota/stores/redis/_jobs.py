@@ -15,25 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import (
-    AddResult,
-    Attempt,
-    Finish,
-    Job,
-    JobFilter,
-    JobStatus,
-    LeaseRef,
-    QueueStats,
-)
+from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, QueueStats
 from rota.stores._parts import JobsPart
-from rota.stores.redis._codec import (
-    decode_attempt,
-    decode_job,
-    decode_jobs,
-    from_ms,
-    job_args,
-    to_ms,
-)
+from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
 from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
 
 PURGE_PAGE = 1000  # finished jobs a purge script run looks at

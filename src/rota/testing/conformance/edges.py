@@ -14,7 +14,7 @@ from rota._errors import ConfigError, InvalidState, StoreClosed
 from rota._models import Fence, Finish, FireCommit, JobFilter, JobStatus, LeaseRef, Outcome
 from rota.stores.base import Store
 from rota.testing.conformance._harness import Harness
-from rota.testing.conformance._support import LEASE, add, make_job, make_schedule
+from rota.testing.conformance._support import LEASE, add, make_job, make_schedule, run_to_end
 
 Call = Callable[[], Awaitable[object]]
 # what works in any state, open or not
@@ -166,6 +166,16 @@ class Edges:
             await _refused(lambda: store.purge(finished_before=now, limit=bad), ConfigError)
             await _refused(lambda: store.list_jobs(JobFilter(limit=bad)), ConfigError)
         assert await store.get_job(job.id) == job
+
+    async def test_purge_statuses_must_be_job_statuses(self, harness: Harness) -> None:
+        done = await run_to_end(harness, make_job(harness))
+        await harness.clock.advance(1)
+        for statuses in (["bogus"], [None], 5):
+            bad: list[JobStatus] = statuses  # type: ignore[assignment]
+            await _refused(
+                lambda: harness.store.purge(finished_before=harness.clock.now(), statuses=bad), ConfigError
+            )
+        assert await harness.store.get_job(done.id) == done
 
     async def test_names_must_be_non_empty_text(self, harness: Harness) -> None:
         store, now = harness.store, harness.clock.now()
