@@ -40,10 +40,11 @@ from tests.servers.postgres import remove_cluster, start_cluster, with_query
 
 from rota._ids import new_id
 from rota._models import Finish, Job, Outcome
+from rota.stores._resources import queries
 from rota.stores.postgres import PostgresStore, from_url
-from rota.stores.postgres._sql import query
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+JOB_QUERIES = queries("rota.stores.postgres", "jobs")
 LEASE = timedelta(seconds=60)
 
 
@@ -101,7 +102,7 @@ def finish_args(rows: list[Any], now: datetime) -> list[Any]:
 
 async def loop_asyncpg(dsn: str, schema: str, batch: int) -> tuple[int, float]:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": schema, "jit": "off"})
-    claim, finish = query("claim"), query("finish")
+    claim, finish = JOB_QUERIES["claim"], JOB_QUERIES["finish"]
     done, start = 0, time.perf_counter()
     while True:
         rows = await conn.fetch(claim, ["default"], "bench", batch, NOW + LEASE, NOW)
@@ -128,7 +129,7 @@ async def loop_psycopg(dsn: str, schema: str, batch: int) -> tuple[int, float]:
     )
     await conn.execute(f'SET search_path TO "{schema}"')
     await conn.execute("SET jit TO off")
-    claim, finish = to_psycopg(query("claim")), to_psycopg(query("finish"))
+    claim, finish = to_psycopg(JOB_QUERIES["claim"]), to_psycopg(JOB_QUERIES["finish"])
 
     def named(args: list[Any]) -> dict[str, Any]:
         return {f"p{i}": v for i, v in enumerate(args, 1)}

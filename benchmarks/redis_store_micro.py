@@ -80,7 +80,7 @@ async def bench_memory(store: RedisStore, url: str, n: int) -> None:
         for _ in range(n // 1000):
             await store.add(jobs(1000, delay=3600), now=NOW)
         after = int((await client.info("memory"))["used_memory"])
-        ns = store.settings.namespace
+        ns = store.config.namespace
         hash_bytes = await client.memory_usage(f"{ns}:j:{sample[0].id}")
         index = {k: await client.memory_usage(f"{ns}:{k}") for k in ("all", "d:default")}
     finally:

@@ -5,7 +5,8 @@ The layers (docs/architecture.md draws them), top to bottom::
     public API       rota, rota._app, rota._task, rota._schedules, rota.sync, rota.cli.*, rota.__main__
     runtime          rota.runtime.*                (takes a RuntimeContext, never the App)
     backends         rota.stores.<backend>.*       (never the runtime, never the App)
-    store interface  rota.stores, rota.stores.base, rota.stores.url, rota.stores._salvage
+    store interface  rota.stores, rota.stores.base, rota.stores.url, rota.stores._* (shared by
+                     every backend: parts, checks, codec, resources, salvage)
     core             models, errors, signals, clock, ids, limits, convert, serde, retry,
                      events, rota.triggers.*
 
@@ -18,6 +19,7 @@ stay optional; that is a downward edge and cannot close a circle through anythin
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -46,8 +48,8 @@ _API = {"rota", "rota.__main__", "rota._app", "rota._task", "rota._schedules", "
 
 
 def layer(module: str) -> str:
-    if module in _INTERFACE:
-        return INTERFACE
+    if module in _INTERFACE or re.fullmatch(r"rota\.stores\._\w+", module):
+        return INTERFACE  # what every backend shares: contract, parts, checks, codec, resources
     if module in _API or module.startswith("rota.cli"):
         return API
     for prefix, name in (

@@ -314,6 +314,7 @@ async def test_a_key_busy_for_the_whole_wait_gives_the_job_back_without_spending
         return user
 
     # another process holds the key
+    await app.open()  # the store is used directly: open it first, as the App would
     other = await Lock(app.store, clock, "user:ada", owner="elsewhere", ttl=60).acquire()
     job = await touch.enqueue("ada")
     released = asyncio.Queue[rota.Event]()

@@ -34,19 +34,19 @@ pytestmark = pytest.mark.mongodb
 def test_url_takes_prefix_and_passes_mongodb_options_through() -> None:
     store = store_from_url("mongodb://u:secret@127.0.0.1:1/jobsdb?prefix=app_1&retryWrites=true&w=majority")
     assert isinstance(store, MongoStore)
-    assert (store.settings.database, store.settings.prefix) == ("jobsdb", "app_1")
-    assert "retryWrites=true" in store.settings.client_url
-    assert "w=majority" in store.settings.client_url
-    assert "prefix" not in store.settings.client_url
+    assert (store.config.database, store.config.prefix) == ("jobsdb", "app_1")
+    assert "retryWrites=true" in store.config.client_url
+    assert "w=majority" in store.config.client_url
+    assert "prefix" not in store.config.client_url
     assert "secret" not in store.describe()
 
 
 def test_url_defaults() -> None:
     store = from_url("mongodb://127.0.0.1")
-    assert (store.settings.database, store.settings.prefix) == ("rota", "rota")
-    assert "serverSelectionTimeoutMS=5000" in store.settings.client_url
-    assert "socketTimeoutMS=30000" in store.settings.client_url
-    assert "socketTimeoutMS=90000" in from_url("mongodb://h/db?socketTimeoutMS=90000").settings.client_url
+    assert (store.config.database, store.config.prefix) == ("rota", "rota")
+    assert "serverSelectionTimeoutMS=5000" in store.config.client_url
+    assert "socketTimeoutMS=30000" in store.config.client_url
+    assert "socketTimeoutMS=90000" in from_url("mongodb://h/db?socketTimeoutMS=90000").config.client_url
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ async def test_open_is_idempotent_and_says_how_it_wakes(mongodb_server: MongoSer
     first, second = await opened(url), await opened(url)
     try:
         await first.open()  # again: nothing happens
-        jobs = first._need()[0].jobs
+        jobs = first._jobs.jobs
         names = set(await jobs.index_information())
         assert {"ukey", "claim", "due", "expiry", "finished", "schedule"} <= names
         assert "wake-ups: polling" in first.describe() or "wake-ups: change streams" in first.describe()
@@ -143,7 +143,7 @@ async def test_crashed_claimer_is_rolled_forward_never_doubled(mongodb_harness: 
     assert isinstance(store, MongoStore)
     job = make_job(h, max_attempts=3)
     await add(h, job)
-    ops = store._need()[0]
+    ops = store._jobs
     doc = await ops.jobs.find_one({"_id": job.id})
     assert doc is not None
     t0 = h.clock.now()
@@ -182,7 +182,7 @@ async def test_a_claim_from_a_stale_read_is_not_reported_won(mongodb_harness: Ha
     assert isinstance(store, MongoStore)
     job = make_job(h)
     await add(h, job)
-    ops = store._need()[0]
+    ops = store._jobs
     stale = await ops.jobs.find_one({"_id": job.id})
     assert stale is not None
     other = await claim_one(h, worker="w1")
@@ -205,7 +205,7 @@ async def test_a_change_writes_the_whole_new_content(mongodb_harness: Harness) -
     assert isinstance(store, MongoStore)
     job = make_job(h)
     await add(h, job)
-    cas, jobs = store._need()[0].cas, store._need()[0].jobs
+    cas, jobs = store._jobs.cas, store._jobs.jobs
     now = h.clock.now()
     doc = await jobs.find_one({"_id": job.id})
     assert doc is not None

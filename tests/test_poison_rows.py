@@ -52,13 +52,14 @@ async def corrupt(app: App, url: str, ids: list[str]) -> list[str]:
             await conn.close()
         return ["timeout", "due_at"]
     if scheme == "redis":
-        client, ns = store._client, store._ns  # type: ignore[attr-defined]
+        db = store._connection  # type: ignore[attr-defined]
+        client, ns = db.client, db.namespace
         await client.hset(f"{ns}:j:{ids[0]}", mapping={"pr": "x", "a": "many"})
         await client.hset(f"{ns}:j:{ids[1]}", mapping={"to": "nan", "tk": "x"})
         await client.hset(f"{ns}:j:{ids[2]}", mapping={"d": "yesterday"})
         return ["priority", "timeout"]
     assert scheme == "mongodb"
-    jobs = store._ops[0].jobs  # type: ignore[attr-defined]
+    jobs = store._jobs.jobs  # type: ignore[attr-defined]
     await jobs.update_one({"_id": ids[0]}, {"$set": {"priority": "x", "token": "seven"}})
     # (FerretDB refuses NaN and infinite numbers outright)
     await jobs.update_one({"_id": ids[1]}, {"$set": {"timeout": "soon", "attempts": None}})

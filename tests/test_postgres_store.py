@@ -18,9 +18,10 @@ import pytest
 from rota._errors import ConfigError, StoreUnavailable
 from rota._ids import new_id
 from rota._models import Finish, Job, JobStatus, LeaseRef, Outcome
+from rota.stores import _resources
 from rota.stores.postgres import PostgresStore, from_url
-from rota.stores.postgres._failures import is_transient
-from rota.stores.postgres._sql import latest_version, query
+from rota.stores.postgres._connection import is_transient
+from rota.stores.postgres._migrate import latest_version
 from rota.stores.url import store_from_url
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
@@ -30,6 +31,15 @@ from tests.servers.postgres import PgServer, remove_cluster, start_cluster, with
 pytestmark = pytest.mark.postgres
 
 WAIT = 10.0  # real seconds; reached only when a promised wake-up is missing
+
+
+def query(name: str) -> str:
+    """A statement of the store's, from whichever of its query files holds it."""
+    for group in ("jobs", "schedules", "leases"):
+        found = _resources.queries("rota.stores.postgres", group).get(name)
+        if found is not None:
+            return found
+    raise KeyError(name)
 
 
 def make_job(clock: FakeClock, **fields: Any) -> Job:
@@ -117,13 +127,13 @@ async def test_migrate_false_refuses_an_unmigrated_schema(fresh_url: str) -> Non
 async def test_a_success_recorded_before_version_2_keeps_its_one_attempt(fresh_url: str) -> None:
     """Version 2 records a success in the job row; a job that succeeded at version 1 has its
     attempt in attempts and no ``worker``: after the upgrade it still shows exactly that one."""
-    from rota.stores.postgres._sql import migrations
+    first = _resources.migrations("rota.stores.postgres")[0]
 
     schema = fresh_url.split("schema=")[1]
     conn = await asyncpg.connect(fresh_url.split("?", maxsplit=1)[0])
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
-        await conn.execute(migrations()[0][2])
+        await conn.execute(first.sql)
         await conn.execute(
             "CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now());"
@@ -213,7 +223,7 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
     store = postgres_harness.store
     assert isinstance(store, PostgresStore)
     now = postgres_harness.clock.now()
-    async with store._conn() as conn:
+    async with store._connection.conn() as conn:
         # 20k jobs (enough for the planner to weigh a table scan against the indexes):
         # most finished, some running, the rest a backlog of due jobs in several
         # queues (where a plan that sorts every due job instead of walking the index in
@@ -313,7 +323,7 @@ async def test_a_dropped_listener_wakes_waiters_and_reconnects(
     a = postgres_harness.store
     b = await postgres_harness.another()
     assert isinstance(b, PostgresStore)
-    listener = b._listener
+    listener = b._wakeups
     assert listener is not None and listener._conn is not None
     pid = listener._conn.get_server_pid()
     await _drain(b)
@@ -338,7 +348,7 @@ async def test_wait_reconnected_returns_when_the_lost_listener_is_back(
     """What lets a worker in an outage backoff resume as soon as the server is back."""
     store = postgres_harness.store
     assert isinstance(store, PostgresStore)
-    listener = store._listener
+    listener = store._wakeups
     assert listener is not None and listener._conn is not None
     reconnected = asyncio.ensure_future(store.wait_reconnected())
     done, _ = await asyncio.wait([reconnected], timeout=0.2)
@@ -367,7 +377,7 @@ async def test_purge_skips_rows_locked_by_others(postgres_harness: Harness) -> N
     done = [Finish(j.id, j.token, Outcome.SUCCEEDED) for j in claimed]
     assert await store.finish(done, worker="w", now=clock.now()) == [True] * 3
     await clock.advance(60)
-    async with store._conn() as locker, locker.transaction():
+    async with store._connection.conn() as locker, locker.transaction():
         await locker.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", jobs[0].id)
         purged = await asyncio.wait_for(store.purge(finished_before=clock.now()), WAIT)
         assert purged == 2
@@ -449,7 +459,7 @@ async def test_store_survives_a_server_restart(own_server: PgServer) -> None:
         assert stats.total(JobStatus.PENDING) == 6  # nothing lost
 
         # the other store's listener came back too: a notification reaches it again
-        listener = other._listener
+        listener = other._wakeups
         assert listener is not None
         await asyncio.wait_for(listener.ready.wait(), 30)
         await asyncio.wait_for(_drain(other), WAIT)

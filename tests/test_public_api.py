@@ -15,7 +15,7 @@ EXPECTED = {
     "LeaseOptions", "LeaseTiming", "Lock", "LockLost", "MisfirePolicy", "NotSupported", "Outcome",
     "OverlapPolicy", "PayloadError", "QueueDepth", "QueueStats", "Retry", "RetryPolicy", "RotaError",
     "RuntimeContext", "Schedule", "ScheduleInfo", "ScheduleNotFound", "Scheduler", "Schedules",
-    "StoreError", "StoreUnavailable", "SystemClock", "Task", "TaskDecorator", "TaskNotFound",
+    "StoreClosed", "StoreError", "StoreUnavailable", "SystemClock", "Task", "TaskDecorator", "TaskNotFound",
     "TaskOptions", "Timer", "Worker", "WorkerCounters", "WorkerSettings", "__version__",
 }  # fmt: skip
 

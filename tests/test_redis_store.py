@@ -36,15 +36,15 @@ LEASE = timedelta(seconds=30)
 def test_url_options_prefix_cluster_and_passthrough() -> None:
     store = store_from_url("redis://:secret@localhost:6379/2?prefix=myapp&socket_timeout=5")
     assert isinstance(store, RedisStore)
-    assert store.settings.prefix == "myapp"
-    assert store.settings.namespace == "{myapp}"
-    assert not store.settings.cluster
-    assert "socket_timeout=5" in store.settings.url
-    assert "prefix" not in store.settings.url
+    assert store.config.prefix == "myapp"
+    assert store.config.namespace == "{myapp}"
+    assert not store.config.cluster
+    assert "socket_timeout=5" in store.config.url
+    assert "prefix" not in store.config.url
     assert "secret" not in store.describe()
-    assert from_url("redis://localhost").settings.prefix == "rota"
-    assert from_url("rediss://localhost:6380?cluster=true").settings.cluster
-    assert from_url("unix:///run/redis.sock?db=1").settings.url.startswith("unix://")
+    assert from_url("redis://localhost").config.prefix == "rota"
+    assert from_url("rediss://localhost:6380?cluster=true").config.cluster
+    assert from_url("unix:///run/redis.sock?db=1").config.url.startswith("unix://")
 
 
 @pytest.mark.parametrize(
@@ -85,10 +85,10 @@ async def test_every_key_of_a_namespace_shares_one_hash_tag(redis_harness: Harne
     await store.cancel(claimed.id, now=now)
     await store.put_schedule(make_schedule(h, "s1"), now=now)
     await store.acquire_lease("leader", owner="a", ttl=LEASE, now=now)
-    ns = store.settings.namespace
-    client = Redis.from_url(store.settings.url)
+    ns = store.config.namespace
+    client = Redis.from_url(store.config.url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"*{store.settings.prefix}*")]
+        keys = [k async for k in client.scan_iter(match=f"*{store.config.prefix}*")]
     finally:
         await client.aclose()
     assert len(keys) >= 8
@@ -154,7 +154,7 @@ async def test_memory_per_pending_delayed_job_stays_small(redis_harness: Harness
     h = redis_harness
     store = h.store
     assert isinstance(store, RedisStore)
-    client = Redis.from_url(store.settings.url)
+    client = Redis.from_url(store.config.url)
     try:
         before = (await client.info("memory"))["used_memory"]
         n = 5000

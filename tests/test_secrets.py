@@ -48,27 +48,27 @@ def test_url_errors_never_print_a_password(url: str) -> None:
 
 
 def test_reprs_and_store_url_hold_no_password_in_clear() -> None:
-    from rota.stores.mongodb._config import parse_url as mongo_url
+    from rota.stores.mongodb import MongoConfig
+    from rota.stores.postgres import PostgresConfig
     from rota.stores.postgres import from_url as pg_store
-    from rota.stores.postgres._config import parse_url as pg_url
-    from rota.stores.redis import RedisSettings
+    from rota.stores.redis import RedisConfig
     from rota.stores.redis import from_url as redis_store
 
     pg = pg_store(f"postgresql://u:{SECRET}@127.0.0.1/db?sslpassword={SECRET}&sslmode=prefer")
     redis = redis_store(f"redis://u:{SECRET}@127.0.0.1:6379/0?prefix=p")
     shown = [
-        repr(pg_url(f"postgresql://u:{SECRET}@127.0.0.1/db?password={SECRET}")),
+        repr(PostgresConfig.from_url(f"postgresql://u:{SECRET}@127.0.0.1/db?password={SECRET}")),
         repr(pg.config), pg.url, pg.describe(),
-        repr(RedisSettings.from_url(f"redis://:{SECRET}@127.0.0.1:6379/0")),
-        repr(redis.settings), redis.describe(),
-        repr(mongo_url(f"mongodb://u:{SECRET}@127.0.0.1:27017/db?authSource=admin")),
+        repr(RedisConfig.from_url(f"redis://:{SECRET}@127.0.0.1:6379/0")),
+        repr(redis.config), redis.describe(),
+        repr(MongoConfig.from_url(f"mongodb://u:{SECRET}@127.0.0.1:27017/db?authSource=admin")),
     ]  # fmt: skip
     for text in shown:
         assert SECRET not in text, text
         assert "***" in text, text
     # the real values are still there for the drivers
     assert SECRET in pg.config.dsn
-    assert SECRET in redis.settings.url
+    assert SECRET in redis.config.url
 
 
 def test_the_cli_prints_one_line_without_the_password(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,14 +22,23 @@ import pytest
 from rota._errors import ConfigError, StoreError, StoreUnavailable
 from rota._ids import new_id
 from rota._models import Finish, Job, JobFilter, JobStatus, LeaseRef, Outcome
-from rota.stores.sqlite import SQLiteStore, from_url, parse_url
+from rota.stores import _resources
+from rota.stores._resources import Migration
+from rota.stores.sqlite import SQLiteConfig, SQLiteStore, from_url
 from rota.stores.sqlite._migrate import migrate
-from rota.stores.sqlite._sql import Migration, migrations
 from rota.stores.url import DEFAULT_URL, resolve_url, store_from_url
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrations() -> tuple[Migration, ...]:
+    return _resources.migrations("rota.stores.sqlite")
+
+
+def queries(group: str) -> dict[str, str]:
+    return _resources.queries("rota.stores.sqlite", group)
 
 
 def make_jobs(n: int, *, queue: str = "default", max_attempts: int = 1) -> list[Job]:
@@ -62,14 +71,14 @@ async def store(tmp_path: Path) -> SQLiteStore:
     ],
 )
 def test_url_paths(url: str, path: str) -> None:
-    assert parse_url(url).path == path
+    assert SQLiteConfig.from_url(url).path == path
 
 
 def test_url_options() -> None:
-    config = parse_url("sqlite:///x.db?busy_timeout=250&synchronous=FULL")
+    config = SQLiteConfig.from_url("sqlite:///x.db?busy_timeout=250&synchronous=FULL")
     assert config.busy_timeout == 0.25
     assert config.synchronous == "full"
-    defaults = parse_url("sqlite:///x.db")
+    defaults = SQLiteConfig.from_url("sqlite:///x.db")
     assert defaults.busy_timeout == 5.0
     assert defaults.synchronous == "normal"
 
@@ -91,7 +100,7 @@ def test_url_options() -> None:
 )
 def test_bad_urls_raise_config_error(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse_url(url)
+        SQLiteConfig.from_url(url)
 
 
 def test_store_from_url_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +119,7 @@ def test_store_from_url_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def pragma(store: SQLiteStore, name: str) -> object:
-    return await store._run(lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0])
+    return await store._connection.run(lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0])
 
 
 async def test_wal_synchronous_foreign_keys_busy_timeout(tmp_path: Path) -> None:
@@ -132,7 +141,7 @@ async def test_runs_off_the_event_loop_thread(store: SQLiteStore) -> None:
     import threading
 
     loop_thread = threading.get_ident()
-    worker_threads = {await store._run(lambda conn: threading.get_ident()) for _ in range(3)}
+    worker_threads = {await store._connection.run(lambda conn: threading.get_ident()) for _ in range(3)}
     assert len(worker_threads) == 1
     assert loop_thread not in worker_threads
 
@@ -205,7 +214,7 @@ def test_a_new_migration_is_applied_once_in_order(tmp_path: Path) -> None:
         extra = Migration(
             len(base) + 1,
             f"{len(base) + 1:04d}_extra.sql",
-            ("CREATE TABLE extra (n INTEGER)", "INSERT INTO extra VALUES (1)"),
+            "CREATE TABLE extra (n INTEGER);\nINSERT INTO extra VALUES (1);\n",
         )
         assert migrate(conn, base) == len(base)
         assert migrate(conn, (*base, extra)) == extra.version
@@ -219,7 +228,7 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     try:
         base = migrations()
-        broken = Migration(len(base) + 1, "broken.sql", ("CREATE TABLE half (n INTEGER)", "NOT SQL AT ALL"))
+        broken = Migration(len(base) + 1, "broken.sql", "CREATE TABLE half (n INTEGER);\nNOT SQL AT ALL;\n")
         migrate(conn, base)
         with pytest.raises(sqlite3.OperationalError):
             migrate(conn, (*base, broken))
@@ -375,14 +384,14 @@ async def test_sigkilled_worker_loses_no_job(tmp_path: Path, children: list[subp
     stats = await store.stats()
     assert stats.counts["default"] == {JobStatus.SUCCEEDED: len(jobs)}
     # the batch in flight when it died shows up as lost attempts, numbered by the old token
-    lost = await store._run(
+    lost = await store._connection.run(
         lambda conn: conn.execute(
             "SELECT count(*), max(number) FROM attempts WHERE outcome = 'lease_lost'"
         ).fetchone()
     )
     assert lost[0] <= 10
     assert lost[1] in (None, 1)
-    ok = await store._run(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])
+    ok = await store._connection.run(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])
     assert ok == "ok"
     await store.close()
 
@@ -426,12 +435,10 @@ async def plan(store: SQLiteStore, sql: str, args: object) -> str:
         rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
         return " | ".join(r[-1] for r in rows)
 
-    return await store._run(explain)
+    return await store._connection.run(explain)
 
 
 async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
-    from rota.stores.sqlite._sql import queries
-
     jq, sq = queries("jobs"), queries("schedules")
     now = {"queue": "q", "now": 0, "limit": 10, "worker": "w", "expires": 1}
     claim = await plan(store, jq["claim_pending"], now)
@@ -495,7 +502,7 @@ async def test_next_due_across_priorities_and_leases(store: SQLiteStore) -> None
 
 
 def test_a_failed_commit_leaves_no_open_transaction(tmp_path: Path) -> None:
-    from rota.stores.sqlite._conn import write
+    from rota.stores.sqlite._connection import write
 
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     try:
@@ -517,14 +524,12 @@ async def test_stats_counts_stay_equal_to_a_recount(store: SQLiteStore) -> None:
     (claims over expired leases included) and compare with a full GROUP BY recount."""
     import random
 
-    from rota.stores.sqlite._sql import queries
-
     rng = random.Random(7)
     queues = ["a", "b", "c"]
     now = T0
 
     async def recount() -> dict[str, dict[JobStatus, int]]:
-        rows = await store._run(lambda conn: conn.execute(queries("jobs")["recount"]).fetchall())
+        rows = await store._connection.run(lambda conn: conn.execute(queries("jobs")["recount"]).fetchall())
         out: dict[str, dict[JobStatus, int]] = {}
         for queue, status, n in rows:
             out.setdefault(queue, {})[JobStatus(status)] = n

@@ -167,6 +167,7 @@ async def test_a_job_no_run_can_use_fails_alone_and_the_next_100_run(app: App) -
         Job("00-bad-timeout", "work", payload=b"2", timeout=math.nan, due_at=now),
         Job("00-bad-due", "work", payload=b"3", due_at="yesterday"),  # type: ignore[arg-type]
     ]
+    await app.open()  # the store is used directly: open it first, as the App would
     await app.store.add(bad, now=now)
     await app.enqueue_many(work.prepare(n) for n in range(100))
     async with app.worker(concurrency=10):
@@ -223,6 +224,7 @@ async def test_a_slow_finish_never_lets_a_live_worker_run_a_job_twice(clock: Fak
             await asyncio.wait_for(worker.shutdown(), WAIT)
         for app in apps:
             await app.close()
+    await store.open()  # closed with the apps; opened again, it holds what they left
     assert [n for n, c in runs.items() if c > 1] == []  # no job ran twice
     assert set(runs) == set(range(40))
     assert (await store.stats()).total(JobStatus.SUCCEEDED) == 40

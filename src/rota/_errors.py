@@ -13,6 +13,7 @@ The tree::
     ├── LockLost               a distributed lock expired or was taken while held
     └── StoreError             anything a store raises
         ├── StoreUnavailable   transient: connection lost, server restarting; retried with backoff
+        ├── StoreClosed        the store is not open (before open(), after close()); not retried
         └── NotSupported       the store cannot provide this feature (never silently faked)
 
 Control signals are not errors: a handler raises them to steer its own job
@@ -64,6 +65,11 @@ class StoreError(RotaError):
 
 class StoreUnavailable(StoreError):
     """A transient store failure (connection lost, server restarting); safe to retry."""
+
+
+class StoreClosed(StoreError):
+    """The store is not open: ``open()`` was not called yet, or ``close()`` was. A mistake in
+    the caller's code, not an outage: retrying cannot help, so it is not ``StoreUnavailable``."""
 
 
 class NotSupported(StoreError):

@@ -20,7 +20,9 @@ async def memory_harness() -> AsyncIterator[Harness]:
     async def connect() -> Store:
         return store  # one process, one store: every "connection" is the same instance
 
-    harness = Harness(store=store, clock=FakeClock(), connect=connect, multiprocess=False)
+    harness = Harness(
+        store=store, clock=FakeClock(), connect=connect, multiprocess=False, unopened=MemoryStore
+    )
     yield harness
     await harness.aclose()
     await store.close()

@@ -170,7 +170,9 @@ async def mongodb_harness(mongodb_server: MongoServer) -> AsyncIterator[Harness]
         await other.open()
         return other
 
-    harness = Harness(store=store, clock=FakeClock(), connect=connect, multiprocess=True)
+    harness = Harness(
+        store=store, clock=FakeClock(), connect=connect, multiprocess=True, unopened=lambda: from_url(url)
+    )
     try:
         yield harness
     finally:

@@ -180,7 +180,9 @@ async def postgres_harness(postgres_server: PgServer) -> AsyncIterator[Harness]:
         await other.open()
         return other
 
-    harness = Harness(store=store, clock=FakeClock(), connect=connect, multiprocess=True)
+    harness = Harness(
+        store=store, clock=FakeClock(), connect=connect, multiprocess=True, unopened=lambda: from_url(url)
+    )
     try:
         yield harness
     finally:

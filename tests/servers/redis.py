@@ -230,7 +230,9 @@ async def _harness(url: str, backend: str) -> AsyncIterator[Harness]:
         await other.open()
         return other
 
-    harness = Harness(store=store, clock=FakeClock(), connect=connect, multiprocess=True)
+    harness = Harness(
+        store=store, clock=FakeClock(), connect=connect, multiprocess=True, unopened=lambda: from_url(full)
+    )
     try:
         yield harness
     finally:

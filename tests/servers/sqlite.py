@@ -28,7 +28,9 @@ async def sqlite_harness(tmp_path: Path) -> AsyncIterator[Harness]:
         await other.open()
         return other
 
-    harness = Harness(store=store, clock=FakeClock(), connect=connect, multiprocess=True)
+    harness = Harness(
+        store=store, clock=FakeClock(), connect=connect, multiprocess=True, unopened=lambda: SQLiteStore(path)
+    )
     try:
         yield harness
     finally:

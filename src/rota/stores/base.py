@@ -15,15 +15,37 @@ Errors: transient failures (connection lost, server restarting, lock timeouts) r
 ``StoreUnavailable``; callers retry those with backoff. A feature a store cannot provide raises
 ``NotSupported``. Methods that take an id raise ``JobNotFound``/``ScheduleNotFound`` only where
 stated; lookups return ``None`` instead.
+
+Edges, the same in every store (this class checks them before any backend code runs, so a
+backend cannot forget one; the conformance suite tests them on every store):
+
+* **Before ``open()`` and after ``close()``** every job, schedule and lease method raises
+  ``StoreClosed`` (a ``StoreError``, never ``StoreUnavailable``: no retry can help), whatever
+  its arguments. ``open()`` and ``close()`` are idempotent; a closed store may be opened again
+  and finds its data as it was. After an ``open()`` that failed (a server away, say), each
+  call first tries to open the store again and raises what that raises (``StoreUnavailable``
+  while the server is away), so a caller retrying it resumes once the server is back.
+  ``describe()``, ``migrate()``, ``notify_*`` and the waits work in any state (before
+  ``open()`` the waits hear only this process).
+* **Invalid arguments** raise ``ConfigError`` and write nothing: a ``now`` (or
+  ``finished_before``, ``next_fire_at``) that is not a timezone-aware datetime; a lease length
+  (``lease_for``, ``ttl``) that is not a positive timedelta; a ``limit`` that is not a whole
+  number of 0 or more; an empty or non-text ``worker``, ``owner``, lease name or queue name.
+  Jobs to add must be ``pending`` (``InvalidState``), have ``due_at`` (``ConfigError``) and
+  distinct ids within the call (``InvalidState``); a missing ``created_at`` is taken as ``now``.
+* **Nothing asked, nothing done**: a ``limit`` of 0, no queues, or an empty batch returns the
+  empty answer (``[]``, 0, None) without reaching the backend, once the checks above pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
+from rota._errors import StoreClosed
 from rota._models import (
     AddResult,
     Attempt,
@@ -38,6 +60,8 @@ from rota._models import (
     QueueStats,
     Schedule,
 )
+from rota.stores import _checks as check
+from rota.stores._parts import Parts
 
 
 class Store(ABC):
@@ -54,14 +78,44 @@ class Store(ABC):
     def __init__(self) -> None:
         self._jobs_changed = asyncio.Event()
         self._schedules_changed = asyncio.Event()
+        self._parts: Parts | None = None  # set while open
+        self._wanted = False  # open() was called, and close() not since
+        self._was_open = False  # for the message of StoreClosed
+        self._opening = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def open(self) -> None:  # noqa: B027 - optional hook
+    async def open(self) -> None:
         """Connect and bring the schema up to date (idempotent; safe in several processes)."""
+        self._wanted = True
+        async with self._opening:
+            if self._parts is None:
+                self._parts = await self._open()
+                self._was_open = True
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections. Idempotent."""
+    async def close(self) -> None:
+        """Release connections. Idempotent; the store may be opened again."""
+        self._wanted = False
+        self._parts = None  # calls from now on raise StoreClosed, even while this one awaits
+        await self._close()
+
+    @abstractmethod
+    async def _open(self) -> Parts:
+        """Connect (and migrate) and return the parts that serve the store's calls. On
+        failure, release whatever was acquired and raise (StoreUnavailable when transient)."""
+
+    async def _close(self) -> None:  # noqa: B027 - optional hook
+        """Release what ``_open`` acquired. Idempotent; also called after a failed ``_open``."""
+
+    async def _reopen(self) -> Parts:
+        """The parts, for a call made while the store is not open (every method reads
+        ``self._parts or await self._reopen()``, so an open store pays nothing for this)."""
+        if not self._wanted:
+            why = "it was closed" if self._was_open else "call open() first"
+            raise StoreClosed(f"the store {self.describe()} is not open ({why})")
+        await self.open()  # the last open() failed: try again, raising what it raises
+        assert self._parts is not None
+        return self._parts
 
     async def migrate(self) -> list[int]:
         """Bring the schema up to date now (``open`` also does, unless the URL disables it);
@@ -74,7 +128,6 @@ class Store(ABC):
 
     # -- jobs ----------------------------------------------------------------------------
 
-    @abstractmethod
     async def add(self, jobs: Sequence[Job], *, now: datetime) -> list[AddResult]:
         """Insert jobs; one result per input, in order.
 
@@ -82,12 +135,20 @@ class Store(ABC):
         round trip. A job whose ``key`` equals the key of any job retained in the store (any
         status, until purged) is not inserted: its result carries the existing job and
         ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
-        given as fully built ``pending`` records (id, due_at, created_at filled in). A job id
-        that already exists raises ``InvalidState`` and nothing is written.
+        given as fully built ``pending`` records (id and due_at filled in; a missing
+        created_at is taken as ``now``). A job id that already exists raises ``InvalidState``
+        (SQLite: ``StoreError``) and nothing is written.
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
         """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        if not jobs:
+            return []
+        results = await parts.jobs.add(check.new_jobs(jobs, now), now)
+        if any(r.created for r in results):
+            self.notify_jobs()
+        return results
 
-    @abstractmethod
     async def claim(
         self,
         *,
@@ -113,8 +174,14 @@ class Store(ABC):
         changes no job other than those it returns and those it fails this way, in claim
         order. Returns the claimed jobs as stored after the claim.
         """
+        parts = self._parts or await self._reopen()
+        names = check.queue_names(queues)
+        check.name(worker, "worker")
+        until = check.expiry(now, lease_for, "lease_for")
+        if not check.count(limit, "limit") or not names:
+            return []
+        return await parts.jobs.claim(names, worker, limit, until, now)
 
-    @abstractmethod
     async def heartbeat(
         self, leases: Sequence[LeaseRef], *, lease_for: timedelta, now: datetime
     ) -> list[str]:
@@ -123,8 +190,12 @@ class Store(ABC):
         Returns the ids of jobs whose lease is lost (token changed, job no longer running,
         cancelled, purged, or lease already expired at ``now``); their runs must stop.
         """
+        parts = self._parts or await self._reopen()
+        until = check.expiry(now, lease_for, "lease_for")
+        if not leases:
+            return []
+        return await parts.jobs.heartbeat(leases, until, now)
 
-    @abstractmethod
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         """Record outcomes; per result, atomic and conditional on its token (and fence).
 
@@ -139,8 +210,16 @@ class Store(ABC):
         set (without changing the schedule's version, so a fire commit in flight still lands).
         Returns, per result, whether it was applied (False: stale token — nothing written).
         """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        check.name(worker, "worker")
+        if not results:
+            return []
+        applied = await parts.jobs.finish(results, worker, now)
+        if any(ok and r.retry_at is not None for ok, r in zip(applied, results, strict=True)):
+            self.notify_jobs()  # retried jobs are pending again
+        return applied
 
-    @abstractmethod
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
         """Give back claimed work (shutdown, a busy task lock) without spending an attempt.
 
@@ -152,20 +231,32 @@ class Store(ABC):
         in one call is released once. Returns how many were released. Wakes waiters of
         ``wait_for_jobs``.
         """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        if not leases:
+            return 0
+        released = await parts.jobs.release(leases, now)
+        if released:
+            self.notify_jobs()
+        return released
 
-    @abstractmethod
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
+        parts = self._parts or await self._reopen()
+        return await parts.jobs.get(job_id)
 
-    @abstractmethod
     async def list_jobs(self, flt: JobFilter) -> list[Job]:
         """Jobs matching the filter, in id order (oldest first), at most ``flt.limit``."""
+        parts = self._parts or await self._reopen()
+        if not check.count(flt.limit, "limit"):
+            return []
+        return await parts.jobs.find(flt)
 
-    @abstractmethod
     async def get_attempts(self, job_id: str) -> list[Attempt]:
         """The job's attempt history, by attempt number."""
+        parts = self._parts or await self._reopen()
+        return await parts.jobs.attempts(job_id)
 
-    @abstractmethod
     async def cancel(self, job_id: str, *, now: datetime) -> Job:
         """Cancel a pending or running job; atomic.
 
@@ -174,8 +265,9 @@ class Store(ABC):
         heartbeat reports it lost and stops the run. Raises ``JobNotFound``; ``InvalidState``
         for a job already finished. Returns the job after the change.
         """
+        parts = self._parts or await self._reopen()
+        return await parts.jobs.cancel(job_id, check.aware(now, "now"))
 
-    @abstractmethod
     async def requeue(self, job_id: str, *, now: datetime) -> Job:
         """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,
         ``finished_at`` cleared.
@@ -183,8 +275,11 @@ class Store(ABC):
         Atomic. History is kept. Raises ``JobNotFound``; ``InvalidState`` for other statuses.
         Wakes waiters of ``wait_for_jobs``.
         """
+        parts = self._parts or await self._reopen()
+        job = await parts.jobs.requeue(job_id, check.aware(now, "now"))
+        self.notify_jobs()
+        return job
 
-    @abstractmethod
     async def purge(
         self,
         *,
@@ -198,10 +293,15 @@ class Store(ABC):
 
         ``statuses`` (None: every final status) keeps the deletion to jobs whose status is in
         it; only final statuses (succeeded, failed, cancelled) can match, so pending and
-        running jobs are never deleted; an empty collection deletes nothing. ``limit <= 0``
-        deletes nothing."""
+        running jobs are never deleted; an empty collection deletes nothing, as does a
+        ``limit`` of 0."""
+        parts = self._parts or await self._reopen()
+        check.aware(finished_before, "finished_before")
+        wanted = check.final_statuses(statuses)
+        if not check.count(limit, "limit") or not wanted:
+            return 0
+        return await parts.jobs.purge(finished_before, limit, wanted)
 
-    @abstractmethod
     async def stats(self, *, now: datetime | None = None) -> QueueStats:
         """Job counts per queue and status (queues and statuses with no job may be absent).
 
@@ -209,15 +309,18 @@ class Store(ABC):
         ``due_at > now`` (a part of its pending count; queues with none are absent). Read from
         the pending jobs' due-time order (an index), never by scanning every job.
         """
+        parts = self._parts or await self._reopen()
+        return await parts.jobs.stats(None if now is None else check.aware(now, "now"))
 
-    @abstractmethod
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         """The earliest ``due_at`` of a pending job (or ``lease_expires_at`` of a running
         one) in ``queues``; None when there is none. Lets idle workers sleep exactly."""
+        parts = self._parts or await self._reopen()
+        names = check.queue_names(queues)
+        return await parts.jobs.next_due(names) if names else None
 
     # -- schedules -----------------------------------------------------------------------
 
-    @abstractmethod
     async def put_schedule(self, schedule: Schedule, *, now: datetime) -> Schedule:
         """Create a schedule, or update an existing one's definition; atomic.
 
@@ -228,20 +331,30 @@ class Store(ABC):
         kept, the lease is cleared and the version grows; ``next_fire_at`` is taken from the
         argument only when the trigger changed. Wakes waiters of ``wait_for_schedules``.
         """
+        parts = self._parts or await self._reopen()
+        stored, written = await parts.schedules.put(schedule, check.aware(now, "now"))
+        if written:
+            self.notify_schedules()
+        return stored
 
-    @abstractmethod
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         """The schedule, or None."""
+        parts = self._parts or await self._reopen()
+        return await parts.schedules.get(schedule_id)
 
-    @abstractmethod
     async def list_schedules(self) -> list[Schedule]:
         """All schedules, by id."""
+        parts = self._parts or await self._reopen()
+        return await parts.schedules.all()
 
-    @abstractmethod
     async def remove_schedule(self, schedule_id: str) -> bool:
         """Delete the schedule (its jobs stay). Returns whether it existed."""
+        parts = self._parts or await self._reopen()
+        removed = await parts.schedules.remove(schedule_id)
+        if removed:
+            self.notify_schedules()
+        return removed
 
-    @abstractmethod
     async def set_schedule_paused(
         self, schedule_id: str, paused: bool, *, next_fire_at: datetime | None, now: datetime
     ) -> Schedule:
@@ -250,8 +363,14 @@ class Store(ABC):
         On resume ``next_fire_at`` (computed by the caller from ``now``) replaces the stored
         one when given. Raises ``ScheduleNotFound``. Wakes waiters of ``wait_for_schedules``.
         """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        if next_fire_at is not None:
+            check.aware(next_fire_at, "next_fire_at")
+        stored = await parts.schedules.set_paused(schedule_id, paused, next_fire_at, now)
+        self.notify_schedules()
+        return stored
 
-    @abstractmethod
     async def acquire_schedules(
         self,
         *,
@@ -279,8 +398,13 @@ class Store(ABC):
         Takeover needs no index of its own: a schedule taken over is due (``next_fire_at <=
         now``), so the due-schedules index finds it.
         """
+        parts = self._parts or await self._reopen()
+        check.name(owner, "owner")
+        until = check.expiry(now, lease_for, "lease_for")
+        if not check.count(limit, "limit"):
+            return []
+        return await parts.schedules.acquire(owner, limit, until, now, fence)
 
-    @abstractmethod
     async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
         """Record one scheduler pass for one schedule; atomic.
 
@@ -294,15 +418,26 @@ class Store(ABC):
         newer term (its version moved on) never commits. Wakes waiters of ``wait_for_jobs``
         when jobs were created.
         """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        jobs = check.new_jobs(commit.jobs, now)
+        if jobs is not commit.jobs:
+            commit = dataclasses.replace(commit, jobs=tuple(jobs))
+        applied, created = await parts.schedules.commit(commit, now)
+        if created:
+            self.notify_jobs()
+        if applied:
+            self.notify_schedules()
+        return applied
 
-    @abstractmethod
     async def next_schedule_due(self) -> datetime | None:
         """The earliest ``next_fire_at`` of an unpaused schedule (leased ones included, at
         their lease expiry if later); None when none will fire. Indexed: no scan."""
+        parts = self._parts or await self._reopen()
+        return await parts.schedules.next_due()
 
     # -- named leases (leader election, locks) ---------------------------------------------
 
-    @abstractmethod
     async def acquire_lease(self, name: str, *, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
         """Take the named lease if it is free or expired at ``now``; atomic.
 
@@ -311,22 +446,34 @@ class Store(ABC):
         ``expires_at = now + ttl``. Returns None when another owner holds an unexpired lease,
         and also when ``owner`` itself holds it (use ``renew_lease``).
         """
+        parts = self._parts or await self._reopen()
+        check.name(name, "lease name")
+        check.name(owner, "owner")
+        return await parts.leases.acquire(name, owner, check.expiry(now, ttl, "ttl"), now)
 
-    @abstractmethod
     async def renew_lease(
         self, name: str, *, owner: str, token: int, ttl: timedelta, now: datetime
     ) -> Lease | None:
         """Extend to ``now + ttl`` if ``owner`` holds it with ``token`` and it has not expired
         at ``now``; atomic. Returns the lease, or None when it is lost."""
+        parts = self._parts or await self._reopen()
+        check.name(name, "lease name")
+        check.name(owner, "owner")
+        return await parts.leases.renew(name, owner, token, check.expiry(now, ttl, "ttl"), now)
 
-    @abstractmethod
     async def release_lease(self, name: str, *, owner: str, token: int, now: datetime) -> bool:
         """End the lease now if ``owner`` holds it with ``token``; the token is kept so the
         next owner's is higher. Returns whether it was released."""
+        parts = self._parts or await self._reopen()
+        check.name(name, "lease name")
+        check.name(owner, "owner")
+        return await parts.leases.release(name, owner, token, check.aware(now, "now"))
 
-    @abstractmethod
     async def get_lease(self, name: str, *, now: datetime) -> Lease | None:
         """The current unexpired holder of the named lease, or None."""
+        parts = self._parts or await self._reopen()
+        check.name(name, "lease name")
+        return await parts.leases.get(name, check.aware(now, "now"))
 
     # -- wake-ups --------------------------------------------------------------------------
 
@@ -360,15 +507,6 @@ class Store(ABC):
         their backoff; the PostgreSQL store returns when its listening connection is back.
         """
         await asyncio.Event().wait()
-
-
-def purge_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
-    """The status values a ``purge`` may delete: the final ones, narrowed to ``statuses``."""
-    final = ("cancelled", "failed", "succeeded")
-    if statuses is None:
-        return list(final)
-    wanted = {JobStatus(s).value for s in statuses}
-    return [s for s in final if s in wanted]
 
 
 async def _wait_event(event: asyncio.Event, timeout: float) -> bool:

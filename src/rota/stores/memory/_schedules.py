@@ -1,13 +1,26 @@
-"""The schedules of a ``MemoryStore``."""
+"""The schedules of a ``MemoryStore``: ``ScheduleBook`` keeps them (with the heap of when
+each may next be acquired), ``MemorySchedules`` is the store's part over it."""
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
 from rota._errors import ScheduleNotFound
-from rota._models import AddResult, Fence, FireCommit, Schedule
+from rota._models import AddResult, Fence, FireCommit, Job, Schedule
+from rota.stores._parts import SchedulesPart
+from rota.stores.memory._codec import copy_schedule
+from rota.stores.memory._leases import MemoryLeases
+
+
+class JobInserter(Protocol):
+    """What a fire commit needs of the jobs part (which imports this module: a failed job
+    counts on its schedule's book), without importing it back."""
+
+    def insert(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]: ...
+
 
 # a heap holding this many stale entries more than live schedules is rebuilt (amortised O(1))
 _COMPACT_SLACK = 1024
@@ -29,10 +42,10 @@ class ScheduleBook:
 
     def get(self, schedule_id: str) -> Schedule | None:
         s = self._items.get(schedule_id)
-        return s.replace() if s is not None else None
+        return copy_schedule(s) if s is not None else None
 
     def all(self) -> list[Schedule]:
-        return [self._items[k].replace() for k in sorted(self._items)]
+        return [copy_schedule(self._items[k]) for k in sorted(self._items)]
 
     def remove(self, schedule_id: str) -> bool:
         self._fenced.discard(schedule_id)
@@ -44,7 +57,7 @@ class ScheduleBook:
         if current is None:
             stored = schedule.replace(version=1, created_at=schedule.created_at or now, updated_at=now)
         elif current.same_definition(schedule):
-            return current.replace(), False
+            return copy_schedule(current), False
         else:
             changes = {f: getattr(schedule, f) for f in Schedule.DEFINITION_FIELDS}
             if schedule.trigger != current.trigger:
@@ -54,7 +67,7 @@ class ScheduleBook:
             stored.version = current.version + 1
             stored.updated_at = now
         self._save(stored)
-        return stored.replace(), True
+        return copy_schedule(stored), True
 
     def set_paused(
         self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
@@ -69,10 +82,10 @@ class ScheduleBook:
         s.version += 1
         s.updated_at = now
         self._save(s)
-        return s.replace()
+        return copy_schedule(s)
 
     def acquire(
-        self, owner: str, limit: int, lease_for: timedelta, now: datetime, fence: Fence | None
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
     ) -> list[Schedule]:
         due: list[Schedule] = []
         while self._heap and self._heap[0][0] <= now:
@@ -88,13 +101,13 @@ class ScheduleBook:
                 if sid not in popped and _older_term(s, fence, now):
                     due.append(s)
         due.sort(key=lambda s: (s.next_fire_at, s.id))
-        taken, rest = due[: max(0, limit)], due[max(0, limit) :]
+        taken, rest = due[:limit], due[limit:]
         for s in rest:  # still due: file them again unchanged (taken-over ones are still filed)
             if s.id in popped:
                 self._file(s)
         for s in taken:
             s.lease_owner = owner
-            s.lease_expires_at = now + lease_for
+            s.lease_expires_at = until
             s.lease_fence_name = fence.name if fence is not None else None
             s.lease_fence_token = fence.token if fence is not None else None
             if fence is not None:
@@ -104,7 +117,7 @@ class ScheduleBook:
             s.version += 1
             s.updated_at = now
             self._file(s)
-        return [s.replace() for s in taken]
+        return [copy_schedule(s) for s in taken]
 
     def can_commit(self, commit: FireCommit) -> bool:
         s = self._items.get(commit.schedule_id)
@@ -168,3 +181,49 @@ def _older_term(s: Schedule, fence: Fence, now: datetime) -> bool:
         and s.lease_fence_token is not None
         and s.lease_fence_token < fence.token
     )
+
+
+class MemorySchedules(SchedulesPart):
+    """The store's schedules part: ``book`` holds them; a commit adds its jobs through
+    ``jobs`` in the same atomic step; fenced writes read ``leases``."""
+
+    def __init__(self, book: ScheduleBook, jobs: JobInserter, leases: MemoryLeases) -> None:
+        self._book = book
+        self._jobs = jobs
+        self._leases = leases
+
+    async def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
+        return self._book.put(schedule, now)
+
+    async def get(self, schedule_id: str) -> Schedule | None:
+        return self._book.get(schedule_id)
+
+    async def all(self) -> list[Schedule]:
+        return self._book.all()
+
+    async def remove(self, schedule_id: str) -> bool:
+        return self._book.remove(schedule_id)
+
+    async def set_paused(
+        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
+    ) -> Schedule:
+        return self._book.set_paused(schedule_id, paused, next_fire_at, now)
+
+    async def acquire(
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
+    ) -> list[Schedule]:
+        if fence is not None and not self._leases.holds(fence, now):
+            return []
+        return self._book.acquire(owner, limit, until, now, fence)
+
+    async def commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
+        if not self._book.can_commit(commit) or (
+            commit.fence is not None and not self._leases.holds(commit.fence, now)
+        ):
+            return False, 0
+        results = self._jobs.insert(commit.jobs, now)  # raises before writing on bad input
+        self._book.commit(commit, results, now)
+        return True, sum(1 for r in results if r.created)
+
+    async def next_due(self) -> datetime | None:
+        return self._book.next_due()

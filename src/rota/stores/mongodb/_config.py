@@ -1,4 +1,5 @@
-"""The MongoDB store's URL: ``mongodb://[user:pass@]host[:port][,host...]/db?prefix=rota&...``.
+"""The MongoDB store's configuration, from its URL:
+``mongodb://[user:pass@]host[:port][,host...]/db?prefix=rota&...``.
 
 rota reads one option of its own, ``prefix`` (the collections' name prefix, default ``rota``);
 every other query option must be a standard MongoDB URI option and is handed to the driver
@@ -30,8 +31,9 @@ _DB_FORBIDDEN = set('/\\. "$')
 
 
 @dataclass(frozen=True, slots=True)
-class MongoSettings:
-    """What ``from_url`` understood; ``client_url`` is what the driver gets."""
+class MongoConfig:
+    """What ``from_url`` understood; ``client_url`` is what the driver gets (it may hold a
+    password: it stays out of ``repr()``, which shows the redacted URL instead)."""
 
     client_url: str = field(repr=False)  # the URL without rota's own options (may hold a password)
     database: str
@@ -42,10 +44,15 @@ class MongoSettings:
 
     def __repr__(self) -> str:
         url = redact(self.client_url)
-        return f"MongoSettings(client_url={url!r}, database={self.database!r}, prefix={self.prefix!r})"
+        return f"MongoConfig(client_url={url!r}, database={self.database!r}, prefix={self.prefix!r})"
+
+    @classmethod
+    def from_url(cls, url: str) -> MongoConfig:
+        """Parse a MongoDB store URL; raises ConfigError for a bad URL or option."""
+        return _parse(url)
 
 
-def parse_url(url: str) -> MongoSettings:
+def _parse(url: str) -> MongoConfig:
     parts = split_url(url)
     if parts.scheme.lower() not in ("mongodb", "mongodb+srv"):
         raise ConfigError(f"not a MongoDB URL: {redact(url)!r}")
@@ -85,9 +92,9 @@ def parse_url(url: str) -> MongoSettings:
     client_url = urlunsplit(parts._replace(query=urlencode(passed)))
     if parts.scheme.lower() == "mongodb+srv":
         # checking an SRV URL means DNS lookups; the driver does them when it connects
-        return MongoSettings(client_url=client_url, database=database, prefix=prefix)
+        return MongoConfig(client_url=client_url, database=database, prefix=prefix)
     try:
         uri_parser.parse_uri(client_url, validate=True, warn=False, connect_timeout=5.0)
     except (ConfigurationError, ValueError, TypeError) as exc:
         raise ConfigError(f"invalid MongoDB URL {redact(url)!r}: {exc}") from None
-    return MongoSettings(client_url=client_url, database=database, prefix=prefix)
+    return MongoConfig(client_url=client_url, database=database, prefix=prefix)

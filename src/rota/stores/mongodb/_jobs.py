@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from rota._errors import ConfigError, InvalidState, JobNotFound
+from rota._errors import InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
     AddResult,
@@ -43,19 +43,21 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
+from rota.stores._parts import JobsPart
 from rota.stores.mongodb._codec import (
     JOB_PROJECTION,
+    JOBS,
     Doc,
     as_utc,
-    attempt_doc,
     attempts_from_doc,
     count_of,
-    job_from_doc,
     job_to_doc,
     job_ukey,
+    logged,
 )
-from rota.stores.mongodb._errors import duplicate_indexes
+from rota.stores.mongodb._connection import MongoConnection, duplicate_indexes, mapped
 from rota.stores.mongodb._versioned import Versioned
+from rota.stores.mongodb._wakeups import Wakeups
 
 CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
 LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
@@ -79,33 +81,36 @@ JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
 ]
 
 
-class JobOps:
+class MongoJobs(JobsPart):
+    """Jobs in ``<prefix>_jobs``. Fenced finishes read the lease through ``fence_ok``; a
+    scheduled job that fails is counted on its schedule through ``on_failed``; writes that
+    make work runnable are published to other processes through ``wakeups``."""
+
     def __init__(
-        self,
-        jobs: AsyncCollection[Doc],
-        marks: AsyncCollection[Doc],
-        *,
-        fence_ok: FenceCheck,
-        on_failed: FailureHook,
+        self, db: MongoConnection, wakeups: Wakeups, *, fence_ok: FenceCheck, on_failed: FailureHook
     ) -> None:
-        self.jobs = jobs
-        self.cas = Versioned(jobs, marks)
+        self._db = db
+        self._wakeups = wakeups
         self._fence_ok = fence_ok
         self._on_failed = on_failed
 
+    @property
+    def jobs(self) -> AsyncCollection[Doc]:
+        return self._db.collection("jobs")
+
+    async def prepare(self) -> None:
+        """On open: create the indexes (idempotent: same name and spec is a no-op, in any
+        number of processes)."""
+        for name, keys, extra in JOB_INDEXES:
+            await self.jobs.create_index(keys, name=name, **extra)
+        self.cas = Versioned(self.jobs, self._db.collection("marks"))
+
     # -- add -----------------------------------------------------------------------------
 
+    @mapped
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
-        if not jobs:
-            return []
-        ids: set[str] = set()
-        for job in jobs:
-            check_new_job(job)
-            if job.id in ids:
-                raise InvalidState(f"job id {job.id} appears twice in one add")
-            ids.add(job.id)
         # refuse the whole batch before writing anything (atomic per job beyond this check)
-        clash = await self._any_of(list(ids))
+        clash = await self._any_of([job.id for job in jobs])
         if clash is not None:
             raise InvalidState(f"a job with id {clash['_id']} already exists")
 
@@ -115,14 +120,16 @@ class JobOps:
             ukey = job_ukey(job)
             if ukey not in firsts:
                 firsts[ukey] = n
-                docs.append(job_to_doc(job, created_at=job.created_at or now))
+                docs.append(job_to_doc(job))
         stored = await insert_jobs(self.jobs, docs)
         results: list[AddResult] = []
         for n, job in enumerate(jobs):
             ukey = job_ukey(job)
             doc = stored[ukey]
             created = doc["_id"] == job.id and firsts[ukey] == n
-            results.append(AddResult(job=job_from_doc(doc), created=created))
+            results.append(AddResult(job=JOBS.job_from_mapping(doc), created=created))
+        if any(r.created for r in results):
+            await self._wakeups.publish(self.jobs.name)
         return results
 
     async def _any_of(self, ids: list[str]) -> Doc | None:
@@ -135,14 +142,12 @@ class JobOps:
 
     # -- claim and its lease -------------------------------------------------------------
 
+    @mapped
     async def claim(
-        self, queues: Sequence[str], worker: str, limit: int, lease_for: timedelta, now: datetime
+        self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
     ) -> list[Job]:
-        if limit <= 0 or not queues:
-            return []
-        qs = list(dict.fromkeys(queues))
         runnable = {
-            "queue": {"$in": qs},
+            "queue": {"$in": queues},
             "$or": [
                 {"status": _PENDING, "due_at": {"$lte": now}},
                 {"status": _RUNNING, "lease_expires_at": {"$lte": now}},
@@ -157,22 +162,22 @@ class JobOps:
             while tried < len(found) and len(claimed) < limit:
                 batch = found[tried : tried + limit - len(claimed)]
                 tried += len(batch)
-                await self._take(batch, worker, lease_for, now, claimed)
+                await self._take(batch, worker, until, now, claimed)
             if len(claimed) >= limit or len(found) < want:
                 break
         claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
         return claimed
 
     async def _take(
-        self, docs: list[Doc], worker: str, lease_for: timedelta, now: datetime, claimed: list[Job]
+        self, docs: list[Doc], worker: str, until: datetime, now: datetime, claimed: list[Job]
     ) -> None:
-        changes = [(d, self._claimed(d, worker, now + lease_for, now)) for d in docs]
+        changes = [(d, self._claimed(d, worker, until, now)) for d in docs]
         won = await self.cas.apply(changes, now)
         for (old, new), ok in zip(changes, won, strict=True):
             if not ok:
                 continue
             if new["status"] == _RUNNING:
-                claimed.append(job_from_doc(new))
+                claimed.append(JOBS.job_from_mapping(new))
             elif old.get("schedule_id"):  # its last attempt was lost with its worker
                 await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)
 
@@ -180,14 +185,7 @@ class JobOps:
     def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
         new = dict(doc)
         if doc["status"] == _RUNNING:  # its worker vanished: record the lost attempt first
-            lost = attempt_doc(
-                number=doc["token"],
-                worker=doc.get("lease_owner") or "",
-                started_at=doc.get("started_at") or now,
-                finished_at=now,
-                outcome=Outcome.LEASE_LOST,
-            )
-            new["log"] = [*doc.get("log", []), lost]
+            new["log"] = logged(doc, Outcome.LEASE_LOST, now)
             if count_of(doc.get("attempts")) >= count_of(doc.get("max_attempts"), 1):
                 new.update(
                     _NO_LEASE, status=JobStatus.FAILED.value, finished_at=now, last_error=LEASE_LOST_ERROR
@@ -212,7 +210,8 @@ class JobOps:
         docs = {d["_id"]: d for d in found if d is not None and d["status"] == _RUNNING}
         return {j: docs[j] for j, t in refs if j in docs and docs[j]["token"] == t}
 
-    async def heartbeat(self, leases: Sequence[LeaseRef], lease_for: timedelta, now: datetime) -> list[str]:
+    @mapped
+    async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
         pending = {r.job_id: r.token for r in leases}
         extended: set[str] = set()
         for _ in range(_ROUNDS):
@@ -222,7 +221,7 @@ class JobOps:
                 for d in held.values()
                 if d["lease_expires_at"] is not None and as_utc(d["lease_expires_at"]) > now
             ]
-            changes = [(d, {**d, "lease_expires_at": now + lease_for}) for d in live]
+            changes = [(d, {**d, "lease_expires_at": until}) for d in live]
             won = await self.cas.apply(changes, now)
             retry = {d["_id"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
             extended |= {d["_id"] for d in live} - retry
@@ -231,6 +230,7 @@ class JobOps:
                 break
         return [r.job_id for r in leases if r.job_id not in extended]
 
+    @mapped
     async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
         applied = [False] * len(results)
         todo = list(range(len(results)))
@@ -267,17 +267,10 @@ class JobOps:
             new["due_at"] = res.retry_at
         else:
             new["finished_at"] = now
-        record = attempt_doc(
-            number=res.token,
-            worker=worker,
-            started_at=doc.get("started_at") or now,
-            finished_at=now,
-            outcome=res.outcome,
-            error=res.error,
-        )
-        new["log"] = [*doc.get("log", []), record]
+        new["log"] = logged(doc, res.outcome, now, worker=worker, error=res.error)
         return new
 
+    @mapped
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         pending = {r.job_id: r.token for r in leases}
         released = 0
@@ -289,34 +282,29 @@ class JobOps:
             pending = {d["_id"]: d["token"] for (d, _), ok in zip(changes, won, strict=True) if not ok}
             if not pending:
                 break
+        if released:
+            await self._wakeups.publish(self.jobs.name)
         return released
 
     @staticmethod
     def _released(doc: Doc, now: datetime) -> Doc:
-        record = attempt_doc(
-            number=doc["token"],
-            worker=doc.get("lease_owner") or "",
-            started_at=doc.get("started_at") or now,
-            finished_at=now,
-            outcome=Outcome.RELEASED,
-        )
         return {
             **doc,
             **_NO_LEASE,
             "status": _PENDING,
             "attempts": max(0, count_of(doc.get("attempts"), 1) - 1),
-            "log": [*doc.get("log", []), record],
+            "log": logged(doc, Outcome.RELEASED, now),
         }
 
     # -- reads and operator actions ------------------------------------------------------
 
+    @mapped
     async def get(self, job_id: str) -> Job | None:
         doc = await self.jobs.find_one({"_id": job_id}, JOB_PROJECTION)
-        return job_from_doc(doc) if doc is not None else None
+        return JOBS.job_from_mapping(doc) if doc is not None else None
 
-    async def select(self, flt: JobFilter) -> list[Job]:
-        if flt.limit <= 0:
-            return []
+    @mapped
+    async def find(self, flt: JobFilter) -> list[Job]:
         query: Doc = {}
         for name in ("queue", "task", "schedule_id"):
             if getattr(flt, name) is not None:
@@ -326,12 +314,14 @@ class JobOps:
         if flt.after_id is not None:
             query["_id"] = {"$gt": flt.after_id}
         cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", 1).limit(flt.limit)
-        return [job_from_doc(d) async for d in cursor]
+        return [JOBS.job_from_mapping(d) async for d in cursor]
 
+    @mapped
     async def attempts(self, job_id: str) -> list[Attempt]:
         doc = await self.jobs.find_one({"_id": job_id}, {"log": 1})
         return attempts_from_doc(job_id, doc) if doc is not None else []
 
+    @mapped
     async def cancel(self, job_id: str, now: datetime) -> Job:
         for _ in range(_ROUNDS):
             doc = await self.jobs.find_one({"_id": job_id})
@@ -341,18 +331,12 @@ class JobOps:
                 raise InvalidState(f"job {job_id} is already {doc['status']}")
             new = {**doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
             if doc["status"] == _RUNNING:
-                cancelled = attempt_doc(
-                    number=doc["token"],
-                    worker=doc.get("lease_owner") or "",
-                    started_at=doc.get("started_at") or now,
-                    finished_at=now,
-                    outcome=Outcome.CANCELLED,
-                )
-                new["log"] = [*doc.get("log", []), cancelled]
+                new["log"] = logged(doc, Outcome.CANCELLED, now)
             if (await self.cas.apply([(doc, new)], now))[0]:
-                return job_from_doc(new)
+                return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
 
+    @mapped
     async def requeue(self, job_id: str, now: datetime) -> Job:
         for _ in range(_ROUNDS):
             doc = await self.jobs.find_one({"_id": job_id})
@@ -364,12 +348,12 @@ class JobOps:
                 )
             new = {**doc, **_NO_LEASE, "status": _PENDING, "due_at": now, "attempts": 0, "finished_at": None}
             if (await self.cas.apply([(doc, new)], now))[0]:
-                return job_from_doc(new)
+                await self._wakeups.publish(self.jobs.name)
+                return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being requeued; try again")
 
+    @mapped
     async def purge(self, finished_before: datetime, limit: int, statuses: list[str]) -> int:
-        if limit <= 0 or not statuses:
-            return 0
         old = {"status": {"$in": statuses}, "finished_at": {"$lt": finished_before}}
         fields = {"_id": 1, "inc": 1, "ver": 1}
         found = [d async for d in self.jobs.find(old, fields).sort("finished_at", 1).limit(limit)]
@@ -378,7 +362,8 @@ class JobOps:
         await self.cas.forget_before(finished_before)
         return sum(won)
 
-    async def stats(self, now: datetime | None = None) -> QueueStats:
+    @mapped
+    async def stats(self, now: datetime | None) -> QueueStats:
         pipeline = [{"$group": {"_id": {"q": "$queue", "s": "$status"}, "n": {"$sum": 1}}}]
         out = QueueStats()
         async for row in await self.jobs.aggregate(pipeline):
@@ -394,26 +379,19 @@ class JobOps:
                         out.delayed[queue] = n
         return out
 
-    async def next_due(self, queues: Sequence[str]) -> datetime | None:
-        qs = list(dict.fromkeys(queues))
+    @mapped
+    async def next_due(self, queues: list[str]) -> datetime | None:
         times: list[datetime] = []
         for status, field in ((_PENDING, "due_at"), (_RUNNING, "lease_expires_at")):
             # dates only: a value of another type (a bad row) sorts before every date
             doc = await self.jobs.find_one(
-                {"queue": {"$in": qs}, "status": status, field: {"$type": "date"}},
+                {"queue": {"$in": queues}, "status": status, field: {"$type": "date"}},
                 {field: 1},
                 sort=[(field, 1)],
             )
             if doc is not None:
                 times.append(as_utc(doc[field]))
         return min(times, default=None)
-
-
-def check_new_job(job: Job) -> None:
-    if job.due_at is None:
-        raise ConfigError(f"job {job.id} has no due_at")
-    if job.status is not JobStatus.PENDING:
-        raise InvalidState(f"job {job.id} must be added as pending, not {job.status}")
 
 
 async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[str, Doc]:

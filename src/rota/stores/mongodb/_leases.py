@@ -8,14 +8,16 @@ process got there first.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from rota._errors import InvalidState
 from rota._models import Fence, Lease
-from rota.stores.mongodb._codec import Doc, as_utc, lease_from_doc
+from rota.stores._parts import LeasesPart
+from rota.stores.mongodb._codec import LEASES, Doc, as_utc
+from rota.stores.mongodb._connection import MongoConnection, mapped
 from rota.stores.mongodb._versioned import Versioned
 
 _ROUNDS = 16
@@ -25,21 +27,31 @@ def _held(doc: Doc | None, now: datetime) -> bool:
     return doc is not None and doc.get("owner") is not None and as_utc(doc["expires_at"]) > now
 
 
-class LeaseOps:
-    def __init__(self, leases: AsyncCollection[Doc], marks: AsyncCollection[Doc]) -> None:
-        self.leases = leases
-        self.cas = Versioned(leases, marks)
+class MongoLeases(LeasesPart):
+    """Named leases in ``<prefix>_leases``."""
 
-    async def acquire(self, name: str, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
+    def __init__(self, db: MongoConnection) -> None:
+        self._db = db
+
+    @property
+    def leases(self) -> AsyncCollection[Doc]:
+        return self._db.collection("leases")
+
+    async def prepare(self) -> None:
+        """On open (the ``_id`` index is the only one)."""
+        self.cas = Versioned(self.leases, self._db.collection("marks"))
+
+    @mapped
+    async def acquire(self, name: str, owner: str, until: datetime, now: datetime) -> Lease | None:
         for _ in range(_ROUNDS):
             doc = await self.leases.find_one({"_id": name})
             if doc is None:
-                first = {"_id": name, "owner": owner, "token": 1, "acquired_at": now, "expires_at": now + ttl}
+                first = {"_id": name, "owner": owner, "token": 1, "acquired_at": now, "expires_at": until}
                 try:
                     await self.leases.insert_one({**first, "inc": name, "ver": 1})
                 except DuplicateKeyError:
                     continue  # created meanwhile: look again
-                return lease_from_doc(first)
+                return LEASES.from_mapping(first)
             if _held(doc, now):
                 return None
             new = {
@@ -47,10 +59,10 @@ class LeaseOps:
                 "owner": owner,
                 "token": doc["token"] + 1,
                 "acquired_at": now,
-                "expires_at": now + ttl,
+                "expires_at": until,
             }
             if (await self.cas.apply([(doc, new)], now))[0]:
-                return lease_from_doc(new)
+                return LEASES.from_mapping(new)
         raise InvalidState(f"lease {name!r} kept changing while being acquired; try again")
 
     async def _change(
@@ -67,18 +79,21 @@ class LeaseOps:
                 return new
         raise InvalidState(f"lease {name!r} kept changing; try again")
 
-    async def renew(self, name: str, owner: str, token: int, ttl: timedelta, now: datetime) -> Lease | None:
-        new = await self._change(name, owner, token, now, live=True, fields={"expires_at": now + ttl})
-        return lease_from_doc(new) if new is not None else None
+    @mapped
+    async def renew(self, name: str, owner: str, token: int, until: datetime, now: datetime) -> Lease | None:
+        new = await self._change(name, owner, token, now, live=True, fields={"expires_at": until})
+        return LEASES.from_mapping(new) if new is not None else None
 
+    @mapped
     async def release(self, name: str, owner: str, token: int, now: datetime) -> bool:
         return await self._change(name, owner, token, now, live=False, fields={"owner": None}) is not None
 
+    @mapped
     async def get(self, name: str, now: datetime) -> Lease | None:
         doc = await self.leases.find_one({"_id": name})
-        return lease_from_doc(doc) if doc is not None and _held(doc, now) else None
+        return LEASES.from_mapping(doc) if doc is not None and _held(doc, now) else None
 
-    async def fence_ok(self, fence: Fence, now: datetime) -> bool:
+    async def holds(self, fence: Fence, now: datetime) -> bool:
         """Whether ``fence`` is still the unexpired holder of its lease at ``now`` (a read)."""
         held = await self.get(fence.name, now)
         return held is not None and (held.owner, held.token) == (fence.owner, fence.token)

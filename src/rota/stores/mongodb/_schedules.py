@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -32,17 +32,20 @@ from pymongo.errors import DuplicateKeyError
 
 from rota._errors import InvalidState, ScheduleNotFound
 from rota._models import Fence, FireCommit, Schedule
+from rota.stores._parts import SchedulesPart
 from rota.stores.mongodb._codec import (
+    SCHEDULES,
     Doc,
     as_utc,
     definition_fields,
     job_to_doc,
     job_ukey,
-    schedule_from_doc,
     schedule_to_doc,
 )
-from rota.stores.mongodb._jobs import FenceCheck, check_new_job, insert_jobs
+from rota.stores.mongodb._connection import MongoConnection, mapped
+from rota.stores.mongodb._jobs import FenceCheck, insert_jobs
 from rota.stores.mongodb._versioned import Versioned
+from rota.stores.mongodb._wakeups import Wakeups
 
 _ROUNDS = 16
 _FLUSH_BATCH = 100
@@ -59,19 +62,29 @@ SCHEDULE_INDEXES = [
 ]
 
 
-class ScheduleOps:
-    def __init__(
-        self,
-        schedules: AsyncCollection[Doc],
-        jobs: AsyncCollection[Doc],
-        marks: AsyncCollection[Doc],
-        *,
-        fence_ok: FenceCheck,
-    ) -> None:
-        self.schedules = schedules
-        self.jobs = jobs
-        self.cas = Versioned(schedules, marks)
+class MongoSchedules(SchedulesPart):
+    """Schedules in ``<prefix>_schedules``; fenced writes read the lease through ``fence_ok``;
+    writes that change when schedules fire (and jobs a commit creates) are published to
+    other processes through ``wakeups``."""
+
+    def __init__(self, db: MongoConnection, wakeups: Wakeups, *, fence_ok: FenceCheck) -> None:
+        self._db = db
+        self._wakeups = wakeups
         self._fence_ok = fence_ok
+
+    @property
+    def schedules(self) -> AsyncCollection[Doc]:
+        return self._db.collection("schedules")
+
+    @property
+    def jobs(self) -> AsyncCollection[Doc]:
+        return self._db.collection("jobs")
+
+    async def prepare(self) -> None:
+        """On open: create the indexes (idempotent)."""
+        for name, keys in SCHEDULE_INDEXES:
+            await self.schedules.create_index(keys, name=name)
+        self.cas = Versioned(self.schedules, self._db.collection("marks"))
 
     async def _update(
         self, schedule_id: str, change: Callable[[Doc], Doc | None], now: datetime
@@ -86,8 +99,14 @@ class ScheduleOps:
                 return doc, new
         raise InvalidState(f"schedule {schedule_id} kept changing; try again")
 
+    @mapped
     async def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
-        """The stored schedule and whether anything was written."""
+        stored, written = await self._put(schedule, now)
+        if written:
+            await self._wakeups.publish(self.schedules.name)
+        return stored, written
+
+    async def _put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
         for _ in range(_ROUNDS):
             current = await self.schedules.find_one({"_id": schedule.id})
             if current is None:
@@ -97,8 +116,8 @@ class ScheduleOps:
                     await self.schedules.insert_one(doc)
                 except DuplicateKeyError:
                     continue  # created meanwhile by another instance: compare with it
-                return schedule_from_doc(doc), True
-            stored = schedule_from_doc(current)
+                return SCHEDULES.from_mapping(doc), True
+            stored = SCHEDULES.from_mapping(current)
             if stored.same_definition(schedule):
                 return stored, False
             new = {**current, **definition_fields(schedule), **_NO_LEASE, "updated_at": now}
@@ -106,16 +125,19 @@ class ScheduleOps:
             if schedule.trigger != stored.trigger:
                 new["next_fire_at"] = schedule.next_fire_at
             if (await self.cas.apply([(current, new)], now))[0]:
-                return schedule_from_doc(new), True
+                return SCHEDULES.from_mapping(new), True
         raise InvalidState(f"schedule {schedule.id} kept changing while being updated; try again")
 
+    @mapped
     async def get(self, schedule_id: str) -> Schedule | None:
         doc = await self.schedules.find_one({"_id": schedule_id})
-        return schedule_from_doc(doc) if doc is not None else None
+        return SCHEDULES.from_mapping(doc) if doc is not None else None
 
+    @mapped
     async def all(self) -> list[Schedule]:
-        return [schedule_from_doc(d) async for d in self.schedules.find({}).sort("_id", 1)]
+        return [SCHEDULES.from_mapping(d) async for d in self.schedules.find({}).sort("_id", 1)]
 
+    @mapped
     async def remove(self, schedule_id: str) -> bool:
         for _ in range(_ROUNDS):
             doc = await self.schedules.find_one({"_id": schedule_id})
@@ -129,6 +151,7 @@ class ScheduleOps:
                 return True
         raise InvalidState(f"schedule {schedule_id} kept changing while being removed; try again")
 
+    @mapped
     async def set_paused(
         self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
     ) -> Schedule:
@@ -141,14 +164,14 @@ class ScheduleOps:
         _, new = await self._update(schedule_id, change, now)
         if new is None:
             raise ScheduleNotFound(schedule_id)
-        return schedule_from_doc(new)
+        await self._wakeups.publish(self.schedules.name)
+        return SCHEDULES.from_mapping(new)
 
+    @mapped
     async def acquire(
-        self, owner: str, limit: int, lease_for: timedelta, now: datetime, fence: Fence | None
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
     ) -> list[Schedule]:
         await self.flush_pending(now)
-        if limit <= 0:
-            return []
         # the fence is read, then the schedules written (no multi-document transaction): a
         # term that ends in between leases schedules its pass then cannot commit (the commit
         # checks the fence again), and the next term takes them over at once
@@ -173,7 +196,7 @@ class ScheduleOps:
                     {
                         **d,
                         "lease_owner": owner,
-                        "lease_expires_at": now + lease_for,
+                        "lease_expires_at": until,
                         **term,
                         "updated_at": now,
                         "version": d["version"] + 1,
@@ -182,18 +205,23 @@ class ScheduleOps:
                 for d in found
             ]
             won = await self.cas.apply(changes, now)
-            taken += [schedule_from_doc(new) for (_, new), ok in zip(changes, won, strict=True) if ok]
+            taken += [SCHEDULES.from_mapping(new) for (_, new), ok in zip(changes, won, strict=True) if ok]
             if all(won) or len(taken) >= limit:
                 break
         taken.sort(key=lambda s: (s.next_fire_at, s.id))
         return taken
 
+    @mapped
     async def commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
-        """Whether the commit applied, and how many jobs it created."""
+        applied, created = await self._commit(commit, now)
+        if created:
+            await self._wakeups.publish(self.jobs.name)
+        return applied, created
+
+    async def _commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
         docs: dict[str, Doc] = {}
         for job in commit.jobs:
-            check_new_job(job)
-            docs.setdefault(job_ukey(job), job_to_doc(job, created_at=job.created_at or now))
+            docs.setdefault(job_ukey(job), job_to_doc(job))
         jobs = list(docs.values())
         if jobs:
             clash = await self.jobs.find_one({"_id": {"$in": [d["_id"] for d in jobs]}}, {"ukey": 1})
@@ -259,6 +287,7 @@ class ScheduleOps:
             schedule_id, lambda d: {**d, "fail_count": d["fail_count"] + 1, "last_error": error}, now
         )
 
+    @mapped
     async def next_due(self) -> datetime | None:
         """Earliest of max(next_fire_at, lease expiry) over unpaused schedules."""
         best: datetime | None = None

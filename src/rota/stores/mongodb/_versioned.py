@@ -37,7 +37,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from rota.stores.mongodb._codec import Doc, as_utc
-from rota.stores.mongodb._errors import duplicate_indexes
+from rota.stores.mongodb._connection import duplicate_indexes
 
 # a winner that has not written its change this long after winning is taken to have crashed
 ROLL_FORWARD_AFTER = timedelta(seconds=10)

@@ -34,20 +34,21 @@ def supports_change_streams(hello: Mapping[str, Any]) -> bool:
 
 
 class Wakeups:
-    def __init__(
-        self,
-        db: AsyncDatabase[Doc],
-        meta: AsyncCollection[Doc],
-        events: Mapping[str, asyncio.Event],
-    ) -> None:
-        self._db = db
-        self._meta = meta
-        self._events = dict(events)  # collection name -> local event
+    """Turns changes of the named collections into the store's events (``events``:
+    collection name -> local event); ``start`` on open, ``stop`` on close."""
+
+    def __init__(self, events: Mapping[str, asyncio.Event]) -> None:
+        self._events = dict(events)
         self._seen: dict[str, int | None] = dict.fromkeys(self._events)
         self._task: asyncio.Task[None] | None = None
+        self._meta: AsyncCollection[Doc] | None = None
         self.mode = POLLING
 
-    async def start(self, hello: Mapping[str, Any]) -> None:
+    async def start(
+        self, db: AsyncDatabase[Doc], meta: AsyncCollection[Doc], hello: Mapping[str, Any]
+    ) -> None:
+        self._meta, self.mode = meta, POLLING
+        self._seen = dict.fromkeys(self._events)
         if supports_change_streams(hello):
             pipeline = [
                 {
@@ -58,7 +59,7 @@ class Wakeups:
                 }
             ]
             try:
-                stream = await self._db.watch(pipeline, max_await_time_ms=1000)
+                stream = await db.watch(pipeline, max_await_time_ms=1000)
             except PyMongoError as exc:
                 log.warning("MongoDB change streams unavailable (%s); polling for wake-ups", exc)
             else:
@@ -67,6 +68,7 @@ class Wakeups:
         log.info("MongoDB store wake-ups: %s", self.mode)
 
     async def stop(self) -> None:
+        self._meta = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,7 +91,7 @@ class Wakeups:
 
     async def publish(self, collection: str) -> None:
         """Tell other processes that ``collection`` changed (a no-op with change streams)."""
-        if self.mode == POLLING:
+        if self.mode == POLLING and self._meta is not None:
             await self._meta.update_one({"_id": collection}, {"$inc": {"seq": 1}}, upsert=True)
 
     async def wait(self, collection: str, timeout: float) -> bool:
@@ -113,6 +115,8 @@ class Wakeups:
             delay = min(delay * 2, _MAX_POLL)
 
     async def _changed(self, collection: str) -> bool:
+        if self._meta is None:  # not started: this process's own changes only
+            return False
         try:
             doc = await self._meta.find_one({"_id": collection})
         except PyMongoError:

@@ -1,4 +1,5 @@
-"""The PostgreSQL store's URL: ``postgresql://user:pass@host:port/db?schema=rota&migrate=true``.
+"""The PostgreSQL store's configuration, from its URL:
+``postgresql://user:pass@host:port/db?schema=rota&migrate=true``.
 
 rota's own options are taken out of the query string; libpq-style connection options that
 the driver understands (sslmode, sslrootcert, ...) are passed on; anything else is refused,
@@ -34,8 +35,8 @@ _OWN_OPTIONS = ("schema", "migrate", "pool_min", "pool_max", "connect_timeout")
 
 
 @dataclass(frozen=True, slots=True)
-class PgConfig:
-    """What ``parse_url`` understood. ``url`` and ``dsn`` may hold a password: they stay out
+class PostgresConfig:
+    """What ``from_url`` understood. ``url`` and ``dsn`` may hold a password: they stay out
     of ``repr()``, which shows the redacted URL instead."""
 
     url: str = field(repr=False)  # as given (with rota's options), for opening more stores on the same data
@@ -52,12 +53,17 @@ class PgConfig:
 
     def __repr__(self) -> str:
         return (
-            f"PgConfig(url={redact(self.url)!r}, schema={self.schema!r}, migrate={self.migrate}, "
+            f"PostgresConfig(url={redact(self.url)!r}, schema={self.schema!r}, migrate={self.migrate}, "
             f"pool_min={self.pool_min}, pool_max={self.pool_max}, connect_timeout={self.connect_timeout})"
         )
 
+    @classmethod
+    def from_url(cls, url: str) -> PostgresConfig:
+        """Parse a PostgreSQL store URL; raises ConfigError for bad or unknown options."""
+        return _parse(url)
 
-def parse_url(url: str) -> PgConfig:
+
+def _parse(url: str) -> PostgresConfig:
     parts = split_url(url)
     if parts.scheme.lower() not in ("postgresql", "postgres"):
         raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}")
@@ -100,7 +106,7 @@ def parse_url(url: str) -> PgConfig:
     if port == 0:
         raise ConfigError(f"the PostgreSQL URL's port must be a number from 1 to 65535: {redact(url)!r}")
     dsn = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(passed)))
-    return PgConfig(
+    return PostgresConfig(
         url=url,
         dsn=dsn,
         schema=schema,

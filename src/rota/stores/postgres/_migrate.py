@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncpg
 
 from rota._errors import ConfigError
-from rota.stores.postgres._sql import latest_version, migrations
+from rota.stores._resources import migrations
+
+_PACKAGE = __name__.rpartition(".")[0]
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -28,7 +30,7 @@ async def apply_migrations(conn: asyncpg.Connection, schema: str) -> list[int]:
         await conn.execute(f'SET LOCAL search_path TO "{schema}"')
         await conn.execute(_VERSION_TABLE)
         done = {row[0] for row in await conn.fetch("SELECT version FROM schema_version")}
-        for version, name, sql in migrations():
+        for version, name, sql in migrations(_PACKAGE):
             if version in done:
                 continue
             await conn.execute(sql)
@@ -54,3 +56,7 @@ async def check_version(conn: asyncpg.Connection, schema: str) -> None:
             f"the rota schema {schema!r} is at version {current}, newer than this rota "
             f"knows ({latest}): upgrade rota"
         )
+
+
+def latest_version() -> int:
+    return len(migrations(_PACKAGE))

@@ -1,138 +1,114 @@
-"""Schedules and named leases on PostgreSQL."""
+"""Schedules on PostgreSQL, from queries/schedules.sql."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+
+import asyncpg
 
 from rota._errors import ScheduleNotFound
-from rota._models import Fence, FireCommit, Lease, Schedule
-from rota.stores.postgres._jobs import JobsMixin, check_new_jobs
-from rota.stores.postgres._rows import lease_from_row, schedule_from_row
-from rota.stores.postgres._sql import query
+from rota._models import Fence, FireCommit, Schedule
+from rota.stores._parts import SchedulesPart
+from rota.stores._resources import queries
+from rota.stores.postgres._codec import SCHEDULE_WIDTH, SCHEDULES
+from rota.stores.postgres._connection import PostgresConnection
+from rota.stores.postgres._jobs import PostgresJobs
+from rota.stores.postgres._leases import lock_fence
+
+S = queries(__name__.rpartition(".")[0], "schedules")
+_DEFINITION = SCHEDULES.row_encoder(("id", *Schedule.DEFINITION_FIELDS))
 
 
-class SchedulesMixin(JobsMixin):
-    async def put_schedule(self, schedule: Schedule, *, now: datetime) -> Schedule:
+def _schedule(row: asyncpg.Record) -> Schedule:
+    return SCHEDULES.from_row(row[:SCHEDULE_WIDTH])
+
+
+class PostgresSchedules(SchedulesPart):
+    """Schedules; a commit adds its jobs through ``jobs`` in the commit's transaction."""
+
+    def __init__(self, db: PostgresConnection, jobs: PostgresJobs) -> None:
+        self._db = db
+        self._jobs = jobs
+
+    async def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
         s = schedule
-        async with self._tx() as conn:
+        fresh = s.replace(
+            version=1, lease_owner=None, lease_expires_at=None, created_at=s.created_at or now,
+            updated_at=now, lease_fence_name=None, lease_fence_token=None,
+        )  # fmt: skip
+        async with self._db.tx() as conn:
             while True:
-                row = await conn.fetchrow(query("get_schedule_for_update"), s.id)
+                row = await conn.fetchrow(S["get_schedule_for_update"], s.id)
                 if row is None:
-                    row = await conn.fetchrow(
-                        query("insert_schedule"),
-                        s.id, s.task, s.trigger, s.queue, s.payload, s.priority,
-                        s.misfire.value, s.misfire_grace, s.max_catchup, s.jitter,
-                        s.overlap.value, s.origin, s.next_fire_at, s.last_fire_at,
-                        s.last_job_id, s.run_count, s.fail_count, s.last_error, s.paused,
-                        s.created_at or now, now,
-                    )  # fmt: skip
+                    row = await conn.fetchrow(S["insert_schedule"], *SCHEDULES.to_row(fresh))
                     if row is None:  # created concurrently: lock it and compare
                         continue
                     break
-                current = schedule_from_row(row)
+                current = _schedule(row)
                 if current.same_definition(s):
-                    return current
+                    return current, False
                 row = await conn.fetchrow(
-                    query("update_schedule_definition"),
-                    s.id, s.task, s.trigger, s.queue, s.payload, s.priority,
-                    s.misfire.value, s.misfire_grace, s.max_catchup, s.jitter,
-                    s.overlap.value, s.origin, s.next_fire_at, now,
-                )  # fmt: skip
+                    S["update_schedule_definition"], *_DEFINITION(s), s.next_fire_at, now
+                )
                 break
             assert row is not None
-            await conn.execute(query("notify"), self.schedules_channel)
-        self.notify_schedules()
-        return schedule_from_row(row)
+            await conn.execute(S["notify"], self._db.schedules_channel)
+        return _schedule(row), True
 
-    async def get_schedule(self, schedule_id: str) -> Schedule | None:
-        row = await self._fetchrow("get_schedule", schedule_id)
-        return schedule_from_row(row) if row is not None else None
+    async def get(self, schedule_id: str) -> Schedule | None:
+        row = await self._db.fetchrow(S["get_schedule"], schedule_id)
+        return _schedule(row) if row is not None else None
 
-    async def list_schedules(self) -> list[Schedule]:
-        return [schedule_from_row(r) for r in await self._fetch("list_schedules")]
+    async def all(self) -> list[Schedule]:
+        return [_schedule(r) for r in await self._db.fetch(S["list_schedules"])]
 
-    async def remove_schedule(self, schedule_id: str) -> bool:
-        row = await self._fetchrow("remove_schedule", schedule_id, self.schedules_channel)
+    async def remove(self, schedule_id: str) -> bool:
+        row = await self._db.fetchrow(S["remove_schedule"], schedule_id, self._db.schedules_channel)
         return row is not None and int(row["n"]) > 0
 
-    async def set_schedule_paused(
-        self, schedule_id: str, paused: bool, *, next_fire_at: datetime | None, now: datetime
+    async def set_paused(
+        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
     ) -> Schedule:
-        row = await self._fetchrow(
-            "set_schedule_paused", schedule_id, paused, next_fire_at, now, self.schedules_channel
+        row = await self._db.fetchrow(
+            S["set_schedule_paused"], schedule_id, paused, next_fire_at, now, self._db.schedules_channel
         )
         if row is None:
             raise ScheduleNotFound(schedule_id)
-        self.notify_schedules()
-        return schedule_from_row(row)
+        return _schedule(row)
 
-    async def acquire_schedules(
-        self,
-        *,
-        owner: str,
-        limit: int,
-        lease_for: timedelta,
-        now: datetime,
-        fence: Fence | None = None,
+    async def acquire(
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
     ) -> list[Schedule]:
-        if limit <= 0:
-            return []
-        rows = await self._fetch(
-            "acquire_schedules", owner, limit, now, now + lease_for,
+        rows = await self._db.fetch(
+            S["acquire_schedules"], owner, limit, now, until,
             *((fence.name, fence.owner, fence.token) if fence is not None else (None, None, None)),
         )  # fmt: skip
-        found = [schedule_from_row(r) for r in rows]
+        found = [_schedule(r) for r in rows]
         found.sort(key=lambda s: (s.next_fire_at or now, s.id))
         return found
 
-    async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
-        check_new_jobs(commit.jobs)
-        created = False
-        async with self._tx() as conn:
+    async def commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
+        async with self._db.tx() as conn:
             locked = await conn.fetchval(
-                query("lock_schedule_for_commit"), commit.schedule_id, commit.version, commit.owner
+                S["lock_schedule_for_commit"], commit.schedule_id, commit.version, commit.owner
             )
             if locked is None:
-                return False
-            fence = commit.fence
-            if fence is not None:
-                held = await conn.fetchval(query("lock_fence"), fence.name, fence.owner, fence.token, now)
-                if held is None:
-                    return False
-            results = await self._add_on(conn, commit.jobs, now) if commit.jobs else []
-            created = any(r.created for r in results)
+                return False, 0
+            if commit.fence is not None and not await lock_fence(conn, commit.fence, now):
+                return False, 0
+            results = await self._jobs.insert(conn, commit.jobs, now) if commit.jobs else []
+            created = sum(1 for r in results if r.created)
             await conn.execute(
-                query("commit_schedule"),
+                S["commit_schedule"],
                 commit.schedule_id,
                 commit.next_fire_at,
                 commit.last_fire_at,
-                sum(1 for r in results if r.created),
+                created,
                 results[-1].job.id if results else None,
                 now,
             )
-        if created:
-            self.notify_jobs()
-        return True
+        return True, created
 
-    async def next_schedule_due(self) -> datetime | None:
-        value: datetime | None = await self._fetchval("next_schedule_due")
+    async def next_due(self) -> datetime | None:
+        value: datetime | None = await self._db.fetchval(S["next_schedule_due"])
         return value
-
-    # -- named leases ------------------------------------------------------------------------
-
-    async def acquire_lease(self, name: str, *, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
-        row = await self._fetchrow("acquire_lease", name, owner, now, now + ttl)
-        return lease_from_row(row) if row is not None else None
-
-    async def renew_lease(
-        self, name: str, *, owner: str, token: int, ttl: timedelta, now: datetime
-    ) -> Lease | None:
-        row = await self._fetchrow("renew_lease", name, owner, token, now, now + ttl)
-        return lease_from_row(row) if row is not None else None
-
-    async def release_lease(self, name: str, *, owner: str, token: int, now: datetime) -> bool:
-        return await self._fetchrow("release_lease", name, owner, token, now) is not None
-
-    async def get_lease(self, name: str, *, now: datetime) -> Lease | None:
-        row = await self._fetchrow("get_lease", name, now)
-        return lease_from_row(row) if row is not None else None

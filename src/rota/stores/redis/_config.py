@@ -1,4 +1,4 @@
-"""Settings of the Redis store, read from its URL, and the redis-py clients built from them.
+"""The Redis store's configuration, read from its URL, and the redis-py clients built from it.
 
 ``redis://[[user]:password@]host:6379/0?prefix=myapp``, ``rediss://...`` (TLS),
 ``unix:///run/redis.sock?db=0``; ``?cluster=true`` talks to a Redis Cluster through
@@ -31,13 +31,19 @@ PASSTHROUGH = frozenset({
 
 
 @dataclass(frozen=True, slots=True)
-class RedisSettings:
-    url: str = field(repr=False)  # the URL for redis-py, without rota's own options (may hold a password)
+class RedisConfig:
+    """What ``from_url`` understood; ``url`` (what redis-py gets) may hold a password: it
+    stays out of ``repr()``, which shows the redacted URL instead."""
+
+    url: str = field(repr=False)  # the URL for redis-py, without rota's own options
     prefix: str = DEFAULT_PREFIX
     cluster: bool = False
 
     def __repr__(self) -> str:
-        return f"RedisSettings(url={redact(self.url)!r}, prefix={self.prefix!r}, cluster={self.cluster})"
+        return f"RedisConfig(url={redact(self.url)!r}, prefix={self.prefix!r}, cluster={self.cluster})"
+
+    def describe(self) -> str:
+        return f"{'cluster' if self.cluster else 'redis'} {redact(self.url)} prefix={self.prefix}"
 
     @property
     def namespace(self) -> str:
@@ -45,7 +51,8 @@ class RedisSettings:
         return "{" + self.prefix + "}"
 
     @classmethod
-    def from_url(cls, url: str) -> RedisSettings:
+    def from_url(cls, url: str) -> RedisConfig:
+        """Parse a Redis store URL; raises ConfigError for a bad URL or unknown option."""
         parts = split_url(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"not a Redis URL: {redact(url)!r}")
@@ -73,7 +80,7 @@ class RedisSettings:
         return cls(url=clean, prefix=prefix, cluster=cluster)
 
     def client(self) -> Any:
-        """A new redis-py asyncio client (standalone or cluster) for these settings."""
+        """A new redis-py asyncio client (standalone or cluster) for this configuration."""
         # One quick retry covers a pooled connection that died with a restarted server; longer
         # outages surface as StoreUnavailable and the runtime backs off.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.05), 1)

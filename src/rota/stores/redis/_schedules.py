@@ -1,18 +1,17 @@
-"""Schedule and named-lease methods of the Redis store.
+"""Schedules on Redis.
 
 Keys: ``N:sch:<id>`` schedule hash, ``N:schs`` every schedule id, ``N:sdue`` unpaused
 schedules by next fire (or lease expiry when later), ``N:sfence`` schedules leased under a
-leader's term by its token, ``N:lease:<name>`` named lease hash whose token counter outlives
-every holder.
+leader's term by its token.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
 
-from rota._errors import ConfigError, ScheduleNotFound
-from rota._models import Fence, FireCommit, Lease, Schedule
+from rota._errors import ScheduleNotFound
+from rota._models import Fence, FireCommit, Schedule
+from rota.stores._parts import SchedulesPart
 from rota.stores.redis._codec import (
     decode_schedule,
     decode_schedules,
@@ -22,98 +21,71 @@ from rota.stores.redis._codec import (
     schedule_state,
     to_ms,
 )
-from rota.stores.redis._scripts import EncodedArg, mapped_errors
+from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
 
 _ACQUIRE_SCAN = 1000  # due schedules looked at per acquire, sorted by next fire
 
 
-def _ms(delta: timedelta) -> int:
-    return delta // timedelta(milliseconds=1)
+def _ms_or_empty(dt: datetime | None) -> int | str:
+    return "" if dt is None else to_ms(dt)
 
 
-class SchedulesMixin:
-    _client: Any
-    _ns: str
+class RedisSchedules(SchedulesPart):
+    def __init__(self, db: RedisConnection) -> None:
+        self._db = db
 
-    if TYPE_CHECKING:
-
-        async def _run(self, name: str, *args: EncodedArg) -> Any: ...
-
-        def notify_schedules(self) -> None: ...
-
-        def notify_jobs(self) -> None: ...
-
-    # -- schedules -----------------------------------------------------------------------
-
-    async def put_schedule(self, schedule: Schedule, *, now: datetime) -> Schedule:
+    async def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
         if schedule.created_at is None:
             schedule = schedule.replace(created_at=now)
         definition = schedule_definition(schedule)
         state = schedule_state(schedule)
-        nf = "" if schedule.next_fire_at is None else to_ms(schedule.next_fire_at)
-        changed, flat = await self._run(
-            "put_schedule", to_ms(now), schedule.id, nf,
+        changed, flat = await self._db.run(
+            "put_schedule", to_ms(now), schedule.id, _ms_or_empty(schedule.next_fire_at),
             len(definition) // 2, *definition, len(state) // 2, *state,
         )  # fmt: skip
-        if changed:
-            self.notify_schedules()
-        return decode_schedule(schedule.id, flat)
+        return decode_schedule(schedule.id, flat), bool(changed)
 
-    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+    async def get(self, schedule_id: str) -> Schedule | None:
         async with mapped_errors("get_schedule"):
-            raw = await self._client.hgetall(f"{self._ns}:sch:{schedule_id}")
+            raw = await self._db.client.hgetall(f"{self._db.namespace}:sch:{schedule_id}")
         if not raw:
             return None
         return decode_schedule(schedule_id, [x for kv in raw.items() for x in kv])
 
-    async def list_schedules(self) -> list[Schedule]:
-        return decode_schedules(await self._run("list_schedules"))
+    async def all(self) -> list[Schedule]:
+        return decode_schedules(await self._db.run("list_schedules"))
 
-    async def remove_schedule(self, schedule_id: str) -> bool:
-        existed = await self._run("remove_schedule", schedule_id)
-        if existed:
-            self.notify_schedules()
-        return bool(existed)
+    async def remove(self, schedule_id: str) -> bool:
+        return bool(await self._db.run("remove_schedule", schedule_id))
 
-    async def set_schedule_paused(
-        self, schedule_id: str, paused: bool, *, next_fire_at: datetime | None, now: datetime
+    async def set_paused(
+        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
     ) -> Schedule:
-        nf = "" if next_fire_at is None else to_ms(next_fire_at)
-        reply = await self._run("pause_schedule", to_ms(now), schedule_id, "1" if paused else "0", nf)
+        reply = await self._db.run(
+            "pause_schedule", to_ms(now), schedule_id, "1" if paused else "0", _ms_or_empty(next_fire_at)
+        )
         if reply[0] == b"missing":
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")
-        self.notify_schedules()
         return decode_schedule(schedule_id, reply[1])
 
-    async def acquire_schedules(
-        self,
-        *,
-        owner: str,
-        limit: int,
-        lease_for: timedelta,
-        now: datetime,
-        fence: Fence | None = None,
+    async def acquire(
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
     ) -> list[Schedule]:
-        if limit <= 0:
-            return []
-        if lease_for <= timedelta(0):
-            raise ConfigError(f"lease_for must be positive, got {lease_for}")
-        at = to_ms(now)
-        rows = await self._run(
-            "acquire_schedules", at, at + _ms(lease_for), owner, limit, max(limit, _ACQUIRE_SCAN),
+        rows = await self._db.run(
+            "acquire_schedules", to_ms(now), to_ms(until), owner, limit, max(limit, _ACQUIRE_SCAN),
             *((fence.name, fence.owner, fence.token) if fence is not None else ("", "", "")),
         )  # fmt: skip
         return decode_schedules(rows)
 
-    async def commit_fires(self, commit: FireCommit, *, now: datetime) -> bool:
+    async def commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
         fence = commit.fence
         args: list[EncodedArg] = [
             to_ms(now),
             commit.schedule_id,
             commit.version,
             commit.owner,
-            "" if commit.next_fire_at is None else to_ms(commit.next_fire_at),
-            "" if commit.last_fire_at is None else to_ms(commit.last_fire_at),
+            _ms_or_empty(commit.next_fire_at),
+            _ms_or_empty(commit.last_fire_at),
             "" if fence is None else fence.name,
             "" if fence is None else fence.owner,
             "" if fence is None else fence.token,
@@ -121,44 +93,10 @@ class SchedulesMixin:
         ]
         for job in commit.jobs:
             args += job_args(job)
-        applied, created = await self._run("commit_fires", *args)
-        if created:
-            self.notify_jobs()
-        if applied:
-            self.notify_schedules()
-        return bool(applied)
+        applied, created = await self._db.run("commit_fires", *args)
+        return bool(applied), int(created)
 
-    async def next_schedule_due(self) -> datetime | None:
+    async def next_due(self) -> datetime | None:
         async with mapped_errors("next_schedule_due"):
-            first = await self._client.zrange(f"{self._ns}:sdue", 0, 0, withscores=True)
+            first = await self._db.client.zrange(f"{self._db.namespace}:sdue", 0, 0, withscores=True)
         return from_ms(int(first[0][1])) if first else None
-
-    # -- named leases --------------------------------------------------------------------
-
-    async def acquire_lease(self, name: str, *, owner: str, ttl: timedelta, now: datetime) -> Lease | None:
-        at = to_ms(now)
-        expires = at + _ms(ttl)
-        token = await self._run("acquire_lease", name, owner, at, expires)
-        if token is None:
-            return None
-        return Lease(name, owner, int(token), from_ms(at), from_ms(expires))
-
-    async def renew_lease(
-        self, name: str, *, owner: str, token: int, ttl: timedelta, now: datetime
-    ) -> Lease | None:
-        at = to_ms(now)
-        expires = at + _ms(ttl)
-        acquired = await self._run("renew_lease", name, owner, token, at, expires)
-        if acquired is None:
-            return None
-        return Lease(name, owner, token, from_ms(acquired), from_ms(expires))
-
-    async def release_lease(self, name: str, *, owner: str, token: int, now: datetime) -> bool:
-        return bool(await self._run("release_lease", name, owner, token, to_ms(now)))
-
-    async def get_lease(self, name: str, *, now: datetime) -> Lease | None:
-        async with mapped_errors("get_lease"):
-            o, tk, a, e = await self._client.hmget(f"{self._ns}:lease:{name}", "o", "tk", "a", "e")
-        if o is None or int(e) <= to_ms(now):
-            return None
-        return Lease(name, o.decode(), int(tk), from_ms(a), from_ms(e))

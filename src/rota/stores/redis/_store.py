@@ -1,79 +1,61 @@
-"""The Redis store: lifecycle and wake-ups; job, schedule and lease methods come from the
-mixins (one Lua script per multi-key change, see the ``.lua`` files)."""
+"""``RedisStore``: the store on Redis or Redis Cluster (one Lua script per multi-key
+change, see ``scripts/``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from redis.exceptions import RedisClusterException
-
-from rota._errors import ConfigError, StoreUnavailable
+from rota.stores._parts import Parts
 from rota.stores.base import Store
-from rota.stores.redis._config import RedisSettings
-from rota.stores.redis._jobs import JobsMixin
-from rota.stores.redis._schedules import SchedulesMixin
-from rota.stores.redis._scripts import mapped_errors
-from rota.stores.redis._wakeup import Wakeup
-from rota.stores.url import redact
+from rota.stores.redis._config import RedisConfig
+from rota.stores.redis._connection import RedisConnection
+from rota.stores.redis._jobs import RedisJobs
+from rota.stores.redis._leases import RedisLeases
+from rota.stores.redis._schedules import RedisSchedules
+from rota.stores.redis._wakeups import Wakeup
 
 
-class RedisStore(JobsMixin, SchedulesMixin, Store):
+class RedisStore(Store):
     """A store on Redis or Redis Cluster (all keys of a namespace share one hash tag)."""
 
     kind = "redis"
     shared = True
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(self, config: RedisConfig) -> None:
         super().__init__()
-        self.settings = settings
-        self._ns = settings.namespace
-        self._client: Any = None
-        self._wakeup = Wakeup(
-            settings,
-            {f"{self._ns}:wake:jobs": self._jobs_changed, f"{self._ns}:wake:sch": self._schedules_changed},
+        self.config = config
+        self._connection = db = RedisConnection(config)
+        self._ready = Parts(jobs=RedisJobs(db), schedules=RedisSchedules(db), leases=RedisLeases(db))
+        ns = config.namespace
+        self._wakeups = Wakeup(
+            config, {f"{ns}:wake:jobs": self._jobs_changed, f"{ns}:wake:sch": self._schedules_changed}
         )
 
-    async def open(self) -> None:
-        """Connect and check that the server is what the URL says: a cluster node for
-        ``?cluster=true``, a standalone server otherwise (``ConfigError`` if not)."""
-        if self._client is None:
-            self._client = self.settings.client()
+    async def _open(self) -> Parts:
         try:
-            async with mapped_errors("open"):
-                await self._client.ping()
-                if not self.settings.cluster:
-                    info = await self._client.info("cluster")
-        except RedisClusterException as exc:
-            await self.close()
-            if "cluster mode is not enabled" in str(exc).lower():
-                raise ConfigError(
-                    f"{redact(self.settings.url)} is a standalone Redis server, not a cluster "
-                    "node: remove ?cluster=true from the URL"
-                ) from None
-            raise StoreUnavailable(f"Redis Cluster unavailable during open: {exc}") from exc
-        if not self.settings.cluster and info.get("cluster_enabled") in (1, "1"):
-            await self.close()
-            raise ConfigError(
-                f"{redact(self.settings.url)} is a Redis Cluster node: add ?cluster=true to the URL"
-            )
+            await self._connection.open()
+        except BaseException:
+            await self._close()
+            raise
+        return self._ready
 
-    async def close(self) -> None:
-        await self._wakeup.close()
-        client, self._client = self._client, None
-        if client is not None:
-            async with mapped_errors("close"):
-                await client.aclose()
+    async def _close(self) -> None:
+        await self._wakeups.close()
+        await self._connection.close()
 
     def describe(self) -> str:
-        mode = "cluster" if self.settings.cluster else "redis"
-        return f"{mode} {redact(self.settings.url)} prefix={self.settings.prefix}"
+        return self.config.describe()
 
     async def wait_for_jobs(self, timeout: float) -> bool:
-        if await self._wakeup.ensure():
+        # the subscriber runs while the store is open (close() stops it)
+        if self._parts is not None and await self._wakeups.ensure():
             return True
         return await super().wait_for_jobs(timeout)
 
     async def wait_for_schedules(self, timeout: float) -> bool:
-        if await self._wakeup.ensure():
+        if self._parts is not None and await self._wakeups.ensure():
             return True
         return await super().wait_for_schedules(timeout)
+
+
+def from_url(url: str) -> RedisStore:
+    """An unopened store for ``url``; raises ConfigError for a bad URL or unknown option."""
+    return RedisStore(RedisConfig.from_url(url))

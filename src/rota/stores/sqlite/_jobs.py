@@ -1,11 +1,12 @@
-"""Job operations, run on the store's thread; each batch call is one transaction."""
+"""Jobs on SQLite: ``SQLiteJobs`` runs each operation below on the store's thread, where
+each batch call is one transaction."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
@@ -22,19 +23,13 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
-from rota.stores.sqlite._conn import write
-from rota.stores.sqlite._rows import (
-    attempt_from_row,
-    job_from_row,
-    job_params,
-    opt_dt,
-    opt_us,
-    to_us,
-)
-from rota.stores.sqlite._sql import queries
+from rota.stores._parts import JobsPart
+from rota.stores._resources import queries
+from rota.stores.sqlite._codec import ATTEMPTS, JOBS, from_us, opt_us, to_us
+from rota.stores.sqlite._connection import SQLiteConnection, write
+from rota.stores.sqlite._leases import fence_held
 
-Q = queries("jobs")
-S = queries("schedules")
+Q = queries(__name__.rpartition(".")[0], "jobs")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
 _PENDING = JobStatus.PENDING.value
 _RUNNING = JobStatus.RUNNING.value
@@ -81,7 +76,7 @@ class _Counts:
 
 
 def add(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[AddResult]:
-    params = [job_params(j) for j in jobs]  # validate before taking the lock
+    params = [JOBS.to_row(j) for j in jobs]  # encode before taking the lock
     with write(conn):
         return insert_jobs(conn, jobs, params)
 
@@ -94,7 +89,7 @@ def insert_jobs(
     seen: dict[str, Job] = {}
     if keys:
         for row in conn.execute(Q["jobs_by_keys"], (json.dumps(keys),)):
-            seen[row[15]] = job_from_row(row)
+            seen[row[15]] = JOBS.job_from_row(row)
     results: list[AddResult] = []
     fresh: list[tuple[Any, ...]] = []
     for job, p in zip(jobs, params, strict=True):
@@ -119,18 +114,9 @@ def insert_jobs(
 
 
 def claim(
-    conn: sqlite3.Connection,
-    *,
-    queues: Sequence[str],
-    worker: str,
-    limit: int,
-    lease_for: timedelta,
-    now: datetime,
+    conn: sqlite3.Connection, names: list[str], worker: str, limit: int, *, until: datetime, now: datetime
 ) -> list[Job]:
-    names = list(dict.fromkeys(queues))
-    if limit <= 0 or not names:
-        return []
-    base = {"worker": worker, "expires": to_us(now + lease_for), "now": to_us(now)}
+    base = {"worker": worker, "expires": to_us(until), "now": to_us(now)}
     with write(conn):
         if (
             len(names) == 1
@@ -142,7 +128,7 @@ def claim(
             counts.write(conn)
         else:
             rows = _claim_general(conn, names, limit, base)
-    jobs = [job_from_row(r) for r in rows]
+    jobs = [JOBS.job_from_row(r) for r in rows]
     jobs.sort(key=_sort_key)
     return jobs
 
@@ -207,19 +193,15 @@ def _record_lost(conn: sqlite3.Connection, lost: Any, now: int) -> bool:
 
 
 def heartbeat(
-    conn: sqlite3.Connection, refs: Sequence[LeaseRef], lease_for: timedelta, now: datetime
+    conn: sqlite3.Connection, refs: Sequence[LeaseRef], until: datetime, now: datetime
 ) -> list[str]:
-    if not refs:
-        return []
-    args = {"expires": to_us(now + lease_for), "now": to_us(now), "refs": _refs_json(refs)}
+    args = {"expires": to_us(until), "now": to_us(now), "refs": _refs_json(refs)}
     with write(conn):
         alive = {row[0] for row in conn.execute(Q["heartbeat"], args)}
     return [r.job_id for r in refs if r.job_id not in alive]
 
 
 def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -> int:
-    if not refs:
-        return 0
     now_us = to_us(now)
     args = {"refs": _refs_json(refs)}
     with write(conn):
@@ -244,8 +226,6 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -
 
 
 def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
-    if not results:
-        return []
     now_us = to_us(now)
     refs = json.dumps([[r.job_id, r.token] for r in results])
     attempts: list[tuple[Any, ...]] = []
@@ -293,33 +273,28 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
     return applied
 
 
-def fence_held(conn: sqlite3.Connection, fence: Fence, now_us: int) -> bool:
-    args = (fence.name, fence.owner, fence.token, now_us)
-    return conn.execute(S["fence_held"], args).fetchone() is not None
-
-
 # -- single jobs -----------------------------------------------------------------------
 
 
 def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
     row = conn.execute(Q["get_job"], (job_id,)).fetchone()
-    return None if row is None else job_from_row(row)
+    return None if row is None else JOBS.job_from_row(row)
 
 
-def list_jobs(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
+def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
     args = {
         "after": flt.after_id or "",
         "status": None if flt.status is None else flt.status.value,
         "queue": flt.queue,
         "task": flt.task,
         "schedule_id": flt.schedule_id,
-        "limit": max(0, flt.limit),
+        "limit": flt.limit,
     }
-    return [job_from_row(r) for r in conn.execute(Q["list_jobs"], args)]
+    return [JOBS.job_from_row(r) for r in conn.execute(Q["list_jobs"], args)]
 
 
 def get_attempts(conn: sqlite3.Connection, job_id: str) -> list[Attempt]:
-    return [attempt_from_row(r) for r in conn.execute(Q["get_attempts"], (job_id,))]
+    return [ATTEMPTS.attempt_from_row(r) for r in conn.execute(Q["get_attempts"], (job_id,))]
 
 
 def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
@@ -342,7 +317,7 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
         counts.move(row[2], row[5], JobStatus.CANCELLED.value)
         counts.write(conn)
         row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now_us}).fetchone()
-    return job_from_row(row)
+    return JOBS.job_from_row(row)
 
 
 def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
@@ -356,12 +331,10 @@ def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
         counts.move(row[2], row[5], _PENDING)
         counts.write(conn)
         row = conn.execute(Q["requeue_job"], {"id": job_id, "now": to_us(now)}).fetchone()
-    return job_from_row(row)
+    return JOBS.job_from_row(row)
 
 
 def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int, statuses: list[str]) -> int:
-    if limit <= 0 or not statuses:
-        return 0
     params: dict[str, object] = {"before": to_us(finished_before), "limit": limit}
     query = "purge"
     if len(statuses) < 3:  # fewer than every final status
@@ -388,12 +361,58 @@ def stats(conn: sqlite3.Connection, now: datetime | None) -> QueueStats:
     return out
 
 
-def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> datetime | None:
+def next_due(conn: sqlite3.Connection, queues: list[str]) -> datetime | None:
     best: int | None = None
-    for q in dict.fromkeys(queues):
+    for q in queues:
         for name in ("next_pending_due", "next_lease_expiry"):
             value = conn.execute(Q[name], {"queue": q}).fetchone()[0]
             # (a bad row's text sorts after every number in SQLite: min() only meets it alone)
             if type(value) is int and (best is None or value < best):
                 best = value
-    return opt_dt(best)
+    return None if best is None else from_us(best)
+
+
+class SQLiteJobs(JobsPart):
+    def __init__(self, db: SQLiteConnection) -> None:
+        self._db = db
+
+    async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+        return await self._db.run(add, jobs)
+
+    async def claim(
+        self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
+    ) -> list[Job]:
+        return await self._db.run(claim, queues, worker, limit, until=until, now=now)
+
+    async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
+        return await self._db.run(heartbeat, leases, until, now)
+
+    async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
+        return await self._db.run(finish, results, worker, now)
+
+    async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
+        return await self._db.run(release, leases, now)
+
+    async def get(self, job_id: str) -> Job | None:
+        return await self._db.run(get_job, job_id)
+
+    async def find(self, flt: JobFilter) -> list[Job]:
+        return await self._db.run(find, flt)
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        return await self._db.run(get_attempts, job_id)
+
+    async def cancel(self, job_id: str, now: datetime) -> Job:
+        return await self._db.run(cancel, job_id, now)
+
+    async def requeue(self, job_id: str, now: datetime) -> Job:
+        return await self._db.run(requeue, job_id, now)
+
+    async def purge(self, finished_before: datetime, limit: int, statuses: list[str]) -> int:
+        return await self._db.run(purge, finished_before, limit, statuses)
+
+    async def stats(self, now: datetime | None) -> QueueStats:
+        return await self._db.run(stats, now)
+
+    async def next_due(self, queues: list[str]) -> datetime | None:
+        return await self._db.run(next_due, queues)

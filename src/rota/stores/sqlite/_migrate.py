@@ -10,8 +10,10 @@ from __future__ import annotations
 import sqlite3
 
 from rota._errors import StoreError
-from rota.stores.sqlite._conn import write
-from rota.stores.sqlite._sql import Migration, migrations
+from rota.stores._resources import Migration, migrations
+from rota.stores.sqlite._connection import write
+
+_PACKAGE = __name__.rpartition(".")[0]
 
 _CREATE_VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -34,7 +36,7 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, available: tuple[Migration, ...] | None = None) -> int:
     """Apply every migration not yet applied; returns the schema version reached."""
-    steps = migrations() if available is None else available
+    steps = migrations(_PACKAGE) if available is None else available
     latest = steps[-1].version if steps else 0
     version = current_version(conn)
     if version > latest:
@@ -51,10 +53,35 @@ def migrate(conn: sqlite3.Connection, available: tuple[Migration, ...] | None = 
             done = conn.execute("SELECT 1 FROM schema_version WHERE version = ?", (step.version,)).fetchone()
             if done is not None:
                 continue
-            for statement in step.statements:
+            for statement in split_statements(step.sql):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_version (version, name) VALUES (?, ?)",
                 (step.version, step.name),
             )
     return current_version(conn)
+
+
+def split_statements(script: str) -> tuple[str, ...]:
+    """Split a script into complete statements, so each runs inside our own transaction.
+
+    (``executescript`` would commit first, which is what a migration must not do.)
+    """
+    statements: list[str] = []
+    buffer: list[str] = []
+    for line in script.splitlines(keepends=True):
+        buffer.append(line)
+        candidate = "".join(buffer)
+        if sqlite3.complete_statement(candidate):
+            stripped = _strip_comments(candidate)
+            if stripped:
+                statements.append(stripped)
+            buffer.clear()
+    if _strip_comments("".join(buffer)):
+        raise RuntimeError("migration script ends with an incomplete statement")
+    return tuple(statements)
+
+
+def _strip_comments(sql: str) -> str:
+    lines = [ln for ln in sql.splitlines() if not ln.lstrip().startswith("--")]
+    return "\n".join(lines).strip()

@@ -1,76 +1,64 @@
-"""Schedule and named-lease operations, run on the store's thread."""
+"""Schedules on SQLite: ``SQLiteSchedules`` runs each operation below on the store's thread."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rota._errors import ScheduleNotFound
-from rota._models import Fence, FireCommit, Lease, Schedule
-from rota.stores.sqlite._conn import write
-from rota.stores.sqlite._jobs import fence_held, insert_jobs
-from rota.stores.sqlite._rows import (
-    job_params,
-    lease_from_row,
-    opt_dt,
-    opt_us,
-    schedule_from_row,
-    schedule_params,
-    to_us,
-)
-from rota.stores.sqlite._sql import queries
+from rota._models import Fence, FireCommit, Schedule
+from rota.stores._parts import SchedulesPart
+from rota.stores._resources import queries
+from rota.stores.sqlite._codec import JOBS, SCHEDULES, from_us, opt_us, to_us
+from rota.stores.sqlite._connection import SQLiteConnection, write
+from rota.stores.sqlite._jobs import insert_jobs
+from rota.stores.sqlite._leases import fence_held
 
-S = queries("schedules")
+S = queries(__name__.rpartition(".")[0], "schedules")
+_DEFINITION = SCHEDULES.row_encoder(("id", *Schedule.DEFINITION_FIELDS))
 
 
-def put_schedule(conn: sqlite3.Connection, schedule: Schedule, now: datetime) -> Schedule:
-    params = schedule_params(schedule, version=1, now=now)
+def put(conn: sqlite3.Connection, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
+    fresh = schedule.replace(
+        version=1, created_at=schedule.created_at or now, updated_at=now, lease_fence_name=None,
+        lease_fence_token=None,
+    )  # fmt: skip
+    params = SCHEDULES.to_row(fresh)
     with write(conn):
         row = conn.execute(S["get_schedule"], (schedule.id,)).fetchone()
         if row is None:
             conn.execute(S["insert_schedule"], params)
             row = conn.execute(S["get_schedule"], (schedule.id,)).fetchone()
-            return schedule_from_row(row)
-        current = schedule_from_row(row)
+            return SCHEDULES.from_row(row), True
+        current = SCHEDULES.from_row(row)
         if current.same_definition(schedule):
-            return current
-        args = dict(
-            zip(
-                ("id", "task", "trigger", "queue", "payload", "priority", "misfire",
-                 "misfire_grace", "max_catchup", "jitter", "overlap", "origin"),
-                params[:12],
-                strict=True,
-            )
-        )  # fmt: skip
+            return current, False
+        args = dict(zip(("id", *Schedule.DEFINITION_FIELDS), _DEFINITION(schedule), strict=True))
         args |= {
             "trigger_changed": current.trigger != schedule.trigger,
             "next_fire_at": opt_us(schedule.next_fire_at),
             "now": to_us(now),
         }
         row = conn.execute(S["update_definition"], args).fetchone()
-    return schedule_from_row(row)
+    return SCHEDULES.from_row(row), True
 
 
-def get_schedule(conn: sqlite3.Connection, schedule_id: str) -> Schedule | None:
+def get(conn: sqlite3.Connection, schedule_id: str) -> Schedule | None:
     row = conn.execute(S["get_schedule"], (schedule_id,)).fetchone()
-    return None if row is None else schedule_from_row(row)
+    return None if row is None else SCHEDULES.from_row(row)
 
 
-def list_schedules(conn: sqlite3.Connection) -> list[Schedule]:
-    return [schedule_from_row(r) for r in conn.execute(S["list_schedules"])]
+def all_schedules(conn: sqlite3.Connection) -> list[Schedule]:
+    return [SCHEDULES.from_row(r) for r in conn.execute(S["list_schedules"])]
 
 
-def remove_schedule(conn: sqlite3.Connection, schedule_id: str) -> bool:
+def remove(conn: sqlite3.Connection, schedule_id: str) -> bool:
     with write(conn):
         return conn.execute(S["remove_schedule"], (schedule_id,)).rowcount > 0
 
 
 def set_paused(
-    conn: sqlite3.Connection,
-    schedule_id: str,
-    paused: bool,
-    next_fire_at: datetime | None,
-    now: datetime,
+    conn: sqlite3.Connection, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
 ) -> Schedule:
     args = {
         "id": schedule_id,
@@ -83,24 +71,16 @@ def set_paused(
         row = conn.execute(S["set_paused"], args).fetchone()
     if row is None:
         raise ScheduleNotFound(f"no schedule {schedule_id!r}")
-    return schedule_from_row(row)
+    return SCHEDULES.from_row(row)
 
 
 def acquire(
-    conn: sqlite3.Connection,
-    owner: str,
-    limit: int,
-    lease_for: timedelta,
-    now: datetime,
-    *,
-    fence: Fence | None,
+    conn: sqlite3.Connection, owner: str, limit: int, *, until: datetime, now: datetime, fence: Fence | None
 ) -> list[Schedule]:
-    if limit <= 0:
-        return []
     now_us = to_us(now)
     args = {
         "owner": owner,
-        "expires": to_us(now + lease_for),
+        "expires": to_us(until),
         "now": now_us,
         "limit": limit,
         "fence_name": fence.name if fence is not None else None,
@@ -110,15 +90,14 @@ def acquire(
         if fence is not None and not fence_held(conn, fence, now_us):
             return []
         rows = conn.execute(S["acquire_schedules"], args).fetchall()
-    found = [schedule_from_row(r) for r in rows]
+    found = [SCHEDULES.from_row(r) for r in rows]
     found.sort(key=lambda s: (s.next_fire_at, s.id))
     return found
 
 
 def commit_fires(conn: sqlite3.Connection, commit: FireCommit, now: datetime) -> tuple[bool, int]:
-    """Returns (applied, jobs created)."""
     now_us = to_us(now)
-    params = [job_params(j) for j in commit.jobs]
+    params = [JOBS.to_row(j) for j in commit.jobs]
     check = {"id": commit.schedule_id, "version": commit.version, "owner": commit.owner}
     with write(conn):
         if conn.execute(S["commit_check"], check).fetchone() is None:
@@ -141,44 +120,39 @@ def commit_fires(conn: sqlite3.Connection, commit: FireCommit, now: datetime) ->
     return True, created
 
 
-def next_schedule_due(conn: sqlite3.Connection) -> datetime | None:
+def next_due(conn: sqlite3.Connection) -> datetime | None:
     row = conn.execute(S["next_schedule_due"]).fetchone()
-    return None if row is None else opt_dt(row[0])
+    return None if row is None or row[0] is None else from_us(row[0])
 
 
-# -- named leases ----------------------------------------------------------------------
+class SQLiteSchedules(SchedulesPart):
+    def __init__(self, db: SQLiteConnection) -> None:
+        self._db = db
 
+    async def put(self, schedule: Schedule, now: datetime) -> tuple[Schedule, bool]:
+        return await self._db.run(put, schedule, now)
 
-def acquire_lease(
-    conn: sqlite3.Connection, name: str, owner: str, ttl: timedelta, now: datetime
-) -> Lease | None:
-    args = {"name": name, "owner": owner, "now": to_us(now), "expires": to_us(now + ttl)}
-    with write(conn):
-        row = conn.execute(S["acquire_lease"], args).fetchone()
-    return None if row is None else lease_from_row(row)
+    async def get(self, schedule_id: str) -> Schedule | None:
+        return await self._db.run(get, schedule_id)
 
+    async def all(self) -> list[Schedule]:
+        return await self._db.run(all_schedules)
 
-def renew_lease(
-    conn: sqlite3.Connection, *, name: str, owner: str, token: int, ttl: timedelta, now: datetime
-) -> Lease | None:
-    args = {
-        "name": name,
-        "owner": owner,
-        "token": token,
-        "now": to_us(now),
-        "expires": to_us(now + ttl),
-    }
-    with write(conn):
-        row = conn.execute(S["renew_lease"], args).fetchone()
-    return None if row is None else lease_from_row(row)
+    async def remove(self, schedule_id: str) -> bool:
+        return await self._db.run(remove, schedule_id)
 
+    async def set_paused(
+        self, schedule_id: str, paused: bool, next_fire_at: datetime | None, now: datetime
+    ) -> Schedule:
+        return await self._db.run(set_paused, schedule_id, paused, next_fire_at, now)
 
-def release_lease(conn: sqlite3.Connection, name: str, owner: str, token: int, now: datetime) -> bool:
-    args = {"name": name, "owner": owner, "token": token, "now": to_us(now)}
-    with write(conn):
-        return conn.execute(S["release_lease"], args).rowcount > 0
+    async def acquire(
+        self, owner: str, limit: int, until: datetime, now: datetime, fence: Fence | None
+    ) -> list[Schedule]:
+        return await self._db.run(acquire, owner, limit, until=until, now=now, fence=fence)
 
+    async def commit(self, commit: FireCommit, now: datetime) -> tuple[bool, int]:
+        return await self._db.run(commit_fires, commit, now)
 
-def get_lease(conn: sqlite3.Connection, name: str, now: datetime) -> Lease | None:
-    row = conn.execute(S["get_lease"], (name, to_us(now))).fetchone()
-    return None if row is None else lease_from_row(row)
+    async def next_due(self) -> datetime | None:
+        return await self._db.run(next_due)

@@ -10,7 +10,7 @@ that yields a fresh, empty, opened store (with the ``FakeClock`` it runs on)::
         async def harness(self) -> AsyncIterator[Harness]: ...
 
 The tests are grouped by topic in mixins (``jobs_add``, ``jobs_claim``, ``jobs_lifecycle``,
-``jobs_admin``, ``schedules``, ``schedule_fires``, ``leases``); select a topic with
+``jobs_admin``, ``schedules``, ``schedule_fires``, ``leases``, ``edges``...); select a topic with
 ``pytest -k JobsClaim`` style class-name filters or by test name.
 """
 

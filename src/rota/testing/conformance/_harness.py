@@ -19,6 +19,9 @@ class Harness:
     connect: Callable[[], Awaitable[Store]]
     #: Whether several processes may share this store (False for the memory store).
     multiprocess: bool = True
+    #: Builds another store of the same kind without opening it, for the tests of what a
+    #: store does before ``open()``; those tests are skipped without it.
+    unopened: Callable[[], Store] | None = None
     extra: list[Store] = field(default_factory=list)
 
     async def another(self) -> Store:

@@ -144,6 +144,7 @@ class Differential:
     @pytest.mark.parametrize("seed", [1, 2, 3])
     async def test_random_job_operations_match_the_reference_store(self, harness: Harness, seed: int) -> None:
         reference = MemoryStore()
+        await reference.open()
         script = _Script(harness, seed)
         for step in range(STEPS):
             name, op = script.next(step)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rota.testing.conformance.differential import Differential
+from rota.testing.conformance.edges import Edges
 from rota.testing.conformance.jobs_add import JobsAdd
 from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
@@ -28,6 +29,7 @@ class StoreConformance(
     Leases,
     Limits,
     Wakeups,
+    Edges,
     Differential,
 ):
     """The store contract as tests. Subclass it and provide a ``harness`` fixture.

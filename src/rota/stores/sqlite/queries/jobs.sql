@@ -1,5 +1,5 @@
--- Job queries, loaded by name. Column order of every "job row" is rows.JOB_COLUMNS.
--- Times are integer microseconds since the epoch.
+-- Job queries, loaded by name. Every "job row" has the columns in the field order of Job
+-- (see _codec.py). Times are integer microseconds since the epoch.
 
 -- name: insert_job
 INSERT INTO jobs (

@@ -1,5 +1,5 @@
--- Schedule and named-lease queries, loaded by name. Column order of every "schedule row"
--- is rows.SCHEDULE_COLUMNS. Times are integer microseconds since the epoch.
+-- Schedule queries, loaded by name. Every "schedule row" has the columns in the field
+-- order of Schedule (see _codec.py). Times are integer microseconds since the epoch.
 
 -- name: get_schedule
 SELECT id, task, trigger, queue, payload, priority, misfire, misfire_grace, max_catchup,
@@ -21,7 +21,7 @@ INSERT INTO schedules (
     jitter, overlap, origin, next_fire_at, last_fire_at, last_job_id, run_count,
     fail_count, last_error, paused, version, lease_owner, lease_expires_at, created_at,
     updated_at, lease_fence_name, lease_fence_token
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL);
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: update_definition
 UPDATE schedules
@@ -88,29 +88,3 @@ SELECT max(next_fire_at, coalesce(lease_expires_at, 0)) FROM schedules
 WHERE paused = 0 AND next_fire_at IS NOT NULL
 ORDER BY max(next_fire_at, coalesce(lease_expires_at, 0))
 LIMIT 1;
-
--- name: acquire_lease
-INSERT INTO leases (name, owner, token, acquired_at, expires_at)
-VALUES (:name, :owner, 1, :now, :expires)
-ON CONFLICT (name) DO UPDATE
-SET owner = excluded.owner, token = leases.token + 1, acquired_at = excluded.acquired_at,
-    expires_at = excluded.expires_at
-WHERE leases.expires_at <= excluded.acquired_at
-RETURNING name, owner, token, acquired_at, expires_at;
-
--- name: renew_lease
-UPDATE leases SET expires_at = :expires
-WHERE name = :name AND owner = :owner AND token = :token AND expires_at > :now
-RETURNING name, owner, token, acquired_at, expires_at;
-
--- name: release_lease
-UPDATE leases SET expires_at = :now
-WHERE name = :name AND owner = :owner AND token = :token AND expires_at > :now;
-
--- name: get_lease
-SELECT name, owner, token, acquired_at, expires_at FROM leases
-WHERE name = ? AND expires_at > ?;
-
--- name: fence_held
-SELECT 1 FROM leases
-WHERE name = ? AND owner = ? AND token = ? AND expires_at > ?;

@@ -1,4 +1,4 @@
-"""The LISTEN connection that wakes idle workers and schedulers.
+"""Wake-ups: the LISTEN connection that wakes idle workers and schedulers.
 
 One dedicated connection (outside the pool: a pooled connection would be handed to queries).
 When it drops, every waiter is woken at once, so it re-checks the store instead of sleeping

@@ -1,4 +1,5 @@
-"""``sqlite:///relative.db``, ``sqlite:////absolute.db`` and their query options.
+"""The SQLite store's configuration, from ``sqlite:///relative.db`` or
+``sqlite:////absolute.db`` and their query options.
 
 Options (all optional): ``busy_timeout`` (milliseconds a writer waits for the lock before
 the call fails with StoreUnavailable; default 5000) and ``synchronous`` (``normal``, the
@@ -9,10 +10,10 @@ power loss too). Anything else is a ConfigError: a typo must not be silently ign
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from rota._errors import ConfigError
-from rota.stores.url import redact
+from rota.stores.url import redact, split_url
 
 MEMORY = ":memory:"
 _SYNCHRONOUS = ("normal", "full", "extra")
@@ -20,21 +21,35 @@ _SYNCHRONOUS = ("normal", "full", "extra")
 
 @dataclass(frozen=True, slots=True)
 class SQLiteConfig:
+    """What ``from_url`` understood (the path holds no secret: the repr shows it all)."""
+
     path: str  # a file path, or ":memory:" for a private in-process database
     busy_timeout: float = 5.0  # seconds
     synchronous: str = "normal"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.busy_timeout, int | float) or not 0 <= self.busy_timeout < 86_400:
+            raise ConfigError(f"busy_timeout must be from 0 to 86400 seconds, not {self.busy_timeout!r}")
+        if self.synchronous not in _SYNCHRONOUS:
+            raise ConfigError(
+                f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, not {self.synchronous!r}"
+            )
 
     @property
     def in_memory(self) -> bool:
         return self.path == MEMORY
 
+    def describe(self) -> str:
+        return "sqlite (in memory)" if self.in_memory else f"sqlite:///{self.path} (WAL)"
 
-def parse_url(url: str) -> SQLiteConfig:
-    """Parse a SQLite store URL (the SQLAlchemy form); raises ConfigError when invalid."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise ConfigError(f"invalid SQLite URL {redact(url)!r}: {exc}") from exc
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteConfig:
+        """Parse a SQLite store URL (the SQLAlchemy form); raises ConfigError when invalid."""
+        return _parse(url)
+
+
+def _parse(url: str) -> SQLiteConfig:
+    parts = split_url(url)
     if parts.scheme.lower() != "sqlite":
         raise ConfigError(f"not a SQLite URL: {redact(url)!r} (expected sqlite:///path.db)")
     if parts.netloc:

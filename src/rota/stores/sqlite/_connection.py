@@ -1,8 +1,8 @@
 """The store's one connection, the one thread that owns it, and error translation.
 
-Every call hops to the store's dedicated thread exactly once and runs there from start to
-end (a whole batch in one transaction), so the event loop never blocks on SQLite and the
-connection is never shared between threads.
+``SQLiteConnection`` is what the store's parts share. Every call hops to its dedicated
+thread exactly once and runs there from start to end (a whole batch in one transaction), so
+the event loop never blocks on SQLite and the connection is never shared between threads.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
-from rota._errors import StoreError, StoreUnavailable
-from rota.stores.sqlite._url import SQLiteConfig
+from rota._errors import ConfigError, StoreClosed, StoreError, StoreUnavailable
+from rota.stores.sqlite._config import SQLiteConfig
 
 T = TypeVar("T")
 
@@ -36,6 +37,79 @@ _TRANSIENT = {
 }
 
 _Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class SQLiteConnection:
+    """The store's connection and the thread that owns it (both made by ``open``)."""
+
+    def __init__(self, config: SQLiteConfig) -> None:
+        self.config = config
+        self._thread: DbThread | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self, prepare: Callable[[sqlite3.Connection], object]) -> None:
+        """Connect, then run ``prepare`` (the migrations) on the new connection."""
+        if self._thread is not None:
+            return
+        thread = DbThread(f"rota-sqlite:{self.config.path}")
+        try:
+            self._conn = await thread.submit(self._connect, prepare)
+        except BaseException:
+            thread.stop()
+            raise
+        self._thread = thread
+
+    def _connect(self, prepare: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection:
+        config = self.config
+        if not config.in_memory:
+            parent = Path(config.path).parent
+            if not parent.is_dir():
+                # a wrong path is a configuration mistake, not an outage worth retrying
+                raise ConfigError(
+                    f"cannot create the SQLite database {config.path!r}: "
+                    f"directory {str(parent)!r} does not exist"
+                )
+        try:
+            conn = connect(config)
+        except sqlite3.Error as exc:
+            raise translate(exc, f"open of {config.path!r}") from exc
+        try:
+            prepare(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, "schema migration") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        thread, conn = self._thread, self._conn
+        self._thread = self._conn = None
+        if thread is None:
+            return
+        try:
+            if conn is not None:
+                await thread.submit(conn.close)
+        finally:
+            thread.stop()
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(connection, *args, **kwargs)`` on the store's thread; driver errors become
+        rota's (StoreUnavailable when transient)."""
+        thread, conn = self._thread, self._conn
+        if thread is None or conn is None:
+            raise StoreClosed("the SQLite store is not open (call open() first)")
+        return await thread.submit(_guarded, fn, conn, args, kwargs)
+
+
+def _guarded(
+    fn: Callable[..., T], conn: sqlite3.Connection, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    try:
+        return fn(conn, *args, **kwargs)
+    except sqlite3.Error as exc:
+        raise translate(exc, getattr(fn, "__name__", "call")) from exc
 
 
 class DbThread:

@@ -10,8 +10,8 @@ from typing import Any
 
 from redis import exceptions as rex
 
-from rota.stores.redis._config import RedisSettings
-from rota.stores.redis._scripts import TRANSIENT
+from rota.stores.redis._config import RedisConfig
+from rota.stores.redis._connection import TRANSIENT
 
 _SUBSCRIBE_TIMEOUT = 5.0  # seconds
 _CLOSE_TIMEOUT = 2.0
@@ -19,8 +19,10 @@ _ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT, rex.RedisError)
 
 
 class Wakeup:
-    def __init__(self, settings: RedisSettings, channels: dict[str, asyncio.Event]) -> None:
-        self._settings = settings
+    """The subscriber that turns the scripts' PUBLISH messages into this store's events."""
+
+    def __init__(self, config: RedisConfig, channels: dict[str, asyncio.Event]) -> None:
+        self._config = config
         self._channels = {name.encode(): event for name, event in channels.items()}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -54,7 +56,7 @@ class Wakeup:
     async def _listen(self) -> None:
         delay = 0.1
         while True:
-            client = self._settings.subscriber()
+            client = self._config.subscriber()
             pubsub: Any = client.pubsub()
             try:
                 await pubsub.subscribe(*self._channels)

@@ -1,0 +1,86 @@
+"""The argument checks ``Store`` makes before any backend runs (see base.py, "Invalid
+arguments"). They sit on every call's path, so each is a few type tests and comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from rota._errors import ConfigError, InvalidState
+from rota._models import Job, JobStatus
+
+_ZERO = timedelta(0)
+
+
+def aware(value: datetime, what: str) -> datetime:
+    """``value`` when it is a timezone-aware datetime; ConfigError otherwise."""
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ConfigError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    return value
+
+
+def expiry(now: datetime, length: timedelta, what: str) -> datetime:
+    """``now + length`` for a positive ``length``; ConfigError otherwise."""
+    aware(now, "now")
+    if not isinstance(length, timedelta) or length <= _ZERO:
+        raise ConfigError(f"{what} must be a positive timedelta, got {length!r}")
+    try:
+        return now + length
+    except OverflowError:
+        raise ConfigError(f"{what} {length} reaches past the last representable time") from None
+
+
+def count(value: int, what: str) -> int:
+    """``value`` when it is an int of 0 or more (0 asks for nothing); ConfigError otherwise."""
+    if type(value) is not int or value < 0:
+        raise ConfigError(f"{what} must be a whole number of 0 or more, got {value!r}")
+    return value
+
+
+def name(value: str, what: str) -> str:
+    """``value`` when it is a non-empty string; ConfigError otherwise."""
+    if type(value) is not str or not value:
+        raise ConfigError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def queue_names(queues: Iterable[str]) -> list[str]:
+    """The queue names, each once, in order (possibly none); ConfigError for a name that is
+    not a non-empty string."""
+    names = list(dict.fromkeys(queues))
+    for queue in names:
+        if type(queue) is not str or not queue:
+            raise ConfigError(f"a queue name must be a non-empty string, got {queue!r}")
+    return names
+
+
+def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
+    """Jobs fit to be added: pending, with due_at set and ids distinct within the call
+    (ConfigError, InvalidState otherwise: nothing is written). A job without created_at
+    gets ``now`` (a copy; the others are returned as they are)."""
+    seen: set[str] = set()
+    undated = False
+    for job in jobs:
+        if job.due_at is None:
+            raise ConfigError(f"job {job.id} has no due_at; stores take fully built jobs")
+        if job.status is not JobStatus.PENDING:
+            raise InvalidState(f"job {job.id} must be added as pending, not {job.status}")
+        if job.id in seen:
+            raise InvalidState(f"job id {job.id} appears twice in one call")
+        seen.add(job.id)
+        undated = undated or job.created_at is None
+    if undated:
+        return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
+    return jobs
+
+
+def final_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
+    """The status values a ``purge`` may delete: the final ones, narrowed to ``statuses``."""
+    final = ("cancelled", "failed", "succeeded")
+    if statuses is None:
+        return list(final)
+    try:
+        wanted = {JobStatus(s).value for s in statuses}
+    except (ValueError, TypeError):
+        raise ConfigError(f"statuses must be job statuses, got {statuses!r}") from None
+    return [s for s in final if s in wanted]

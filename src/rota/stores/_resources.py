@@ -1,0 +1,56 @@
+"""SQL and Lua kept in resource files beside each backend, loaded by name.
+
+A backend package holds ``queries/<group>.sql`` (statements, each introduced by a
+``-- name: <name>`` line), ``migrations/NNNN_<title>.sql`` (schema versions, applied in
+order) or ``scripts/<name>.lua`` (Redis scripts). Files are read through importlib.resources,
+so they work from a wheel or a zip as well as from a checkout, and each is read once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from typing import NamedTuple
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_MIGRATION = re.compile(r"^(\d{4})_\w+\.sql$")
+
+
+def read(package: str, *path: str) -> str:
+    """The text of the resource file at ``path`` inside ``package``."""
+    return resources.files(package).joinpath(*path).read_text("utf-8")
+
+
+@cache
+def queries(package: str, group: str) -> dict[str, str]:
+    """The named statements of ``queries/<group>.sql`` (a trailing ``;`` removed)."""
+    parts = _NAME.split(read(package, "queries", f"{group}.sql"))
+    # parts = [preamble, name1, body1, name2, body2, ...]
+    found: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in found:
+            raise RuntimeError(f"query {name!r} is defined twice in {package} {group}.sql")
+        found[name] = body.strip().rstrip(";").strip()
+    return found
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str  # the file name
+    sql: str
+
+
+@cache
+def migrations(package: str) -> tuple[Migration, ...]:
+    """Every file of ``migrations/``, in version order; versions must be 1, 2, 3... with no gap."""
+    found: list[Migration] = []
+    for entry in resources.files(package).joinpath("migrations").iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match is not None:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort()
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"{package} migrations must be numbered 1..n without gaps, got {versions}")
+    return tuple(found)

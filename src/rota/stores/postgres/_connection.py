@@ -1,0 +1,210 @@
+"""What the PostgreSQL store's parts share: the pool (and unpooled connections for
+migrations and the listener), and the mapping of driver failures to rota's errors.
+
+Transient (``StoreUnavailable``: the caller retries with backoff): the connection failed or
+was lost (SQLSTATE class 08, or the socket died), the server is short of resources (class
+53: too many connections, out of memory, disk full), an operator intervened (57P01 admin
+shutdown, 57P02 crash shutdown, 57P03 cannot connect now: a restart or failover), a
+transaction was rolled back to resolve a conflict (class 40: serialization failure,
+deadlock), or a lock wait timed out (55P03).
+
+Also transient: asyncpg's ``InternalClientError`` "cannot switch to state N; another
+operation is in progress". A server shutting down sends each idle pooled connection an error
+before closing it; a query started on such a connection in between finds its protocol still
+consuming that error. The connection is dead, so it counts as lost like the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+
+from rota._errors import RotaError, StoreClosed, StoreError, StoreUnavailable
+from rota.stores.postgres._config import PostgresConfig
+from rota.stores.postgres._migrate import apply_migrations, check_version
+
+log = logging.getLogger("rota.stores.postgres")
+
+_TRANSIENT_CLASSES = ("08", "53", "40", "57P", "55P03", "58")
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return "another operation" in str(exc)
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith(_TRANSIENT_CLASSES)
+    if isinstance(exc, asyncpg.InterfaceError):
+        # the pool handed out (or we held) a connection that has since closed
+        return "closed" in str(exc) or "connection" in str(exc).lower()
+    return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether every pooled connection is suspect (server restarted, network dropped)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith(("08", "57P"))
+    return isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError))
+
+
+class PostgresConnection:
+    """The pool of one store (made by ``open``), and its channels for NOTIFY."""
+
+    def __init__(self, config: PostgresConfig) -> None:
+        self.config = config
+        # channel names are per schema: stores on other schemas of the database stay asleep
+        self.jobs_channel = f"rota.{config.schema}.jobs"
+        self.schedules_channel = f"rota.{config.schema}.schedules"
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """Migrate (unless ``migrate=false``, then check the version) and start the pool."""
+        if self._pool is not None:
+            return
+        quiet_pool_logs()
+        with self.mapped_errors():
+            if self.config.migrate:
+                await self.migrate()
+            else:
+                conn = await self.connect()
+                try:
+                    await check_version(conn, self.config.schema)
+                finally:
+                    await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.config.dsn,
+                min_size=self.config.pool_min,
+                max_size=self.config.pool_max,
+                timeout=self.config.connect_timeout,
+                server_settings=self._settings(),
+                reset=_keep_session,
+            )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                async with asyncio.timeout(5.0):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()
+
+    async def migrate(self) -> list[int]:
+        """Apply the migrations the schema lacks; works whether or not the pool is open."""
+        with self.mapped_errors():
+            conn = await self.connect()
+            try:
+                return await apply_migrations(conn, self.config.schema)
+            finally:
+                await conn.close()
+
+    async def connect(self) -> asyncpg.Connection:
+        """A new connection outside the pool (migrations, the listener)."""
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.config.dsn, timeout=self.config.connect_timeout, server_settings=self._settings()
+        )
+        return conn
+
+    def _settings(self) -> dict[str, str]:
+        return {
+            "search_path": f'"{self.config.schema}"',
+            "application_name": "rota",
+            # JIT compiles plans of statements the planner thinks costly (big tables); for
+            # the short statements here that adds tens of milliseconds and saves nothing
+            "jit": "off",
+        }
+
+    @contextlib.contextmanager
+    def mapped_errors(self) -> Iterator[None]:
+        """Driver failures of opening: transient ones become ``StoreUnavailable``, a lasting
+        refusal (wrong password, no such database or role, no permission) one line of
+        ``StoreError``; anything else passes unchanged."""
+        try:
+            yield
+        except Exception as exc:
+            if is_transient(exc):
+                raise self.unavailable(exc) from exc
+            if not isinstance(exc, RotaError) and isinstance(
+                exc, asyncpg.PostgresError | asyncpg.InterfaceError
+            ):
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise StoreError(
+                    f"PostgreSQL at {self.config.describe()} refused to open the store: {reason}"
+                ) from exc
+            raise
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"PostgreSQL at {self.config.describe()} unavailable: {exc}")
+
+    @contextlib.asynccontextmanager
+    async def conn(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; transient failures surface as ``StoreUnavailable``."""
+        pool = self._pool
+        if pool is None:
+            raise StoreClosed(f"the store {self.config.describe()} is not open (call open())")
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if connection_lost(exc):
+                # after a restart every idle connection is dead: replace them all, so one
+                # failed call (not one per pooled connection) is what the outage costs
+                with contextlib.suppress(Exception):
+                    await pool.expire_connections()
+            raise self.unavailable(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def tx(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.conn() as conn, conn.transaction():
+            yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.conn() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.conn() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+            return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.conn() as conn:
+            return await conn.fetchval(sql, *args)
+
+
+class _TransientPoolNoise(logging.Filter):
+    """asyncpg's pool logs a warning with a traceback each time it fails to reconnect its
+    minimum of connections (``CannotConnectNowError`` while the server restarts,
+    ``ConnectionRefusedError`` while it is down). Those read like crashes and repeat for the
+    whole outage, which the store's callers already report once (rota.runtime.resilience):
+    they go to rota's debug log instead. Anything else asyncpg logs passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not is_transient(exc):
+            return True
+        log.debug("asyncpg pool: %s (%s: %s)", record.getMessage(), type(exc).__name__, exc)
+        return False
+
+
+_QUIET = _TransientPoolNoise()
+
+
+def quiet_pool_logs() -> None:
+    """Route asyncpg's pool tracebacks for transient failures to debug (idempotent)."""
+    logging.getLogger("asyncpg.pool").addFilter(_QUIET)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to reset. Pooled connections keep no session state (no
+    LISTEN, no session advisory locks, no cursors, no SET), so the default reset (RESET ALL,
+    UNLISTEN *, ...) would only add a round trip to every call."""

@@ -1,0 +1,40 @@
+"""Named leases on Redis: ``N:lease:<name>`` is a hash whose token counter outlives every
+holder (release and expiry keep it), so tokens never go back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rota._models import Lease
+from rota.stores._parts import LeasesPart
+from rota.stores.redis._codec import LEASES, from_ms, to_ms
+from rota.stores.redis._connection import RedisConnection, mapped_errors
+
+
+class RedisLeases(LeasesPart):
+    def __init__(self, db: RedisConnection) -> None:
+        self._db = db
+
+    async def acquire(self, name: str, owner: str, until: datetime, now: datetime) -> Lease | None:
+        at, expires = to_ms(now), to_ms(until)
+        token = await self._db.run("acquire_lease", name, owner, at, expires)
+        if token is None:
+            return None
+        return Lease(name, owner, int(token), from_ms(at), from_ms(expires))
+
+    async def renew(self, name: str, owner: str, token: int, until: datetime, now: datetime) -> Lease | None:
+        expires = to_ms(until)
+        acquired = await self._db.run("renew_lease", name, owner, token, to_ms(now), expires)
+        if acquired is None:
+            return None
+        return Lease(name, owner, token, from_ms(acquired), from_ms(expires))
+
+    async def release(self, name: str, owner: str, token: int, now: datetime) -> bool:
+        return bool(await self._db.run("release_lease", name, owner, token, to_ms(now)))
+
+    async def get(self, name: str, now: datetime) -> Lease | None:
+        async with mapped_errors("get_lease"):
+            held = await self._db.client.hmget(f"{self._db.namespace}:lease:{name}", "o", "tk", "a", "e")
+        if held[0] is None or int(held[3]) <= to_ms(now):
+            return None
+        return LEASES.from_row([name.encode(), *held])
