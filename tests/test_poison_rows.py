@@ -80,8 +80,16 @@ async def test_a_poison_row_fails_its_job_and_the_worker_runs_the_next_100(
         poison = await app.enqueue_many([work.prepare(-n) for n in (1, 2, 3)])
         fields = await corrupt(app, shared_url, [job.id for job in poison])
         await app.enqueue_many(work.prepare(n) for n in range(GOOD))
+        settled = asyncio.Event()
+        app.on(None, lambda _event: settled.set())  # every outcome the worker settles
         async with app.worker(concurrency=10) as worker:
             await app.wait_until_idle(timeout=WAIT)
+            # the store answers "idle" as soon as the last outcomes are written; the worker
+            # frees their slots (then emits their events) just after: no slot may leak
+            async with asyncio.timeout(WAIT):
+                while worker.active:
+                    settled.clear()
+                    await settled.wait()
             assert worker.active == 0
         undue = await app.get_job(poison[2].id)
         if undue.status is JobStatus.PENDING:  # no claim can select it: it waits, listed
