@@ -227,7 +227,7 @@ class App:
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
         results = await self.store.add(jobs, now=now)
-        if self._events.active:
+        if self._events.wants(EventKind.ENQUEUED):
             for result in results:
                 if result.created:
                     self._events.emit(Event(EventKind.ENQUEUED, result.job))

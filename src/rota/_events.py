@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     FAILED = "failed"  # dead: the last attempt failed
     CANCELLED = "cancelled"
     RELEASED = "released"  # given back unfinished at shutdown; runs again elsewhere
+    LEASE_LOST = "lease_lost"  # the worker lost the job's lease (or its task lock): no outcome recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Event:
     job: Job
     error: ErrorInfo | None = None
     retry_at: datetime | None = None  # when the job is due again (RETRYING)
+    duration: float | None = None  # seconds the attempt's handler ran (None: it never started)
+    worker: str | None = None  # the worker's id, for the events of a run
 
 
 Listener = Callable[[Event], Awaitable[None] | None]
@@ -44,20 +47,34 @@ class EventBus:
         self._listeners: list[tuple[frozenset[EventKind] | None, Listener]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed: asyncio.Event | None = None
+        self._wanted: frozenset[EventKind] = frozenset()
 
     def subscribe(self, listener: Listener, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
         entry = (kinds, listener)
         self._listeners.append(entry)
+        self._update_wanted()
 
         def unsubscribe() -> None:
             if entry in self._listeners:
                 self._listeners.remove(entry)
+                self._update_wanted()
 
         return unsubscribe
+
+    def _update_wanted(self) -> None:
+        wanted: set[EventKind] = set()
+        for kinds, _ in self._listeners:
+            wanted.update(EventKind if kinds is None else kinds)
+        self._wanted = frozenset(wanted)
 
     @property
     def active(self) -> bool:
         return bool(self._listeners) or self._changed is not None
+
+    def wants(self, kind: EventKind) -> bool:
+        """Whether an event of ``kind`` would reach anyone: the worker builds an event only
+        then, so that kinds nobody listens to cost it one set lookup per job."""
+        return kind in self._wanted or self._changed is not None
 
     def emit(self, event: Event) -> None:
         if self._changed is not None:

@@ -126,9 +126,10 @@ class Execution:
             except LockBusy:
                 run.reason = Stop.LOCK_BUSY  # given back: the attempt is not spent
                 raise
+        run.started = self.clock.monotonic()
         events = self.context.events
-        if events.active:
-            events.emit(Event(EventKind.STARTED, job))
+        if events.wants(EventKind.STARTED):
+            events.emit(Event(EventKind.STARTED, job, worker=self.id))
         if task.is_async:
             return await task.invoke(payload)
         assert self._pool is not None

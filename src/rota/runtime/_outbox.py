@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from rota._clock import Clock
 from rota._events import Event, EventKind
-from rota._models import Finish, Outcome
+from rota._models import ErrorInfo, Finish, Outcome
 from rota.runtime._runs import Run, Stop, WorkerCounters, cancel_watchdog
 from rota.runtime.context import RuntimeContext
 from rota.runtime.resilience import until_stopped
 
-log = logging.getLogger("rota.worker")
 T = TypeVar("T")
 
 
@@ -51,6 +49,8 @@ class Outbox:
         if run.lock is not None:
             finish = dataclasses.replace(finish, fence=run.lock.fence)
         run.finishing = True
+        if run.started is not None:
+            run.duration = self.clock.monotonic() - run.started
         cancel_watchdog(run)
         self._finishes.append((run, finish))
         self._outbox_ready.set()
@@ -66,8 +66,16 @@ class Outbox:
             self._outbox_ready.set()
             return
         self.counters.lost += 1
-        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.value)
+        self._lost(run, reason.value)
         self._forget(run)
+
+    def _lost(self, run: Run, why: str) -> None:
+        events = self.context.events
+        if events.wants(EventKind.LEASE_LOST):
+            error = ErrorInfo("LeaseLost", why)
+            events.emit(
+                Event(EventKind.LEASE_LOST, run.job, error=error, duration=run.duration, worker=self.id)
+            )
 
     def _forget(self, run: Run) -> None:
         if run.lock is not None:
@@ -109,8 +117,8 @@ class Outbox:
                     continue
                 for run in releases:
                     self.counters.released += 1
-                    if events.active:
-                        events.emit(Event(EventKind.RELEASED, run.job))
+                    if events.wants(EventKind.RELEASED):
+                        events.emit(Event(EventKind.RELEASED, run.job, worker=self.id))
                     self._forget(run)
 
     def _unwritten(self, runs: Iterable[Run]) -> None:
@@ -122,7 +130,7 @@ class Outbox:
         self._forget(run)
         if not applied:
             self.counters.lost += 1
-            log.warning("outcome of job %s dropped: its lease was lost", run.job.id)
+            self._lost(run, "lease lost: the outcome was not recorded")
             return
         counters = self.counters
         if fin.retry_at is not None:
@@ -138,5 +146,15 @@ class Outbox:
         else:
             counters.failed += 1
             kind = EventKind.FAILED
-        if self.context.events.active:
-            self.context.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+        events = self.context.events
+        if events.wants(kind):
+            events.emit(
+                Event(
+                    kind,
+                    run.job,
+                    error=fin.error,
+                    retry_at=fin.retry_at,
+                    duration=run.duration,
+                    worker=self.id,
+                )
+            )

@@ -38,6 +38,8 @@ class Run:
     abandoned: bool = False  # released at shutdown while its handler ignored cancellation
     watchdog: Timer | None = None  # the job's timeout
     lock: TaskLock | None = None  # held for a task with ``lock=``; fences the outcome
+    started: float | None = None  # the clock's monotonic time its handler started
+    duration: float | None = None  # seconds its handler ran, once it ended
 
     @property
     def ref(self) -> LeaseRef:

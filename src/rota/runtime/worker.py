@@ -27,6 +27,7 @@ from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import RuntimeContext
+from rota.runtime.joblog import JobLog
 from rota.runtime.lifecycle import LoopService
 from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
@@ -121,6 +122,13 @@ class Worker(LoopService, Execution, Outbox):
     async def _serve(self) -> None:
         """Work until stopped, then wait ``grace`` for running jobs and release the rest."""
         await self.context.open()
+        unsubscribe = JobLog(self.id, self.clock).attach(self.context.events)
+        try:
+            await self._work()
+        finally:
+            unsubscribe()  # after the shutdown: its releases are logged too
+
+    async def _work(self) -> None:
         threads = self.settings.sync_threads or self.settings.concurrency
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
