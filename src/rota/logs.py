@@ -62,7 +62,7 @@ class JsonFormatter(logging.Formatter):
             data["stack_info"] = self.formatStack(record.stack_info)
         try:
             return _encode(data).decode()
-        except (TypeError, ValueError, OverflowError):  # e.g. an extra whose str() fails
+        except Exception:  # a value whose str() fails, a huge int...: never lose the line
             return _encode({k: _safe(v) for k, v in data.items()}).decode()
 
 

@@ -208,6 +208,8 @@ class Sampler(LoopService):
         self.interval = interval
         self._stop = asyncio.Event()
         self._sampled = False
+        #: set after each pass of the loop (sampled or cleared): tests wait on it
+        self.passed = asyncio.Event()
 
     def _request_stop(self) -> None:
         self._stop.set()
@@ -222,6 +224,7 @@ class Sampler(LoopService):
                     await self.sample()
                 elif self._sampled:
                     self._clear()
+                self.passed.set()
                 changed = self.worker.services.wait_changed()
                 await first_of(clock.sleep(self.interval), self._stop.wait(), changed)
         finally:
