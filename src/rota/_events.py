@@ -84,7 +84,7 @@ class EventBus:
                 continue
             try:
                 result = listener(event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     task = asyncio.ensure_future(_guard(result))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)

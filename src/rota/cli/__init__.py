@@ -15,6 +15,7 @@ from rota._errors import RotaError
 from rota.cli import demo, enqueue, jobs, worker
 from rota.logs import FORMATS
 from rota.logs import configure as configure_logging
+from rota.logs import lighten as lighten_logging
 from rota.stores.url import scrub
 
 EXIT_USAGE = 1  # a bad flag is bad input like any other: one line, exit 1
@@ -120,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         return fail(f"{exc} (see {exc.prog} --help)")
+    if argv is None:  # the process is the command's own (tests and hosts pass argv)
+        lighten_logging()
     configure_logging(log_level(args), args.log_format or "text")
     run: Command = args.run
     try:
