@@ -16,6 +16,7 @@ import pytest
 import rota
 from rota import App, EventKind, RetryPolicy
 from rota.logs import JsonFormatter
+from rota.runtime.joblog import JobLog
 from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
@@ -175,8 +176,12 @@ async def test_a_lost_lease_and_a_release_at_shutdown_are_logged(
     assert (released.levelno, field(released, "job_id")) == (logging.INFO, given_back.id)
 
 
+@pytest.mark.parametrize("names", [("a", "b"), (None, None)], ids=["named", "same-default-id"])
 async def test_two_workers_of_one_app_log_each_run_once(
-    store: MemoryStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    store: MemoryStore,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    names: tuple[str | None, str | None],
 ) -> None:
     caplog.set_level(logging.INFO, logger="rota.jobs")
     app = App(store=store, clock=clock, instance_id="w1")
@@ -185,10 +190,14 @@ async def test_two_workers_of_one_app_log_each_run_once(
     async def ok(n: int) -> None: ...
 
     await app.enqueue_many([ok.prepare(n) for n in range(20)])
-    async with app.worker(name="a", concurrency=2), app.worker(name="b", concurrency=2):
+    first, second = (app.worker(name=name, concurrency=2) for name in names)
+    async with first, second:
         await app.wait_until_idle(timeout=WAIT)
     succeeded = [r for r in jobs_records(caplog) if field(r, "event") == "succeeded"]
     assert len(succeeded) == 20 and len({field(r, "job_id") for r in succeeded}) == 20
+    assert {field(r, "worker") for r in succeeded} <= {"a", "b", "w1"}
+    # the last worker to stop unsubscribed the job log
+    assert not any(isinstance(listener, JobLog) for _, listener in app.context.events._listeners)
 
 
 # -- the JSON formatter -----------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 __all__ = ["DEFAULT_HOST", "EndpointServer", "endpoints_app"]
-
-log = logging.getLogger("rota.http")
 
 DEFAULT_HOST = "127.0.0.1"
 

@@ -163,6 +163,7 @@ async def _serve_endpoints(
 
         registry = REGISTRY
         metrics = Metrics(registry)
+        stack.callback(registry.unregister, metrics)
         stack.callback(metrics.observe(app))
         metrics.measure_loop(lag)
         sampler = metrics.watch(worker, interval=args.metrics_interval)

@@ -1,6 +1,7 @@
 """The job log: one record per job start and outcome, under the ``rota.jobs`` logger.
 
-A worker subscribes one ``JobLog`` to its app's events while it runs. Each record carries the
+While a worker runs, one ``JobLog`` listens to its app's events (one per app however many
+workers run on it in this process, so no run is logged twice). Each record carries the
 job's fields in ``extra`` (``event``, ``job_id``, ``task``, ``queue``, ``attempt``,
 ``max_attempts``, ``worker``; ``duration`` once the handler ran; ``error`` and
 ``error_type`` for failures; ``retry_in`` for retries), for JSON formatters and filters.
@@ -15,6 +16,7 @@ succeeds costs the worker no event and no record.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +40,10 @@ UNKNOWN_TASK = "TaskNotFound"
 
 
 class JobLog:
-    """Turns the events of one worker's runs into log records (a listener of the event bus)."""
+    """Turns the events of the runs of an app's workers into log records (a listener of the
+    app's event bus; ``attach`` shares one per bus)."""
 
-    def __init__(self, worker: str, clock: Clock, logger: logging.Logger = log) -> None:
-        self.worker = worker
+    def __init__(self, clock: Clock, logger: logging.Logger = log) -> None:
         self.clock = clock
         self.log = logger
 
@@ -55,16 +57,10 @@ class JobLog:
             if enabled(level) or (kind is EventKind.RETRYING and enabled(logging.ERROR))
         )
 
-    def attach(self, events: EventBus) -> Callable[[], None]:
-        """Subscribe to ``events`` for the kinds enabled now; returns the unsubscribe."""
-        kinds = self.kinds()
-        if not kinds:
-            return lambda: None
-        return events.subscribe(self, kinds)
-
     def __call__(self, event: Event) -> None:
-        if event.worker != self.worker:
-            return  # another worker's run, on the same app in this process
+        worker = event.worker
+        if worker is None:
+            return  # not a run's event (an enqueue, app.cancel() of a pending job)
         kind, job, error = event.kind, event.job, event.error
         unknown = error is not None and error.type == UNKNOWN_TASK
         level = logging.ERROR if unknown else LEVELS[kind]
@@ -72,7 +68,7 @@ class JobLog:
             return
         extra: dict[str, Any] = {
             "event": kind.value, "job_id": job.id, "task": job.task, "queue": job.queue,
-            "attempt": job.attempts, "max_attempts": job.max_attempts, "worker": self.worker,
+            "attempt": job.attempts, "max_attempts": job.max_attempts, "worker": worker,
         }  # fmt: skip
         ran = ""
         if event.duration is not None:
@@ -84,7 +80,7 @@ class JobLog:
         args: tuple[object, ...]
         if unknown:
             msg = "job %s: unknown task %r (not registered on worker %s); %s"
-            args = (job.id, job.task, self.worker, self._then(event, extra))
+            args = (job.id, job.task, worker, self._then(event, extra))
         elif kind is EventKind.STARTED:
             msg = "job %s (%s) started: attempt %d of %d"
             args = (job.id, job.task, job.attempts, job.max_attempts)
@@ -113,3 +109,34 @@ class JobLog:
         delay = max(0.0, (event.retry_at - self.clock.now()).total_seconds())
         extra["retry_in"] = round(delay, 3)
         return f"retrying in {delay:.1f}s"
+
+
+#: the job log of each event bus while workers run on it: [log, unsubscribe, workers]
+_shared: weakref.WeakKeyDictionary[EventBus, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def attach(events: EventBus, clock: Clock) -> Callable[[], None]:
+    """Log the runs of the workers on ``events`` (a worker calls this when it starts; the
+    kinds are those the ``rota.jobs`` level enables then); returns the detach, which
+    unsubscribes once the last worker of the bus has detached."""
+    entry = _shared.get(events)
+    if entry is None:
+        job_log = JobLog(clock)
+        kinds = job_log.kinds()
+        unsubscribe = events.subscribe(job_log, kinds) if kinds else (lambda: None)
+        entry = _shared[events] = [job_log, unsubscribe, 0]
+    entry[2] += 1
+    detached = False
+
+    def detach() -> None:
+        nonlocal detached
+        if detached:
+            return
+        detached = True
+        entry[2] -= 1
+        if entry[2] == 0:
+            entry[1]()
+            if _shared.get(events) is entry:
+                del _shared[events]
+
+    return detach

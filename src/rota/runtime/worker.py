@@ -23,11 +23,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 from rota._models import Finish
+from rota.runtime import joblog
 from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import RuntimeContext
-from rota.runtime.joblog import JobLog
 from rota.runtime.lifecycle import LoopService
 from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
@@ -122,7 +122,7 @@ class Worker(LoopService, Execution, Outbox):
     async def _serve(self) -> None:
         """Work until stopped, then wait ``grace`` for running jobs and release the rest."""
         await self.context.open()
-        unsubscribe = JobLog(self.id, self.clock).attach(self.context.events)
+        unsubscribe = joblog.attach(self.context.events, self.clock)
         try:
             await self._work()
         finally:
