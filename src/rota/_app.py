@@ -17,7 +17,7 @@ from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
 from rota.runtime.context import Presence, RuntimeContext, queues_of
@@ -304,6 +304,12 @@ class App:
     async def stats(self) -> QueueStats:
         await self.open()
         return await self.store.stats()
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The live workers of this app's store, by id: every worker (in any process) that
+        registered itself and refreshed its entry within its ttl (see ``WorkerInfo``)."""
+        await self.open()
+        return await self.store.list_workers(now=self.clock.now())
 
     # -- events ------------------------------------------------------------------------------
 

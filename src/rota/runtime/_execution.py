@@ -14,8 +14,10 @@ from rota._errors import PayloadError, TaskNotFound
 from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, Outcome
 from rota._signals import Cancel, Retry
+from rota.runtime._progress import ProgressWriter
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import Handler, RuntimeContext
+from rota.runtime.jobcontext import CURRENT_RUN, JobContext, context_of
 from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.outcomes import encode_result, error_info, failure
 from rota.runtime.threads import DaemonThreadPool
@@ -33,8 +35,10 @@ class Execution:
     lease: float  # seconds
     rng: random.Random
     counters: WorkerCounters
+    _progress_writer: ProgressWriter
     _running: dict[str, Run]
     _pool: DaemonThreadPool | None
+    _loop: asyncio.AbstractEventLoop | None
 
     if TYPE_CHECKING:
 
@@ -126,15 +130,23 @@ class Execution:
             except LockBusy:
                 run.reason = Stop.LOCK_BUSY  # given back: the attempt is not spent
                 raise
+        run.started = self.clock.monotonic()
         events = self.context.events
         if events.active:
             events.emit(Event(EventKind.STARTED, job))
-        if task.is_async:
-            return await task.invoke(payload)
+        loop = self._loop
+        assert loop is not None
         assert self._pool is not None
+        # current_job() anywhere in the run (this task's context, copied to a def handler's
+        # thread); the JobContext itself is made only for a handler that takes one
+        CURRENT_RUN.set((run, self._progress_writer, loop))
+        context: JobContext | None = None
+        if task.wants_context:
+            context = context_of(run, self._progress_writer, loop)
+        if task.is_async:
+            return await task.invoke(payload, context)
         ctx = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload)
+        result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload, context)
         if isinstance(result, _Raised):
             raise result.exc  # here, in a coroutine, with the handler's own traceback
         return result
@@ -178,9 +190,9 @@ class _Raised:
         self.exc = exc
 
 
-def _call_sync(task: Handler, payload: object) -> object:
+def _call_sync(task: Handler, payload: object, context: JobContext | None) -> object:
     try:
-        return task.call_sync(payload)
+        return task.call_sync(payload, context)
     except Exception:
         raise
     except BaseException as exc:

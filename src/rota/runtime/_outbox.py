@@ -12,6 +12,7 @@ from typing import TypeVar
 from rota._clock import Clock
 from rota._events import Event, EventKind
 from rota._models import Finish, Outcome
+from rota.runtime._progress import ProgressWriter
 from rota.runtime._runs import Run, Stop, WorkerCounters, cancel_watchdog
 from rota.runtime.context import RuntimeContext
 from rota.runtime.resilience import until_stopped
@@ -28,6 +29,7 @@ class Outbox:
     clock: Clock
     id: str
     counters: WorkerCounters
+    _progress_writer: ProgressWriter
     _running: dict[str, Run]
     _finishes: list[tuple[Run, Finish]]
     _releases: list[Run]
@@ -50,7 +52,13 @@ class Outbox:
             return  # already settled (released at shutdown while its handler ran on)
         if run.lock is not None:
             finish = dataclasses.replace(finish, fence=run.lock.fence)
+        if run.progress is not None:  # the last report goes with the outcome unless stored
+            last = self._progress_writer.pending(run)
+            if last is not None:
+                finish = dataclasses.replace(finish, progress=last)
         run.finishing = True
+        if run.started is not None:
+            run.duration = self.clock.monotonic() - run.started
         cancel_watchdog(run)
         self._finishes.append((run, finish))
         self._outbox_ready.set()
@@ -59,6 +67,10 @@ class Outbox:
         """The run ended without an outcome to write (lease lost, or released at shutdown)."""
         if run.finishing:
             return
+        if run.started is not None:
+            run.duration = self.clock.monotonic() - run.started
+        if run.progress is not None:
+            self._progress_writer.pending(run)  # no write after this: it has no outcome to carry it
         cancel_watchdog(run)
         if reason.gives_back:
             run.finishing = True
@@ -110,7 +122,11 @@ class Outbox:
                 for run in releases:
                     self.counters.released += 1
                     if events.active:
-                        events.emit(Event(EventKind.RELEASED, run.job))
+                        events.emit(
+                            Event(
+                                EventKind.RELEASED, run.job, duration=run.duration, outcome=Outcome.RELEASED
+                            )
+                        )
                     self._forget(run)
 
     def _unwritten(self, runs: Iterable[Run]) -> None:
@@ -139,4 +155,9 @@ class Outbox:
             counters.failed += 1
             kind = EventKind.FAILED
         if self.context.events.active:
-            self.context.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+            self.context.events.emit(
+                Event(
+                    kind, run.job, error=fin.error, retry_at=fin.retry_at, duration=run.duration,
+                    outcome=fin.outcome,
+                )
+            )  # fmt: skip

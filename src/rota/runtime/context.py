@@ -17,6 +17,7 @@ from rota._clock import Clock
 from rota._events import EventBus
 from rota._retry import RetryPolicy
 from rota.runtime.declared import DeclaredSchedules
+from rota.runtime.jobcontext import JobContext
 from rota.runtime.settings import AppConfig
 from rota.stores.base import Store
 
@@ -40,13 +41,17 @@ class Handler(Protocol):
 
     @property
     def is_async(self) -> bool: ...
+    @property
+    def wants_context(self) -> bool:
+        """Whether the handler takes a ``JobContext`` (decided when the task is registered)."""
 
     def decode(self, data: bytes) -> object: ...
 
-    async def invoke(self, payload: object) -> object:
-        """Run an ``async def`` handler with a decoded payload."""
+    async def invoke(self, payload: object, context: JobContext | None = None) -> object:
+        """Run an ``async def`` handler with a decoded payload (and its context, when it
+        takes one)."""
 
-    def call_sync(self, payload: object) -> object:
+    def call_sync(self, payload: object, context: JobContext | None = None) -> object:
         """Run a plain ``def`` handler with a decoded payload (in a worker thread)."""
 
 
