@@ -20,6 +20,7 @@ from rota._events import Event, EventBus, EventKind, Listener
 from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
+from rota._tracing import Tracing, build_tracing
 from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
@@ -45,8 +46,10 @@ class App:
     ``App("memory://")``, ``App("postgresql://...")`` or ``App(store=<Store>)`` choose another.
     ``instance_id`` (else ``ROTA_INSTANCE_ID``, else host:pid:random) names this process in
     leases; ``max_payload_bytes`` (else ``ROTA_MAX_PAYLOAD_BYTES``, else 1 MiB) bounds an
-    encoded payload. Everything is resolved once, here, into ``app.config``: an explicit
-    argument beats the environment, which beats the default.
+    encoded payload; ``tracing`` (else ``ROTA_TRACING``, else off) turns OpenTelemetry spans
+    on (``rota[otel]``; True: the global tracer provider, or give a ``TracerProvider``).
+    Everything is resolved once, here, into ``app.config``: an explicit argument beats the
+    environment, which beats the default.
     """
 
     config: AppConfig  # what the app runs with, resolved once
@@ -62,14 +65,26 @@ class App:
         clock: Clock | None = None,
         instance_id: str | None = None,
         max_payload_bytes: int | None = None,
+        tracing: bool | object | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ConfigError("give a store URL or a Store, not both")
         if clock is not None and not isinstance(clock, Clock):
             raise ConfigError(f"clock must be a rota Clock, got {type(clock).__name__}")
+        provider = None
+        if tracing is not None and not isinstance(tracing, bool):
+            if not callable(getattr(tracing, "get_tracer", None)):
+                kind = type(tracing).__name__
+                raise ConfigError(
+                    f"tracing must be True, False or an OpenTelemetry TracerProvider, got {kind}"
+                )
+            provider, tracing = tracing, True
         self.config = AppConfig.resolve(
-            url=url, has_store=store is not None, instance_id=instance_id, max_payload_bytes=max_payload_bytes
-        )
+            url=url, has_store=store is not None, instance_id=instance_id,
+            max_payload_bytes=max_payload_bytes, tracing=tracing,
+        )  # fmt: skip
+        #: the span hooks, chosen once (None: tracing is off, and OpenTelemetry is not imported)
+        self._tracing: Tracing | None = build_tracing(self.config.tracing, provider)
         self._store = store
         self.clock = clock or SYSTEM_CLOCK
         self.instance_id = self.config.instance_id
@@ -89,7 +104,7 @@ class App:
         if self._context is None:
             self._context = RuntimeContext(
                 store=self.store, clock=self.clock, config=self.config, tasks=self.tasks, events=self._events,
-                declared=self._declared, presence=self._presence, open=self.open,
+                declared=self._declared, presence=self._presence, open=self.open, tracing=self._tracing,
             )  # fmt: skip
         return self._context
 
@@ -226,7 +241,17 @@ class App:
         await self.open()
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
-        results = await self.store.add(jobs, now=now)
+        tracing = self._tracing
+        if tracing is None:
+            results = await self.store.add(jobs, now=now)
+        else:
+            span = tracing.send(jobs)  # the jobs carry its trace context from here on
+            try:
+                results = await self.store.add(jobs, now=now)
+            except BaseException as exc:
+                span.failed(exc)
+                raise
+            span.sent(results)
         if self._events.active:
             for result in results:
                 if result.created:

@@ -61,6 +61,8 @@ class Execution:
         run.task.cancel()
 
     async def _execute(self, run: Run) -> None:
+        tracing = self.context.tracing
+        span = tracing.run(run.job, self.id) if tracing is not None else None
         try:
             await self._attempt(run)
         except asyncio.CancelledError:
@@ -70,6 +72,10 @@ class Execution:
             if not run.finishing:
                 job = run.job
                 self._record(run, Finish(job.id, job.token, Outcome.FAILED, error=error_info(exc)))
+        finally:
+            if span is not None:
+                settled = run.settled
+                span.end(run.outcome, run.error, settled.error if settled is not None else None)
 
     async def _attempt(self, run: Run) -> None:
         job = run.job
@@ -91,6 +97,7 @@ class Execution:
                     raise  # cancelled from outside rota (the loop is closing): let it end
                 # the handler itself raised CancelledError: an ordinary failed attempt, never a
                 # run that silently vanishes while its lease is renewed forever
+                run.error = exc
                 self._record(run, self._failure(job, task, Outcome.FAILED, error_info(exc)))
                 return
             self._ended_by_us(run, task)
@@ -99,7 +106,9 @@ class Execution:
             # failures like any other: the worker's own cancellation is the branch above
             if run.reason is not None:  # the handler turned our cancellation into an error
                 self._ended_by_us(run, task)
-            elif isinstance(exc, Retry):
+                return
+            run.error = exc
+            if isinstance(exc, Retry):
                 error = ErrorInfo("Retry", str(exc))
                 self._record(run, self._failure(job, task, Outcome.FAILED, error, after=exc.after))
             elif isinstance(exc, Cancel):

@@ -57,6 +57,7 @@ class Outbox:
             if last is not None:
                 finish = dataclasses.replace(finish, progress=last)
         run.finishing = True
+        run.settled = finish
         if run.started is not None:
             run.duration = self.clock.monotonic() - run.started
         cancel_watchdog(run)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rota._clock import Timer
-from rota._models import Job, LeaseRef, Progress
+from rota._models import Finish, Job, LeaseRef, Outcome, Progress
 from rota.runtime.locks import TaskLock
 
 
@@ -43,10 +43,22 @@ class Run:
     progress: ProgressState | None = None  # made by the first ``JobContext.progress``
     #: the run's ``JobContext`` (runtime.jobcontext), made when the handler asks for it
     context: object | None = None
+    settled: Finish | None = None  # the outcome recorded for it
+    error: BaseException | None = None  # what its handler raised, if it failed
 
     @property
     def ref(self) -> LeaseRef:
         return LeaseRef(self.job.id, self.job.token)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the attempt ended: its recorded outcome, ``released`` for a job given back,
+        ``lease_lost`` for a run stopped without one; None while it runs."""
+        if self.settled is not None:
+            return self.settled.outcome
+        if self.reason is None:
+            return None
+        return Outcome.RELEASED if self.reason.gives_back else Outcome.LEASE_LOST
 
 
 @dataclass(eq=False)

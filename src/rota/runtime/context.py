@@ -2,9 +2,10 @@
 
 An App resolves its configuration once (``AppConfig``: explicit argument, then environment,
 then default) and hands its services one ``RuntimeContext`` (``app.context``): the store, the
-clock, the configuration (with the instance id), the task registry, the event bus and the
-schedules declared in code. The worker, the scheduler, the leader services, elections, locks
-and the health report take it and read nothing else: not the App, not the environment.
+clock, the configuration (with the instance id), the task registry, the event bus, the
+schedules declared in code and the tracing hooks. The worker, the scheduler, the leader
+services, elections, locks and the health report take it and read nothing else: not the App,
+not the environment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol
 from rota._clock import Clock
 from rota._events import EventBus
 from rota._retry import RetryPolicy
+from rota._tracing import Tracing
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.jobcontext import JobContext
 from rota.runtime.settings import AppConfig
@@ -94,6 +96,7 @@ class RuntimeContext:
     declared: DeclaredSchedules
     presence: Presence
     open: Callable[[], Awaitable[object]]  # connects the store once (``App.open``)
+    tracing: Tracing | None = None  # the span hooks; None: tracing is off (rota._tracing)
 
     @property
     def instance_id(self) -> str:
