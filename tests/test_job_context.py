@@ -503,3 +503,43 @@ async def test_a_worker_that_stops_refreshing_expires(app: App, clock: FakeClock
 
 async def _unavailable(*args: object, **kwargs: object) -> Any:
     raise rota.StoreUnavailable("cut off")
+
+
+def test_the_sync_facade_lists_the_live_workers(tmp_path: Any) -> None:
+    from rota.sync import SyncApp
+
+    app = App(f"sqlite:///{tmp_path / 'sync.db'}", instance_id="sync-1")
+    with SyncApp(app) as jobs:
+        assert jobs.workers() == []
+        info = rota.WorkerInfo("w9", "box", 1, ("default",), 2, 0, rota.__version__, app.clock.now())
+        jobs.call(app.store.register_worker, info, ttl=timedelta(seconds=30), now=app.clock.now())
+        assert [w.id for w in jobs.workers()] == ["w9"]
+
+
+async def test_a_finished_run_leaves_no_reference_cycle(app: App) -> None:
+    """A run's context (current_job, the JobContext, a failure's exception) must not keep the
+    run alive in a cycle: on a busy worker the garbage collector would then cost every job."""
+    import gc
+
+    from rota.runtime._runs import Run
+
+    @app.task(retry=1)
+    async def plain(n: int) -> None:
+        assert rota.current_job() is not None
+
+    @app.task(retry=1)
+    async def with_ctx(n: int, ctx: JobContext) -> None:
+        if n % 2:
+            raise ValueError(n)
+
+    gc.collect()
+    gc.disable()
+    try:
+        for n in range(10):
+            await plain.enqueue(n)
+            await with_ctx.enqueue(n)
+        async with app.worker():
+            await app.wait_until_idle(timeout=WAIT)
+        assert [o for o in gc.get_objects() if isinstance(o, Run)] == []
+    finally:
+        gc.enable()

@@ -147,15 +147,20 @@ class Execution:
         assert loop is not None
         assert self._pool is not None
         # current_job() anywhere in the run (this task's context, copied to a def handler's
-        # thread); the JobContext itself is made only for a handler that takes one
-        CURRENT_RUN.set((run, self._progress_writer, loop))
-        context: JobContext | None = None
-        if task.wants_context:
-            context = context_of(run, self._progress_writer, loop)
-        if task.is_async:
-            return await task.invoke(payload, context)
-        ctx = contextvars.copy_context()
-        result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload, context)
+        # thread); the JobContext itself is made only for a handler that takes one. Reset at
+        # the end: the task keeps its context, and a context holding the run would make a
+        # reference cycle (run -> task -> context -> run) that only the garbage collector frees
+        current = CURRENT_RUN.set((run, self._progress_writer, loop))
+        try:
+            context: JobContext | None = None
+            if task.wants_context:
+                context = context_of(run, self._progress_writer, loop)
+            if task.is_async:
+                return await task.invoke(payload, context)
+            ctx = contextvars.copy_context()
+            result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload, context)
+        finally:
+            CURRENT_RUN.reset(current)
         if isinstance(result, _Raised):
             raise result.exc  # here, in a coroutine, with the handler's own traceback
         return result

@@ -83,6 +83,9 @@ class Outbox:
         self._forget(run)
 
     def _forget(self, run: Run) -> None:
+        # the JobContext and the handler's exception (its frames) refer to the run: no
+        # reference cycle is left for the garbage collector
+        run.context = run.error = None
         if run.lock is not None:
             run.lock.close()  # only now: the outcome it fences is durable (or dropped)
         self._running.pop(run.job.id, None)
