@@ -25,6 +25,7 @@ from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
 from rota.runtime.idle import wait_until_idle
+from rota.runtime.jobcontext import JobContext
 from rota.runtime.leader import LeaderElection
 from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
@@ -168,6 +169,10 @@ class App:
 
     # -- tasks -------------------------------------------------------------------------------
 
+    @overload
+    def task(self, fn: Callable[[JobContext], object], /) -> Task[None]: ...
+    @overload
+    def task(self, fn: Callable[[P, JobContext], object], /) -> Task[P]: ...
     @overload
     def task(self, fn: Callable[[P], object], /) -> Task[P]: ...
     @overload
