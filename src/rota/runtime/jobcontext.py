@@ -10,6 +10,7 @@ when it is asked for, so a handler that never asks pays for nothing but that var
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Generator, MutableMapping
 from contextvars import ContextVar
@@ -162,8 +163,10 @@ class JobContext:
             running = None
         if running is self._loop:
             return self._writer.report(self._run, value)
-        # another thread (a plain def handler): hand the report to the worker's loop
-        self._loop.call_soon_threadsafe(self._writer.report, self._run, value)
+        # another thread (a plain def handler): hand the report to the worker's loop (a closed
+        # loop: the worker has stopped, and this is a thread it abandoned)
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._writer.report, self._run, value)
         return DONE
 
 
