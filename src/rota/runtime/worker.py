@@ -33,6 +33,7 @@ from rota._version import __version__
 from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
 from rota.runtime._progress import ProgressWriter
+from rota.runtime._registration import Registration
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import RuntimeContext
 from rota.runtime.lifecycle import LoopService
@@ -95,6 +96,7 @@ class Worker(LoopService, Execution, Outbox):
         self._pool: DaemonThreadPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._progress_writer = ProgressWriter(context.store, self.clock)
+        self._registration = Registration(context.store, self.clock, self.info, self.lease / 3)
         self.started_at = self.clock.now()  # reset when it starts serving
         self.services = LeaderServices(
             context, settings=self.settings.leader, scheduler=self.settings.scheduler,
@@ -138,7 +140,7 @@ class Worker(LoopService, Execution, Outbox):
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
         finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
-        presence = asyncio.create_task(self._presence_loop(), name="rota-presence")
+        registration_loop = asyncio.create_task(self._registration.run(), name="rota-registration")
         claimer: asyncio.Task[None] | None = None
         try:
             await self.services.start()
@@ -157,7 +159,7 @@ class Worker(LoopService, Execution, Outbox):
                 stopped.cancel()
         finally:
             self._request_stop()
-            await self._shut_down(claimer, heartbeat, finisher, presence)
+            await self._shut_down(claimer, heartbeat, finisher, registration_loop)
         if claimer.done() and not claimer.cancelled():
             claimer.result()  # the claim loop died of an error that is not an outage: raise it
 
@@ -262,43 +264,13 @@ class Worker(LoopService, Execution, Outbox):
         finally:
             OUTAGES.forget(site)
 
-    # -- the registry of live workers ----------------------------------------------------------
-
     def info(self) -> WorkerInfo:
-        """This worker as the registry of live workers lists it."""
+        """This worker as the registry of live workers lists it (``rota workers``)."""
         return WorkerInfo(
             id=self.id, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
             concurrency=self.settings.concurrency, running=len(self._running), version=__version__,
             started_at=self.started_at,
         )  # fmt: skip
-
-    async def _presence_loop(self) -> None:
-        """Registers the worker, then refreshes its entry at the heartbeat interval, in a
-        loop of its own: a slow registry write never holds up the lease heartbeats."""
-        store, ttl = self.context.store, self._lease_for  # three refresh intervals
-        site = object()
-        try:
-            while True:
-                try:
-                    await store.register_worker(self.info(), ttl=ttl, now=self.clock.now())
-                except Exception as exc:
-                    OUTAGES.failed(site, "worker registration", exc)
-                else:
-                    OUTAGES.recovered(site, "worker registration")
-                await self.clock.sleep(self.lease / 3)
-        finally:
-            OUTAGES.forget(site)
-
-    async def _unregister(self, until: float) -> None:
-        """Remove the worker's entry, giving up at ``until`` (monotonic): it expires anyway."""
-        left = until - time.monotonic()
-        if left <= 0:
-            return
-        try:
-            async with asyncio.timeout(left):
-                await self.context.store.unregister_worker(self.id)
-        except Exception as exc:
-            log.debug("worker %s: entry not removed (%s); it expires in %ss", self.id, exc, self.lease)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -342,7 +314,7 @@ class Worker(LoopService, Execution, Outbox):
         claimer: asyncio.Task[None] | None,
         heartbeat: asyncio.Task[None],
         finisher: asyncio.Task[None],
-        presence: asyncio.Task[None],
+        registration_loop: asyncio.Task[None],
     ) -> None:
         services = asyncio.ensure_future(self.services.stop())
         await self._drain(claimer)
@@ -370,11 +342,11 @@ class Worker(LoopService, Execution, Outbox):
             if not await self._settle([finisher], time.monotonic() + 0.1):
                 finisher.cancel()
         heartbeat.cancel()
-        presence.cancel()
+        registration_loop.cancel()
         self._progress_writer.close()
-        await self._settle([heartbeat, services, presence], bound_end)
-        await self._unregister(bound_end)
-        for task in (claimer, finisher, heartbeat, services, presence):
+        await self._settle([heartbeat, services, registration_loop], bound_end)
+        await self._registration.remove(self.id, bound_end)
+        for task in (claimer, finisher, heartbeat, services, registration_loop):
             if task is not None and not task.done():
                 task.cancel()
                 self.stranded.append(task)
