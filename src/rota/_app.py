@@ -20,7 +20,7 @@ from rota._events import Event, EventBus, EventKind, Listener
 from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
-from rota._tracing import Tracing, build_tracing
+from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
 from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
@@ -72,17 +72,10 @@ class App:
             raise ConfigError("give a store URL or a Store, not both")
         if clock is not None and not isinstance(clock, Clock):
             raise ConfigError(f"clock must be a rota Clock, got {type(clock).__name__}")
-        provider = None
-        if tracing is not None and not isinstance(tracing, bool):
-            if not callable(getattr(tracing, "get_tracer", None)):
-                kind = type(tracing).__name__
-                raise ConfigError(
-                    f"tracing must be True, False or an OpenTelemetry TracerProvider, got {kind}"
-                )
-            provider, tracing = tracing, True
+        enabled, provider = tracing_option(tracing)
         self.config = AppConfig.resolve(
             url=url, has_store=store is not None, instance_id=instance_id,
-            max_payload_bytes=max_payload_bytes, tracing=tracing,
+            max_payload_bytes=max_payload_bytes, tracing=enabled,
         )  # fmt: skip
         #: the span hooks, chosen once (None: tracing is off, and OpenTelemetry is not imported)
         self._tracing: Tracing | None = build_tracing(self.config.tracing, provider)
@@ -246,17 +239,10 @@ class App:
         await self.open()
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
-        tracing = self._tracing
-        if tracing is None:
+        if self._tracing is None:
             results = await self.store.add(jobs, now=now)
         else:
-            span = tracing.send(jobs)  # the jobs carry its trace context from here on
-            try:
-                results = await self.store.add(jobs, now=now)
-            except BaseException as exc:
-                span.failed(exc)
-                raise
-            span.sent(results)
+            results = await traced_send(self._tracing, jobs, lambda: self.store.add(jobs, now=now))
         if self._events.active:
             for result in results:
                 if result.created:

@@ -9,7 +9,7 @@ See docs/tracing.md for the spans, their attributes and how the trace context tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from rota._errors import ConfigError
@@ -45,6 +45,30 @@ class Tracing(Protocol):
     def run(self, job: Job, worker: str) -> RunSpan:
         """Start the consumer span of a run of ``job`` on ``worker``, linked to the span
         that enqueued it (from its headers), and make it the current span."""
+
+
+def tracing_option(value: object) -> tuple[bool | None, object | None]:
+    """``App(tracing=...)`` as (on or off, None to read ``ROTA_TRACING``; the provider):
+    ``True``/``False``/``None``, or a ``TracerProvider`` (on, with that provider)."""
+    if value is None or isinstance(value, bool):
+        return value, None
+    if not callable(getattr(value, "get_tracer", None)):
+        raise ConfigError(f"tracing must be True, False or a TracerProvider, got {type(value).__name__}")
+    return True, value
+
+
+async def traced_send(
+    tracing: Tracing, jobs: Sequence[Job], write: Callable[[], Awaitable[list[AddResult]]]
+) -> list[AddResult]:
+    """``write()`` the jobs inside their producer span(s), which they carry from the start."""
+    span = tracing.send(jobs)
+    try:
+        results = await write()
+    except BaseException as exc:
+        span.failed(exc)
+        raise
+    span.sent(results)
+    return results
 
 
 def build_tracing(enabled: bool, provider: object | None = None) -> Tracing | None:
