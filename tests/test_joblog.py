@@ -171,7 +171,7 @@ async def test_a_lost_lease_and_a_release_at_shutdown_are_logged(
     records = jobs_records(caplog)
     [lost] = [r for r in records if field(r, "event") == "lease_lost"]
     assert (lost.levelno, field(lost, "job_id")) == (logging.WARNING, cancelled.id)
-    assert lost.getMessage() == f"job {cancelled.id} (long) stopped: lease lost"
+    assert lost.getMessage() == f"job {cancelled.id} (long) stopped after 10.000s: lease lost"
     [released] = [r for r in records if field(r, "event") == "released"]
     assert (released.levelno, field(released, "job_id")) == (logging.INFO, given_back.id)
 

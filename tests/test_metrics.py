@@ -197,26 +197,28 @@ async def test_readiness_is_a_list_of_checks_served_over_http(store: MemoryStore
             "ok": False,
             "error": "the worker is not serving yet",
         }
+        assert body["checks"]["registered"]["ok"] is False  # not in `rota workers` yet
         async with worker:
             status, body = await http_get(server.url + "/readyz")
             assert status == 200 and body["status"] == "ok" and body["tasks"] == ["ok"]
             assert body["executes_jobs"] is True and body["running_jobs"] == 0
-            registered = asyncio.Event()
+            assert body["checks"]["registered"] == {"ok": True}
+            warmed = asyncio.Event()
 
-            async def is_registered() -> str | None:
-                return None if registered.is_set() else "not registered yet"
+            async def is_warm() -> str | None:
+                return None if warmed.is_set() else "caches not warm yet"
 
             async def hangs() -> str | None:
                 await asyncio.Event().wait()
                 return None
 
-            probes.checks.append(Check("registered", is_registered))
+            probes.checks.append(Check("warm", is_warm))
             status, body = await http_get(server.url + "/readyz")
-            assert status == 503 and body["checks"]["registered"] == {
+            assert status == 503 and body["checks"]["warm"] == {
                 "ok": False,
-                "error": "not registered yet",
+                "error": "caches not warm yet",
             }
-            registered.set()
+            warmed.set()
             assert (await http_get(server.url + "/readyz"))[0] == 200
             probes.checks.append(Check("hangs", hangs))
             status, body = await http_get(server.url + "/readyz")

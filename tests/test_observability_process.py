@@ -257,7 +257,7 @@ async def test_readiness_follows_the_store_server_down_and_back(own_redis: Redis
     proc, log, base = start_worker(with_prefix(own_redis.url, "ready"))
     try:
         ready = await poll(base + "/readyz", 200)
-        assert ready["checks"] == {"store": {"ok": True}, "worker": {"ok": True}}
+        assert ready["checks"] == {"store": {"ok": True}, "worker": {"ok": True}, "registered": {"ok": True}}
         assert ready["is_leader"] is True and ready["leader"]["id"] == ready["instance_id"]
         assert ready["executes_jobs"] is True and ready["fires_schedules"] is False
         own_redis.stop()

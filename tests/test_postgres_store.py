@@ -158,9 +158,12 @@ async def test_a_success_recorded_before_version_2_keeps_its_one_attempt(fresh_u
         await store.close()
 
 
-async def test_the_jobs_table_starts_with_the_job_fields_in_order(fresh_url: str) -> None:
-    """The claim builds jobs positionally from ``jobs.*`` (job_from_table_row)."""
+async def test_the_jobs_table_has_the_codecs_columns_in_order(fresh_url: str) -> None:
+    """The claim builds jobs positionally from ``jobs.*``: its columns are the job fields in
+    order, with ``worker`` (no field) after ``result``, as the codec reads them."""
     import dataclasses
+
+    from rota.stores.postgres._codec import JOB_COLUMNS, JOB_WIDTH
 
     store = from_url(fresh_url)
     await store.migrate()
@@ -175,7 +178,8 @@ async def test_the_jobs_table_starts_with_the_job_fields_in_order(fresh_url: str
     finally:
         await conn.close()
     fields = [f.name for f in dataclasses.fields(Job) if f.name != "defect"]  # derived, not stored
-    assert [c["column_name"] for c in columns][: len(fields)] == fields
+    assert [c for c in JOB_COLUMNS if c != "worker"] == fields
+    assert [c["column_name"] for c in columns][:JOB_WIDTH] == list(JOB_COLUMNS)
 
 
 async def test_open_on_a_dead_server_raises_store_unavailable() -> None:
@@ -276,10 +280,11 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
             ("heartbeat", (ids, [1] * 100, now, now)),
             ("release", (ids, [1] * 100, "c", now)),
             ("finish", (ids, [1] * 100, ["failed"] * 100, ["failed"] * 100,
-                        *[nones] * 9, "w", now, "c")),
+                        *[nones] * 9, "w", now, "c", nones, nones)),
             ("add_jobs", (ids, ["t"] * 100, ["q1"] * 100, [b"null"] * 100, [0] * 100,
                           [now] * 100, [now] * 100, [1] * 100, [f"k{i}" for i in range(100)],
-                          nones, nones, nones, "c")),
+                          nones, nones, nones, nones, "c")),
+            ("set_progress", (ids[0], 1, 0.5, "half", now)),
             ("purge", (now, 1000)),
             ("next_due", (["q1", "q2"],)),
             ("count_delayed", (["q0", "q1", "q2", "q3"], now - timedelta(seconds=500))),

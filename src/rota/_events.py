@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from rota._models import ErrorInfo, Job
+from rota._models import ErrorInfo, Job, Outcome
 
 log = logging.getLogger("rota.events")
 
@@ -28,12 +28,19 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """Something that happened to a job. The events that end an attempt (succeeded,
+    retrying, failed, cancelled by its handler or timed out, released) carry its
+    ``outcome`` (as its attempt record has it: ``timed_out`` for a timeout, ``released``
+    for a job given back) and ``duration``, the seconds its handler ran (None: it never
+    started, e.g. its task is unknown)."""
+
     kind: EventKind
     job: Job
     error: ErrorInfo | None = None
     retry_at: datetime | None = None  # when the job is due again (RETRYING)
     duration: float | None = None  # seconds the attempt's handler ran (None: it never started)
     worker: str | None = None  # the worker's id, for the events of a run
+    outcome: Outcome | None = None  # how the attempt ended (None: no attempt ended)
 
 
 Listener = Callable[[Event], Awaitable[None] | None]

@@ -5,7 +5,8 @@ Liveness asks only the process: is the event loop running its timers on time (a 
 stops heartbeats, so its leases expire and its jobs run twice)? It never asks the store: a
 store outage must not get a healthy worker restarted. Readiness runs ``checks``, a list of
 named conditions, each under a timeout: the store answers a cheap read (the leader's lease,
-which the body reports), and the worker serves (not starting, not stopping). A process adds
+which the body reports), the worker serves (not starting, not stopping), and its entry in the
+store's registry of live workers (``rota workers``) was written by its last refresh. A process adds
 its own with ``probes.checks.append(Check(name, run))``.
 
 Both bodies carry the fields of ``app.health()`` that need no scan: ``instance_id``,
@@ -65,6 +66,7 @@ class Probes:
         self.max_loop_lag = max_loop_lag
         self.timeout = timeout
         self.checks: list[Check] = [Check("store", self._store_answers), Check("worker", self._worker_serves)]
+        self.checks.append(Check("registered", self._worker_registered))
         self._leader: LeaderInfo | None = None  # as last read by the store check
 
     async def liveness(self) -> Verdict:
@@ -109,6 +111,11 @@ class Probes:
         if not self.worker.serving:
             return "the worker is not serving yet"
         return None
+
+    async def _worker_registered(self) -> str | None:
+        if self.worker.registered:
+            return None
+        return "the worker is not in the store's registry of live workers (rota workers)"
 
     def _report(self) -> dict[str, Any]:
         """The role fields of ``app.health()`` (no store call: the leader as last read)."""

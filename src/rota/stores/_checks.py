@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState
-from rota._models import Job, JobStatus
+from rota._models import Job, JobStatus, Progress, WorkerInfo, check_headers
 
 _ZERO = timedelta(0)
 
@@ -68,6 +68,8 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
         if job.id in seen:
             raise InvalidState(f"job id {job.id} appears twice in one call")
         seen.add(job.id)
+        if job.headers is not None:
+            check_headers(job.headers)
         undated = undated or job.created_at is None
     if undated:
         return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
@@ -84,3 +86,25 @@ def final_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
     except (ValueError, TypeError):
         raise ConfigError(f"statuses must be job statuses, got {statuses!r}") from None
     return [s for s in final if s in wanted]
+
+
+def progress(value: Progress) -> Progress:
+    """``value`` when it is a ``Progress`` (which checks its own range); ConfigError otherwise."""
+    if type(value) is not Progress:
+        raise ConfigError(f"progress must be a rota Progress, got {type(value).__name__}")
+    return value
+
+
+def worker_info(info: WorkerInfo) -> WorkerInfo:
+    """``info`` when every field is of its type and in range; ConfigError otherwise."""
+    if type(info) is not WorkerInfo:
+        raise ConfigError(f"a worker registration must be a WorkerInfo, got {type(info).__name__}")
+    for field_name in ("id", "host", "version"):
+        name(getattr(info, field_name), f"worker {field_name}")
+    for field_name in ("pid", "concurrency", "running"):
+        count(getattr(info, field_name), f"worker {field_name}")
+    if type(info.queues) is not tuple:
+        raise ConfigError(f"worker queues must be a tuple of names, got {type(info.queues).__name__}")
+    queue_names(info.queues)
+    aware(info.started_at, "worker started_at")
+    return info

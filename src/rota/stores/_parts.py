@@ -1,4 +1,4 @@
-"""The three parts every backend is built from: jobs, schedules and named leases.
+"""The four parts every backend is built from: jobs, schedules, named leases and live workers.
 
 ``Store`` (base.py) owns the contract: each public method checks that the store is open and
 that its arguments are in range, then calls one method of a part. A part therefore receives
@@ -28,8 +28,10 @@ from rota._models import (
     JobFilter,
     Lease,
     LeaseRef,
+    Progress,
     QueueStats,
     Schedule,
+    WorkerInfo,
 )
 
 
@@ -59,6 +61,10 @@ class JobsPart(ABC):
     @abstractmethod
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         """``Store.release``."""
+
+    @abstractmethod
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        """``Store.set_progress``."""
 
     @abstractmethod
     async def get(self, job_id: str) -> Job | None:
@@ -154,6 +160,22 @@ class LeasesPart(ABC):
         """``Store.get_lease``."""
 
 
+class WorkersPart(ABC):
+    """The registry of live workers; ``until`` is ``now`` + the ttl, later than ``now``."""
+
+    @abstractmethod
+    async def register(self, info: WorkerInfo, until: datetime, now: datetime) -> WorkerInfo:
+        """``Store.register_worker``."""
+
+    @abstractmethod
+    async def live(self, now: datetime) -> list[WorkerInfo]:
+        """``Store.list_workers``."""
+
+    @abstractmethod
+    async def remove(self, worker_id: str) -> bool:
+        """``Store.unregister_worker``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Parts:
     """What an open store works with; ``Store._open`` builds it."""
@@ -161,3 +183,4 @@ class Parts:
     jobs: JobsPart
     schedules: SchedulesPart
     leases: LeasesPart
+    workers: WorkersPart

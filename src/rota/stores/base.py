@@ -57,8 +57,10 @@ from rota._models import (
     JobStatus,
     Lease,
     LeaseRef,
+    Progress,
     QueueStats,
     Schedule,
+    WorkerInfo,
 )
 from rota.stores import _checks as check
 from rota.stores._parts import Parts
@@ -136,8 +138,10 @@ class Store(ABC):
         status, until purged) is not inserted: its result carries the existing job and
         ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
         given as fully built ``pending`` records (id and due_at filled in; a missing
-        created_at is taken as ``now``). A job id that already exists raises ``InvalidState``
-        (SQLite: ``StoreError``) and nothing is written.
+        created_at is taken as ``now``); their ``headers`` are stored as given and read back
+        equal (``ConfigError`` for headers outside ``rota._models.check_headers``' bounds). A
+        job id that already exists raises ``InvalidState`` (SQLite: ``StoreError``) and
+        nothing is written.
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
         """
         parts = self._parts or await self._reopen()
@@ -164,7 +168,9 @@ class Store(ABC):
         ``lease_expires_at <= now`` (its worker vanished). Order: priority descending, then
         due_at, then id. No job is handed to two claimers whose leases overlap, across all
         processes. Each claimed job becomes ``running`` with ``lease_owner=worker``,
-        ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1.
+        ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1,
+        and its progress (``progress``, ``progress_message``, ``progress_at``) cleared: what
+        a previous attempt reported does not describe this one.
 
         Reclaiming an expired lease first records the lost attempt (outcome ``lease_lost``,
         number = the old token, worker = the old owner, finished_at = now) in the same atomic
@@ -205,7 +211,9 @@ class Store(ABC):
         job's started_at, finished_at = now, outcome and error), clear the lease, and set
         the status (``Finish.final_status``), ``due_at = retry_at`` for a retry,
         ``finished_at`` (final outcomes only; a retry leaves it unchanged), ``last_error`` and
-        ``result``. A fence whose lease has expired at ``now`` is stale too. When a scheduled
+        ``result``; with ``result.progress``, also the progress as ``set_progress`` writes it
+        (so the attempt's last progress lands with its outcome). A fence whose lease has
+        expired at ``now`` is stale too. When a scheduled
         job ends ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is
         set (without changing the schedule's version, so a fire commit in flight still lands).
         Returns, per result, whether it was applied (False: stale token — nothing written).
@@ -239,6 +247,21 @@ class Store(ABC):
         if released:
             self.notify_jobs()
         return released
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, *, now: datetime) -> bool:
+        """Record how far a running job is; atomic and conditional on the token.
+
+        Only while the job is ``running`` with exactly ``lease.token``: sets ``progress =
+        progress.fraction``, ``progress_message = progress.message`` and ``progress_at =
+        now``, and changes nothing else (not the lease, not the status). Otherwise (a stale
+        token, a job that ended, was cancelled or is unknown) nothing is written and it
+        returns False: a worker that lost its lease cannot overwrite the progress of the
+        attempt that replaced it. Returns True when written. Wakes no one.
+        """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        check.progress(progress)
+        return await parts.jobs.set_progress(lease, progress, now)
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
@@ -474,6 +497,38 @@ class Store(ABC):
         parts = self._parts or await self._reopen()
         check.name(name, "lease name")
         return await parts.leases.get(name, check.aware(now, "now"))
+
+    # -- live workers ----------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo, *, ttl: timedelta, now: datetime) -> WorkerInfo:
+        """Register a live worker, or refresh its entry; atomic.
+
+        Stores ``info`` under ``info.id`` (replacing every field of an entry with that id)
+        with ``last_heartbeat = now`` and ``expires_at = now + ttl``, and returns it as
+        stored. A worker calls it when it starts and again with each heartbeat, so its entry
+        lives as long as it does. ``ConfigError`` for an empty id, host or version, a
+        negative pid, concurrency or running count, or queue names that are not non-empty text.
+        """
+        parts = self._parts or await self._reopen()
+        until = check.expiry(now, ttl, "ttl")
+        check.worker_info(info)
+        return await parts.workers.register(info, until, now)
+
+    async def list_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        """The live workers, by id: the entries whose ``expires_at`` is later than ``now``.
+
+        Expired entries are never listed (their worker stopped refreshing them: it crashed
+        or was cut off), and are deleted, by this call or a later one.
+        """
+        parts = self._parts or await self._reopen()
+        return await parts.workers.live(check.aware(now, "now"))
+
+    async def unregister_worker(self, worker_id: str) -> bool:
+        """Remove a worker's entry (a worker that stops calls it). Returns whether it existed
+        (an expired entry not yet deleted counts)."""
+        parts = self._parts or await self._reopen()
+        check.name(worker_id, "worker id")
+        return await parts.workers.remove(worker_id)
 
     # -- wake-ups --------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from rota._models import (
     JobStatus,
     LeaseRef,
     Outcome,
+    Progress,
     QueueStats,
 )
 from rota.stores._parts import JobsPart
@@ -98,8 +99,12 @@ class MemoryJobs(JobsPart):
             job.started_at = now
             job.token += 1
             job.attempts += 1
+            if job.progress_at is not None:
+                job.progress = job.progress_message = job.progress_at = None
             self._index.file(job)
-            claimed.append(job.replace(defect=defect))
+            out = copy_job(job)
+            out.defect = defect
+            claimed.append(out)
         return claimed
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
@@ -122,6 +127,8 @@ class MemoryJobs(JobsPart):
                 continue
             self._record(job, res.outcome, now, res.error, worker=worker)
             job.result = res.result
+            if res.progress is not None:
+                self._progress(job, res.progress, now)
             if res.error is not None:
                 job.last_error = res.error.summary()
             status = res.final_status
@@ -148,6 +155,13 @@ class MemoryJobs(JobsPart):
             self._index.file(job)
             released += 1
         return released
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        job = self._running(lease.job_id, lease.token)
+        if job is None:
+            return False
+        self._progress(job, progress, now)
+        return True
 
     async def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
@@ -224,6 +238,10 @@ class MemoryJobs(JobsPart):
         return self._index.next_due(queues)
 
     # -- internals -----------------------------------------------------------------------
+
+    @staticmethod
+    def _progress(job: Job, progress: Progress, now: datetime) -> None:
+        job.progress, job.progress_message, job.progress_at = progress.fraction, progress.message, now
 
     def _running(self, job_id: str, token: int) -> Job | None:
         job = self._jobs.get(job_id)

@@ -41,6 +41,7 @@ from rota._models import (
     JobStatus,
     LeaseRef,
     Outcome,
+    Progress,
     QueueStats,
 )
 from rota.stores._parts import JobsPart
@@ -67,6 +68,7 @@ _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
 _LOOKUPS = 16  # up to this many ids are looked up one by one rather than with $in
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+_NO_PROGRESS = {"progress": None, "progress_message": None, "progress_at": None}
 
 FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
 FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
@@ -192,6 +194,7 @@ class MongoJobs(JobsPart):
                 )
                 return new
         new.update(
+            _NO_PROGRESS,
             status=_RUNNING,
             lease_owner=worker,
             lease_expires_at=until,
@@ -268,7 +271,19 @@ class MongoJobs(JobsPart):
         else:
             new["finished_at"] = now
         new["log"] = logged(doc, res.outcome, now, worker=worker, error=res.error)
+        if res.progress is not None:
+            new.update(_progress(res.progress, now))
         return new
+
+    @mapped
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        for _ in range(_ROUNDS):
+            doc = (await self._held([(lease.job_id, lease.token)])).get(lease.job_id)
+            if doc is None:
+                return False
+            if (await self.cas.apply([(doc, {**doc, **_progress(progress, now)})], now))[0]:
+                return True
+        raise InvalidState(f"job {lease.job_id} kept changing while its progress was written; try again")
 
     @mapped
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
@@ -392,6 +407,10 @@ class MongoJobs(JobsPart):
             if doc is not None:
                 times.append(as_utc(doc[field]))
         return min(times, default=None)
+
+
+def _progress(progress: Progress, now: datetime) -> Doc:
+    return {"progress": progress.fraction, "progress_message": progress.message, "progress_at": now}
 
 
 async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[str, Doc]:

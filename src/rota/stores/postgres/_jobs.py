@@ -8,7 +8,18 @@ from datetime import datetime
 import asyncpg
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, Outcome, QueueStats
+from rota._models import (
+    AddResult,
+    Attempt,
+    Finish,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Outcome,
+    Progress,
+    QueueStats,
+)
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
 from rota.stores._salvage import EPOCH
@@ -37,6 +48,9 @@ def as_stored(job: Job, now: datetime) -> Job:
         finished_at=None,
         last_error=None,
         result=None,
+        progress=None,
+        progress_message=None,
+        progress_at=None,
     )
 
 
@@ -105,7 +119,10 @@ class PostgresJobs(JobsPart):
         return [r.job_id for r in leases if r.job_id not in kept]
 
     async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
-        if all(r.outcome is Outcome.SUCCEEDED and r.retry_at is None and r.fence is None for r in results):
+        if all(
+            r.outcome is Outcome.SUCCEEDED and r.retry_at is None and r.fence is None and r.progress is None
+            for r in results
+        ):
             ids = [r.job_id for r in results]
             rows = await self._db.fetch(
                 Q["finish_succeeded"],
@@ -119,8 +136,10 @@ class PostgresJobs(JobsPart):
             return [i in done for i in ids]
         errors = [r.error for r in results]
         fences = [r.fence for r in results]
+        progress = [r.progress for r in results]
         any_error = any(errors)
         any_fence = any(fences)
+        any_progress = any(progress)
         rows = await self._db.fetch(
             Q["finish"],
             [r.job_id for r in results],
@@ -139,9 +158,17 @@ class PostgresJobs(JobsPart):
             worker,
             now,
             self._db.jobs_channel,
+            [p.fraction if p else None for p in progress] if any_progress else None,
+            [p.message if p else None for p in progress] if any_progress else None,
         )
         done = {r["id"] for r in rows}
         return [r.job_id in done for r in results]
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        row = await self._db.fetchrow(
+            Q["set_progress"], lease.job_id, lease.token, progress.fraction, progress.message, now
+        )
+        return row is not None
 
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         row = await self._db.fetchrow(

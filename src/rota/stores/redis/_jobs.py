@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, QueueStats
+from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, Progress, QueueStats
 from rota.stores._parts import JobsPart
 from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
 from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
@@ -74,6 +74,7 @@ class RedisJobs(JobsPart):
                 "" if fence is None else fence.name,
                 "" if fence is None else fence.owner,
                 "" if fence is None else fence.token,
+                *_progress_args(r.progress),
             )
         applied = await self._db.run("finish", *args)
         return [flag == 1 for flag in applied]
@@ -84,6 +85,12 @@ class RedisJobs(JobsPart):
             args += (ref.job_id, ref.token)
         released: int = await self._db.run("release", *args)
         return released
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        written = await self._db.run(
+            "set_progress", to_ms(now), lease.job_id, lease.token, *_progress_args(progress)
+        )
+        return bool(written)
 
     async def get(self, job_id: str) -> Job | None:
         async with mapped_errors("get_job"):
@@ -154,6 +161,14 @@ class RedisJobs(JobsPart):
     async def next_due(self, queues: list[str]) -> datetime | None:
         ms = await self._db.run("next_due", len(queues), *queues)
         return None if ms is None else from_ms(ms)
+
+
+def _progress_args(progress: Progress | None) -> tuple[EncodedArg, EncodedArg, EncodedArg]:
+    """progress ('' none), has_message ('1'/'0'), message: as set_progress.lua and finish.lua read them."""
+    if progress is None:
+        return ("", "0", "")
+    message = progress.message
+    return (repr(progress.fraction), "0" if message is None else "1", message or "")
 
 
 def _outcome(job_id: str, what: str, reply: list[Any]) -> Job:

@@ -21,6 +21,7 @@ from rota._models import (
     JobStatus,
     LeaseRef,
     Outcome,
+    Progress,
     QueueStats,
 )
 from rota.stores._parts import JobsPart
@@ -230,6 +231,7 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
     refs = json.dumps([[r.job_id, r.token] for r in results])
     attempts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    progress: list[tuple[Any, ...]] = []
     failed_schedules: list[tuple[str | None, str]] = []
     applied: list[bool] = []
     counts = _Counts()
@@ -261,16 +263,30 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
                 status.value, opt_us(res.retry_at), None if retry else now_us, summary,
                 res.result, res.job_id, res.token,
             ))  # fmt: skip
+            if res.progress is not None:
+                progress.append(_progress_row(res.job_id, res.token, res.progress, now_us))
             counts.move(row[4], _RUNNING, status.value)
             if status is JobStatus.FAILED and row[3] is not None:
                 failed_schedules.append((summary, row[3]))
         if attempts:
             conn.executemany(Q["insert_attempt"], attempts)
+            if progress:  # while the jobs still run with these tokens
+                conn.executemany(Q["set_progress"], progress)
             conn.executemany(Q["finish_job"], updates)
         if failed_schedules:
             conn.executemany(Q["schedule_failed"], failed_schedules)
         counts.write(conn)
     return applied
+
+
+def _progress_row(job_id: str, token: int, progress: Progress, now_us: int) -> tuple[Any, ...]:
+    return (progress.fraction, progress.message, now_us, job_id, token)
+
+
+def set_progress(conn: sqlite3.Connection, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+    row = _progress_row(lease.job_id, lease.token, progress, to_us(now))
+    with write(conn):
+        return conn.execute(Q["set_progress"], row).rowcount > 0
 
 
 # -- single jobs -----------------------------------------------------------------------
@@ -392,6 +408,9 @@ class SQLiteJobs(JobsPart):
 
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         return await self._db.run(release, leases, now)
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        return await self._db.run(set_progress, lease, progress, now)
 
     async def get(self, job_id: str) -> Job | None:
         return await self._db.run(get_job, job_id)

@@ -11,11 +11,13 @@ from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
+from rota.testing.conformance.jobs_progress import JobsProgress
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
 from rota.testing.conformance.wakeups import Wakeups
+from rota.testing.conformance.workers import Workers
 
 
 class StoreConformance(
@@ -24,9 +26,11 @@ class StoreConformance(
     JobsLifecycle,
     JobsAdmin,
     JobsEdges,
+    JobsProgress,
     Schedules,
     ScheduleFires,
     Leases,
+    Workers,
     Limits,
     Wakeups,
     Edges,

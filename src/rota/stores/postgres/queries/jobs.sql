@@ -12,19 +12,20 @@ WITH input AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::timestamptz[],
         $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::timestamptz[],
-        $12::float8[]
+        $12::float8[], $13::jsonb[]
     ) WITH ORDINALITY AS t(id, task, queue, payload, priority, due_at, created_at,
-                           max_attempts, key, schedule_id, fire_time, timeout, ord)
+                           max_attempts, key, schedule_id, fire_time, timeout, headers, ord)
 ),
 ins AS (
     INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,
-                      attempts, max_attempts, token, key, schedule_id, fire_time, timeout)
+                      attempts, max_attempts, token, key, schedule_id, fire_time, timeout,
+                      headers)
     SELECT id, task, queue, payload, priority, 'pending', due_at, created_at,
-           0, max_attempts, 0, key, schedule_id, fire_time, timeout
+           0, max_attempts, 0, key, schedule_id, fire_time, timeout, headers
     FROM input ORDER BY ord
     -- a taken id is not a duplicate but a conflict: it fails the whole statement
     ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
-    RETURNING id, pg_notify($13, '')
+    RETURNING id, pg_notify($14, '')
 )
 SELECT i.ord, ins.id IS NOT NULL AS created, k AS existing
 FROM input i
@@ -36,10 +37,10 @@ ORDER BY i.ord;
 -- add of one job (the commonest call: `task.enqueue()`): a plain INSERT, a third of
 -- add_jobs' cost for one row. No row back means the key is taken: the caller reads the holder.
 INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at, attempts,
-                  max_attempts, token, key, schedule_id, fire_time, timeout)
-VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, 0, $8, 0, $9, $10, $11, $12)
+                  max_attempts, token, key, schedule_id, fire_time, timeout, headers)
+VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, 0, $8, 0, $9, $10, $11, $12, $13)
 ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
-RETURNING pg_notify($13, '');
+RETURNING pg_notify($14, '');
 
 -- name: get_job_by_key
 SELECT * FROM jobs WHERE key = $1;
@@ -114,7 +115,8 @@ dead_schedules AS (
 claimed AS (
     UPDATE jobs j
     SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
-        token = j.token + 1, attempts = j.attempts + 1
+        token = j.token + 1, attempts = j.attempts + 1,
+        progress = NULL, progress_message = NULL, progress_at = NULL
     WHERE j.ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE NOT dies))
     RETURNING j.*
 )
@@ -143,9 +145,10 @@ WITH r AS MATERIALIZED (
     SELECT * FROM unnest(
         $1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
         $7::text[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
-        $13::bigint[]
+        $13::bigint[], $17::float8[], $18::text[]
     ) AS r(id, token, outcome, status, retry_at, error_type, error_message, traceback,
-           last_error, result, fence_name, fence_owner, fence_token)
+           last_error, result, fence_name, fence_owner, fence_token, progress,
+           progress_message)
 ),
 fences AS (
     SELECT l.name, l.owner, l.token, l.expires_at FROM leases l
@@ -168,7 +171,12 @@ upd AS (
         result = ok.result,
         lease_owner = NULL,
         lease_expires_at = NULL,
-        worker = $14
+        worker = $14,
+        -- the attempt's last progress, when the outcome carries it
+        progress = CASE WHEN ok.progress IS NULL THEN j.progress ELSE ok.progress END,
+        progress_message = CASE WHEN ok.progress IS NULL THEN j.progress_message
+                                ELSE ok.progress_message END,
+        progress_at = CASE WHEN ok.progress IS NULL THEN j.progress_at ELSE $15 END
     FROM ok
     -- The redundant ANY gives the planner a primary-key lookup (see claim). The status
     -- test is a join clause (ok.expect is 'running'): as a filter on jobs, the statistics
@@ -218,6 +226,11 @@ SET status = 'succeeded', finished_at = $5, last_error = NULL, result = r.result
 FROM r
 WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
 RETURNING j.id;
+
+-- name: set_progress
+UPDATE jobs SET progress = $3, progress_message = $4, progress_at = $5
+WHERE id = $1 AND token = $2 AND status = 'running'
+RETURNING id;
 
 -- name: release
 -- The held claims go back to pending with their attempt given back, and each leaves an

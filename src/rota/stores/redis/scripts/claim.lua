@@ -69,6 +69,8 @@ while claimed < limit and rounds <= limit do
     if take then
       redis.call('HSET', jk, 's', 'running', 'lo', worker, 'le', until_, 'st', now,
         'tk', int_or(h[1], 0) + 1, 'a', int_or(h[2], 0) + 1)
+      -- the new attempt has reported nothing yet
+      redis.call('HDEL', jk, 'pg', 'pm', 'pa')
       push(run_add, P .. ':run:' .. q, until_, id)
       count('running', q, 1)
       claimed = claimed + 1

@@ -1,11 +1,12 @@
--- finish: ARGV = P, now, worker, n, then per result 12 values:
+-- finish: ARGV = P, now, worker, n, then per result 15 values:
 --   id, token, outcome, status, retry_at ('' none), error JSON ('' none), last_error ('' none),
---   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token.
+--   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token,
+--   progress ('' none: the stored progress stays), has_message ('1'/'0'), message.
 -- Per result: applied only while the job runs with that token (and the fence holds).
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
 local out, run_rem, delayed_add, fin_add = {}, {}, {}, {}
 for k = 1, n do
-  local b = 4 + (k - 1) * 12
+  local b = 4 + (k - 1) * 15
   local id, token, outcome, status = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local retry, err, lasterr = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local jk = jkey(id)
@@ -28,6 +29,18 @@ for k = 1, n do
       set[#set + 1] = ARGV[b + 9]
     else
       del[#del + 1] = 'r'
+    end
+    if ARGV[b + 13] ~= '' then
+      set[#set + 1] = 'pg'
+      set[#set + 1] = ARGV[b + 13]
+      set[#set + 1] = 'pa'
+      set[#set + 1] = now
+      if ARGV[b + 14] == '1' then
+        set[#set + 1] = 'pm'
+        set[#set + 1] = ARGV[b + 15]
+      else
+        del[#del + 1] = 'pm'
+      end
     end
     count('running', q, -1)
     count(status, q, 1)

@@ -5,13 +5,15 @@
 INSERT INTO jobs (
     id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
     token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
-    fire_time, timeout, last_error, result
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+    fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: jobs_by_keys
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
-       fire_time, timeout, last_error, result
+       fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at
 FROM jobs WHERE key IN (SELECT value FROM json_each(?));
 
 -- name: claim_pending
@@ -19,7 +21,8 @@ FROM jobs WHERE key IN (SELECT value FROM json_each(?));
 -- needs no sort, but the planner may guess that jobs_due (a due_at range) is cheaper.
 UPDATE jobs
 SET status = 'running', lease_owner = :worker, lease_expires_at = :expires,
-    started_at = :now, token = token + 1, attempts = attempts + 1
+    started_at = :now, token = token + 1, attempts = attempts + 1,
+    progress = NULL, progress_message = NULL, progress_at = NULL
 WHERE id IN (
     SELECT id FROM jobs INDEXED BY jobs_claim
     WHERE queue = :queue AND status = 'pending' AND due_at <= :now
@@ -28,7 +31,8 @@ WHERE id IN (
 )
 RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
-          schedule_id, fire_time, timeout, last_error, result;
+          schedule_id, fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at;
 
 -- name: pending_candidates
 SELECT id, priority, due_at FROM jobs INDEXED BY jobs_claim
@@ -51,11 +55,13 @@ LIMIT 1;
 -- name: claim_ids
 UPDATE jobs
 SET status = 'running', lease_owner = :worker, lease_expires_at = :expires,
-    started_at = :now, token = token + 1, attempts = attempts + 1
+    started_at = :now, token = token + 1, attempts = attempts + 1,
+    progress = NULL, progress_message = NULL, progress_at = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
-          schedule_id, fire_time, timeout, last_error, result;
+          schedule_id, fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at;
 
 -- name: fail_lost_job
 UPDATE jobs
@@ -92,6 +98,10 @@ SET status = ?, due_at = coalesce(?, due_at), finished_at = coalesce(?, finished
     lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ? AND token = ? AND status = 'running';
 
+-- name: set_progress
+UPDATE jobs SET progress = ?, progress_message = ?, progress_at = ?
+WHERE id = ? AND token = ? AND status = 'running';
+
 -- name: release_candidates
 -- The claims release gives back (the same write transaction then records and updates them).
 SELECT j.id, j.token, j.lease_owner, j.started_at, j.queue
@@ -109,13 +119,15 @@ WHERE jobs.id = r.jid AND jobs.token = r.tok AND jobs.status = 'running';
 -- name: get_job
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
-       fire_time, timeout, last_error, result
+       fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at
 FROM jobs WHERE id = ?;
 
 -- name: list_jobs
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
-       fire_time, timeout, last_error, result
+       fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at
 FROM jobs
 WHERE id > :after
   AND (:status IS NULL OR status = :status)
@@ -136,7 +148,8 @@ SET status = 'cancelled', finished_at = :now, lease_owner = NULL, lease_expires_
 WHERE id = :id
 RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
-          schedule_id, fire_time, timeout, last_error, result;
+          schedule_id, fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at;
 
 -- name: requeue_job
 UPDATE jobs
@@ -145,7 +158,8 @@ SET status = 'pending', due_at = :now, attempts = 0, finished_at = NULL,
 WHERE id = :id
 RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
-          schedule_id, fire_time, timeout, last_error, result;
+          schedule_id, fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at;
 
 -- name: purge
 DELETE FROM jobs WHERE id IN (
