@@ -54,6 +54,8 @@ def every_call(h: Harness, store: Store) -> dict[str, Call]:
         "renew_lease": lambda: store.renew_lease("l", owner="o", token=1, ttl=LEASE, now=now),
         "release_lease": lambda: store.release_lease("l", owner="o", token=1, now=now),
         "get_lease": lambda: store.get_lease("l", now=now),
+        "list_leases": lambda: store.list_leases(now=now),
+        "count_finished": lambda: store.count_finished(since=now, until=now + LEASE, bucket=LEASE),
     }
 
 

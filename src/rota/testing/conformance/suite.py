@@ -13,6 +13,7 @@ from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
+from rota.testing.conformance.listing import Listing
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
 from rota.testing.conformance.wakeups import Wakeups
@@ -28,6 +29,7 @@ class StoreConformance(
     ScheduleFires,
     Leases,
     Limits,
+    Listing,
     Wakeups,
     Edges,
     Differential,
