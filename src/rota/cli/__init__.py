@@ -81,7 +81,7 @@ def _extra_modules() -> list[Any]:
     import importlib
 
     found = []
-    for name in ("schedules", "status", "db"):
+    for name in ("schedules", "status", "db", "dashboard"):
         try:
             found.append(importlib.import_module(f"rota.cli.{name}"))
         except ModuleNotFoundError as exc:

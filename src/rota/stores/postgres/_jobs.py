@@ -33,9 +33,10 @@ _US = timedelta(microseconds=1)
 #: list_jobs: the condition of each field a filter may set (constant text: values are bound,
 #: ``{}`` is the parameter's number)
 FIND_CONDITIONS = {
-    "status": "status = ${}",
-    "queue": "queue = ${}",
-    "task": "task = ${}",
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 7)
+    "status": "(status || '') = ${}",
+    "queue": "(queue || '') = ${}",
+    "task": "(task || '') = ${}",
     "schedule_id": "schedule_id = ${}",
     "key": "key = ${}",
     "after_id": "id > ${}",
@@ -178,16 +179,7 @@ class PostgresJobs(JobsPart):
         return _job(row) if row is not None else None
 
     async def find(self, flt: JobFilter) -> list[Job]:
-        args: list[object] = [flt.limit]
-        where = []
-        for field, condition in FIND_CONDITIONS.items():
-            value = getattr(flt, field)
-            if value is not None:
-                args.append(value.value if isinstance(value, JobStatus) else value)
-                where.append(condition.format(len(args)))
-        sql = Q["find_jobs"].format(
-            where=" AND ".join(where) or "true", order="DESC" if flt.newest_first else "ASC"
-        )
+        sql, args = find_query(flt)
         return [_job(r) for r in await self._db.fetch(sql, *args)]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
@@ -245,6 +237,19 @@ class PostgresJobs(JobsPart):
             FinishedCount(since + r["k"] * bucket, r["queue"], _STATUS[r["status"]], int(r["n"]))
             for r in rows
         ]
+
+
+def find_query(flt: JobFilter) -> tuple[str, list[object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
+    args: list[object] = [flt.limit]
+    where = []
+    for field, condition in FIND_CONDITIONS.items():
+        value = getattr(flt, field)
+        if value is not None:
+            args.append(value.value if isinstance(value, JobStatus) else value)
+            where.append(condition.format(len(args)))
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "true", order=order), args
 
 
 async def _key_holder(conn: asyncpg.Connection, key: str | None) -> Job:

@@ -285,9 +285,10 @@ def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
 
 #: list_jobs: the condition of each field a filter may set (constant text: values are bound)
 FIND_CONDITIONS = {
-    "status": "status = :status",
-    "queue": "queue = :queue",
-    "task": "task = :task",
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 5)
+    "status": "(status || '') = :status",
+    "queue": "(queue || '') = :queue",
+    "task": "(task || '') = :task",
     "schedule_id": "schedule_id = :schedule_id",
     "key": "key = :key",
     "after_id": "id > :after_id",
@@ -295,7 +296,8 @@ FIND_CONDITIONS = {
 }
 
 
-def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
+def find_query(flt: JobFilter) -> tuple[str, dict[str, object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
     args: dict[str, object] = {"limit": flt.limit}
     where = []
     for field, condition in FIND_CONDITIONS.items():
@@ -303,7 +305,12 @@ def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
         if value is not None:
             where.append(condition)
             args[field] = value.value if isinstance(value, JobStatus) else value
-    sql = Q["find_jobs"].format(where=" AND ".join(where) or "1", order="DESC" if flt.newest_first else "ASC")
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "1", order=order), args
+
+
+def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
+    sql, args = find_query(flt)
     return [JOBS.job_from_row(r) for r in conn.execute(sql, args)]
 
 
