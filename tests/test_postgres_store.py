@@ -571,7 +571,8 @@ async def test_dashboard_reads_use_indexes_in_order_on_a_big_table(postgres_harn
             INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,
                               attempts, max_attempts, token, finished_at, key, schedule_id)
             SELECT lpad(to_hex(g), 32, '0'), 't' || (g % 7), 'q' || (g % 4), '\\x6e756c6c', 0,
-                   (ARRAY['succeeded', 'succeeded', 'succeeded', 'failed', 'pending', 'cancelled'])[g % 6 + 1],
+                   (ARRAY['succeeded', 'succeeded', 'succeeded', 'failed', 'pending',
+                          'cancelled'])[g % 6 + 1],
                    $1, $1, 1, 1, 1,
                    CASE WHEN g % 6 <> 4 THEN $1::timestamptz - (g % 3600) * interval '1 second' END,
                    CASE WHEN g % 10 = 0 THEN 'k' || g END,

@@ -191,7 +191,9 @@ class Listing:
         now = harness.clock.now()
         assert await store.list_leases(now=now) == [a]
         c = await store.acquire_lease("lock:b", owner="w4", ttl=ttl, now=now)
-        assert a is not None and c is not None and c.token == 2
+        assert a is not None
+        assert c is not None
+        assert c.token == 2
         renewed = await store.renew_lease("leader:default", owner="w1", token=a.token, ttl=sec(30), now=now)
         assert await store.list_leases(now=now) == [renewed, c]
         assert renewed == Lease("leader:default", "w1", 1, a.acquired_at, now + sec(30))
