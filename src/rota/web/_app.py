@@ -56,7 +56,9 @@ _HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no referrer, Chromium sends "Origin: null" on a form
+    # post, and the origin check (CSRF) must see the page's own origin
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
 }
 _LOOPBACK_ONLY = (
@@ -163,7 +165,7 @@ async def _checked(request: Request, call_next: Callable[[Request], Awaitable[Re
             return _refuse(request, 403, "read_only", "this dashboard is read-only: actions are disabled")
         assert via is not None
         refusal = csrf_refusal(request, via)
-        if refusal is not None and not (path == "/login" and _same_site(request)):
+        if refusal is not None and not (path in ("/login", "/logout") and _same_site(request)):
             return _refuse(request, 403, "csrf", refusal)
     response = await call_next(request)
     if fresh:
@@ -175,8 +177,8 @@ async def _checked(request: Request, call_next: Callable[[Request], Awaitable[Re
 
 
 def _same_site(request: Request) -> bool:
-    """A login post needs no CSRF token (there is nothing to act on yet), but must not come
-    from another site."""
+    """Logging in or out needs no CSRF token (the forms post without script; there is nothing
+    to act on), but must not come from another site."""
     return csrf_refusal(request, Via.BEARER) is None
 
 

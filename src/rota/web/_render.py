@@ -25,13 +25,14 @@ def environment() -> Environment:
     return env
 
 
-def iso(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
+def iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else ""
 
 
-def utc_text(value: datetime | None) -> str:
-    """A time as the pages write it before the browser localises it: UTC, to the second."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else "-"
+def utc_text(value: object) -> str:
+    """A time as the pages write it before the browser localises it: UTC, to the second
+    (anything else, such as the empty rows of row templates: "-")."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "-"
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> HTMLResponse:

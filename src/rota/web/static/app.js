@@ -55,15 +55,20 @@ function live(ok) {
   if (el) el.classList.toggle("stale", !ok);
 }
 
-// poll `fn` every REFRESH_MS while the tab is visible
+// poll `fn` every REFRESH_MS while the tab is visible; a "rota-refresh" event on the document
+// refreshes at once (body[data-refreshed] counts the refreshes done)
+let refreshes = 0;
 function every(fn) {
+  const run = async () => {
+    try { await fn(); live(true); } catch (err) { live(false); console.warn("refresh failed", err); }
+    document.body.dataset.refreshed = String(++refreshes);
+  };
   const tick = async () => {
-    if (document.visibilityState === "visible") {
-      try { await fn(); live(true); } catch (err) { live(false); console.warn("refresh failed", err); }
-    }
+    if (document.visibilityState === "visible") await run();
     setTimeout(tick, REFRESH_MS);
   };
   setTimeout(tick, REFRESH_MS);
+  document.addEventListener("rota-refresh", run);
 }
 
 // -- binding data to the page ------------------------------------------------------------------
@@ -283,7 +288,7 @@ async function startCharts() {
       new window.uPlot({ ...common(boxes[0]), series: [{}, { label: "succeeded", stroke: css("--ok"), width: 2 },
         { label: "failed", stroke: css("--bad"), width: 2 }] }, data.throughput, boxes[0]),
       new window.uPlot({ ...common(boxes[1]), scales: { y: { range: [0, 100] } },
-        series: [{}, { label: "failure %", stroke: css("--bad"), fill: css("--bad-fill"), width: 2 }] }, data.failures, boxes[1]),
+        series: [{}, { label: "failure %", stroke: css("--bad"), fill: css("--bad-fill"), width: 2, points: { show: true } }] }, data.failures, boxes[1]),
     ];
   };
   const load = async () => {
