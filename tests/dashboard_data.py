@@ -66,7 +66,8 @@ async def seed(app: App) -> Seeded:
     names = ["running", "succeeded", "failed", "cancelled", "xss", "pending", "delayed"]
     out.jobs = dict(zip(names, made, strict=True))
     await store.cancel(out.jobs["cancelled"].id, now=now)
-    claimed = {j.id: j for j in await store.claim(queues=["mail"], worker=WORKER, limit=5, lease_for=LEASE, now=now)}
+    mail_jobs = await store.claim(queues=["mail"], worker=WORKER, limit=5, lease_for=LEASE, now=now)
+    claimed = {j.id: j for j in mail_jobs}
     # the pending one stays pending: give it back
     pending = claimed.pop(out.jobs["pending"].id)
     await store.release([_ref(pending)], now=now)

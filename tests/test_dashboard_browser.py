@@ -98,7 +98,8 @@ class Page:
                 const token = document.querySelector('meta[name="rota-csrf"]').content;
                 const headers = {"Content-Type": "application/json"};
                 if (csrf) headers["X-CSRF-Token"] = token;
-                const r = await fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
+                const sent = body === null ? undefined : JSON.stringify(body);
+                const r = await fetch(path, {method, headers, body: sent});
                 return [r.status, await r.json()];
             }""",
             [method, path, body, csrf],
@@ -155,7 +156,8 @@ def test_every_page_shows_the_store(page: Page, board: LiveDashboard) -> None:
     assert sorted(ids) == sorted([jobs["failed"].id, jobs["xss"].id])
     page.shot("jobs")
     page.open("/jobs?key=order-7")
-    assert page.page.locator("#jobs tbody tr").evaluate_all("r => r.map(x => x.dataset.id)") == [jobs["pending"].id]
+    keyed = page.page.locator("#jobs tbody tr").evaluate_all("r => r.map(x => x.dataset.id)")
+    assert keyed == [jobs["pending"].id]
     page.open(f"/jobs?id={jobs['succeeded'].id}")  # search by id: its page
     assert page.page.url.endswith(f"/jobs/{jobs['succeeded'].id}")
     assert '"sent": true' in page.page.locator("#result").inner_text()
@@ -322,8 +324,8 @@ def test_dark_and_light_themes_and_a_phone(browser: Any, board: LiveDashboard, t
     assert p.page.evaluate("() => document.documentElement.dataset.theme") == "light"
     assert p.page.evaluate(background) != dark
     p.close()
-    phone = Page(browser, board, tmp_path, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    phone.context.set_default_timeout(TIMEOUT_MS)
+    screen = {"width": 390, "height": 844}
+    phone = Page(browser, board, tmp_path, viewport=screen, is_mobile=True, has_touch=True)
     phone.open("/")
     width = phone.page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390 + 1  # nothing wider than the screen: tables scroll in their own box
