@@ -6,8 +6,12 @@ authentication (``ROTA_DASHBOARD_TOKEN``, or ``ROTA_DASHBOARD_USER`` and
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import ipaddress
+import signal
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from rota._errors import ConfigError
@@ -50,12 +54,16 @@ async def run(args: argparse.Namespace) -> int:
             f"refusing to listen on {args.host} without authentication: set ROTA_DASHBOARD_TOKEN "
             "(or ROTA_DASHBOARD_USER and ROTA_DASHBOARD_PASSWORD), or listen on 127.0.0.1"
         )
+    server_class = _server_class()
     sock = _bind(args.host, args.port)
     app = app_from_args(args)
     try:
         await app.open()
         web = dashboard_app(app, auth=auth, read_only=args.read_only)
-        server = uvicorn.Server(uvicorn.Config(web, log_level="warning", lifespan="off"))
+        server = server_class(uvicorn.Config(web, log_level="warning", lifespan="off"))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.stop)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         mode = " (read-only)" if args.read_only else ""
@@ -65,6 +73,23 @@ async def run(args: argparse.Namespace) -> int:
         sock.close()
         await close_app(app)
     return 0
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopped by ``stop`` (our signal handlers): its own would raise the
+        signal again once stopped, ending the process by that signal instead of exit code 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def stop(self) -> None:
+            self.should_exit = True
+
+    return Server
 
 
 def _bind(host: str, port: int) -> socket.socket:
