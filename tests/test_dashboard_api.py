@@ -480,7 +480,9 @@ def fuzz_http() -> Any:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=_PARAMS, segment=_TEXT)
-def test_the_api_never_answers_bad_input_with_a_500(fuzz_http: Any, params: dict[str, str], segment: str) -> None:
+def test_the_api_never_answers_bad_input_with_a_500(
+    fuzz_http: Any, params: dict[str, str], segment: str
+) -> None:
     for path in ("/api/v1/jobs", "/api/v1/charts/finished", "/jobs"):
         response = fuzz_http.get(path, params=params)
         assert response.status_code < 500, (path, params, response.text)
