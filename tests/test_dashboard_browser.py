@@ -36,7 +36,10 @@ def chromium_path() -> str | None:
     return os.environ.get("ROTA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+# One browser for the module (the only one that drives it), not the session: Playwright's
+# blocking API keeps an event loop running in this thread while it is open, and the async
+# tests after this module need the thread's loop free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
