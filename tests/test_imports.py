@@ -54,7 +54,7 @@ _API = {
 def layer(module: str) -> str:
     if module in _INTERFACE or re.fullmatch(r"rota\.stores\._\w+", module):
         return INTERFACE  # what every backend shares: contract, parts, checks, codec, resources
-    if module in _API or module.startswith("rota.cli"):
+    if module in _API or module.startswith(("rota.cli", "rota.web")):
         return API
     for prefix, name in (
         ("rota.runtime", RUNTIME), ("rota.stores", BACKENDS), ("rota.testing", TESTING),

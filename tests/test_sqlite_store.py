@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -593,3 +594,51 @@ async def test_stats_counts_stay_equal_to_a_recount(store: SQLiteStore) -> None:
         if step % 25 == 0:
             assert (await store.stats()).counts == await recount(), f"after step {step} ({op})"
     assert (await store.stats()).counts == await recount()
+
+
+# every filter the dashboard's job list can set, alone and with the others it meets most
+DASHBOARD_FILTERS = [
+    {}, {"status": JobStatus.FAILED}, {"queue": "q"}, {"task": "t"}, {"schedule_id": "s"}, {"key": "k"},
+    {"status": JobStatus.RUNNING, "queue": "q"}, {"status": JobStatus.FAILED, "task": "t"},
+    {"queue": "q", "task": "t"}, {"after_id": "a"}, {"before_id": "b"}, {"after_id": "a", "before_id": "b"},
+    {"status": JobStatus.PENDING, "after_id": "a", "before_id": "b"}, {"schedule_id": "s", "before_id": "b"},
+]  # fmt: skip
+
+
+async def test_dashboard_reads_use_indexes_in_order(store: SQLiteStore) -> None:
+    """A page of list_jobs walks an index in id order (no scan of jobs, no sort), whatever
+    its filters and order; count_finished and list_leases read ranges of their indexes."""
+    from rota.stores.sqlite._jobs import find_query
+
+    for fields in DASHBOARD_FILTERS:
+        for newest in (False, True):
+            sql, args = find_query(JobFilter(limit=50, newest_first=newest, **fields))  # type: ignore[arg-type]
+            found = await plan(store, sql, args)
+            # an index walked in order and left at LIMIT ("SCAN jobs USING INDEX"), never the table
+            assert not re.search(r"SCAN jobs(?! USING)", found), (fields, newest, found)
+            assert "TEMP B-TREE" not in found, (fields, newest, found)
+            assert "INDEX" in found, (fields, newest, found)
+            if set(fields) - {"after_id", "before_id"}:  # a filter: the index of one of its fields
+                assert "SEARCH jobs USING INDEX jobs_" in found, (fields, newest, found)
+    window = {"since": 0, "until": 60_000_000, "bucket": 60_000_000}
+    counted = await plan(store, queries("jobs")["count_finished"], window)
+    assert "jobs_finished" in counted
+    assert "SCAN jobs" not in counted
+    held = await plan(store, queries("leases")["list_leases"], {"now": 0})
+    assert "leases_expiry" in held
+    assert "SCAN leases" not in held
+
+
+async def test_the_status_index_is_left_to_the_dashboard(store: SQLiteStore) -> None:
+    """Migration 5's status index is on an expression only list_jobs names: on the plain
+    column it drew the batch statements of the worker (heartbeat, finish, release, purge) away
+    from their id lookups into a walk of every running or finished job."""
+    jq = queries("jobs")
+    batch = {"refs": "[]", "expires": 1, "now": 0}
+    for name, args in (("heartbeat", batch), ("finish_candidates", batch), ("release_candidates", batch)):
+        found = await plan(store, jq[name], {k: v for k, v in args.items() if f":{k}" in jq[name]})
+        assert "jobs_status_id" not in found, (name, found)
+        assert "sqlite_autoindex_jobs_1 (id=?)" in found, (name, found)
+    assert "jobs_finished" in await plan(
+        store, jq["purge_statuses"], {"before": 0, "limit": 1, "statuses": "[]"}
+    )

@@ -329,6 +329,20 @@ class JobFilter:
     schedule_id: str | None = None
     limit: int = 100
     after_id: str | None = None  # keyset pagination: ids strictly greater
+    key: str | None = None  # only the job holding this dedupe key
+    before_id: str | None = None  # keyset pagination the other way: ids strictly less
+    newest_first: bool = False  # descending id order (ids are time-ordered: newest first)
+
+
+@dataclass(slots=True, frozen=True)
+class FinishedCount:
+    """How many jobs of one queue ended with one final status in one time bucket
+    (``Store.count_finished``); ``start`` is the bucket's start."""
+
+    start: datetime
+    queue: str
+    status: JobStatus
+    count: int
 
 
 @dataclass(slots=True)

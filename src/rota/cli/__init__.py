@@ -92,7 +92,7 @@ def _extra_modules() -> list[Any]:
     import importlib
 
     found = []
-    for name in ("schedules", "status", "db", "workers"):
+    for name in ("schedules", "status", "db", "workers", "dashboard"):
         try:
             found.append(importlib.import_module(f"rota.cli.{name}"))
         except ModuleNotFoundError as exc:

@@ -108,3 +108,23 @@ def worker_info(info: WorkerInfo) -> WorkerInfo:
     queue_names(info.queues)
     aware(info.started_at, "worker started_at")
     return info
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def buckets(
+    since: datetime, until: datetime, bucket: timedelta, most: int
+) -> tuple[datetime, datetime, timedelta]:
+    """``since`` and ``until`` truncated to the millisecond, and ``bucket`` when it is a
+    positive whole number of milliseconds making at most ``most`` buckets between them;
+    ConfigError otherwise."""
+    aware(since, "since")
+    aware(until, "until")
+    if not isinstance(bucket, timedelta) or bucket <= _ZERO or bucket % _MS:
+        raise ConfigError(f"bucket must be a positive whole number of milliseconds, got {bucket!r}")
+    start = since - timedelta(microseconds=since.microsecond % 1000)
+    end = until - timedelta(microseconds=until.microsecond % 1000)
+    if end > start and (end - start) / bucket > most:
+        raise ConfigError(f"{end - start} in buckets of {bucket} makes more than {most} buckets")
+    return start, end, bucket

@@ -16,13 +16,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rota._models import (
     AddResult,
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     FireCommit,
     Job,
     JobFilter,
@@ -98,6 +99,13 @@ class JobsPart(ABC):
     async def next_due(self, queues: list[str]) -> datetime | None:
         """``Store.next_due``."""
 
+    @abstractmethod
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        """``Store.count_finished``; ``since < until``, both whole milliseconds, and ``bucket``
+        a positive whole number of milliseconds."""
+
 
 class SchedulesPart(ABC):
     """Schedules and the commit of a scheduler pass."""
@@ -158,6 +166,10 @@ class LeasesPart(ABC):
     @abstractmethod
     async def get(self, name: str, now: datetime) -> Lease | None:
         """``Store.get_lease``."""
+
+    @abstractmethod
+    async def all(self, now: datetime) -> list[Lease]:
+        """``Store.list_leases``."""
 
 
 class WorkersPart(ABC):

@@ -51,6 +51,7 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     FireCommit,
     Job,
     JobFilter,
@@ -64,6 +65,9 @@ from rota._models import (
 )
 from rota.stores import _checks as check
 from rota.stores._parts import Parts
+
+#: The most buckets one ``count_finished`` call may ask for.
+MAX_BUCKETS = 10_000
 
 
 class Store(ABC):
@@ -269,11 +273,47 @@ class Store(ABC):
         return await parts.jobs.get(job_id)
 
     async def list_jobs(self, flt: JobFilter) -> list[Job]:
-        """Jobs matching the filter, in id order (oldest first), at most ``flt.limit``."""
+        """Jobs matching every field the filter sets, at most ``flt.limit``, in id order:
+        oldest first, or newest first with ``flt.newest_first``.
+
+        Fields: ``status``, ``queue``, ``task``, ``schedule_id`` and ``key`` (the dedupe key)
+        match exactly; ``after_id`` and ``before_id`` bound the ids, both exclusive, so a page
+        goes on from the last id of the one before, whichever the order (keyset pagination).
+        Ids are time-ordered (``rota._ids``), so a bound made from a time (``id_floor``)
+        selects the jobs enqueued before or after it. A read, atomic per job.
+
+        SQL stores and MongoDB answer each field from an index, so a page costs the same on
+        a table of a million jobs as on an empty one (a combination of fields walks the index
+        of one of them); Redis looks ids up in id order, a bounded number per script run,
+        except for ``key`` and ``running`` jobs, which it finds directly; the memory store
+        walks its ids in order.
+        """
         parts = self._parts or await self._reopen()
         if not check.count(flt.limit, "limit"):
             return []
         return await parts.jobs.find(flt)
+
+    async def count_finished(
+        self, *, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        """How many jobs finished (succeeded, failed or cancelled) in each ``bucket`` of time
+        from ``since`` to ``until``, per queue and final status: the dashboard's throughput.
+
+        A job counts in the bucket of its ``finished_at``: bucket ``k`` covers
+        ``[since + k*bucket, since + (k+1)*bucket)`` and the last one ends at ``until``
+        (exclusive). ``since`` and ``until`` are taken to the millisecond (truncated);
+        ``bucket`` must be a positive whole number of milliseconds and make at most
+        ``MAX_BUCKETS`` buckets (``ConfigError``); ``until <= since`` asks for nothing.
+        Returns the non-empty counts ordered by bucket start, queue, status. Jobs purged are
+        no longer counted. A read served by the index of finished jobs by time (never a scan
+        of the jobs table); Redis and MongoDB count in pages, so a job finishing or purged
+        during the call may be counted or not.
+        """
+        parts = self._parts or await self._reopen()
+        start, end, size = check.buckets(since, until, bucket, MAX_BUCKETS)
+        if end <= start:
+            return []
+        return await parts.jobs.count_finished(start, end, size)
 
     async def get_attempts(self, job_id: str) -> list[Attempt]:
         """The job's attempt history, by attempt number."""
@@ -497,6 +537,13 @@ class Store(ABC):
         parts = self._parts or await self._reopen()
         check.name(name, "lease name")
         return await parts.leases.get(name, check.aware(now, "now"))
+
+    async def list_leases(self, *, now: datetime) -> list[Lease]:
+        """Every named lease held at ``now`` (unexpired, not released), by name: the leader's
+        and the locks', for the dashboard. A read; SQL stores answer from an index on the
+        expiry, Redis from its set of lease names."""
+        parts = self._parts or await self._reopen()
+        return await parts.leases.all(check.aware(now, "now"))
 
     # -- live workers ----------------------------------------------------------------------
 

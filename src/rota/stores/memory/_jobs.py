@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Sequence
-from datetime import datetime
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
@@ -15,6 +17,7 @@ from rota._models import (
     Attempt,
     ErrorInfo,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
@@ -168,9 +171,21 @@ class MemoryJobs(JobsPart):
         return read_job(job) if job is not None else None
 
     async def find(self, flt: JobFilter) -> list[Job]:
-        start = bisect.bisect_right(self._ids, flt.after_id) if flt.after_id is not None else 0
+        if flt.key is not None:  # one job at most: its id is known
+            held = self._keys.get(flt.key)
+            ids: Iterable[str] = [] if held is None else [held]
+        else:
+            start = bisect.bisect_right(self._ids, flt.after_id) if flt.after_id is not None else 0
+            end = (
+                bisect.bisect_left(self._ids, flt.before_id) if flt.before_id is not None else len(self._ids)
+            )
+            every = self._ids
+            if flt.newest_first:
+                ids = (every[i] for i in range(end - 1, start - 1, -1))
+            else:
+                ids = itertools.islice(every, start, max(start, end))
         out: list[Job] = []
-        for job_id in self._ids[start:]:
+        for job_id in ids:
             if len(out) >= flt.limit:
                 break
             job = self._jobs[job_id]
@@ -179,6 +194,8 @@ class MemoryJobs(JobsPart):
                 and (flt.queue is None or job.queue == flt.queue)
                 and (flt.task is None or job.task == flt.task)
                 and (flt.schedule_id is None or job.schedule_id == flt.schedule_id)
+                and (flt.after_id is None or job_id > flt.after_id)
+                and (flt.before_id is None or job_id < flt.before_id)
             ):
                 out.append(read_job(job))
         return out
@@ -236,6 +253,18 @@ class MemoryJobs(JobsPart):
 
     async def next_due(self, queues: list[str]) -> datetime | None:
         return self._index.next_due(queues)
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        # a walk over every job: the memory store keeps no index of finish times
+        counts: Counter[tuple[datetime, str, JobStatus]] = Counter()
+        for job in self._jobs.values():
+            done = job.finished_at
+            if job.status in FINAL_STATUSES and isinstance(done, datetime) and since <= done < until:
+                start = since + bucket * ((done - since) // bucket)
+                counts[start, job.queue, job.status] += 1
+        return [FinishedCount(*k, n) for k, n in sorted(counts.items())]
 
     # -- internals -----------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ unique mark, write the winners. Consequences:
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -36,6 +37,7 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
@@ -80,6 +82,11 @@ JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     ("expiry", [("queue", 1), ("status", 1), ("lease_expires_at", 1)], {}),
     ("finished", [("status", 1), ("finished_at", 1)], {}),
     ("schedule", [("schedule_id", 1), ("_id", 1)], {}),
+    # list_jobs: a page walks one of these in id order (queue and task never change, so
+    # their entries cost nothing on claim or finish)
+    ("status_id", [("status", 1), ("_id", 1)], {}),
+    ("queue_id", [("queue", 1), ("_id", 1)], {}),
+    ("task_id", [("task", 1), ("_id", 1)], {}),
 ]
 
 
@@ -324,11 +331,19 @@ class MongoJobs(JobsPart):
         for name in ("queue", "task", "schedule_id"):
             if getattr(flt, name) is not None:
                 query[name] = getattr(flt, name)
+        if flt.key is not None:  # the unique ukey index
+            query["ukey"] = job_ukey(Job(id="", task="", key=flt.key))
         if flt.status is not None:
             query["status"] = flt.status.value
+        ids: Doc = {}
         if flt.after_id is not None:
-            query["_id"] = {"$gt": flt.after_id}
-        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", 1).limit(flt.limit)
+            ids["$gt"] = flt.after_id
+        if flt.before_id is not None:
+            ids["$lt"] = flt.before_id
+        if ids:
+            query["_id"] = ids
+        order = -1 if flt.newest_first else 1
+        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", order).limit(flt.limit)
         return [JOBS.job_from_mapping(d) async for d in cursor]
 
     @mapped
@@ -393,6 +408,21 @@ class MongoJobs(JobsPart):
                     if n:
                         out.delayed[queue] = n
         return out
+
+    @mapped
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        # the "finished" index (status, finished_at): one range per final status
+        query = {"status": {"$in": _FINAL}, "finished_at": {"$gte": since, "$lt": until}}
+        counts: Counter[tuple[int, str, str]] = Counter()
+        async for doc in self.jobs.find(query, {"_id": 0, "queue": 1, "status": 1, "finished_at": 1}):
+            k = (as_utc(doc["finished_at"]) - since) // bucket
+            counts[k, doc["queue"], doc["status"]] += 1
+        return [
+            FinishedCount(since + k * bucket, queue, JobStatus(status), n)
+            for (k, queue, status), n in sorted(counts.items())
+        ]
 
     @mapped
     async def next_due(self, queues: list[str]) -> datetime | None:

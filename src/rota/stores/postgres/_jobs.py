@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -12,6 +12,7 @@ from rota._models import (
     AddResult,
     Attempt,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
@@ -28,6 +29,20 @@ from rota.stores.postgres._connection import PostgresConnection
 
 Q = queries(__name__.rpartition(".")[0], "jobs")
 _STATUS = {s.value: s for s in JobStatus}
+_US = timedelta(microseconds=1)
+
+#: list_jobs: the condition of each field a filter may set (constant text: values are bound,
+#: ``{}`` is the parameter's number)
+FIND_CONDITIONS = {
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 7)
+    "status": "(status || '') = ${}",
+    "queue": "(queue || '') = ${}",
+    "task": "(task || '') = ${}",
+    "schedule_id": "schedule_id = ${}",
+    "key": "key = ${}",
+    "after_id": "id > ${}",
+    "before_id": "id < ${}",
+}
 
 
 def _job(row: asyncpg.Record, start: int = 0) -> Job:
@@ -181,16 +196,8 @@ class PostgresJobs(JobsPart):
         return _job(row) if row is not None else None
 
     async def find(self, flt: JobFilter) -> list[Job]:
-        rows = await self._db.fetch(
-            Q["list_jobs"],
-            flt.status.value if flt.status is not None else None,
-            flt.queue,
-            flt.task,
-            flt.schedule_id,
-            flt.after_id,
-            flt.limit,
-        )
-        return [_job(r) for r in rows]
+        sql, args = find_query(flt)
+        return [_job(r) for r in await self._db.fetch(sql, *args)]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
         return [ATTEMPTS.attempt_from_row(r) for r in await self._db.fetch(Q["get_attempts"], job_id)]
@@ -237,6 +244,29 @@ class PostgresJobs(JobsPart):
             # -infinity is due now, +infinity never
             return EPOCH if value.year == 1 else None
         return value
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        size = bucket // _US
+        rows = await self._db.fetch(Q["count_finished"], since, until, size)
+        return [
+            FinishedCount(since + r["k"] * bucket, r["queue"], _STATUS[r["status"]], int(r["n"]))
+            for r in rows
+        ]
+
+
+def find_query(flt: JobFilter) -> tuple[str, list[object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
+    args: list[object] = [flt.limit]
+    where = []
+    for field, condition in FIND_CONDITIONS.items():
+        value = getattr(flt, field)
+        if value is not None:
+            args.append(value.value if isinstance(value, JobStatus) else value)
+            where.append(condition.format(len(args)))
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "true", order=order), args
 
 
 async def _key_holder(conn: asyncpg.Connection, key: str | None) -> Job:

@@ -11,17 +11,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, Progress, QueueStats
+from rota._models import (
+    AddResult,
+    Attempt,
+    Finish,
+    FinishedCount,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Progress,
+    QueueStats,
+)
 from rota.stores._parts import JobsPart
 from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
 from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
 
 PURGE_PAGE = 1000  # finished jobs a purge script run looks at
 _LIST_BUDGET = 1000  # ids a list call scans per script run, so no run blocks the server long
+FINISHED_PAGE = 5000  # finished jobs a count_finished script run looks at
+_MS = timedelta(milliseconds=1)
 
 
 class RedisJobs(JobsPart):
@@ -101,22 +114,28 @@ class RedisJobs(JobsPart):
 
     async def find(self, flt: JobFilter) -> list[Job]:
         found: list[Job] = []
-        after = flt.after_id or ""
+        after, before = flt.after_id or "", flt.before_id or ""
         while len(found) < flt.limit:
             rows = await self._db.run(
                 "list",
                 after,
+                before,
+                "1" if flt.newest_first else "",
                 _LIST_BUDGET,
                 flt.limit - len(found),
                 "" if flt.status is None else flt.status.value,
                 flt.queue or "",
                 flt.task or "",
                 flt.schedule_id or "",
+                flt.key or "",
             )
             found += decode_jobs(rows[1:])
             if not rows[0]:
                 break
-            after = rows[0].decode()
+            if flt.newest_first:
+                before = rows[0].decode()
+            else:
+                after = rows[0].decode()
         return found[: flt.limit]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
@@ -161,6 +180,27 @@ class RedisJobs(JobsPart):
     async def next_due(self, queues: list[str]) -> datetime | None:
         ms = await self._db.run("next_due", len(queues), *queues)
         return None if ms is None else from_ms(ms)
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        # one bounded page of the finished index per script run (see purge)
+        start, size = to_ms(since), bucket // _MS
+        counts: dict[tuple[int, str, str], int] = {}
+        offset = 0
+        while True:
+            reply = await self._db.run("count_finished", start, to_ms(until), size, offset, FINISHED_PAGE)
+            seen = int(reply[0])
+            for i in range(1, len(reply), 4):
+                k, queue, status = int(reply[i]), reply[i + 1].decode(), reply[i + 2].decode()
+                counts[k, queue, status] = counts.get((k, queue, status), 0) + int(reply[i + 3])
+            if seen < FINISHED_PAGE:
+                break
+            offset += seen
+        return [
+            FinishedCount(since + k * bucket, queue, JobStatus(status), n)
+            for (k, queue, status), n in sorted(counts.items())
+        ]
 
 
 def _progress_args(progress: Progress | None) -> tuple[EncodedArg, EncodedArg, EncodedArg]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
@@ -16,6 +16,7 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
@@ -34,6 +35,7 @@ Q = queries(__name__.rpartition(".")[0], "jobs")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
 _PENDING = JobStatus.PENDING.value
 _RUNNING = JobStatus.RUNNING.value
+_US = timedelta(microseconds=1)
 
 
 def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
@@ -297,16 +299,35 @@ def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
     return None if row is None else JOBS.job_from_row(row)
 
 
+#: list_jobs: the condition of each field a filter may set (constant text: values are bound)
+FIND_CONDITIONS = {
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 5)
+    "status": "(status || '') = :status",
+    "queue": "(queue || '') = :queue",
+    "task": "(task || '') = :task",
+    "schedule_id": "schedule_id = :schedule_id",
+    "key": "key = :key",
+    "after_id": "id > :after_id",
+    "before_id": "id < :before_id",
+}
+
+
+def find_query(flt: JobFilter) -> tuple[str, dict[str, object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
+    args: dict[str, object] = {"limit": flt.limit}
+    where = []
+    for field, condition in FIND_CONDITIONS.items():
+        value = getattr(flt, field)
+        if value is not None:
+            where.append(condition)
+            args[field] = value.value if isinstance(value, JobStatus) else value
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "1", order=order), args
+
+
 def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
-    args = {
-        "after": flt.after_id or "",
-        "status": None if flt.status is None else flt.status.value,
-        "queue": flt.queue,
-        "task": flt.task,
-        "schedule_id": flt.schedule_id,
-        "limit": flt.limit,
-    }
-    return [JOBS.job_from_row(r) for r in conn.execute(Q["list_jobs"], args)]
+    sql, args = find_query(flt)
+    return [JOBS.job_from_row(r) for r in conn.execute(sql, args)]
 
 
 def get_attempts(conn: sqlite3.Connection, job_id: str) -> list[Attempt]:
@@ -388,6 +409,17 @@ def next_due(conn: sqlite3.Connection, queues: list[str]) -> datetime | None:
     return None if best is None else from_us(best)
 
 
+def count_finished(
+    conn: sqlite3.Connection, since: datetime, until: datetime, bucket: timedelta
+) -> list[FinishedCount]:
+    start, size = to_us(since), bucket // _US
+    args = {"since": start, "until": to_us(until), "bucket": size}
+    return [
+        FinishedCount(from_us(start + k * size), queue, JobStatus(status), n)
+        for k, queue, status, n in conn.execute(Q["count_finished"], args)
+    ]
+
+
 class SQLiteJobs(JobsPart):
     def __init__(self, db: SQLiteConnection) -> None:
         self._db = db
@@ -435,3 +467,8 @@ class SQLiteJobs(JobsPart):
 
     async def next_due(self, queues: list[str]) -> datetime | None:
         return await self._db.run(next_due, queues)
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        return await self._db.run(count_finished, since, until, bucket)

@@ -69,6 +69,8 @@ def every_call(h: Harness, store: Store) -> dict[str, Call]:
         "register_worker": lambda: store.register_worker(worker, ttl=LEASE, now=now),
         "list_workers": lambda: store.list_workers(now=now),
         "unregister_worker": lambda: store.unregister_worker("w"),
+        "list_leases": lambda: store.list_leases(now=now),
+        "count_finished": lambda: store.count_finished(since=now, until=now + LEASE, bucket=LEASE),
     }
 
 

@@ -14,6 +14,7 @@ from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.jobs_progress import JobsProgress
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
+from rota.testing.conformance.listing import Listing
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
 from rota.testing.conformance.wakeups import Wakeups
@@ -32,6 +33,7 @@ class StoreConformance(
     Leases,
     Workers,
     Limits,
+    Listing,
     Wakeups,
     Edges,
     Differential,

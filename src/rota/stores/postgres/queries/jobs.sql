@@ -265,15 +265,15 @@ FROM upd;
 -- name: get_job
 SELECT * FROM jobs WHERE id = $1;
 
--- name: list_jobs
+-- name: find_jobs
+-- list_jobs. {where} is the conditions the filter sets, each a constant fragment of
+-- _jobs.FIND_CONDITIONS with its own parameter (never user text), {order} ASC or DESC: a page
+-- walks one index in id order (jobs_pkey, jobs_key, jobs_status_id, jobs_queue_id,
+-- jobs_task_id or jobs_schedule) and stops after LIMIT rows.
 SELECT * FROM jobs
-WHERE ($1::text IS NULL OR status = $1)
-  AND ($2::text IS NULL OR queue = $2)
-  AND ($3::text IS NULL OR task = $3)
-  AND ($4::text IS NULL OR schedule_id = $4)
-  AND ($5::text IS NULL OR id > $5)
-ORDER BY id
-LIMIT $6;
+WHERE {where}
+ORDER BY id {order}
+LIMIT $1;
 
 -- name: get_attempts
 -- The attempts rows, and the success a succeeded job's row records (see migration 0002;
@@ -410,3 +410,14 @@ SELECT min(t) FROM (
     SELECT min(lease_expires_at) FROM jobs
     WHERE lease_owner IS NOT NULL AND status = 'running' AND queue = ANY($1::text[])
 ) x;
+
+-- name: count_finished
+-- Jobs finished in [$1, $2) per bucket (k: its number from $1; $3 the bucket in
+-- microseconds, exact numeric arithmetic), queue and status, from jobs_finished: a range of
+-- the finished jobs by time, never the whole table.
+SELECT floor(extract(epoch FROM finished_at - $1) * 1000000 / $3)::bigint AS k, queue, status,
+       count(*) AS n
+FROM jobs
+WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at >= $1 AND finished_at < $2
+GROUP BY k, queue, status
+ORDER BY k, queue, status;

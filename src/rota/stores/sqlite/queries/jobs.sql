@@ -123,18 +123,18 @@ SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts,
        progress, progress_message, progress_at
 FROM jobs WHERE id = ?;
 
--- name: list_jobs
+-- name: find_jobs
+-- list_jobs. {where} is the conditions the filter sets, each a constant fragment of
+-- _jobs.FIND_CONDITIONS (never user text), {order} ASC or DESC: a page walks one index in id
+-- order (the primary key, jobs_key, jobs_status_id, jobs_queue_id, jobs_task_id or
+-- jobs_schedule_id) and stops after :limit rows.
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
        fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at
 FROM jobs
-WHERE id > :after
-  AND (:status IS NULL OR status = :status)
-  AND (:queue IS NULL OR queue = :queue)
-  AND (:task IS NULL OR task = :task)
-  AND (:schedule_id IS NULL OR schedule_id = :schedule_id)
-ORDER BY id
+WHERE {where}
+ORDER BY id {order}
 LIMIT :limit;
 
 -- name: get_attempts
@@ -229,3 +229,13 @@ FROM prio WHERE prio.p IS NOT NULL;
 
 -- name: next_lease_expiry
 SELECT min(lease_expires_at) FROM jobs WHERE queue = :queue AND status = 'running';
+
+-- name: count_finished
+-- Jobs finished in [:since, :until) per bucket (k: its number from :since), queue and status,
+-- from jobs_finished: a range of the finished jobs by time, never the whole table.
+SELECT (finished_at - :since) / :bucket AS k, queue, status, count(*)
+FROM jobs INDEXED BY jobs_finished
+WHERE finished_at >= :since AND finished_at < :until
+  AND status IN ('succeeded', 'failed', 'cancelled')
+GROUP BY k, queue, status
+ORDER BY k, queue, status;
