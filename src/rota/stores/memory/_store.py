@@ -22,7 +22,7 @@ class MemoryStore(Store):
         self.config = config or MemoryConfig()
         leases = MemoryLeases()
         book = ScheduleBook()
-        jobs = MemoryJobs(leases, book)
+        jobs = MemoryJobs(leases, book, self.notify_jobs)
         self._state = Parts(jobs=jobs, schedules=MemorySchedules(book, jobs, leases), leases=leases)
 
     def describe(self) -> str:
