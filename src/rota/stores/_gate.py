@@ -77,12 +77,12 @@ class Gate:
 
     ``running(key)``: the jobs with that concurrency key running with an unexpired lease
     (asked once per key per claim); ``bucket(key)``: the stored ``tat`` of a rate key, or None.
-    ``admit`` counts each admitted job against its keys; ``tats`` holds the buckets to write
-    back. ``held`` names, as ``(kind, key, limit...)``, what held a job back in this claim, so
-    a caller can pass over the key's other jobs with the same limits.
+    ``admit`` counts each admitted job against its keys; ``changed()`` gives the buckets to
+    write back. A key found full (or empty) holds back its other jobs with the same limits
+    for the rest of the claim without another look.
     """
 
-    __slots__ = ("_bucket", "_loaded", "_running", "counts", "held", "now", "tats")
+    __slots__ = ("_bucket", "_empty", "_full", "_loaded", "_running", "counts", "now", "tats")
 
     def __init__(self, now: int, running: Callable[[str], int], bucket: Callable[[str], int | None]) -> None:
         self.now = now
@@ -91,7 +91,8 @@ class Gate:
         self.counts: dict[str, int] = {}
         self.tats: dict[str, int | None] = {}
         self._loaded: dict[str, int | None] = {}
-        self.held: set[tuple[object, ...]] = set()
+        self._full: set[tuple[object, ...]] = set()
+        self._empty: set[tuple[object, ...]] = set()
 
     def changed(self) -> dict[str, int]:
         """The rate keys whose bucket this claim took tokens from, with their new ``tat``."""
@@ -99,39 +100,38 @@ class Gate:
 
     def admit(self, job: Job) -> bool:
         """Whether ``job`` may be taken now; if so, it is counted."""
-        ckey, climit = job.concurrency_key, _limit(job.concurrency_limit)
+        return self.admit_limits(
+            job.concurrency_key, job.concurrency_limit, job.rate_key, job.rate_limit, job.rate_period
+        )
+
+    def admit_limits(
+        self, ckey: str | None, climit: object, rkey: str | None, rlimit: object, rperiod: object
+    ) -> bool:
+        """``admit`` for a job with these limit fields (as stored)."""
+        if (ckey, climit) in self._full or (rkey, rlimit, rperiod) in self._empty:
+            return False  # held back already in this claim, and nothing changed since
+        limit = _limit(climit)
         n = 0
-        if ckey is not None and climit is not None:
+        if ckey is not None and limit is not None:
             found = self.counts.get(ckey)
             n = found if found is not None else self._running(ckey)
-            if n >= climit:
-                self.held.add(("c", ckey, climit))
+            if n >= limit:
+                self._full.add((ckey, climit))
                 return False
-        rkey, rlimit, rperiod = job.rate_key, _limit(job.rate_limit), _period(job.rate_period)
-        tat: int | None = None
-        if rkey is not None and rlimit is not None and rperiod is not None:
+        rate, period = _limit(rlimit), _period(rperiod)
+        if rkey is not None and rate is not None and period is not None:
             if rkey in self.tats:
                 old = self.tats[rkey]
             else:
-                old = self._bucket(rkey)
-                self._loaded[rkey] = old
-                self.tats[rkey] = old
-            tat = take(old, self.now, rlimit, rperiod)
+                old = self.tats[rkey] = self._loaded[rkey] = self._bucket(rkey)
+            tat = take(old, self.now, rate, period)
             if tat is None:
-                self.held.add(("r", rkey, rlimit, rperiod))
+                self._empty.add((rkey, rlimit, rperiod))
                 return False
             self.tats[rkey] = tat
-        if ckey is not None and climit is not None:
+        if ckey is not None and limit is not None:
             self.counts[ckey] = n + 1
         return True
-
-
-def held_by(job: Job, held: set[tuple[object, ...]]) -> bool:
-    """Whether a limit that held a job back in this claim holds ``job`` back too (same key
-    and limits: nothing changed in between)."""
-    if job.concurrency_key is not None and ("c", job.concurrency_key, job.concurrency_limit) in held:
-        return True
-    return job.rate_key is not None and ("r", job.rate_key, job.rate_limit, job.rate_period) in held
 
 
 #: How many pending limited jobs ``next_due`` looks at, at most (in due order; past them it
@@ -139,8 +139,25 @@ def held_by(job: Job, held: set[tuple[object, ...]]) -> bool:
 NEXT_DUE_SCAN = 1000
 
 
+#: A pending limited job as ``limited_next_due`` reads it: due_at, concurrency key and limit,
+#: rate key, limit and period.
+Pending = tuple[datetime, str | None, object, str | None, object, object]
+
+
+def pending_of(job: Job) -> Pending:
+    assert job.due_at is not None
+    return (
+        job.due_at,
+        job.concurrency_key,
+        job.concurrency_limit,
+        job.rate_key,
+        job.rate_limit,
+        job.rate_period,
+    )
+
+
 def limited_next_due(
-    jobs: Iterable[Job],
+    jobs: Iterable[Pending],
     running: Callable[[str], tuple[int, datetime | None]],
     bucket: Callable[[str], int | None],
     *,
@@ -153,29 +170,27 @@ def limited_next_due(
     a rate limit no earlier than its bucket has a token. ``running(key)`` is (running jobs,
     earliest lease expiry) with any lease; ``bucket(key)`` the stored ``tat``."""
     best: datetime | None = None
-    seen: dict[tuple[object, ...], datetime | None] = {}
+    seen: dict[tuple[object, ...], None] = {}
     last: datetime | None = None
-    for job in jobs:
-        due = job.due_at
-        assert due is not None
+    for due, ckey, climit, rkey, rlimit, rperiod in jobs:
         last = due
         if best is not None and due >= best:
             return best  # due order: no later job can be earlier
-        group = (job.concurrency_key, job.concurrency_limit, job.rate_key, job.rate_limit, job.rate_period)
+        group = (ckey, climit, rkey, rlimit, rperiod)
         if group in seen:
             continue  # the same limits: no earlier than the first job of the group
+        seen[group] = None
         when: datetime | None = due
-        climit = _limit(job.concurrency_limit)
-        if job.concurrency_key is not None and climit is not None:
-            n, first_expiry = running(job.concurrency_key)
-            if n >= climit:
+        limit = _limit(climit)
+        if ckey is not None and limit is not None:
+            n, first_expiry = running(ckey)
+            if n >= limit:
                 when = None if first_expiry is None else max(due, first_expiry)
-        rlimit, rperiod = _limit(job.rate_limit), _period(job.rate_period)
-        if when is not None and job.rate_key is not None and rlimit is not None and rperiod is not None:
-            opens = opens_at(bucket(job.rate_key), rlimit, rperiod)
+        rate, period = _limit(rlimit), _period(rperiod)
+        if when is not None and rkey is not None and rate is not None and period is not None:
+            opens = opens_at(bucket(rkey), rate, period)
             if opens is not None and opens > to_us(when):
                 when = from_us(opens)
-        seen[group] = when
         if when is not None and (best is None or when < best):
             best = when
     if cut and last is not None and (best is None or last < best):

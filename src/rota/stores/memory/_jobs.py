@@ -22,7 +22,7 @@ from rota._models import (
     Outcome,
     QueueStats,
 )
-from rota.stores._gate import NEXT_DUE_SCAN, Gate, held_by, limited_next_due, to_us
+from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due, pending_of, to_us
 from rota.stores._parts import JobsPart
 from rota.stores._salvage import checked
 from rota.stores.memory._claim_index import ClaimIndex
@@ -107,7 +107,7 @@ class MemoryJobs(JobsPart):
             if job.limited and defect is None:
                 if gate is None:
                     gate = Gate(to_us(now), lambda key: self._live(key, now), self._buckets.get)
-                if held_by(job, gate.held) or not gate.admit(job):
+                if not gate.admit(job):
                     if job.status is JobStatus.RUNNING:  # its lost attempt is recorded: pending again
                         self._set_status(job, JobStatus.PENDING)
                         job.lease_owner = job.lease_expires_at = None
@@ -253,7 +253,7 @@ class MemoryJobs(JobsPart):
         jobs, cut = self._index.pending_limited(queues, NEXT_DUE_SCAN)
         if not jobs:
             return first
-        limited = limited_next_due(jobs, self._holding, self._buckets.get, cut=cut)
+        limited = limited_next_due(map(pending_of, jobs), self._holding, self._buckets.get, cut=cut)
         return limited if first is None or (limited is not None and limited < first) else first
 
     # -- internals -----------------------------------------------------------------------

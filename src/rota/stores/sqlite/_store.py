@@ -46,7 +46,8 @@ class SQLiteStore(Store):
         self.shared = not self.config.in_memory
         self._connection = SQLiteConnection(self.config)
         db = self._connection
-        self._ready = Parts(jobs=SQLiteJobs(db), schedules=SQLiteSchedules(db), leases=SQLiteLeases(db))
+        jobs = SQLiteJobs(db, self.notify_jobs)
+        self._ready = Parts(jobs=jobs, schedules=SQLiteSchedules(db), leases=SQLiteLeases(db))
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
