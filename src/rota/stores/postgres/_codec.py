@@ -2,14 +2,16 @@
 
 asyncpg takes and hands back every value in the type the models use (timestamptz as aware
 datetimes, bytea as bytes, float8, boolean): only enums are stored as their text. Rows are
-``SELECT *`` of a table, whose first columns are the model's fields in order (migrations
-only append columns; a test checks), so every row is decoded by position; ``width`` cuts off
-the appended columns.
+``SELECT *`` of a table, whose columns are the model's fields in order (migrations only
+append columns; a test checks), so every row is decoded by position. The jobs table has one
+column that is not a field of Job, ``worker`` (migration 2, after ``result``): job rows are
+read through ``job_fields``, which leaves it out; ``JOB_WIDTH`` is the table's width.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rota._models import Attempt, Job, Lease, Schedule
@@ -21,13 +23,28 @@ ATTEMPTS = Codec(Attempt, LEAVES)
 SCHEDULES = Codec(Schedule, LEAVES)
 LEASES = Codec(Lease, LEAVES)
 
-JOB_WIDTH = len(JOBS.fields)
+#: The jobs table's columns: Job's fields, with ``worker`` after ``result`` (the fields added
+#: to Job since come after it, as their migrations appended them).
+JOB_COLUMNS = (
+    *JOBS.names[: JOBS.names.index("result") + 1],
+    "worker",
+    *JOBS.names[JOBS.names.index("result") + 1 :],
+)
+JOB_WIDTH = len(JOB_COLUMNS)
 SCHEDULE_WIDTH = len(SCHEDULES.fields)
+
+
+def job_fields(start: int = 0) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function giving, from a row whose columns from ``start`` on are ``jobs.*``, the
+    values of Job's fields in order."""
+    return operator.itemgetter(*(start + i for i, c in enumerate(JOB_COLUMNS) if c != "worker"))
+
 
 # the columns add_jobs unnests (the rest of a new job's row is its initial state)
 NEW_JOB_COLUMNS = (
     "id", "task", "queue", "payload", "priority", "due_at", "created_at", "max_attempts", "key",
-    "schedule_id", "fire_time", "timeout",
+    "schedule_id", "fire_time", "timeout", "concurrency_key", "concurrency_limit", "rate_key",
+    "rate_limit", "rate_period",
 )  # fmt: skip
 new_job_row = JOBS.row_encoder(NEW_JOB_COLUMNS)
 
