@@ -12,6 +12,7 @@ from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.jobs_progress import JobsProgress
+from rota.testing.conformance.jobs_limited import JobsLimited
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
 from rota.testing.conformance.schedule_fires import ScheduleFires
@@ -27,6 +28,7 @@ class StoreConformance(
     JobsAdmin,
     JobsEdges,
     JobsProgress,
+    JobsLimited,
     Schedules,
     ScheduleFires,
     Leases,
