@@ -163,7 +163,7 @@ async def test_the_jobs_table_has_the_codecs_columns_in_order(fresh_url: str) ->
     order, with ``worker`` (no field) after ``result``, as the codec reads them."""
     import dataclasses
 
-    from rota.stores.postgres._codec import JOB_COLUMNS, JOB_WIDTH
+    from rota.stores.postgres._codec import JOB_WIDTH
 
     store = from_url(fresh_url)
     await store.migrate()
