@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import uvicorn
 
 from rota import App, Cron, Every
-from rota._models import ErrorInfo, Finish, Job, Outcome
+from rota._models import ErrorInfo, Finish, Job, Outcome, Progress, WorkerInfo
+from rota._task import job_from
 from rota.stores.base import Store
 from rota.testing import FakeClock
 from rota.web import Auth, dashboard_app
@@ -25,6 +26,9 @@ T = TypeVar("T")
 XSS_HTML = "<img src=x onerror=alert('xss')>"
 XSS_SCRIPT = "</script><script>alert('xss2')</script>"
 WORKER = "host-a:4242:abc123"
+IDLE_WORKER = "host-c:99:idle00"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 LEASE = timedelta(seconds=30)
 
 
@@ -61,8 +65,11 @@ async def seed(app: App) -> Seeded:
         report.prepare({"day": "2030-01-01"}),  # cancelled
         mail.prepare({"html": XSS_HTML, "script": XSS_SCRIPT}, key="xss"),  # failed, markup in its error
         mail.prepare({"to": "dee@example.com"}, key="order-7"),  # pending, due now
-        report.prepare({"day": "later"}, delay=3600),  # delayed
     ])  # fmt: skip
+    # the delayed one as a tracing app enqueues it: its span's context in its headers
+    delayed = job_from(report.prepare({"day": "later"}, delay=3600), now, app.config.max_payload_bytes)
+    [added] = await store.add([delayed.replace(headers={"traceparent": TRACEPARENT})], now=now)
+    made.append(added.job)
     names = ["running", "succeeded", "failed", "cancelled", "xss", "pending", "delayed"]
     out.jobs = dict(zip(names, made, strict=True))
     await store.cancel(out.jobs["cancelled"].id, now=now)
@@ -95,6 +102,13 @@ async def seed(app: App) -> Seeded:
     await app.schedules.add("poll", task="send_email", trigger=Every(minutes=15), payload={"to": "ops"})
     await app.schedules.add("old", task="build_report", trigger=Every(hours=1), payload={"day": "old"})
     await app.schedules.pause("old")
+    ref = _ref(claimed[out.jobs["running"].id])
+    assert await store.set_progress(ref, Progress(0.25, "page 1 of 4"), now=now)
+    # the worker running it, and an idle one, as they register themselves
+    for worker_id, queues in ((WORKER, ("mail",)), (IDLE_WORKER, ("reports",))):
+        host, pid, _ = worker_id.split(":")
+        info = WorkerInfo(worker_id, host, int(pid), queues, 10, 0, "0.0.0", started_at=now)
+        await store.register_worker(info, ttl=timedelta(hours=1), now=now)
     await store.acquire_lease("leader:" + app.config.leader.name, owner=WORKER, ttl=LEASE, now=now)
     await store.acquire_lease("lock:reports", owner="host-b:77:def456", ttl=LEASE, now=now)
     return out

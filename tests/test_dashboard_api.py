@@ -24,7 +24,7 @@ from rota._models import Job, JobFilter, JobStatus
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
 from rota.web import Auth, dashboard_app
-from tests.dashboard_data import WORKER, LiveDashboard, make_app, seed, serving
+from tests.dashboard_data import IDLE_WORKER, TRACE_ID, WORKER, LiveDashboard, make_app, seed, serving
 
 TOKEN = "a-long-enough-test-token"
 
@@ -71,9 +71,11 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     mail = {"pending": 1, "delayed": 0, "running": 1, "succeeded": 1, "failed": 2, "cancelled": 0}
     assert queues["mail"] == {"queue": "mail", **mail}
     assert (queues["reports"]["delayed"], queues["reports"]["cancelled"]) == (1, 1)
-    [worker] = overview["workers"]
+    worker, idle = overview["workers"]  # the registered workers, by id, busy or idle
     assert (worker["id"], worker["host"], worker["pid"], worker["running"]) == (WORKER, "host-a", 4242, 1)
+    assert (worker["queues"], worker["concurrency"]) == (["mail"], 10)
     assert [j["id"] for j in worker["jobs"]] == [jobs["running"].id]
+    assert (idle["id"], idle["host"], idle["running"], idle["jobs"]) == (IDLE_WORKER, "host-c", 0, [])
     if harness.multiprocess:  # a shared store elects a leader: the seeded lease holds it
         assert (overview["leader"]["id"], overview["leader"]["token"]) == (WORKER, 1)
 
@@ -101,6 +103,9 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     ]  # fmt: skip
     assert detail["history"][1]["traceback"].startswith("Traceback")
     assert (detail["progress"], detail["trace_id"]) == (None, None)
+    running = await client.get(f"/api/v1/jobs/{jobs['running'].id}")
+    assert running["progress"] == {"fraction": 0.25, "message": "page 1 of 4"}
+    assert (await client.get(f"/api/v1/jobs/{jobs['delayed'].id}"))["trace_id"] == TRACE_ID
     done = await client.get(f"/api/v1/jobs/{jobs['succeeded'].id}")
     assert (done["result"], done["status"]) == ({"sent": True}, "succeeded")
 

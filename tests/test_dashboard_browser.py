@@ -21,7 +21,7 @@ import pytest
 
 from rota._models import JobFilter, JobStatus
 from rota.web import Auth
-from tests.dashboard_data import WORKER, XSS_HTML, XSS_SCRIPT, LiveDashboard
+from tests.dashboard_data import IDLE_WORKER, TRACE_ID, WORKER, XSS_HTML, XSS_SCRIPT, LiveDashboard
 from tests.servers._common import unavailable
 
 CHROMIUM_FLAGS = [
@@ -143,9 +143,10 @@ def test_every_page_shows_the_store(page: Page, board: LiveDashboard) -> None:
     reports = queues.locator("tr", has_text="reports")
     assert reports.locator('[data-f="delayed"]').inner_text() == "1"
     assert reports.locator('[data-f="cancelled"]').inner_text() == "1"
-    worker = page.page.locator("#workers .worker")
-    assert worker.locator("h3").inner_text() == WORKER
-    assert jobs["running"].id in worker.inner_text()
+    workers = page.page.locator("#workers .worker")
+    assert workers.locator("h3").all_inner_texts() == [WORKER, IDLE_WORKER]
+    assert jobs["running"].id in workers.nth(0).inner_text()
+    assert jobs["running"].id not in workers.nth(1).inner_text()
     assert page.page.locator("#chart-throughput canvas").count() == 1
     assert page.page.locator("#chart-failures canvas").count() == 1
     page.shot("overview")
@@ -173,6 +174,11 @@ def test_every_page_shows_the_store(page: Page, board: LiveDashboard) -> None:
     assert "SMTPError" in attempts.nth(1).inner_text()
     assert attempts.nth(1).locator('[data-f="worker"]').inner_text() == WORKER
     page.shot("job")
+    page.open(f"/jobs/{jobs['running'].id}")
+    assert page.page.locator('[data-f="progress.message"]').inner_text() == "page 1 of 4"
+    assert page.page.locator('progress[data-f="progress.fraction"]').get_attribute("value") == "0.25"
+    page.open(f"/jobs/{jobs['delayed'].id}")
+    assert page.page.locator('[data-f="trace_id"]').inner_text() == TRACE_ID
 
     page.open("/schedules")
     nightly = page.page.locator("#schedules tbody tr", has_text="nightly")

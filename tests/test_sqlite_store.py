@@ -194,7 +194,7 @@ def versions(path: Path) -> list[int]:
 async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     expected = [m.version for m in migrations()]
-    assert expected == list(range(1, len(expected) + 1))
+    assert expected == sorted(set(expected)) and expected[0] == 1  # from 1 up, each once
     for _ in range(2):
         store = SQLiteStore(path)
         await store.open()
@@ -213,11 +213,11 @@ def test_a_new_migration_is_applied_once_in_order(tmp_path: Path) -> None:
     try:
         base = migrations()
         extra = Migration(
-            len(base) + 1,
-            f"{len(base) + 1:04d}_extra.sql",
+            base[-1].version + 1,
+            f"{base[-1].version + 1:04d}_extra.sql",
             "CREATE TABLE extra (n INTEGER);\nINSERT INTO extra VALUES (1);\n",
         )
-        assert migrate(conn, base) == len(base)
+        assert migrate(conn, base) == base[-1].version
         assert migrate(conn, (*base, extra)) == extra.version
         assert migrate(conn, (*base, extra)) == extra.version
         assert conn.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
@@ -229,13 +229,34 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     try:
         base = migrations()
-        broken = Migration(len(base) + 1, "broken.sql", "CREATE TABLE half (n INTEGER);\nNOT SQL AT ALL;\n")
+        broken = Migration(
+            base[-1].version + 1, "broken.sql", "CREATE TABLE half (n INTEGER);\nNOT SQL AT ALL;\n"
+        )
         migrate(conn, base)
         with pytest.raises(sqlite3.OperationalError):
             migrate(conn, (*base, broken))
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == len(base)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == base[-1].version
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "half" not in tables
+    finally:
+        conn.close()
+
+
+def test_a_version_numbered_below_the_latest_applied_one_is_still_applied(tmp_path: Path) -> None:
+    # changes made side by side number their own migrations: a database that has 1, 2 and 4
+    # gets 3 once a version of rota that has it opens it
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        base = migrations()
+        top = base[-1].version
+        late = Migration(top + 1, f"{top + 1:04d}_late.sql", "CREATE TABLE late (n INTEGER);\n")
+        last = Migration(top + 2, f"{top + 2:04d}_last.sql", "CREATE TABLE last (n INTEGER);\n")
+        assert migrate(conn, (*base, last)) == last.version
+        assert migrate(conn, (*base, late, last)) == last.version
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"late", "last"} <= tables
+        done = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert done[-2:] == [late.version, last.version]
     finally:
         conn.close()
 

@@ -60,6 +60,10 @@ class Job:
     ``progress_message`` and ``progress_at`` are what the running attempt last reported
     (``JobContext.progress``); a claim clears them, so they always belong to the current
     or the last attempt.
+    The limits of its task travel with the job (see ``Store.claim``): with
+    ``concurrency_key`` (and ``concurrency_limit``) the job is claimed only while fewer than
+    that many jobs with the key run; with ``rate_key`` (and ``rate_limit`` per
+    ``rate_period`` seconds) only when the key's token bucket has a token. None: no such limit.
 
     ``defect`` is never stored: a store sets it when the stored record could not be fully
     decoded (written by an older version, by hand, or corrupted). The fields it names hold
@@ -92,7 +96,17 @@ class Job:
     progress: float | None = None
     progress_message: str | None = None
     progress_at: datetime | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    rate_key: str | None = None
+    rate_limit: int | None = None
+    rate_period: float | None = None  # seconds
     defect: str | None = field(default=None, compare=False)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a rate or concurrency limit holds this job's claims."""
+        return self.concurrency_key is not None or self.rate_key is not None
 
     def replace(self, **changes: object) -> Job:
         """A copy with ``changes`` applied (stores copy jobs on every read and write, so this

@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
 from rota._ids import new_id
+from rota._limits_spec import TaskLimits
 from rota._models import Job
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import Codec, codec_for
@@ -53,7 +54,11 @@ class JobSpec:
 class TaskOptions(TypedDict, total=False):
     """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
     ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
-    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
+    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``).
+    Limits held by the store across every worker (docs/workflows.md): ``rate_limit``
+    (``"100/s"``, ``"10/m"``: a token bucket of that many runs per period) and
+    ``concurrency_limit`` (runs at once), each per task or, with ``rate_key`` /
+    ``concurrency_key`` (key templates like ``lock``'s), per key."""
 
     name: str | None
     queue: str
@@ -61,6 +66,10 @@ class TaskOptions(TypedDict, total=False):
     retry: RetryPolicy | int | None
     timeout: float | timedelta | None
     lock: str | None
+    rate_limit: str | None
+    rate_key: str | None
+    concurrency_limit: int | None
+    concurrency_key: str | None
 
 
 class TaskDecorator(Protocol):
@@ -102,6 +111,7 @@ class Task(Generic[P]):
         retry: RetryPolicy,
         timeout: float | None,
         lock: str | None,
+        limits: TaskLimits | None = None,
     ) -> None:
         self.app = app
         self.fn = fn
@@ -119,6 +129,7 @@ class Task(Generic[P]):
         self.context_param, self._context_positional = shape.context_param, shape.context_positional
         self.wants_context = shape.context_param is not None
         self.codec: Codec = codec_for(self.payload_type)
+        self.limits = limits or TaskLimits()
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue}>"
@@ -138,9 +149,12 @@ class Task(Generic[P]):
                 f"payload of task {self.name!r} is {len(data):,} bytes encoded, over the limit of "
                 f"{limit:,} (App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
             )
-        if self.lock is not None:
-            # a payload the lock key cannot be formatted from would fail every run: refuse it now
-            task_lock_key(self, self.decode(data))
+        if self.lock is not None or self.limits.templated:
+            # a payload the lock or limit keys cannot be formatted from: refuse it now
+            decoded = self.decode(data)
+            if self.lock is not None:
+                task_lock_key(self, decoded)
+            self.limits.for_job(self.name, decoded)
         return data
 
     def decode(self, data: bytes) -> P:
@@ -212,11 +226,17 @@ def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions)
     lock = options.get("lock")
     if lock is not None:
         _limits.name(lock, "task lock key")
-    return Task(
+    task: Task[Any] = Task(
         owner, fn, name=name, queue=_limits.name(options.get("queue", DEFAULT_QUEUE), "queue"),
         priority=_limits.priority(options.get("priority", 0)), retry=_retry_policy(options.get("retry")),
         timeout=_timeout(options.get("timeout")), lock=lock,
     )  # fmt: skip
+    task.limits = TaskLimits.declare(
+        rate_limit=options.get("rate_limit"), rate_key=options.get("rate_key"),
+        concurrency_limit=options.get("concurrency_limit"), concurrency_key=options.get("concurrency_key"),
+        payload_type=task.payload_type,
+    )  # fmt: skip
+    return task
 
 
 def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
@@ -235,6 +255,7 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
             f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
             f"limit of {max_payload_bytes:,}"
         )
+    limits = task.limits.for_job(task.name, task.decode(spec.payload) if task.limits.templated else None)
     due = now
     if spec.at is not None:
         due = _limits.instant(spec.at, "at")
@@ -251,6 +272,11 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
         max_attempts=task.retry.attempts,
         key=spec.key,
         timeout=task.timeout,
+        concurrency_key=limits.concurrency_key,
+        concurrency_limit=limits.concurrency_limit,
+        rate_key=limits.rate_key,
+        rate_limit=limits.rate_limit,
+        rate_period=limits.rate_period,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState
+from rota._limits_spec import check_job_limits
 from rota._models import Job, JobStatus, Progress, WorkerInfo, check_headers
 
 _ZERO = timedelta(0)
@@ -55,9 +56,10 @@ def queue_names(queues: Iterable[str]) -> list[str]:
 
 
 def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
-    """Jobs fit to be added: pending, with due_at set and ids distinct within the call
-    (ConfigError, InvalidState otherwise: nothing is written). A job without created_at
-    gets ``now`` (a copy; the others are returned as they are)."""
+    """Jobs fit to be added: pending, with due_at set, ids distinct within the call and
+    limit fields that go together and are in range (ConfigError, InvalidState otherwise:
+    nothing is written). A job without created_at gets ``now`` (a copy; the others are
+    returned as they are)."""
     seen: set[str] = set()
     undated = False
     for job in jobs:
@@ -71,6 +73,17 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
         if job.headers is not None:
             check_headers(job.headers)
         undated = undated or job.created_at is None
+        if (
+            job.limited
+            or job.concurrency_limit is not None
+            or job.rate_limit is not None
+            or (job.rate_period is not None)
+        ):
+            wrong = check_job_limits(
+                job.concurrency_key, job.concurrency_limit, job.rate_key, job.rate_limit, job.rate_period
+            )
+            if wrong is not None:
+                raise ConfigError(f"job {job.id}: {wrong}")
     if undated:
         return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
     return jobs

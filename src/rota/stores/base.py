@@ -31,8 +31,9 @@ backend cannot forget one; the conformance suite tests them on every store):
   ``finished_before``, ``next_fire_at``) that is not a timezone-aware datetime; a lease length
   (``lease_for``, ``ttl``) that is not a positive timedelta; a ``limit`` that is not a whole
   number of 0 or more; an empty or non-text ``worker``, ``owner``, lease name or queue name.
-  Jobs to add must be ``pending`` (``InvalidState``), have ``due_at`` (``ConfigError``) and
-  distinct ids within the call (``InvalidState``); a missing ``created_at`` is taken as ``now``.
+  Jobs to add must be ``pending`` (``InvalidState``), have ``due_at`` (``ConfigError``),
+  distinct ids within the call (``InvalidState``) and limit fields that go together and are
+  in range (``ConfigError``; see ``claim``); a missing ``created_at`` is taken as ``now``.
 * **Nothing asked, nothing done**: a ``limit`` of 0, no queues, or an empty batch returns the
   empty answer (``[]``, 0, None) without reaching the backend, once the checks above pass.
 """
@@ -181,8 +182,36 @@ class Store(ABC):
         step. If that lost attempt was the job's last (``attempts >= max_attempts``) the job
         becomes ``failed`` (finished_at = now) instead of being claimed; such a job does not
         count against ``limit``. A lease is expired when ``lease_expires_at <= now``. Claim
-        changes no job other than those it returns and those it fails this way, in claim
-        order. Returns the claimed jobs as stored after the claim.
+        changes no job other than those it returns, those it fails this way and the expired
+        ones its limits hold back (below), in claim order. Returns the claimed jobs as stored
+        after the claim.
+
+        **Limits.** The limits of a job are stored with it at ``add`` (``concurrency_key`` and
+        ``concurrency_limit``; ``rate_key``, ``rate_limit`` and ``rate_period``), and the claim
+        holds a job to them in the same atomic step as the claim itself, across every claimer
+        of every process (stores/_gate.py has the arithmetic):
+
+        * *concurrency*: a job with a concurrency key is claimed only while fewer than its own
+          ``concurrency_limit`` jobs with that key are ``running`` with an unexpired lease
+          (``lease_expires_at > now``), those claimed earlier in the same call included. The
+          running jobs are counted, not a counter: the job of a worker that vanished stops
+          counting when its lease expires, whoever reclaims it and whenever.
+        * *rate*: a job with a rate key is claimed only when that key's token bucket has a
+          token, and takes it. The bucket holds ``rate_limit`` tokens and gains one every
+          ``rate_period / rate_limit`` seconds (whole microseconds, at least one): from a full
+          bucket ``rate_limit`` jobs start at once (the burst), then one per interval, so any
+          window of ``w`` seconds sees at most ``rate_limit * (1 + w / rate_period)`` claims.
+          The store keeps one small record per key (GCRA's theoretical arrival time); one
+          whose time has passed is a full bucket and may be forgotten (``purge``).
+        * A job held back by a limit is *not claimed*: it stays exactly as it was (pending,
+          no attempt, no history, same token), and the claim passes over it to the next
+          runnable jobs in claim order, of its queue and the others. A job whose concurrency
+          limit holds it back takes no token. An expired lease whose job its limits hold back
+          gets its lost attempt recorded (or fails, as above) and becomes ``pending`` (lease
+          cleared, due_at unchanged) instead of claimed. A store may stop looking after
+          passing over about a thousand held-back jobs in one call (they wait for the next);
+          jobs without limits are never held up by them.
+        * Jobs without limits pay (almost) nothing for the feature.
         """
         parts = self._parts or await self._reopen()
         names = check.queue_names(queues)
@@ -208,6 +237,9 @@ class Store(ABC):
 
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         """Record outcomes; per result, atomic and conditional on its token (and fence).
+
+        A job with a concurrency key that stops running frees a slot: waiters of
+        ``wait_for_jobs`` are woken (in this process at least; server stores publish it).
 
         For each result whose job is still ``running`` with that token (and, when
         ``result.fence`` is set, whose named lease still has that owner and token), in one
@@ -325,8 +357,10 @@ class Store(ABC):
 
         ``pending``: becomes ``cancelled``. ``running``: becomes ``cancelled``, an attempt with
         outcome ``cancelled`` is recorded and the lease is cleared, so the worker's next
-        heartbeat reports it lost and stops the run. Raises ``JobNotFound``; ``InvalidState``
-        for a job already finished. Returns the job after the change.
+        heartbeat reports it lost and stops the run (a running job with a concurrency key
+        frees its slot at once, and wakes waiters as ``finish`` does). Raises
+        ``JobNotFound``; ``InvalidState`` for a job already finished. Returns the job after
+        the change.
         """
         parts = self._parts or await self._reopen()
         return await parts.jobs.cancel(job_id, check.aware(now, "now"))
@@ -352,7 +386,8 @@ class Store(ABC):
     ) -> int:
         """Delete up to ``limit`` finished jobs (and their attempts) with
         ``finished_at < finished_before``, oldest ``finished_at`` first, in batches that do not
-        block claims. Frees their dedupe keys. Returns how many.
+        block claims. Frees their dedupe keys. Returns how many. A store may also forget rate
+        buckets full since ``finished_before`` (the same as no record: see ``claim``).
 
         ``statuses`` (None: every final status) keeps the deletion to jobs whose status is in
         it; only final statuses (succeeded, failed, cancelled) can match, so pending and
@@ -377,7 +412,15 @@ class Store(ABC):
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         """The earliest ``due_at`` of a pending job (or ``lease_expires_at`` of a running
-        one) in ``queues``; None when there is none. Lets idle workers sleep exactly."""
+        one) in ``queues``; None when there is none. Lets idle workers sleep exactly.
+
+        A pending job with limits counts from when they may let a claim take it: a job whose
+        concurrency key has at least its limit of jobs running, from the earliest lease
+        expiry among them (a slot that frees before, by a finish, release or cancel, wakes
+        waiters instead); a job with a rate limit, no earlier than its bucket's next token.
+        Never later than the first claim could take one of them; possibly earlier (callers
+        check with ``claim``): a store may weigh only the first thousand or so such jobs in
+        due order and count the rest from their due times."""
         parts = self._parts or await self._reopen()
         names = check.queue_names(queues)
         return await parts.jobs.next_due(names) if names else None

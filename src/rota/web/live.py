@@ -1,17 +1,15 @@
 """What the dashboard shows of live workers and of a job's progress and trace: the one place
 that knows where those come from.
 
-Until workers register themselves in the store (the observability issue, #13), the live
-workers are derived from the running jobs: one worker per lease owner, with what its
-instance id tells (``host:pid:suffix``). Progress and trace ids are not recorded yet.
-Each function below is the single switch point for that issue:
+* ``live_workers``: the store's registry of live workers (``app.workers()``: idle workers
+  too, with their queues, concurrency, start and last heartbeat), each with its running jobs
+  grouped by lease owner; a lease owner that is not registered (a worker of an older version,
+  or one whose registry entry lapsed while its leases live) is shown from its running jobs;
+* ``job_progress``: what the running (or last) attempt reported (``JobContext.progress``);
+* ``job_trace_id``: the trace id of the W3C ``traceparent`` in the job's headers (set when
+  the enqueuing app traces).
 
-* ``live_workers``: becomes ``app.workers()`` mapped onto ``WorkerView`` (registered workers,
-  with their running jobs still grouped from ``running``);
-* ``job_progress``: becomes ``job.progress`` / the progress message;
-* ``job_trace_id``: becomes the trace id of the W3C ``traceparent`` in the job's metadata.
-
-Pages and the JSON API read only these, so the switch changes no template and no route.
+Pages and the JSON API read only these.
 """
 
 from __future__ import annotations
@@ -49,43 +47,59 @@ class Progress:
 
 
 async def live_workers(app: App, running: Sequence[Job], now: datetime) -> list[WorkerView]:
-    """The workers running jobs now, by id, each with its running jobs.
-
-    Today: the owners of the leases of ``running`` (every worker holding one; an idle worker is
-    not seen). #13 switches this to ``app.workers()`` (idle workers too, with their queues,
-    concurrency, start and heartbeat), grouping ``running`` by worker id the same way."""
-    del app, now  # used once workers register themselves (#13)
+    """The live workers, by id, each with its running jobs (see the module's docstring)."""
+    del now  # the registry lists only unexpired entries, by the app's clock
     by_owner: dict[str, list[Job]] = {}
     for job in running:
         if job.lease_owner:
             by_owner.setdefault(job.lease_owner, []).append(job)
     views = []
-    for owner in sorted(by_owner):
-        jobs = by_owner[owner]
-        host, pid = _host_pid(owner)
+    for info in await app.workers():
+        jobs = by_owner.pop(info.id, [])
         views.append(
             WorkerView(
-                id=owner,
-                host=host,
-                pid=pid,
-                queues=tuple(sorted({j.queue for j in jobs})),
+                id=info.id,
+                host=info.host,
+                pid=info.pid,
+                queues=info.queues,
+                concurrency=info.concurrency,
+                started_at=info.started_at,
+                last_heartbeat=info.last_heartbeat,
+                version=info.version,
                 running=len(jobs),
                 jobs=tuple(jobs),
             )
         )
-    return views
+    for owner, jobs in by_owner.items():
+        host, pid = _host_pid(owner)
+        queues = tuple(sorted({j.queue for j in jobs}))
+        views.append(
+            WorkerView(id=owner, host=host, pid=pid, queues=queues, running=len(jobs), jobs=tuple(jobs))
+        )
+    return sorted(views, key=lambda view: view.id)
 
 
 def job_progress(job: Job) -> Progress | None:
-    """The job's reported progress, or None. #13: ``job.progress`` and its message."""
-    del job
-    return None
+    """The job's reported progress, or None when its attempt reported none."""
+    if job.progress is None and job.progress_message is None:
+        return None
+    return Progress(job.progress, job.progress_message)
 
 
 def job_trace_id(job: Job) -> str | None:
-    """The trace id of the job's W3C traceparent, or None. #13: read it from job metadata."""
-    del job
-    return None
+    """The trace id of the job's W3C ``traceparent`` header, or None (no header, or not one
+    of version 00's form: 2 hex digits, 32, 16 and 2, dash-separated; an all-zero id is
+    invalid)."""
+    parent = (job.headers or {}).get("traceparent")
+    if parent is None:
+        return None
+    parts = parent.split("-")
+    if len(parts) != 4 or [len(p) for p in parts] != [2, 32, 16, 2]:
+        return None
+    trace_id = parts[1].lower()
+    if not all(c in "0123456789abcdef" for c in trace_id) or trace_id == "0" * 32:
+        return None
+    return trace_id
 
 
 def _host_pid(instance_id: str) -> tuple[str | None, int | None]:

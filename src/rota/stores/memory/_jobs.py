@@ -7,7 +7,7 @@ import bisect
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import InvalidState, JobNotFound
@@ -26,6 +26,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due, pending_of, to_us
 from rota.stores._parts import JobsPart
 from rota.stores._salvage import checked
 from rota.stores.memory._claim_index import ClaimIndex
@@ -34,21 +35,30 @@ from rota.stores.memory._leases import MemoryLeases
 from rota.stores.memory._schedules import ScheduleBook
 
 LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
+#: Held-back limited jobs a claim passes over, at most, before it looks at unlimited jobs only
+#: (bounds a claim's cost when many jobs wait for a slot; they wait for the next claim).
+HELD_SCAN = 1000
 
 
 class MemoryJobs(JobsPart):
     """The jobs in dicts and heaps of this process. A scheduled job that fails is counted on
-    its schedule in ``book``; fenced finishes read ``leases``."""
+    its schedule in ``book``; fenced finishes read ``leases``; ``wake`` is called when a job
+    with a concurrency key stops running (a slot is free)."""
 
-    def __init__(self, leases: MemoryLeases, book: ScheduleBook) -> None:
+    def __init__(
+        self, leases: MemoryLeases, book: ScheduleBook, wake: Callable[[], None] = lambda: None
+    ) -> None:
         self._leases = leases
         self._book = book
+        self._wake = wake
         self._jobs: dict[str, Job] = {}
         self._ids: list[str] = []  # sorted, for find's keyset pagination
         self._keys: dict[str, str] = {}  # dedupe key -> job id
         self._attempts: dict[str, list[Attempt]] = {}
         self._index = ClaimIndex(self._jobs)
         self._counts: dict[str, dict[JobStatus, int]] = {}  # queue -> status -> n
+        self._holders: dict[str, set[str]] = {}  # concurrency key -> ids of its running jobs
+        self._buckets: dict[str, int] = {}  # rate key -> tat (see _gate.py)
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         return self.insert(jobs, now)
@@ -80,8 +90,10 @@ class MemoryJobs(JobsPart):
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
     ) -> list[Job]:
         claimed: list[Job] = []
+        gate: Gate | None = None
+        held: list[Job] = []
         while len(claimed) < limit:
-            job = self._index.pop_runnable(queues, now)
+            job = self._index.pop_runnable(queues, now, limited=len(held) < HELD_SCAN)
             if job is None:
                 break
             defect = None
@@ -96,6 +108,15 @@ class MemoryJobs(JobsPart):
                 if job.attempts >= job.max_attempts:
                     self._end(job, JobStatus.FAILED, now, LEASE_LOST_ERROR)
                     continue
+            if job.limited and defect is None:
+                if gate is None:
+                    gate = Gate(to_us(now), lambda key: self._live(key, now), self._buckets.get)
+                if not gate.admit(job):
+                    if job.status is JobStatus.RUNNING:  # its lost attempt is recorded: pending again
+                        self._set_status(job, JobStatus.PENDING)
+                        job.lease_owner = job.lease_expires_at = None
+                    held.append(job)
+                    continue
             self._set_status(job, JobStatus.RUNNING)
             job.lease_owner = worker
             job.lease_expires_at = until
@@ -108,6 +129,10 @@ class MemoryJobs(JobsPart):
             out = copy_job(job)
             out.defect = defect
             claimed.append(out)
+        for job in held:
+            self._index.file(job)  # runnable again for the next claim
+        if gate is not None:
+            self._buckets.update(gate.changed())
         return claimed
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
@@ -229,6 +254,9 @@ class MemoryJobs(JobsPart):
         return copy_job(job)
 
     async def purge(self, finished_before: datetime, limit: int, statuses: list[str]) -> int:
+        full = to_us(finished_before)
+        for key in [k for k, tat in self._buckets.items() if tat <= full]:
+            del self._buckets[key]  # full since then: the same as no bucket
         wanted = {JobStatus(s) for s in statuses}
         old = [
             (job.finished_at, job.id)
@@ -252,7 +280,12 @@ class MemoryJobs(JobsPart):
         return QueueStats(counts=counts, delayed=delayed)
 
     async def next_due(self, queues: list[str]) -> datetime | None:
-        return self._index.next_due(queues)
+        first = self._index.next_due(queues)
+        jobs, cut = self._index.pending_limited(queues, NEXT_DUE_SCAN)
+        if not jobs:
+            return first
+        limited = limited_next_due(map(pending_of, jobs), self._holding, self._buckets.get, cut=cut)
+        return limited if first is None or (limited is not None and limited < first) else first
 
     async def count_finished(
         self, since: datetime, until: datetime, bucket: timedelta
@@ -310,5 +343,29 @@ class MemoryJobs(JobsPart):
 
     def _set_status(self, job: Job, status: JobStatus) -> None:
         self._count(job, -1)
+        key = job.concurrency_key
+        if key is not None and (job.status is JobStatus.RUNNING) is not (status is JobStatus.RUNNING):
+            holders = self._holders.setdefault(key, set())
+            if status is JobStatus.RUNNING:
+                holders.add(job.id)
+            else:
+                holders.discard(job.id)
+                if not holders:
+                    del self._holders[key]
+                self._wake()  # a slot is free
         job.status = status
         self._count(job, +1)
+
+    def _live(self, key: str, now: datetime) -> int:
+        """Jobs with this concurrency key running with an unexpired lease."""
+        jobs = self._jobs
+        return sum(
+            1 for i in self._holders.get(key, ()) if (e := jobs[i].lease_expires_at) is not None and e > now
+        )
+
+    def _holding(self, key: str) -> tuple[int, datetime | None]:
+        """Jobs with this concurrency key running (any lease), and their earliest lease expiry."""
+        expiries = [
+            e for i in self._holders.get(key, ()) if (e := self._jobs[i].lease_expires_at) is not None
+        ]
+        return len(self._holders.get(key, ())), min(expiries, default=None)

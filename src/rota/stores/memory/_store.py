@@ -23,7 +23,7 @@ class MemoryStore(Store):
         self.config = config or MemoryConfig()
         leases = MemoryLeases()
         book = ScheduleBook()
-        jobs = MemoryJobs(leases, book)
+        jobs = MemoryJobs(leases, book, self.notify_jobs)
         schedules = MemorySchedules(book, jobs, leases)
         self._state = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=MemoryWorkers())
 

@@ -66,8 +66,12 @@ def job_ukey(job: Job) -> str:
 
 
 def job_to_doc(job: Job) -> Doc:
-    # "inc" and "ver": the incarnation and version of the document (see _versioned.py)
-    return {**JOBS.to_mapping(job), "ukey": job_ukey(job), "log": [], "inc": job.id, "ver": 1}
+    # "inc" and "ver": the incarnation and version of the document (see _versioned.py);
+    # "lim": only on jobs with limits, which the "limited" index finds
+    doc = {**JOBS.to_mapping(job), "ukey": job_ukey(job), "log": [], "inc": job.id, "ver": 1}
+    if job.limited:
+        doc["lim"] = True
+    return doc
 
 
 def count_of(value: object, default: int = 0) -> int:

@@ -120,7 +120,7 @@ class MongoConnection:
         self._client, self._db = client, db
         self._collections = {
             r: db[f"{self.config.prefix}_{r}"]
-            for r in ("jobs", "schedules", "leases", "workers", "marks", "meta")
+            for r in ("jobs", "schedules", "leases", "workers", "marks", "meta", "limits")
         }
 
     async def close(self) -> None:
@@ -137,7 +137,7 @@ class MongoConnection:
         return db
 
     def collection(self, role: str) -> AsyncCollection[Doc]:
-        """The collection of ``role`` (jobs, schedules, leases, workers, marks, meta)."""
+        """The collection of ``role`` (jobs, schedules, leases, workers, marks, meta, limits)."""
         found = self._collections.get(role)
         if found is None:
             raise StoreClosed(f"the MongoDB store {self.config.describe()} is not open (call open())")

@@ -35,10 +35,12 @@ WORKERS = Codec(WorkerInfo, LEAVES)
 JOB_WIDTH = len(JOB_COLUMNS)
 SCHEDULE_WIDTH = len(SCHEDULES.fields)
 
+
 # the columns add_jobs unnests (the rest of a new job's row is its initial state)
 NEW_JOB_COLUMNS = (
     "id", "task", "queue", "payload", "priority", "due_at", "created_at", "max_attempts", "key",
-    "schedule_id", "fire_time", "timeout", "headers",
+    "schedule_id", "fire_time", "timeout", "headers", "concurrency_key", "concurrency_limit",
+    "rate_key", "rate_limit", "rate_period",
 )  # fmt: skip
 new_job_row = JOBS.row_encoder(NEW_JOB_COLUMNS)
 

@@ -21,6 +21,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._gate import NEXT_DUE_SCAN, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
 from rota.stores._salvage import EPOCH
@@ -29,6 +30,9 @@ from rota.stores.postgres._connection import PostgresConnection
 
 Q = queries(__name__.rpartition(".")[0], "jobs")
 _STATUS = {s.value: s for s in JobStatus}
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
+
 _US = timedelta(microseconds=1)
 
 #: list_jobs: the condition of each field a filter may set (constant text: values are bound,
@@ -72,6 +76,10 @@ def as_stored(job: Job, now: datetime) -> Job:
 class PostgresJobs(JobsPart):
     def __init__(self, db: PostgresConnection) -> None:
         self._db = db
+        # whether the last claim met jobs with limits: the next one then goes straight to
+        # claim_limited (one round trip instead of two); a claim that fills its limit with
+        # unlimited jobs only goes back to the claim statement
+        self._limited = False
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         async with self._db.conn() as conn:
@@ -124,7 +132,14 @@ class PostgresJobs(JobsPart):
     async def claim(
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
     ) -> list[Job]:
-        return [_job(r) for r in await self._db.fetch(Q["claim"], queues, worker, limit, until, now)]
+        if not self._limited:
+            rows = await self._db.fetch(Q["claim"], queues, worker, limit, until, now)
+            if not rows or not rows[0]["limited"]:
+                return [_job(r, start=1) for r in rows if r["id"] is not None]
+        rows = await self._db.fetch(Q["claim_limited"], queues, worker, limit, until, now, HELD_SCAN)
+        jobs = sorted((_job(r) for r in rows), key=lambda j: (-j.priority, j.due_at or EPOCH, j.id))
+        self._limited = len(jobs) < limit or any(j.limited for j in jobs)
+        return jobs
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
         rows = await self._db.fetch(
@@ -146,6 +161,7 @@ class PostgresJobs(JobsPart):
                 nullable([r.result for r in results]),
                 worker,
                 now,
+                self._db.jobs_channel,
             )
             done = {r["id"] for r in rows}
             return [i in done for i in ids]
@@ -203,7 +219,7 @@ class PostgresJobs(JobsPart):
         return [ATTEMPTS.attempt_from_row(r) for r in await self._db.fetch(Q["get_attempts"], job_id)]
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
-        row = await self._db.fetchrow(Q["cancel"], job_id, now)
+        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel)
         if row is None:
             raise JobNotFound(job_id)
         if row["id"] is None:
@@ -238,12 +254,23 @@ class PostgresJobs(JobsPart):
         return stats
 
     async def next_due(self, queues: list[str]) -> datetime | None:
-        value: datetime | None = await self._db.fetchval(Q["next_due"], queues)
+        rows = await self._db.fetch(Q["next_due"], queues, NEXT_DUE_SCAN)
+        value: datetime | None = rows[0]["first"]
         if value is not None and value.tzinfo is None:
             # an infinite timestamp (a bad row: the driver hands those back without a zone):
             # -infinity is due now, +infinity never
-            return EPOCH if value.year == 1 else None
-        return value
+            value = EPOCH if value.year == 1 else None
+        groups = sorted((r for r in rows if r["due"] is not None), key=lambda r: r["due"])
+        if not groups:
+            return value
+        holders = {r["concurrency_key"]: (int(r["n"] or 0), r["expiry"]) for r in groups}
+        buckets = {r["rate_key"]: r["tat"] for r in groups}
+        pending = [(r["due"], *(r[k] for k in _LIMIT_FIELDS)) for r in groups]
+        best = limited_next_due(pending, holders.__getitem__, buckets.__getitem__, cut=False)
+        for candidate in (value, rows[0]["cut"]):
+            if candidate is not None and candidate.tzinfo is not None and (best is None or candidate < best):
+                best = candidate
+        return best
 
     async def count_finished(
         self, since: datetime, until: datetime, bucket: timedelta
@@ -254,6 +281,9 @@ class PostgresJobs(JobsPart):
             FinishedCount(since + r["k"] * bucket, r["queue"], _STATUS[r["status"]], int(r["n"]))
             for r in rows
         ]
+
+
+_LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
 
 
 def find_query(flt: JobFilter) -> tuple[str, list[object]]:

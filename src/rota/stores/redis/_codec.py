@@ -55,7 +55,8 @@ _JOB_KEYS = {
     "lease_owner": b"lo", "lease_expires_at": b"le", "started_at": b"st", "finished_at": b"f",
     "key": b"k", "schedule_id": b"sc", "fire_time": b"ft", "timeout": b"to", "last_error": b"e",
     "result": b"r", "headers": b"h", "progress": b"pg", "progress_message": b"pm",
-    "progress_at": b"pa",
+    "progress_at": b"pa", "concurrency_key": b"ck", "concurrency_limit": b"cl", "rate_key": b"rk",
+    "rate_limit": b"rl", "rate_period": b"rp",
 }  # fmt: skip
 _SCHEDULE_KEYS = {
     "id": b"_id", "task": b"t", "trigger": b"tr", "queue": b"q", "payload": b"p", "priority": b"pr",

@@ -4,7 +4,10 @@ Keys (``N`` is the namespace hash tag ``{prefix}``): ``N:j:<id>`` job hash, ``N:
 attempt list, ``N:d:<queue>`` delayed/pending zset by due time, ``N:r:<queue>`` ready zset
 (score -priority, member zero-padded due time + id), ``N:run:<queue>`` running zset by lease
 expiry, ``N:all`` every job id (lexicographic = time order), ``N:fin`` finished jobs by
-finish time, ``N:keys`` dedupe key -> id, ``N:cnt`` counts per status and queue.
+finish time, ``N:keys`` dedupe key -> id, ``N:cnt`` counts per status and queue. Jobs with
+limits: ``N:lr:<queue>`` their ready zset (as ``r``), ``N:cc:<key>`` the running jobs of a
+concurrency key by lease expiry, ``N:rt:<key>`` a rate key's bucket (tat in microseconds,
+expiring once full; see rota/stores/_gate.py).
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._gate import to_us
 from rota.stores._parts import JobsPart
 from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
 from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
 
 PURGE_PAGE = 1000  # finished jobs a purge script run looks at
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
 _LIST_BUDGET = 1000  # ids a list call scans per script run, so no run blocks the server long
 FINISHED_PAGE = 5000  # finished jobs a count_finished script run looks at
 _MS = timedelta(milliseconds=1)
@@ -59,7 +65,9 @@ class RedisJobs(JobsPart):
         at = to_ms(now)
         expires = max(to_ms(until), at + 1)  # a lease shorter than the store's millisecond
         promote_max = max(1000, 10 * limit)
-        rows = await self._db.run("claim", at, expires, worker, limit, promote_max, len(queues), *queues)
+        rows = await self._db.run(
+            "claim", at, expires, worker, limit, promote_max, to_us(now), HELD_SCAN, len(queues), *queues
+        )
         return decode_jobs(rows)
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:

@@ -47,7 +47,7 @@ class SQLiteStore(Store):
         self.shared = not self.config.in_memory
         self._connection = SQLiteConnection(self.config)
         db = self._connection
-        jobs, schedules, leases = SQLiteJobs(db), SQLiteSchedules(db), SQLiteLeases(db)
+        jobs, schedules, leases = SQLiteJobs(db, self.notify_jobs), SQLiteSchedules(db), SQLiteLeases(db)
         self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=SQLiteWorkers(db))
 
     @classmethod

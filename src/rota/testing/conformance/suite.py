@@ -11,6 +11,7 @@ from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
+from rota.testing.conformance.jobs_limited import JobsLimited
 from rota.testing.conformance.jobs_progress import JobsProgress
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
@@ -28,6 +29,7 @@ class StoreConformance(
     JobsAdmin,
     JobsEdges,
     JobsProgress,
+    JobsLimited,
     Schedules,
     ScheduleFires,
     Leases,
