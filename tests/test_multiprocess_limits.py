@@ -106,7 +106,7 @@ async def test_limits_hold_across_three_workers_one_killed(shared_url: str, tmp_
             "--concurrency",
             "8",
             "--lease",
-            "2",
+            "4",  # survivors keep their leases on a loaded machine (FerretDB's writes take seconds)
             "--no-scheduler",
         ]
         # the victim starts first (on a loaded machine the others could otherwise run every
@@ -145,6 +145,7 @@ async def test_limits_hold_across_three_workers_one_killed(shared_url: str, tmp_
         # bucket allows after its burst
         jobs = await app.list_jobs(limit=capped_total + paced_total + 1)
         histories = {job.id: await app.attempts(job.id) for job in jobs}
+        by_payload = {(job.task.removeprefix("mp."), int(job.payload)): job.id for job in jobs}
         claims = sorted(
             a.started_at.timestamp() for job in jobs if job.task == "mp.paced" for a in histories[job.id]
         )
@@ -162,8 +163,12 @@ async def test_limits_hold_across_three_workers_one_killed(shared_url: str, tmp_
             count = collections.Counter(n for _, n, _, _ in runs.of(task))
             assert set(count) == set(range(total)), f"a {task} job never ran"
             twice = {n for n, c in count.items() if c > 1}
-            on_victim = {n for w, n, _, e in runs.of(task) if w == "victim" and e is None}
-            assert twice <= on_victim, f"a {task} job ran twice without its worker being killed"
+            # (the victim may have ended a run whose outcome it had not yet written)
+            on_victim = {n for w, n, _, _ in runs.of(task) if w == "victim"}
+            strays = sorted(twice - on_victim)[:5]
+            assert not strays, f"a {task} job ran twice without its worker being killed: " + "; ".join(
+                f"{n}: {histories[by_payload[(task, n)]]}" for n in strays
+            )
             assert all(c <= 2 for c in count.values())
         victim_runs = {
             (n, task)
