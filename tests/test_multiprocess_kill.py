@@ -84,23 +84,25 @@ async def run_kill_test(url: str, tmp_path: Path) -> None:
             total.update(counter)
         assert set(total) == set(range(jobs_total)), "some job never ran"
         ran_twice = {n for n, c in total.items() if c > 1}
-        assert ran_twice, "the victim was killed mid-run, so some of its jobs must have run again"
+        assert ran_twice & set(runs["victim"]), "the victim was killed mid-run, so some of its jobs ran again"
         jobs = {int(job.payload): job for job in await app.list_jobs(limit=jobs_total + 1)}
         assert len(jobs) == jobs_total
-        strays = sorted(ran_twice - set(runs["victim"]))[:5]
-        assert not strays, "a job ran twice without its worker being killed: " + "; ".join(
-            f"{n}: {await app.attempts(jobs[n].id)}" for n in strays
-        )
-        assert all(c == 2 for n, c in total.items() if n in ran_twice)
-        assert all(runs[name][n] <= 1 for name in runs for n in runs[name]), "a worker ran a job twice"
-
+        lost_by: collections.Counter[str] = collections.Counter()
         for n, job in jobs.items():
-            if n not in ran_twice and job.attempts == 1:
+            if total[n] == 1 and job.attempts == 1:
                 continue
-            # ran twice, or claimed by the victim and killed before its handler started
+            # ran twice, or claimed by the victim and killed before its handler started: every
+            # attempt but the last lost its lease (recorded), and no worker ran the job more
+            # often than it has attempts in the history (a run is never silent)
             history = [(a.outcome, a.worker) for a in await app.attempts(job.id)]
-            assert history[0] == (Outcome.LEASE_LOST, "victim"), history
-            assert [o for o, _ in history] == [Outcome.LEASE_LOST, Outcome.SUCCEEDED], history
+            assert [o for o, _ in history] == [Outcome.LEASE_LOST] * (len(history) - 1) + [Outcome.SUCCEEDED]
+            attempts_by = collections.Counter(w for _, w in history)
+            assert all(runs[w][n] <= attempts_by[w] for w in runs), (n, history)
+            lost_by.update(w for o, w in history if o is Outcome.LEASE_LOST)
+        assert lost_by["victim"] > 0
+        # a survivor loses a lease only when its heartbeats stall for a whole lease (a loaded
+        # machine, FerretDB's slow writes): then the loss is recorded above, never silent
+        assert sum(lost_by.values()) - lost_by["victim"] <= jobs_total // 10, lost_by
 
 
 async def test_sigkill_of_one_of_three_workers_loses_no_job(shared_url: str, tmp_path: Path) -> None:

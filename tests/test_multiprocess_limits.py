@@ -158,18 +158,19 @@ async def test_limits_hold_across_three_workers_one_killed(shared_url: str, tmp_
         starts = sorted(s for _, _, s, _ in runs.of("paced"))
         assert most_in_a_window(starts, PERIOD - 0.05) <= 2 * RATE
 
-        # nothing lost: each job ran once, or twice when the victim was running it
+        # nothing lost, no silent run: each job ran, every attempt but its last lost its lease
+        # (recorded), and no worker ran a job more often than it has attempts in its history
+        lost_by: collections.Counter[str] = collections.Counter()
         for task, total in (("capped", capped_total), ("paced", paced_total)):
-            count = collections.Counter(n for _, n, _, _ in runs.of(task))
-            assert set(count) == set(range(total)), f"a {task} job never ran"
-            twice = {n for n, c in count.items() if c > 1}
-            # (the victim may have ended a run whose outcome it had not yet written)
-            on_victim = {n for w, n, _, _ in runs.of(task) if w == "victim"}
-            strays = sorted(twice - on_victim)[:5]
-            assert not strays, f"a {task} job ran twice without its worker being killed: " + "; ".join(
-                f"{n}: {histories[by_payload[(task, n)]]}" for n in strays
-            )
-            assert all(c <= 2 for c in count.values())
+            ran = collections.Counter((w, n) for w, n, _, _ in runs.of(task))
+            assert {n for _, n in ran} == set(range(total)), f"a {task} job never ran"
+            for n in range(total):
+                history = [(a.outcome, a.worker) for a in histories[by_payload[(task, n)]]]
+                outcomes = [o for o, _ in history]
+                assert outcomes == [Outcome.LEASE_LOST] * (len(history) - 1) + [Outcome.SUCCEEDED], history
+                attempts_by = collections.Counter(w for _, w in history)
+                assert all(c <= attempts_by[w] for (w, m), c in ran.items() if m == n), (task, n, history)
+                lost_by.update(w for o, w in history if o is Outcome.LEASE_LOST)
         victim_runs = {
             (n, task)
             for task in ("capped", "paced")
@@ -177,9 +178,7 @@ async def test_limits_hold_across_three_workers_one_killed(shared_url: str, tmp_
             if w == "victim" and e is None
         }
         assert victim_runs, "the victim was killed while running jobs"
-        for job in jobs:
-            history = [(a.outcome, a.worker) for a in histories[job.id]]
-            if len(history) > 1 or history[0][0] is not Outcome.SUCCEEDED:
-                # the victim's claim, lost with it (whether or not its handler had started)
-                assert history[0] == (Outcome.LEASE_LOST, "victim"), history
-                assert [o for o, _ in history] == [Outcome.LEASE_LOST, Outcome.SUCCEEDED], history
+        assert lost_by["victim"] >= len(victim_runs)  # each of them lost with the victim
+        # a survivor loses a lease only when its heartbeats stall for a whole lease (a loaded
+        # machine, FerretDB's slow writes): then the loss is recorded above, never silent
+        assert sum(lost_by.values()) - lost_by["victim"] <= (capped_total + paced_total) // 10, lost_by
