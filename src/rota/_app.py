@@ -236,9 +236,11 @@ class App:
         specs = list(specs)
         if not specs:
             return []
-        await self.open()
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
+        if len({job.id for job in jobs}) < len(jobs):
+            raise ConfigError("enqueue_many got two jobs with the same id; give each its own id")
+        await self.open()
         if self._tracing is None:
             results = await self.store.add(jobs, now=now)
         else:

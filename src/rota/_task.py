@@ -29,13 +29,16 @@ class EnqueueOptions(TypedDict, total=False):
     """When and how a job is queued (``Task.enqueue``, ``Task.prepare``, ``App.enqueue``):
     ``delay`` (seconds or ``timedelta``) or ``at`` (an aware datetime); ``key`` dedupes (a
     job with that key already in the store is returned instead of a new one); ``priority``
-    and ``queue`` override the task's."""
+    and ``queue`` override the task's; ``id`` is the job's id chosen by the caller (text of
+    1 to 200 characters without NUL; default: a new time-ordered id): a job with that id
+    already in the store is returned instead of a new one (docs/workflows.md, Caller ids)."""
 
     delay: float | timedelta | None
     at: datetime | None
     key: str | None
     priority: int | None
     queue: str | None
+    id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class JobSpec:
     key: str | None = None
     priority: int | None = None
     queue: str | None = None
+    id: str | None = None
 
 
 class TaskOptions(TypedDict, total=False):
@@ -206,7 +210,8 @@ class Task(Generic[P]):
     async def enqueue(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job:
         """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
 
-        With ``key``, a job with that key already in the store is returned instead of a new one.
+        With ``key``, a job with that key already in the store is returned instead of a new
+        one; with ``id``, likewise a job with that id (see ``EnqueueOptions``).
         """
         return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
 
@@ -262,7 +267,7 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
     elif spec.delay is not None:
         due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
     return Job(
-        id=new_id(),
+        id=new_id() if spec.id is None else spec.id,
         task=task.name,
         queue=spec.queue or task.queue,
         payload=spec.payload,
@@ -290,6 +295,8 @@ def check_spec(spec: JobSpec) -> None:
         _limits.instant(spec.at, "at")
     if spec.key is not None:
         _limits.name(spec.key, "key")
+    if spec.id is not None:
+        _limits.name(spec.id, "job id")
     if spec.priority is not None:
         _limits.priority(spec.priority)
     if spec.queue is not None:
