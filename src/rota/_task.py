@@ -134,6 +134,7 @@ class Task(Generic[P]):
         self.wants_context = shape.context_param is not None
         self.codec: Codec = codec_for(self.payload_type)
         self.limits = limits or TaskLimits()
+        self._result_codec: Codec | None = None  # made by the first decode_result
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue}>"
@@ -164,6 +165,18 @@ class Task(Generic[P]):
     def decode(self, data: bytes) -> P:
         decoded: P = self.codec.decode(data)
         return decoded
+
+    def decode_result(self, data: bytes) -> Any:
+        """A stored result as the handler's return annotation describes it (a dataclass comes
+        back as one); plain JSON without a usable annotation. ``PayloadError`` when it does
+        not fit the annotation (a result stored by another version of the handler)."""
+        if self._result_codec is None:
+            try:
+                returns = typing.get_type_hints(self.fn).get("return", Any)
+            except Exception:  # an annotation that does not resolve: plain JSON
+                returns = Any
+            self._result_codec = codec_for(Any if returns is type(None) else returns)
+        return self._result_codec.decode(data)
 
     async def invoke(self, payload: object, context: JobContext | None = None) -> object:
         """Run the handler with a decoded payload (async handlers only; sync ones use call_sync),

@@ -81,6 +81,8 @@ class Store(ABC):
     #: Seconds an idle worker waits before re-checking for work other processes added, when
     #: ``wait_for_jobs`` cannot hear them (stores with real wake-ups can use a long interval).
     poll_interval: float = 1.0
+    #: True when ``watch_ended`` hears jobs ended by other processes (PostgreSQL, Redis).
+    hears_ended: bool = False
 
     def __init__(self) -> None:
         self._jobs_changed = asyncio.Event()
@@ -370,10 +372,13 @@ class Store(ABC):
         heartbeat reports it lost and stops the run (a running job with a concurrency key
         frees its slot at once, and wakes waiters as ``finish`` does). Raises
         ``JobNotFound``; ``InvalidState`` for a job already finished. Returns the job after
-        the change.
+        the change. Wakes ``watch_ended`` callbacks with the job's id (PostgreSQL and Redis:
+        in every process), so the worker running it stops it at once.
         """
         parts = self._parts or await self._reopen()
-        return await parts.jobs.cancel(job_id, check.aware(now, "now"))
+        job = await parts.jobs.cancel(job_id, check.aware(now, "now"))
+        self.notify_ended(job.id)
+        return job
 
     async def requeue(self, job_id: str, *, now: datetime) -> Job:
         """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,

@@ -156,6 +156,7 @@ class PostgresJobs(JobsPart):
                 worker,
                 now,
                 self._db.jobs_channel,
+                self._db.ended_channel,
             )
             done = {r["id"] for r in rows}
             return [i in done for i in ids]
@@ -185,6 +186,7 @@ class PostgresJobs(JobsPart):
             self._db.jobs_channel,
             [p.fraction if p else None for p in progress] if any_progress else None,
             [p.message if p else None for p in progress] if any_progress else None,
+            self._db.ended_channel,
         )
         done = {r["id"] for r in rows}
         return [r.job_id in done for r in results]
@@ -213,7 +215,7 @@ class PostgresJobs(JobsPart):
         return [ATTEMPTS.attempt_from_row(r) for r in await self._db.fetch(Q["get_attempts"], job_id)]
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
-        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel)
+        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel, self._db.ended_channel)
         if row is None:
             raise JobNotFound(job_id)
         if row["id"] is None:

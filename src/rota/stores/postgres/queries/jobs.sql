@@ -244,8 +244,12 @@ wake AS (
     -- a retry is pending again, or a job with a concurrency key left a slot free
     SELECT pg_notify($16, '') FROM upd
     WHERE status = 'pending' OR concurrency_key IS NOT NULL LIMIT 1
+),
+ended AS (
+    -- jobs ended: waiters of their results re-check (one notification a call)
+    SELECT pg_notify($19, '') FROM upd WHERE status <> 'pending' LIMIT 1
 )
-SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
+SELECT id, (SELECT count(*) FROM wake) AS woke, (SELECT count(*) FROM ended) AS ended FROM upd;
 
 -- name: finish_succeeded
 -- finish for the commonest batch: every outcome a success without a fence. The same update
@@ -261,9 +265,11 @@ SET status = 'succeeded', finished_at = $5, last_error = NULL, result = r.result
     lease_owner = NULL, lease_expires_at = NULL, worker = $4
 FROM r
 WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
--- a job with a concurrency key left a slot free: wake idle workers (each row's call is one
--- notification: PostgreSQL folds identical ones of a transaction)
-RETURNING j.id, CASE WHEN j.concurrency_key IS NOT NULL THEN pg_notify($6, '') END;
+-- a job with a concurrency key left a slot free: wake idle workers; and jobs ended: waiters
+-- of their results re-check (each row's call is one notification: PostgreSQL folds
+-- identical ones of a transaction)
+RETURNING j.id, CASE WHEN j.concurrency_key IS NOT NULL THEN pg_notify($6, '') END,
+          pg_notify($7, '');
 
 -- name: set_progress
 UPDATE jobs SET progress = $3, progress_message = $4, progress_at = $5
@@ -345,8 +351,13 @@ wake AS (
     -- a running job with a concurrency key left a slot free
     SELECT pg_notify($3, '') FROM upd
     WHERE upd.concurrency_key IS NOT NULL AND (SELECT status FROM cur) = 'running'
+),
+ended AS (
+    -- it ended: its worker (when running) stops it at once, waiters of its result wake
+    SELECT pg_notify($4, upd.id) FROM upd
 )
-SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke
+SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke,
+       (SELECT count(*) FROM ended) AS ended
 FROM cur LEFT JOIN upd ON true;
 
 -- name: requeue
