@@ -10,8 +10,6 @@ from rota._errors import (
     ConfigError,
     InvalidState,
     InvalidTrigger,
-    JobCancelled,
-    JobFailed,
     JobNotFound,
     LockLost,
     NotSupported,
@@ -26,6 +24,7 @@ from rota._errors import (
     TaskNotFound,
 )
 from rota._events import Event, EventKind
+from rota._job_errors import JobCancelled, JobFailed
 from rota._models import (
     Attempt,
     Fence,

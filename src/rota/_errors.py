@@ -7,8 +7,8 @@ The tree::
     ├── PayloadError           a payload that does not fit its task's annotation
     ├── TaskNotFound           a job or schedule names a task this app does not know
     ├── JobNotFound
-    ├── JobFailed              app.result: the job failed for good (carries its last error)
-    ├── JobCancelled           app.result: the job was cancelled or aborted
+    ├── JobFailed              app.result: the job failed for good (carries its last error;
+    ├── JobCancelled           app.result: the job was cancelled      both in rota._job_errors)
     ├── ResultTimeout          app.result: no final status within the timeout (a TimeoutError too)
     ├── ResultError            a handler's return value cannot be stored (fails the attempt)
     ├── ScheduleNotFound
@@ -25,11 +25,6 @@ Control signals are not errors: a handler raises them to steer its own job
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rota._models import ErrorInfo, Job
 
 
 class RotaError(Exception):
@@ -50,25 +45,6 @@ class TaskNotFound(RotaError):
 
 class JobNotFound(RotaError):
     """No job with this id exists in the store."""
-
-
-class JobFailed(RotaError):
-    """``app.result``: the job ended ``failed``. ``job`` is the job as stored; ``error`` its
-    last attempt's error (type, message, traceback), or None when none was recorded."""
-
-    def __init__(self, message: str, *, job: Job, error: ErrorInfo | None) -> None:
-        super().__init__(message)
-        self.job = job
-        self.error = error
-
-
-class JobCancelled(RotaError):
-    """``app.result``: the job ended ``cancelled`` (``app.cancel``, ``app.abort``, a handler's
-    ``Cancel``); ``job.last_error`` holds the reason, when one was given."""
-
-    def __init__(self, message: str, *, job: Job) -> None:
-        super().__init__(message)
-        self.job = job
 
 
 class ResultTimeout(RotaError, TimeoutError):

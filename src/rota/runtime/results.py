@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rota._errors import JobCancelled, JobFailed, JobNotFound, ResultTimeout
+from rota._errors import JobNotFound, ResultTimeout
+from rota._job_errors import JobCancelled, JobFailed
 from rota._models import ErrorInfo, Job, JobStatus
 from rota._serde import decode_json
 from rota.runtime.context import RuntimeContext
