@@ -280,8 +280,8 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
             ("heartbeat", (ids, [1] * 100, now, now)),
             ("release", (ids, [1] * 100, "c", now)),
             ("finish", (ids, [1] * 100, ["failed"] * 100, ["failed"] * 100,
-                        *[nones] * 9, "w", now, "c", nones, nones)),
-            ("finish_succeeded", (ids, [1] * 100, nones, "w", now, "c")),
+                        *[nones] * 9, "w", now, "c", nones, nones, "e")),
+            ("finish_succeeded", (ids, [1] * 100, nones, "w", now, "c", "e")),
             ("add_jobs", (ids, ["t"] * 100, ["q1"] * 100, [b"null"] * 100, [0] * 100,
                           [now] * 100, [now] * 100, [1] * 100, [f"k{i}" for i in range(100)],
                           nones, nones, nones, nones, [f"c{i}" for i in range(100)], [2] * 100,
@@ -292,7 +292,7 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
             ("count_delayed", (["q0", "q1", "q2", "q3"], now - timedelta(seconds=500))),
             ("acquire_schedules", ("o", 100, now, now, None, None, None)),
             ("acquire_schedules", ("o", 100, now, now, "leader:x", "a", 3)),
-            ("cancel", (ids[0], now, "c")),
+            ("cancel", (ids[0], now, "c", "e")),
             ("requeue", (ids[0], now, "c")),
         ]  # fmt: skip
         for name, args in statements:

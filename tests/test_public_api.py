@@ -17,7 +17,7 @@ EXPECTED = {
     "RuntimeContext", "Schedule", "ScheduleInfo", "ScheduleNotFound", "Scheduler", "Schedules",
     "StoreClosed", "StoreError", "StoreUnavailable", "SystemClock", "Task", "TaskDecorator", "TaskNotFound",
     "TaskOptions", "Timer", "Worker", "WorkerCounters", "WorkerInfo", "WorkerSettings", "__version__",
-    "current_job",
+    "current_job", "JobCancelled", "JobFailed", "ResultError", "ResultTimeout",
 }  # fmt: skip
 
 
@@ -30,6 +30,7 @@ def test_public_names_are_pinned() -> None:
 def test_every_error_is_a_rota_error_and_signals_are_not() -> None:
     errors = [getattr(rota, n) for n in rota.__all__ if n.endswith(("Error", "NotFound", "Unavailable"))]
     errors += [rota.InvalidState, rota.InvalidTrigger, rota.LockLost, rota.NotSupported]
+    errors += [rota.JobFailed, rota.JobCancelled, rota.ResultTimeout]
     assert all(issubclass(e, rota.RotaError) for e in errors)
     assert not issubclass(rota.Retry, rota.RotaError) and not issubclass(rota.Cancel, rota.RotaError)
 

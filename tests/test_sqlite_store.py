@@ -443,10 +443,22 @@ async def test_locked_database_is_store_unavailable_then_recovers(tmp_path: Path
 async def test_a_failed_batch_writes_nothing(store: SQLiteStore) -> None:
     jobs = make_jobs(3)
     await store.add(jobs[:1], now=T0)
+    # an existing id is no failure (add is idempotent per id): a trigger makes the middle
+    # insert of the batch fail instead, after the first one was written in the transaction
+    refused = jobs[2].id
+
+    def arm(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.id = '{refused}' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+    await store._connection.run(arm)
     with pytest.raises(StoreError):
-        await store.add([jobs[1], jobs[0], jobs[2]], now=T0)  # duplicate id: all or none
+        await store.add([jobs[1], jobs[2]], now=T0)  # all or none
     assert await store.get_job(jobs[1].id) is None
     assert await store.get_job(jobs[2].id) is None
+    assert await store.get_job(jobs[0].id) == jobs[0]
 
 
 # -- query plans -------------------------------------------------------------------------

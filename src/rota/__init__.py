@@ -14,6 +14,8 @@ from rota._errors import (
     LockLost,
     NotSupported,
     PayloadError,
+    ResultError,
+    ResultTimeout,
     RotaError,
     ScheduleNotFound,
     StoreClosed,
@@ -22,6 +24,7 @@ from rota._errors import (
     TaskNotFound,
 )
 from rota._events import Event, EventKind
+from rota._job_errors import JobCancelled, JobFailed
 from rota._models import (
     Attempt,
     Fence,
@@ -69,7 +72,9 @@ __all__ = [
     "InvalidState",
     "InvalidTrigger",
     "Job",
+    "JobCancelled",
     "JobContext",
+    "JobFailed",
     "JobNotFound",
     "JobSpec",
     "JobStatus",
@@ -87,6 +92,8 @@ __all__ = [
     "PayloadError",
     "QueueDepth",
     "QueueStats",
+    "ResultError",
+    "ResultTimeout",
     "Retry",
     "RetryPolicy",
     "RotaError",

@@ -28,6 +28,7 @@ from rota.runtime.idle import wait_until_idle
 from rota.runtime.jobcontext import JobContext
 from rota.runtime.leader import LeaderElection
 from rota.runtime.locks import Lock
+from rota.runtime.results import outcome_of, wait_until_ended
 from rota.runtime.scheduler import Scheduler
 from rota.runtime.settings import DEFAULT_ELECTION, AppConfig, LeaderSettings, LeaseOptions, resolve_store_url
 from rota.runtime.worker import Worker
@@ -236,9 +237,11 @@ class App:
         specs = list(specs)
         if not specs:
             return []
-        await self.open()
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
+        if len({job.id for job in jobs}) < len(jobs):
+            raise ConfigError("enqueue_many got two jobs with the same id; give each its own id")
+        await self.open()
         if self._tracing is None:
             results = await self.store.add(jobs, now=now)
         else:
@@ -289,6 +292,26 @@ class App:
         job = await self.store.cancel(job_id, now=self.clock.now())
         self._events.emit(Event(EventKind.CANCELLED, job))
         return job
+
+    async def result(self, job_id: str, *, timeout: float | timedelta | None = None) -> Any:
+        """Wait for the job to end and return its handler's return value (decoded with the
+        handler's return annotation when its task is registered on this app, else as JSON;
+        None for a handler that returned None).
+
+        Woken by the store when the job ends (PostgreSQL NOTIFY, Redis pub/sub, and any store
+        for jobs that end in this process); stores that cannot hear other processes are
+        re-checked at a growing interval up to their ``poll_interval``. Raises
+        ``JobNotFound`` for an unknown (or purged) id, ``JobFailed`` (``.error``: the last
+        attempt's error) when the job failed for good, ``JobCancelled`` when it was cancelled
+        or aborted, ``ResultTimeout`` (also a ``TimeoutError``) when it has not ended after
+        ``timeout`` real seconds (None: wait as long as it takes). A result is kept as long
+        as its job (until purged).
+        """
+        _limits.name(job_id, "job id")
+        seconds = None if timeout is None else _limits.duration(timeout, "timeout")
+        await self.open()
+        job = await wait_until_ended(self.context, job_id, seconds)
+        return await outcome_of(self.context, job)
 
     async def requeue(self, job_id: str) -> Job:
         _limits.name(job_id, "job id")

@@ -7,6 +7,10 @@ The tree::
     ├── PayloadError           a payload that does not fit its task's annotation
     ├── TaskNotFound           a job or schedule names a task this app does not know
     ├── JobNotFound
+    ├── JobFailed              app.result: the job failed for good (carries its last error;
+    ├── JobCancelled           app.result: the job was cancelled      both in rota._job_errors)
+    ├── ResultTimeout          app.result: no final status within the timeout (a TimeoutError too)
+    ├── ResultError            a handler's return value cannot be stored (fails the attempt)
     ├── ScheduleNotFound
     ├── InvalidTrigger         a cron expression, interval or time that cannot fire
     ├── InvalidState           the operation does not apply to the object's current state
@@ -41,6 +45,15 @@ class TaskNotFound(RotaError):
 
 class JobNotFound(RotaError):
     """No job with this id exists in the store."""
+
+
+class ResultTimeout(RotaError, TimeoutError):
+    """``app.result``: the job did not end within the timeout (it goes on; wait again)."""
+
+
+class ResultError(RotaError):
+    """A handler's return value cannot be stored: not JSON-encodable, or larger than the
+    app's ``max_payload_bytes`` once encoded. The attempt fails with this error."""
 
 
 class ScheduleNotFound(RotaError):

@@ -29,13 +29,16 @@ class EnqueueOptions(TypedDict, total=False):
     """When and how a job is queued (``Task.enqueue``, ``Task.prepare``, ``App.enqueue``):
     ``delay`` (seconds or ``timedelta``) or ``at`` (an aware datetime); ``key`` dedupes (a
     job with that key already in the store is returned instead of a new one); ``priority``
-    and ``queue`` override the task's."""
+    and ``queue`` override the task's; ``id`` is the job's id chosen by the caller (text of
+    1 to 200 characters without NUL; default: a new time-ordered id): a job with that id
+    already in the store is returned instead of a new one (docs/workflows.md, Caller ids)."""
 
     delay: float | timedelta | None
     at: datetime | None
     key: str | None
     priority: int | None
     queue: str | None
+    id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class JobSpec:
     key: str | None = None
     priority: int | None = None
     queue: str | None = None
+    id: str | None = None
 
 
 class TaskOptions(TypedDict, total=False):
@@ -130,6 +134,7 @@ class Task(Generic[P]):
         self.wants_context = shape.context_param is not None
         self.codec: Codec = codec_for(self.payload_type)
         self.limits = limits or TaskLimits()
+        self._result_codec: Codec | None = None  # made by the first decode_result
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue}>"
@@ -160,6 +165,18 @@ class Task(Generic[P]):
     def decode(self, data: bytes) -> P:
         decoded: P = self.codec.decode(data)
         return decoded
+
+    def decode_result(self, data: bytes) -> Any:
+        """A stored result as the handler's return annotation describes it (a dataclass comes
+        back as one); plain JSON without a usable annotation. ``PayloadError`` when it does
+        not fit the annotation (a result stored by another version of the handler)."""
+        if self._result_codec is None:
+            try:
+                returns = typing.get_type_hints(self.fn).get("return", Any)
+            except Exception:  # an annotation that does not resolve: plain JSON
+                returns = Any
+            self._result_codec = codec_for(Any if returns is type(None) else returns)
+        return self._result_codec.decode(data)
 
     async def invoke(self, payload: object, context: JobContext | None = None) -> object:
         """Run the handler with a decoded payload (async handlers only; sync ones use call_sync),
@@ -206,7 +223,8 @@ class Task(Generic[P]):
     async def enqueue(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job:
         """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
 
-        With ``key``, a job with that key already in the store is returned instead of a new one.
+        With ``key``, a job with that key already in the store is returned instead of a new
+        one; with ``id``, likewise a job with that id (see ``EnqueueOptions``).
         """
         return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
 
@@ -262,7 +280,7 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
     elif spec.delay is not None:
         due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
     return Job(
-        id=new_id(),
+        id=new_id() if spec.id is None else spec.id,
         task=task.name,
         queue=spec.queue or task.queue,
         payload=spec.payload,
@@ -290,6 +308,8 @@ def check_spec(spec: JobSpec) -> None:
         _limits.instant(spec.at, "at")
     if spec.key is not None:
         _limits.name(spec.key, "key")
+    if spec.id is not None:
+        _limits.name(spec.id, "job id")
     if spec.priority is not None:
         _limits.priority(spec.priority)
     if spec.queue is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from rota._app import App
@@ -87,6 +88,10 @@ class SyncApp:
 
     def requeue(self, job_id: str) -> Job:
         return self._portal.call(self.app.requeue, job_id)
+
+    def result(self, job_id: str, *, timeout: float | timedelta | None = None) -> Any:
+        """``App.result``, blocking."""
+        return self._portal.call(self.app.result, job_id, timeout=timeout)
 
     def stats(self) -> QueueStats:
         return self._portal.call(self.app.stats)

@@ -18,6 +18,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--delay", type=float, help="seconds from now")
     parser.add_argument("--at", help="ISO 8601 time with offset, e.g. 2030-01-01T09:00:00+01:00")
     parser.add_argument("--key", help="dedupe key")
+    parser.add_argument("--id", dest="job_id", help="the job's id (an existing job with it is kept)")
     parser.add_argument("--priority", type=int, help="higher runs first")
     parser.add_argument("--queue", help="override the task's queue")
     parser.set_defaults(run=run)
@@ -39,7 +40,14 @@ async def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--at {args.at!r} is not an ISO 8601 time") from None
     try:
         job = await app.enqueue(
-            task, payload, delay=args.delay, at=at, key=args.key, priority=args.priority, queue=args.queue
+            task,
+            payload,
+            delay=args.delay,
+            at=at,
+            key=args.key,
+            priority=args.priority,
+            queue=args.queue,
+            id=args.job_id,
         )
     finally:
         await app.close()

@@ -10,7 +10,7 @@ import random
 from typing import TYPE_CHECKING
 
 from rota._clock import Clock
-from rota._errors import PayloadError, TaskNotFound
+from rota._errors import PayloadError, ResultError, TaskNotFound
 from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, Outcome
 from rota._signals import Cancel, Retry
@@ -121,8 +121,14 @@ class Execution:
                     run, self._failure(job, task, Outcome.FAILED, error_info(exc), permanent=permanent)
                 )
         else:
+            try:
+                data = encode_result(result, self.context.config.max_payload_bytes)
+            except ResultError as exc:  # a failed attempt (retried as any), never a lost result
+                run.error = exc
+                self._record(run, self._failure(job, task, Outcome.FAILED, error_info(exc)))
+                return
             # (a handler released at shutdown while it ran on: _record ignores it, too late)
-            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=encode_result(result)))
+            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=data))
 
     async def _invoke(self, run: Run, task: Handler | None) -> object:
         """Decode the payload, take the task's lock, and run the handler; its result."""

@@ -48,6 +48,8 @@ class Handler(Protocol):
         """Whether the handler takes a ``JobContext`` (decided when the task is registered)."""
 
     def decode(self, data: bytes) -> object: ...
+    def decode_result(self, data: bytes) -> object:
+        """A stored result, typed by the handler's return annotation."""
 
     async def invoke(self, payload: object, context: JobContext | None = None) -> object:
         """Run an ``async def`` handler with a decoded payload (and its context, when it

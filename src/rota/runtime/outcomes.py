@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
-from rota._errors import PayloadError
+from rota._errors import PayloadError, ResultError
 from rota._models import ErrorInfo, Finish, Job, Outcome
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import encode_json
-
-log = logging.getLogger("rota.worker")
 
 
 def failure(
@@ -72,12 +69,31 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(type=type(exc).__qualname__, message=message, traceback=text)
 
 
-def encode_result(result: Any) -> bytes | None:
-    """A handler's return value as JSON, or None (not stored) when it is not encodable."""
+def encode_result(result: Any, limit: int) -> bytes | None:
+    """A handler's return value as JSON (None: a handler that returned None stores none).
+
+    ``ResultError`` when it cannot be stored, so the attempt fails with a clear error instead
+    of succeeding with its result silently lost: a value JSON cannot hold, or one larger than
+    ``limit`` bytes encoded (the app's ``max_payload_bytes``)."""
     if result is None:
         return None
     try:
-        return encode_json(result)
-    except (PayloadError, ValueError, TypeError, RecursionError):
-        log.warning("job result of type %s is not JSON-encodable; not stored", type(result).__name__)
-        return None
+        data = encode_json(result)
+    except (PayloadError, ValueError, TypeError, RecursionError) as exc:
+        raise ResultError(
+            f"the handler returned a {type(result).__qualname__}, which cannot be stored as a "
+            f"result: {_reason(exc)}"
+        ) from None
+    if len(data) > limit:
+        raise ResultError(
+            f"the handler's result is {len(data):,} bytes encoded, over the limit of {limit:,} "
+            "(App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
+        )
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__qualname__
+    except Exception:
+        return type(exc).__qualname__

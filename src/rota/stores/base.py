@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import StoreClosed
@@ -81,10 +81,14 @@ class Store(ABC):
     #: Seconds an idle worker waits before re-checking for work other processes added, when
     #: ``wait_for_jobs`` cannot hear them (stores with real wake-ups can use a long interval).
     poll_interval: float = 1.0
+    #: True when ``watch_ended`` hears jobs ended by other processes (PostgreSQL, Redis).
+    hears_ended: bool = False
 
     def __init__(self) -> None:
         self._jobs_changed = asyncio.Event()
         self._schedules_changed = asyncio.Event()
+        #: callbacks of ``watch_ended``: called with a job id, or None for "some jobs ended"
+        self._end_watchers: set[Callable[[str | None], None]] = set()
         self._parts: Parts | None = None  # set while open
         self._wanted = False  # open() was called, and close() not since
         self._was_open = False  # for the message of StoreClosed
@@ -139,14 +143,18 @@ class Store(ABC):
         """Insert jobs; one result per input, in order.
 
         Atomic as a whole (all or none are written) and, for the SQL and Lua stores, one
-        round trip. A job whose ``key`` equals the key of any job retained in the store (any
-        status, until purged) is not inserted: its result carries the existing job and
-        ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
-        given as fully built ``pending`` records (id and due_at filled in; a missing
-        created_at is taken as ``now``); their ``headers`` are stored as given and read back
-        equal (``ConfigError`` for headers outside ``rota._models.check_headers``' bounds). A
-        job id that already exists raises ``InvalidState`` (SQLite: ``StoreError``) and
-        nothing is written.
+        round trip. Idempotent per id: a job whose ``id`` is already stored (any status, until
+        purged) is not inserted and changes nothing: its result carries the stored job and
+        ``created=False``; so an add retried after its reply was lost is not an error, and a
+        caller-chosen id (``enqueue(id=...)``) names one job however often it is enqueued.
+        Otherwise, a job whose ``key`` equals the key of any job retained in the store is not
+        inserted either: its result carries the key's holder and ``created=False`` (a taken id
+        wins over a taken key). Two jobs with one key in the same call: the first wins. Ids
+        are text (1 to 200 characters, no NUL; the App checks them): generated ones are
+        time-ordered, a caller's are taken as given. Jobs are given as fully built
+        ``pending`` records (id and due_at filled in; a missing created_at is taken as
+        ``now``); their ``headers`` are stored as given and read back equal (``ConfigError``
+        for headers outside ``rota._models.check_headers``' bounds).
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
         """
         parts = self._parts or await self._reopen()
@@ -262,6 +270,10 @@ class Store(ABC):
         applied = await parts.jobs.finish(results, worker, now)
         if any(ok and r.retry_at is not None for ok, r in zip(applied, results, strict=True)):
             self.notify_jobs()  # retried jobs are pending again
+        if self._end_watchers:
+            for ok, r in zip(applied, results, strict=True):
+                if ok and r.retry_at is None:
+                    self.notify_ended(r.job_id)
         return applied
 
     async def release(self, leases: Sequence[LeaseRef], *, now: datetime) -> int:
@@ -360,10 +372,13 @@ class Store(ABC):
         heartbeat reports it lost and stops the run (a running job with a concurrency key
         frees its slot at once, and wakes waiters as ``finish`` does). Raises
         ``JobNotFound``; ``InvalidState`` for a job already finished. Returns the job after
-        the change.
+        the change. Wakes ``watch_ended`` callbacks with the job's id (PostgreSQL and Redis:
+        in every process), so the worker running it stops it at once.
         """
         parts = self._parts or await self._reopen()
-        return await parts.jobs.cancel(job_id, check.aware(now, "now"))
+        job = await parts.jobs.cancel(job_id, check.aware(now, "now"))
+        self.notify_ended(job.id)
+        return job
 
     async def requeue(self, job_id: str, *, now: datetime) -> Job:
         """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,
@@ -629,6 +644,27 @@ class Store(ABC):
     def notify_schedules(self) -> None:
         """Wake local waiters of ``wait_for_schedules``."""
         self._schedules_changed.set()
+
+    def watch_ended(self, callback: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call ``callback(job_id)`` when a job ends (reaches a final status), from now until
+        the returned function is called; ``callback(None)`` means "some jobs may have ended"
+        (which ones is not known: re-check). Returns the unsubscribe function.
+
+        Heard in this process at least: ``finish`` (a final outcome), ``cancel`` and
+        ``abort`` call it. PostgreSQL (NOTIFY) and Redis (pub/sub) also hear other processes:
+        the id of every job cancelled or aborted while running (so that its worker stops
+        it at once), and None for final outcomes (one message per ``finish`` call). Other
+        stores hear only this process; callers re-check at ``poll_interval``. Like every
+        wake-up it may be spurious or, across a lost connection, missed: callers re-check
+        the store rather than trust it. Callbacks run on the event loop and must not block.
+        """
+        self._end_watchers.add(callback)
+        return lambda: self._end_watchers.discard(callback)
+
+    def notify_ended(self, job_id: str | None) -> None:
+        """Call the ``watch_ended`` callbacks of this process with ``job_id``."""
+        for callback in list(self._end_watchers):
+            callback(job_id)
 
     async def wait_for_jobs(self, timeout: float) -> bool:
         """Wait up to ``timeout`` real seconds for new or changed jobs; True when woken.

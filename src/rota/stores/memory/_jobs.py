@@ -66,12 +66,11 @@ class MemoryJobs(JobsPart):
     def insert(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         """``add``, callable inside another atomic step (a fire commit). Raises before
         writing anything."""
-        for job in jobs:
-            if job.id in self._jobs:
-                raise InvalidState(f"a job with id {job.id} already exists")
         results: list[AddResult] = []
         for job in jobs:
-            existing = self._keys.get(job.key) if job.key is not None else None
+            existing = job.id if job.id in self._jobs else None
+            if existing is None and job.key is not None:
+                existing = self._keys.get(job.key)
             if existing is not None:
                 results.append(AddResult(job=copy_job(self._jobs[existing]), created=False))
                 continue

@@ -155,36 +155,37 @@ class MongoJobs(JobsPart):
 
     @mapped
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
-        # refuse the whole batch before writing anything (atomic per job beyond this check)
-        clash = await self._any_of([job.id for job in jobs])
-        if clash is not None:
-            raise InvalidState(f"a job with id {clash['_id']} already exists")
-
+        # a taken id returns its holder (a retried add whose reply was lost, a caller's id)
+        held = await self._stored([job.id for job in jobs])
         firsts: dict[str, int] = {}  # ukey -> index of the first input using it
-        docs: list[Doc] = []
+        sent: dict[str, Doc] = {}  # ukey -> the document sent for it
         for n, job in enumerate(jobs):
             ukey = job_ukey(job)
-            if ukey not in firsts:
+            if job.id not in held and ukey not in firsts:
                 firsts[ukey] = n
-                docs.append(job_to_doc(job))
-        stored = await insert_jobs(self.jobs, docs)
+                sent[ukey] = job_to_doc(job)
+        stored = await insert_jobs(self.jobs, list(sent.values()))
         results: list[AddResult] = []
         for n, job in enumerate(jobs):
+            if job.id in held:
+                results.append(AddResult(job=JOBS.job_from_mapping(held[job.id]), created=False))
+                continue
             ukey = job_ukey(job)
             doc = stored[ukey]
-            created = doc["_id"] == job.id and firsts[ukey] == n
+            # ours when the stored document is the one sent (not a holder read back)
+            created = firsts[ukey] == n and doc is sent[ukey]
             results.append(AddResult(job=JOBS.job_from_mapping(doc), created=created))
         if any(r.created for r in results):
             await self._wakeups.publish(self.jobs.name)
         return results
 
-    async def _any_of(self, ids: list[str]) -> Doc | None:
-        """One stored job among ``ids``, if any. A few ids are looked up one by one by _id, the
-        only filter FerretDB 1.x answers without scanning the collection."""
+    async def _stored(self, ids: list[str]) -> dict[str, Doc]:
+        """The stored jobs among ``ids``, by id. A few ids are looked up one by one by _id,
+        the only filter FerretDB 1.x answers without scanning the collection."""
         if len(ids) > _LOOKUPS:
-            return await self.jobs.find_one({"_id": {"$in": ids}}, {"_id": 1})
-        found = await asyncio.gather(*(self.jobs.find_one({"_id": i}, {"_id": 1}) for i in ids))
-        return next((f for f in found if f is not None), None)
+            return {d["_id"]: d async for d in self.jobs.find({"_id": {"$in": ids}}, JOB_PROJECTION)}
+        found = await asyncio.gather(*(self.jobs.find_one({"_id": i}, JOB_PROJECTION) for i in ids))
+        return {f["_id"]: f for f in found if f is not None}
 
     # -- claim and its lease -------------------------------------------------------------
 
@@ -612,10 +613,10 @@ async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[s
             out[existing["ukey"]] = existing
         for n in sorted(dup):
             doc = todo[n]
-            if doc["ukey"] not in out:  # refused for its id, not its key: another job has it
-                clash = await jobs.find_one({"_id": doc["_id"]}, {"_id": 1})
-                if clash is not None:
-                    raise InvalidState(f"a job with id {doc['_id']} already exists")
+            if doc["ukey"] not in out:  # refused for its id, not its key: that job is the answer
+                holder = await jobs.find_one({"_id": doc["_id"]}, JOB_PROJECTION)
+                if holder is not None:
+                    out[doc["ukey"]] = holder
         todo = [d for d in todo if d["ukey"] not in out]
         if not todo:
             return out

@@ -61,6 +61,8 @@ class PostgresConnection:
         # channel names are per schema: stores on other schemas of the database stay asleep
         self.jobs_channel = f"rota.{config.schema}.jobs"
         self.schedules_channel = f"rota.{config.schema}.schedules"
+        #: jobs that ended: the id of one cancelled or aborted, '' for "some finished"
+        self.ended_channel = f"rota.{config.schema}.ended"
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:

@@ -88,13 +88,10 @@ class PostgresJobs(JobsPart):
             return await self.insert(conn, jobs, now)
 
     async def _add_one(self, conn: asyncpg.Connection, job: Job, now: datetime) -> AddResult:
-        try:
-            created = await conn.fetchrow(Q["add_job"], *new_job_row(job), self._db.jobs_channel)
-        except asyncpg.UniqueViolationError as exc:
-            raise InvalidState(f"a job with id {job.id} already exists: {exc}") from exc
+        created = await conn.fetchrow(Q["add_job"], *new_job_row(job), self._db.jobs_channel)
         if created is not None:
             return AddResult(job=as_stored(job, now), created=True)
-        return AddResult(job=await _key_holder(conn, job.key), created=False)
+        return AddResult(job=await _holder(conn, job), created=False)
 
     async def insert(self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         """``add`` on ``conn`` (a fire commit's transaction, too)."""
@@ -110,18 +107,15 @@ class PostgresJobs(JobsPart):
                 first_of[job.key] = len(sent)
             slot.append(len(sent))
             sent.append(job)
-        try:
-            rows = await conn.fetch(Q["add_jobs"], *job_arrays(sent), self._db.jobs_channel)
-        except asyncpg.UniqueViolationError as exc:
-            raise InvalidState(f"a job with one of these ids already exists: {exc}") from exc
+        rows = await conn.fetch(Q["add_jobs"], *job_arrays(sent), self._db.jobs_channel)
         results: list[AddResult] = []
         for job, row in zip(sent, rows, strict=True):
             if row["created"]:
                 results.append(AddResult(job=as_stored(job, now), created=True))
             elif row["existing"] is not None:
                 results.append(AddResult(job=_job(row["existing"]), created=False))
-            else:  # the holder of the key committed after this statement's snapshot was taken
-                results.append(AddResult(job=await _key_holder(conn, job.key), created=False))
+            else:  # the holder of the id or key committed after this statement's snapshot
+                results.append(AddResult(job=await _holder(conn, job), created=False))
         out: list[AddResult] = []
         for i, s in enumerate(slot):
             res = results[s]
@@ -162,6 +156,7 @@ class PostgresJobs(JobsPart):
                 worker,
                 now,
                 self._db.jobs_channel,
+                self._db.ended_channel,
             )
             done = {r["id"] for r in rows}
             return [i in done for i in ids]
@@ -191,6 +186,7 @@ class PostgresJobs(JobsPart):
             self._db.jobs_channel,
             [p.fraction if p else None for p in progress] if any_progress else None,
             [p.message if p else None for p in progress] if any_progress else None,
+            self._db.ended_channel,
         )
         done = {r["id"] for r in rows}
         return [r.job_id in done for r in results]
@@ -219,7 +215,7 @@ class PostgresJobs(JobsPart):
         return [ATTEMPTS.attempt_from_row(r) for r in await self._db.fetch(Q["get_attempts"], job_id)]
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
-        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel)
+        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel, self._db.ended_channel)
         if row is None:
             raise JobNotFound(job_id)
         if row["id"] is None:
@@ -299,9 +295,9 @@ def find_query(flt: JobFilter) -> tuple[str, list[object]]:
     return Q["find_jobs"].format(where=" AND ".join(where) or "true", order=order), args
 
 
-async def _key_holder(conn: asyncpg.Connection, key: str | None) -> Job:
-    """The job holding ``key``, which an insert just found taken."""
-    found = await conn.fetchrow(Q["get_job_by_key"], key)
+async def _holder(conn: asyncpg.Connection, job: Job) -> Job:
+    """The job holding ``job``'s id (else its key), which an insert just found taken."""
+    found = await conn.fetchrow(Q["get_job_by_key"], job.id, job.key)
     if found is None:  # purged between the insert and this read
-        raise InvalidState(f"job key {key!r} changed hands during add; retry")
+        raise InvalidState(f"job {job.id} (key {job.key!r}) changed hands during add; retry")
     return _job(found)

@@ -24,6 +24,7 @@ class PostgresStore(Store):
 
     kind = "postgres"
     shared = True
+    hears_ended = True
 
     def __init__(self, config: PostgresConfig | str) -> None:
         super().__init__()
@@ -49,7 +50,7 @@ class PostgresStore(Store):
         try:
             await db.open()
             channels = {db.jobs_channel: self.notify_jobs, db.schedules_channel: self.notify_schedules}
-            listener = Listener(db.connect, channels, self._wake_all)
+            listener = Listener(db.connect, channels, self._wake_all, {db.ended_channel: self.notify_ended})
             with db.mapped_errors():
                 await listener.start()
             self._wakeups = listener
@@ -94,6 +95,7 @@ class PostgresStore(Store):
     def _wake_all(self) -> None:
         self.notify_jobs()
         self.notify_schedules()
+        self.notify_ended(None)  # what ended while the listener was away: re-check
 
 
 def from_url(url: str) -> PostgresStore:

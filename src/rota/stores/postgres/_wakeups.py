@@ -36,9 +36,12 @@ class Listener:
         connect: Callable[[], Awaitable[asyncpg.Connection]],
         channels: dict[str, Callable[[], None]],
         wake_all: Callable[[], None],
+        relays: dict[str, Callable[[str | None], None]] | None = None,
     ) -> None:
         self._connect = connect
         self._channels = channels
+        #: channels whose payload matters (the ended jobs' ids): passed on, '' as None
+        self._relays = relays or {}
         self._wake_all = wake_all
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
@@ -77,6 +80,8 @@ class Listener:
             conn.add_termination_listener(self._on_terminated)
             for channel, callback in self._channels.items():
                 await conn.add_listener(channel, _Relay(callback))
+            for channel, relay in self._relays.items():
+                await conn.add_listener(channel, _PayloadRelay(relay))
         except BaseException:
             conn.terminate()
             raise
@@ -157,3 +162,13 @@ class _Relay:
 
     def __call__(self, *_args: object) -> None:
         self._callback()
+
+
+class _PayloadRelay:
+    """An asyncpg listener callback that passes the payload on ('' as None)."""
+
+    def __init__(self, callback: Callable[[str | None], None]) -> None:
+        self._callback = callback
+
+    def __call__(self, _conn: object, _pid: object, _channel: object, payload: object) -> None:
+        self._callback(payload if isinstance(payload, str) and payload else None)

@@ -52,8 +52,6 @@ class RedisJobs(JobsPart):
         for job in jobs:
             args += job_args(job)
         rows = await self._db.run("add", *args)
-        if rows and rows[0] == b"exists":
-            raise InvalidState(f"a job with id {rows[1].decode()} already exists")
         return [
             AddResult(job, True) if row[0] == 1 else AddResult(decode_job(row[1], row[2]), False)
             for job, row in zip(jobs, rows, strict=True)

@@ -3,6 +3,9 @@ change, see ``scripts/``)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from rota.stores._parts import Parts
 from rota.stores.base import Store
 from rota.stores.redis._config import RedisConfig
@@ -19,6 +22,7 @@ class RedisStore(Store):
 
     kind = "redis"
     shared = True
+    hears_ended = True
 
     def __init__(self, config: RedisConfig) -> None:
         super().__init__()
@@ -29,8 +33,11 @@ class RedisStore(Store):
         )
         ns = config.namespace
         self._wakeups = Wakeup(
-            config, {f"{ns}:wake:jobs": self._jobs_changed, f"{ns}:wake:sch": self._schedules_changed}
+            config,
+            {f"{ns}:wake:jobs": self._jobs_changed, f"{ns}:wake:sch": self._schedules_changed},
+            {f"{ns}:wake:end": self.notify_ended},
         )
+        self._subscribing: asyncio.Task[bool] | None = None
 
     async def _open(self) -> Parts:
         try:
@@ -46,6 +53,12 @@ class RedisStore(Store):
 
     def describe(self) -> str:
         return self.config.describe()
+
+    def watch_ended(self, callback: Callable[[str | None], None]) -> Callable[[], None]:
+        # hear other processes' ends from now on: start the subscriber if it is not running
+        if self._parts is not None and (self._subscribing is None or self._subscribing.done()):
+            self._subscribing = asyncio.ensure_future(self._wakeups.ensure())
+        return super().watch_ended(callback)
 
     async def wait_for_jobs(self, timeout: float) -> bool:
         # the subscriber runs while the store is open (close() stops it)

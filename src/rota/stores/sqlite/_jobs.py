@@ -94,20 +94,25 @@ def add(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[AddResult]:
 def insert_jobs(
     conn: sqlite3.Connection, jobs: Sequence[Job], params: list[tuple[Any, ...]]
 ) -> list[AddResult]:
-    """Insert inside the caller's write transaction, deduplicating by key."""
+    """Insert inside the caller's write transaction, deduplicating by id, then by key."""
     keys = [j.key for j in jobs if j.key is not None]
+    by_id: dict[str, Job] = {}
     seen: dict[str, Job] = {}
-    if keys:
-        for row in conn.execute(Q["jobs_by_keys"], (json.dumps(keys),)):
-            seen[row[15]] = JOBS.job_from_row(row)
+    for row in conn.execute(Q["jobs_by_keys"], (json.dumps([j.id for j in jobs]), json.dumps(keys))):
+        stored = JOBS.job_from_row(row)
+        by_id[stored.id] = stored
+        if stored.key is not None:
+            seen[stored.key] = stored
     results: list[AddResult] = []
     fresh: list[tuple[Any, ...]] = []
     for job, p in zip(jobs, params, strict=True):
-        if job.key is not None:
+        existing = by_id.get(job.id)
+        if existing is None and job.key is not None:
             existing = seen.get(job.key)
-            if existing is not None:
-                results.append(AddResult(existing, created=False))
-                continue
+        if existing is not None:
+            results.append(AddResult(existing, created=False))
+            continue
+        if job.key is not None:
             seen[job.key] = job  # a later job with this key in the same call loses
         fresh.append(p)
         results.append(AddResult(job, created=True))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from rota._errors import RotaError
 from rota._models import JobFilter, JobStatus, Outcome
 from rota.testing.conformance._harness import Harness
 from rota.testing.conformance._support import add, make_job, run_to_end, sec, sorted_ids
@@ -35,15 +32,49 @@ class JobsAdd:
     async def test_add_empty_list_returns_empty(self, harness: Harness) -> None:
         assert await harness.store.add([], now=harness.clock.now()) == []
 
-    async def test_add_batch_with_an_existing_id_writes_nothing(self, harness: Harness) -> None:
+    async def test_add_of_an_existing_id_returns_the_stored_job_not_created(self, harness: Harness) -> None:
         first = make_job(harness)
         await add(harness, first)
         fresh = make_job(harness)
         clash = make_job(harness, job_id=first.id, task="other")
-        with pytest.raises(RotaError):
-            await harness.store.add([fresh, clash], now=harness.clock.now())
-        assert await harness.store.get_job(fresh.id) is None
+        results = await harness.store.add([fresh, clash], now=harness.clock.now())
+        assert [r.created for r in results] == [True, False]
+        assert results[1].job == first  # the stored job, not the one sent
+        assert await harness.store.get_job(fresh.id) == fresh
         assert await harness.store.get_job(first.id) == first
+
+    async def test_a_retried_add_whose_reply_was_lost_is_not_an_error(self, harness: Harness) -> None:
+        job = make_job(harness, key="once-only")
+        await add(harness, job)
+        claimed = await harness.store.claim(
+            queues=["default"], worker="w1", limit=1, lease_for=sec(30), now=harness.clock.now()
+        )
+        assert [j.id for j in claimed] == [job.id]
+        (again,) = await harness.store.add([job], now=harness.clock.now())
+        assert again.created is False
+        assert again.job.status is JobStatus.RUNNING  # the stored job, untouched
+        assert await harness.store.get_job(job.id) == claimed[0]
+        assert [j.id for j in await harness.store.list_jobs(JobFilter())] == [job.id]
+
+    async def test_a_taken_id_wins_over_a_taken_key(self, harness: Harness) -> None:
+        by_id = make_job(harness, job_id="caller:by-id")
+        by_key = make_job(harness, key="taken")
+        await harness.store.add([by_id, by_key], now=harness.clock.now())
+        both = make_job(harness, job_id="caller:by-id", key="taken", task="other")
+        (result,) = await harness.store.add([both], now=harness.clock.now())
+        assert result.created is False
+        assert result.job == by_id
+
+    async def test_caller_chosen_ids_round_trip(self, harness: Harness) -> None:
+        jobs = [make_job(harness, job_id=i) for i in ("report:2026-12-01", "a b/c\\é", "x" * 200)]
+        results = await harness.store.add(jobs, now=harness.clock.now())
+        assert [r.created for r in results] == [True, True, True]
+        for job in jobs:
+            assert await harness.store.get_job(job.id) == job
+        claimed = await harness.store.claim(
+            queues=["default"], worker="w1", limit=3, lease_for=sec(30), now=harness.clock.now()
+        )
+        assert sorted(j.id for j in claimed) == sorted(j.id for j in jobs)
 
     async def test_add_duplicate_key_returns_existing_job_not_created(self, harness: Harness) -> None:
         first = make_job(harness, key="dup")

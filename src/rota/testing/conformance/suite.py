@@ -10,6 +10,7 @@ from rota.testing.conformance.jobs_add import JobsAdd
 from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
+from rota.testing.conformance.jobs_ended import JobsEnded
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
 from rota.testing.conformance.jobs_limited import JobsLimited
 from rota.testing.conformance.jobs_progress import JobsProgress
@@ -28,6 +29,7 @@ class StoreConformance(
     JobsLifecycle,
     JobsAdmin,
     JobsEdges,
+    JobsEnded,
     JobsProgress,
     JobsLimited,
     Schedules,

@@ -28,29 +28,32 @@ ins AS (
            0, max_attempts, 0, key, schedule_id, fire_time, timeout, headers,
            concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
     FROM input ORDER BY ord
-    -- a taken id is not a duplicate but a conflict: it fails the whole statement
-    ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+    -- a taken id or key (the only unique columns) is a duplicate: the holder is returned
+    ON CONFLICT DO NOTHING
     RETURNING id, pg_notify($19, '')
 )
-SELECT i.ord, ins.id IS NOT NULL AS created, k AS existing
+SELECT i.ord, ins.id IS NOT NULL AS created,
+       (SELECT k FROM jobs k WHERE ins.id IS NULL AND (k.id = i.id OR k.key = i.key)
+        ORDER BY k.id = i.id DESC LIMIT 1) AS existing
 FROM input i
 LEFT JOIN ins ON ins.id = i.id
-LEFT JOIN jobs k ON ins.id IS NULL AND k.key = i.key
 ORDER BY i.ord;
 
 -- name: add_job
 -- add of one job (the commonest call: `task.enqueue()`): a plain INSERT, a third of
--- add_jobs' cost for one row. No row back means the key is taken: the caller reads the holder.
+-- add_jobs' cost for one row. No row back means the id or key is taken: the caller reads
+-- the holder.
 INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at, attempts,
                   max_attempts, token, key, schedule_id, fire_time, timeout, headers,
                   concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period)
 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, 0, $8, 0, $9, $10, $11, $12, $13, $14, $15,
         $16, $17, $18)
-ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING pg_notify($19, '');
 
 -- name: get_job_by_key
-SELECT * FROM jobs WHERE key = $1;
+-- the holder of a taken id, else of a taken key
+SELECT * FROM jobs WHERE id = $1 OR key = $2 ORDER BY id = $1 DESC LIMIT 1;
 
 -- name: claim
 -- One statement: lock candidates (SKIP LOCKED: concurrent claimers never wait on each
@@ -241,8 +244,12 @@ wake AS (
     -- a retry is pending again, or a job with a concurrency key left a slot free
     SELECT pg_notify($16, '') FROM upd
     WHERE status = 'pending' OR concurrency_key IS NOT NULL LIMIT 1
+),
+ended AS (
+    -- jobs ended: waiters of their results re-check (one notification a call)
+    SELECT pg_notify($19, '') FROM upd WHERE status <> 'pending' LIMIT 1
 )
-SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
+SELECT id, (SELECT count(*) FROM wake) AS woke, (SELECT count(*) FROM ended) AS ended FROM upd;
 
 -- name: finish_succeeded
 -- finish for the commonest batch: every outcome a success without a fence. The same update
@@ -258,9 +265,11 @@ SET status = 'succeeded', finished_at = $5, last_error = NULL, result = r.result
     lease_owner = NULL, lease_expires_at = NULL, worker = $4
 FROM r
 WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
--- a job with a concurrency key left a slot free: wake idle workers (each row's call is one
--- notification: PostgreSQL folds identical ones of a transaction)
-RETURNING j.id, CASE WHEN j.concurrency_key IS NOT NULL THEN pg_notify($6, '') END;
+-- a job with a concurrency key left a slot free: wake idle workers; and jobs ended: waiters
+-- of their results re-check (each row's call is one notification: PostgreSQL folds
+-- identical ones of a transaction)
+RETURNING j.id, CASE WHEN j.concurrency_key IS NOT NULL THEN pg_notify($6, '') END,
+          pg_notify($7, '');
 
 -- name: set_progress
 UPDATE jobs SET progress = $3, progress_message = $4, progress_at = $5
@@ -342,8 +351,13 @@ wake AS (
     -- a running job with a concurrency key left a slot free
     SELECT pg_notify($3, '') FROM upd
     WHERE upd.concurrency_key IS NOT NULL AND (SELECT status FROM cur) = 'running'
+),
+ended AS (
+    -- it ended: its worker (when running) stops it at once, waiters of its result wake
+    SELECT pg_notify($4, upd.id) FROM upd
 )
-SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke
+SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke,
+       (SELECT count(*) FROM ended) AS ended
 FROM cur LEFT JOIN upd ON true;
 
 -- name: requeue

@@ -95,11 +95,12 @@ end
 
 -- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
 local function add_job(id, q, due, key, fields)
+  -- a taken id returns its holder (a retried add, a caller's id), else a taken key
+  if redis.call('EXISTS', jkey(id)) == 1 then return id, false end
   if key ~= '' then
     local existing = redis.call('HGET', P .. ':keys', key)
     if existing then return existing, false end
   end
-  if redis.call('EXISTS', jkey(id)) == 1 then return id, false end
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
   redis.call('ZADD', P .. ':all', 0, id)

@@ -1,14 +1,8 @@
 -- add: ARGV = P, n, then n jobs as read_job reads them.
--- Returns per job {1, id} when inserted, {0, id, fields} for the job already holding its key;
--- {'exists', id} (nothing written) when a job with one of the ids is already stored.
+-- Returns per job {1, id} when inserted, {0, id, fields} for the job already holding its id
+-- (else its key).
 local n = num(ARGV[2])
 local out, i, created = {}, 3, 0
-for _ = 1, n do
-  local id = ARGV[i]
-  if redis.call('EXISTS', jkey(id)) == 1 then return {'exists', id} end
-  i = i + 5 + num(ARGV[i + 4])
-end
-i = 3
 for k = 1, n do
   local id, q, due, key, fields
   i, id, q, due, key, fields = read_job(i)

@@ -11,4 +11,6 @@ finalize(id, q, status, 'cancelled', now)
 flush_counts()
 -- a slot of its concurrency key is free
 if status == 'running' and h[7] then redis.call('PUBLISH', P .. ':wake:jobs', '1') end
+-- it ended: its worker (when running) stops it at once, waiters of its result wake
+redis.call('PUBLISH', P .. ':wake:end', id)
 return {'ok', redis.call('HGETALL', jk)}

@@ -3,6 +3,7 @@
 --   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token,
 --   progress ('' none: the stored progress stays), has_message ('1'/'0'), message.
 -- Per result: applied only while the job runs with that token (and the fence holds).
+local ended = false
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
 local out, run_rem, delayed_add, fin_add = {}, {}, {}, {}
 local freed = false
@@ -49,6 +50,7 @@ for k = 1, n do
     end
     count('running', q, -1)
     count(status, q, 1)
+    if status ~= 'pending' then ended = true end
     if status == 'pending' then
       set[#set + 1] = 'd'
       set[#set + 1] = retry
@@ -78,4 +80,6 @@ flush(fin_add, 'ZADD')
 flush_counts()
 -- a job with a concurrency key left a slot free
 if freed then redis.call('PUBLISH', P .. ':wake:jobs', '1') end
+-- jobs ended: waiters of their results re-check (which ones is not said: one message a call)
+if ended then redis.call('PUBLISH', P .. ':wake:end', '') end
 return out

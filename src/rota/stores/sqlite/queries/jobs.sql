@@ -12,12 +12,13 @@ INSERT INTO jobs (
           ?, ?, ?, ?, ?);
 
 -- name: jobs_by_keys
+-- the jobs holding any of the ids, or any of the keys, of a batch to add
 SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
        fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
           concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
-FROM jobs WHERE key IN (SELECT value FROM json_each(?));
+FROM jobs WHERE id IN (SELECT value FROM json_each(?)) OR key IN (SELECT value FROM json_each(?));
 
 -- name: claim_pending
 -- The fast path: one queue, no expired lease to take over. INDEXED BY: walking jobs_claim
