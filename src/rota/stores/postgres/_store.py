@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from rota._models import AddResult, Job
+from rota.stores import _checks as check
 from rota.stores._parts import Parts
 from rota.stores.base import Store
 from rota.stores.postgres._config import PostgresConfig
 from rota.stores.postgres._connection import PostgresConnection
+from rota.stores.postgres._external import add_jobs, session_for
 from rota.stores.postgres._jobs import PostgresJobs
 from rota.stores.postgres._leases import PostgresLeases
 from rota.stores.postgres._schedules import PostgresSchedules
@@ -68,6 +74,22 @@ class PostgresStore(Store):
         """Apply the migrations this schema lacks (safe to run from several processes at
         once); returns the versions applied. Works whether or not the store is open."""
         return await self._connection.migrate()
+
+    async def add_on(self, connection: object, jobs: Sequence[Job], *, now: datetime) -> list[AddResult]:
+        """``add`` on the caller's ``connection`` (an asyncpg or psycopg 3 async connection, or
+        a SQLAlchemy ``AsyncConnection`` over one), in the transaction it is in: the jobs
+        exist iff that transaction commits, and workers are woken at its commit. The
+        connection's session is left as it was (its ``search_path`` too); nothing wakes
+        this process's waiters before the commit. ``ConfigError`` for another kind of
+        connection, or one to a database without this store's schema."""
+        if self._parts is None:
+            await self._reopen()
+        check.aware(now, "now")
+        session = await session_for(connection)
+        if not jobs:
+            return []
+        checked = check.new_jobs(jobs, now)
+        return await add_jobs(session, self.config.schema, self._connection.jobs_channel, checked, now)
 
     # -- wake-ups ----------------------------------------------------------------------------
 
