@@ -13,6 +13,7 @@ from rota.stores.postgres._config import PostgresConfig
 from rota.stores.postgres._connection import PostgresConnection
 from rota.stores.postgres._external import add_jobs, session_for
 from rota.stores.postgres._jobs import PostgresJobs
+from rota.stores.postgres._joined import HandlerPool, Joined
 from rota.stores.postgres._leases import PostgresLeases
 from rota.stores.postgres._schedules import PostgresSchedules
 from rota.stores.postgres._wakeups import Listener
@@ -39,6 +40,7 @@ class PostgresStore(Store):
         schedules, leases = PostgresSchedules(db, jobs), PostgresLeases(db)
         self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=PostgresWorkers(db))
         self._wakeups: Listener | None = None
+        self._handlers = HandlerPool(db)  # ctx.transaction()'s connections, made on first use
 
     def describe(self) -> str:
         return self.config.describe()
@@ -68,6 +70,7 @@ class PostgresStore(Store):
         listener, self._wakeups = self._wakeups, None
         if listener is not None:
             await listener.close()
+        await self._handlers.close()
         await self._connection.close()
 
     async def migrate(self) -> list[int]:
@@ -90,6 +93,13 @@ class PostgresStore(Store):
             return []
         checked = check.new_jobs(jobs, now)
         return await add_jobs(session, self.config.schema, self._connection.jobs_channel, checked, now)
+
+    async def join(self) -> Joined:
+        """A handler's transaction (``ctx.transaction()``) on a connection with the server's
+        default ``search_path`` (see _joined.py)."""
+        if self._parts is None:
+            await self._reopen()
+        return await self._handlers.begin()
 
     # -- wake-ups ----------------------------------------------------------------------------
 
