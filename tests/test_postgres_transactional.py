@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -352,3 +353,51 @@ def test_qualified_statements_name_every_table_with_the_schema() -> None:
         == "SELECT 1 FROM unnest($1::text[]::jsonb[])"
     )
     assert qualified("INSERT INTO jobs", 'we"ird') == 'INSERT INTO "we""ird".jobs'
+
+
+# -- the example on docs/postgres.md ----------------------------------------------------------
+
+
+async def test_the_docs_example_runs_as_written(
+    postgres_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_docs_snippets import titled_blocks
+
+    [(title, code)] = titled_blocks("postgres.md")
+    assert title == "shop.py"
+    # a database of its own: the example names its tables plainly
+    database = f"shop_{uuid.uuid4().hex[:12]}"
+    await _admin(postgres_server.url, f'CREATE DATABASE "{database}"')
+    url = postgres_server.url.rsplit("/", 1)[0] + f"/{database}"
+    monkeypatch.setenv("ROTA_STORE_URL", url)
+    namespace: dict[str, Any] = {"__name__": "shop"}
+    exec(compile(code, str(tmp_path / title), "exec"), namespace)
+    app: App = namespace["app"]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TABLE orders (id serial PRIMARY KEY, item text, shipped boolean DEFAULT false);"
+            "CREATE TABLE shipments (order_id int UNIQUE)"
+        )
+        await app.open()
+
+        async def order_in_a_failing_transaction() -> None:
+            async with conn.transaction():
+                await conn.execute("INSERT INTO shipments VALUES (0)")
+                await namespace["place_order"](conn, "lost")
+                await conn.execute("INSERT INTO shipments VALUES (0)")  # the caller's transaction fails
+
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await order_in_a_failing_transaction()
+        assert await app.list_jobs() == []
+        order_id = await namespace["place_order"](conn, "book")
+        [job] = await app.list_jobs()
+        async with app.worker():
+            await app.wait_until_idle(timeout=WAIT)
+        assert (await app.get_job(job.id)).status is JobStatus.SUCCEEDED
+        assert await conn.fetchval("SELECT shipped FROM orders WHERE id = $1", order_id) is True
+        assert await conn.fetchval("SELECT count(*) FROM shipments") == 1
+    finally:
+        await app.close()
+        await conn.close()
+        await _admin(postgres_server.url, f'DROP DATABASE "{database}" WITH (FORCE)')
