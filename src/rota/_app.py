@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
+from rota._models import AddResult, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
 from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
@@ -33,6 +34,7 @@ from rota.runtime.scheduler import Scheduler
 from rota.runtime.settings import DEFAULT_ELECTION, AppConfig, LeaderSettings, LeaseOptions, resolve_store_url
 from rota.runtime.worker import Worker
 from rota.runtime.worker_settings import WorkerSettings
+from rota.stores._transactional import transactional
 from rota.stores.base import Store
 from rota.stores.url import store_from_url
 from rota.triggers import Cron, Every, Trigger
@@ -212,29 +214,54 @@ class App:
     # -- enqueueing --------------------------------------------------------------------------
 
     @overload
-    async def enqueue(self, task: Task[P], payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
-    @overload
     async def enqueue(
-        self, task: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]
+        self, task: Task[P], payload: P, *, connection: object = None, **options: Unpack[EnqueueOptions]
     ) -> Job: ...
     @overload
-    async def enqueue(self, task: str, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+    async def enqueue(
+        self,
+        task: Task[None],
+        payload: None = None,
+        *,
+        connection: object = None,
+        **options: Unpack[EnqueueOptions],
+    ) -> Job: ...
+    @overload
+    async def enqueue(
+        self,
+        task: str,
+        payload: object = None,
+        *,
+        connection: object = None,
+        **options: Unpack[EnqueueOptions],
+    ) -> Job: ...
 
     async def enqueue(
-        self, task: Task[Any] | str, payload: object = None, **options: Unpack[EnqueueOptions]
+        self,
+        task: Task[Any] | str,
+        payload: object = None,
+        *,
+        connection: object = None,
+        **options: Unpack[EnqueueOptions],
     ) -> Job:
         """Queue one job of ``task`` (a Task or a registered name); see ``Task.enqueue``."""
         handle = self.get_task(task) if isinstance(task, str) else task
         if not isinstance(handle, Task):
             raise ConfigError(f"enqueue takes a Task or a task name, got {type(task).__name__}")
-        return (await self.enqueue_many([handle.prepare(payload, **options)]))[0]
+        return (await self.enqueue_many([handle.prepare(payload, **options)], connection=connection))[0]
 
-    async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]:
+    async def enqueue_many(self, specs: Iterable[JobSpec], *, connection: object = None) -> list[Job]:
         """Queue many jobs in one store round trip; returns the stored jobs in order (the
-        existing job for a duplicate key)."""
+        existing job for a duplicate key).
+
+        ``connection`` (PostgreSQL only): the caller's asyncpg, psycopg 3 or SQLAlchemy async
+        connection; the jobs are written in its transaction, exist iff it commits, and wake
+        workers at its commit (no ``ENQUEUED`` event: whether it commits is the caller's).
+        See docs/postgres.md, "Transactional enqueue and exactly-once effects"."""
         if not isinstance(specs, Iterable):
             raise ConfigError(f"enqueue_many takes a list of JobSpecs, got {type(specs).__name__}")
         specs = list(specs)
+        joined = None if connection is None else transactional(self.store, "enqueue(connection=...)")
         if not specs:
             return []
         now = self.clock.now()
@@ -242,11 +269,16 @@ class App:
         if len({job.id for job in jobs}) < len(jobs):
             raise ConfigError("enqueue_many got two jobs with the same id; give each its own id")
         await self.open()
+        add: Callable[[], Awaitable[list[AddResult]]] = (
+            partial(self.store.add, jobs, now=now)
+            if joined is None
+            else partial(joined.add_on, connection, jobs, now=now)
+        )
         if self._tracing is None:
-            results = await self.store.add(jobs, now=now)
+            results = await add()
         else:
-            results = await traced_send(self._tracing, jobs, lambda: self.store.add(jobs, now=now))
-        if self._events.wants(EventKind.ENQUEUED):
+            results = await traced_send(self._tracing, jobs, add)
+        if joined is None and self._events.wants(EventKind.ENQUEUED):
             for result in results:
                 if result.created:
                     self._events.emit(Event(EventKind.ENQUEUED, result.job))

@@ -96,7 +96,7 @@ class TaskOwner(Protocol):
     @property
     def config(self) -> AppConfig: ...
 
-    async def enqueue_many(self, specs: Iterable[JobSpec], /) -> list[Job]: ...
+    async def enqueue_many(self, specs: Iterable[JobSpec], /, *, connection: object = None) -> list[Job]: ...
 
 
 class Task(Generic[P]):
@@ -216,17 +216,29 @@ class Task(Generic[P]):
         return self._spec(payload, options)
 
     @overload
-    async def enqueue(self: Task[None], payload: None = None, **options: Unpack[EnqueueOptions]) -> Job: ...
+    async def enqueue(
+        self: Task[None],
+        payload: None = None,
+        *,
+        connection: object = None,
+        **options: Unpack[EnqueueOptions],
+    ) -> Job: ...
     @overload
-    async def enqueue(self, payload: P, **options: Unpack[EnqueueOptions]) -> Job: ...
+    async def enqueue(
+        self, payload: P, *, connection: object = None, **options: Unpack[EnqueueOptions]
+    ) -> Job: ...
 
-    async def enqueue(self, payload: object = None, **options: Unpack[EnqueueOptions]) -> Job:
+    async def enqueue(
+        self, payload: object = None, *, connection: object = None, **options: Unpack[EnqueueOptions]
+    ) -> Job:
         """Queue one job: now, after ``delay`` or at ``at`` (aware datetime).
 
         With ``key``, a job with that key already in the store is returned instead of a new
         one; with ``id``, likewise a job with that id (see ``EnqueueOptions``).
+        With ``connection`` (PostgreSQL: an asyncpg, psycopg 3 or SQLAlchemy async connection),
+        the job is written in that connection's transaction (``App.enqueue_many``).
         """
-        return (await self.app.enqueue_many([self._spec(payload, options)]))[0]
+        return (await self.app.enqueue_many([self._spec(payload, options)], connection=connection))[0]
 
     def _spec(self, payload: object, options: EnqueueOptions) -> JobSpec:
         _limits.options(options, EnqueueOptions.__annotations__, "enqueue")

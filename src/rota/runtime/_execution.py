@@ -16,6 +16,7 @@ from rota._models import ErrorInfo, Finish, Job, Outcome
 from rota._signals import Cancel, Retry
 from rota.runtime._progress import ProgressWriter
 from rota.runtime._runs import Run, Stop, WorkerCounters
+from rota.runtime._transaction import commit_with_success
 from rota.runtime.context import Handler, RuntimeContext
 from rota.runtime.jobcontext import CURRENT_RUN, JobContext, context_of
 from rota.runtime.locks import LockBusy, acquire_task_lock
@@ -46,8 +47,10 @@ class Execution:
 
         def _drop(self, run: Run, reason: Stop) -> None: ...
 
+        def _settled(self, run: Run, fin: Finish, applied: bool) -> None: ...
+
     def _launch(self, job: Job) -> None:
-        run = Run(job)
+        run = Run(job, store=self.context.store)
         self._running[job.id] = run
         self.counters.claimed += 1
         run.task = asyncio.create_task(self._execute(run))
@@ -125,10 +128,14 @@ class Execution:
                 data = encode_result(result, self.context.config.max_payload_bytes)
             except ResultError as exc:  # a failed attempt (retried as any), never a lost result
                 run.error = exc
+                if run.transaction is not None:  # ctx.transaction(): nothing of the run's is kept
+                    await run.transaction.discard()
                 self._record(run, self._failure(job, task, Outcome.FAILED, error_info(exc)))
                 return
             # (a handler released at shutdown while it ran on: _record ignores it, too late)
-            self._record(run, Finish(job.id, job.token, Outcome.SUCCEEDED, result=data))
+            finish = Finish(job.id, job.token, Outcome.SUCCEEDED, result=data)
+            if run.transaction is None or not await commit_with_success(self, run, task, finish):
+                self._record(run, finish)
 
     async def _invoke(self, run: Run, task: Handler | None) -> object:
         """Decode the payload, take the task's lock, and run the handler; its result."""
@@ -165,6 +172,10 @@ class Execution:
                 return await task.invoke(payload, context)
             ctx = contextvars.copy_context()
             result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload, context)
+        except BaseException:
+            if run.transaction is not None:  # ctx.transaction(): nothing of the run's is kept
+                await run.transaction.discard()
+            raise
         finally:
             CURRENT_RUN.reset(current)
         if isinstance(result, _Raised):

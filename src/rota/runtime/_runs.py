@@ -8,7 +8,9 @@ from enum import Enum
 
 from rota._clock import Timer
 from rota._models import Finish, Job, LeaseRef, Outcome, Progress
+from rota.runtime.jobcontext import RunTransaction
 from rota.runtime.locks import TaskLock
+from rota.stores.base import Store
 
 
 class Stop(Enum):
@@ -45,6 +47,8 @@ class Run:
     context: object | None = None
     settled: Finish | None = None  # the outcome recorded for it
     error: BaseException | None = None  # what its handler raised, if it failed
+    store: Store | None = None  # where ``ctx.transaction()`` opens its transaction
+    transaction: RunTransaction | None = None  # ``ctx.transaction()``, once entered
 
     @property
     def ref(self) -> LeaseRef:

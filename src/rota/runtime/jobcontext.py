@@ -15,9 +15,13 @@ import logging
 from collections.abc import Awaitable, Generator, MutableMapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any, Protocol
 
+from rota._errors import ConfigError
 from rota._models import Job, Progress
+from rota.stores._transactional import Joined, transactional
+from rota.stores.base import Store
 
 
 class RunView(Protocol):
@@ -25,6 +29,8 @@ class RunView(Protocol):
 
     job: Job
     context: object | None  # the run's JobContext, once made
+    store: Store | None  # where ``transaction()`` opens its transaction
+    transaction: RunTransaction | None  # ``transaction()``, once entered
 
 
 class Reporter(Protocol):
@@ -75,7 +81,8 @@ class JobContext:
     outside rota refuses a stale run), ``schedule_id`` and ``fire_time`` (for a job a
     schedule fired), ``deadline`` (when the task's timeout cancels this run, or None) and
     ``worker_id``. ``log`` is a logger bound to those fields; ``progress()`` reports how far
-    the run is (shown by ``rota jobs show``).
+    the run is (shown by ``rota jobs show``); ``transaction()`` (PostgreSQL) commits the
+    handler's writes together with the job's success.
     """
 
     __slots__ = ("_log", "_loop", "_run", "_writer")
@@ -168,6 +175,59 @@ class JobContext:
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._writer.report, self._run, value)
         return DONE
+
+    def transaction(self) -> RunTransaction:
+        """``async with ctx.transaction() as conn:`` (PostgreSQL; ``ConfigError`` on other
+        stores): an asyncpg connection to the store's database, in a transaction that commits
+        only when the handler returns, together with the job's success (conditional on the
+        run's token); it rolls back if the handler raises, times out or loses its lease.
+        Once per run, in an ``async def`` handler. See docs/postgres.md, "Transactional
+        enqueue and exactly-once effects", for the guarantee and its limits."""
+        return RunTransaction(self._run, self._loop)
+
+
+class RunTransaction:
+    """What ``JobContext.transaction()`` returns: entered once per run, in an ``async def``
+    handler on the worker's loop; gives the driver's connection (asyncpg on PostgreSQL).
+    Leaving the block keeps the transaction open: the worker commits it with the job's
+    success when the handler returns (runtime._transaction), or rolls it back."""
+
+    __slots__ = ("_loop", "_run", "joined")
+
+    def __init__(self, run: RunView, loop: asyncio.AbstractEventLoop) -> None:
+        self._run = run
+        self._loop = loop
+        self.joined: Joined | None = None  # while open; None once committed or rolled back
+
+    async def __aenter__(self) -> Any:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:
+            raise ConfigError("ctx.transaction() works only in an async def handler (on the worker's loop)")
+        run = self._run
+        if run.transaction is not None:
+            raise ConfigError("ctx.transaction() can be entered once per run")
+        if run.store is None:
+            raise ConfigError("ctx.transaction() works only in a job run by a worker")
+        store = transactional(run.store, "ctx.transaction()")
+        run.transaction = self
+        self.joined = await store.join()
+        return self.joined.connection
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            await self.discard()
+        # else: open until the handler returns (commit_with_success)
+
+    async def discard(self) -> None:
+        """Roll back, if still open."""
+        joined, self.joined = self.joined, None
+        if joined is not None:
+            await joined.rollback()
 
 
 def current_job() -> JobContext | None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from rota._models import AddResult, Job
+from rota.stores import _checks as check
 from rota.stores._parts import Parts
 from rota.stores.base import Store
 from rota.stores.postgres._config import PostgresConfig
 from rota.stores.postgres._connection import PostgresConnection
+from rota.stores.postgres._external import add_jobs, session_for
 from rota.stores.postgres._jobs import PostgresJobs
+from rota.stores.postgres._joined import HandlerPool, Joined
 from rota.stores.postgres._leases import PostgresLeases
 from rota.stores.postgres._schedules import PostgresSchedules
 from rota.stores.postgres._wakeups import Listener
@@ -34,6 +41,7 @@ class PostgresStore(Store):
         schedules, leases = PostgresSchedules(db, jobs), PostgresLeases(db)
         self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=PostgresWorkers(db))
         self._wakeups: Listener | None = None
+        self._handlers = HandlerPool(db)  # ctx.transaction()'s connections, made on first use
 
     def describe(self) -> str:
         return self.config.describe()
@@ -63,12 +71,36 @@ class PostgresStore(Store):
         listener, self._wakeups = self._wakeups, None
         if listener is not None:
             await listener.close()
+        await self._handlers.close()
         await self._connection.close()
 
     async def migrate(self) -> list[int]:
         """Apply the migrations this schema lacks (safe to run from several processes at
         once); returns the versions applied. Works whether or not the store is open."""
         return await self._connection.migrate()
+
+    async def add_on(self, connection: object, jobs: Sequence[Job], *, now: datetime) -> list[AddResult]:
+        """``add`` on the caller's ``connection`` (an asyncpg or psycopg 3 async connection, or
+        a SQLAlchemy ``AsyncConnection`` over one), in the transaction it is in: the jobs
+        exist iff that transaction commits, and workers are woken at its commit. The
+        connection's session is left as it was (its ``search_path`` too); nothing wakes
+        this process's waiters before the commit. ``ConfigError`` for another kind of
+        connection, or one to a database without this store's schema."""
+        if self._parts is None:
+            await self._reopen()
+        check.aware(now, "now")
+        session = await session_for(connection)
+        if not jobs:
+            return []
+        checked = check.new_jobs(jobs, now)
+        return await add_jobs(session, self.config.schema, self._connection.jobs_channel, checked, now)
+
+    async def join(self) -> Joined:
+        """A handler's transaction (``ctx.transaction()``) on a connection with the server's
+        default ``search_path`` (see _joined.py)."""
+        if self._parts is None:
+            await self._reopen()
+        return await self._handlers.begin()
 
     # -- wake-ups ----------------------------------------------------------------------------
 
