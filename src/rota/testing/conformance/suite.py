@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rota.testing.conformance.dependencies import Dependencies
 from rota.testing.conformance.differential import Differential
 from rota.testing.conformance.edges import Edges
 from rota.testing.conformance.jobs_add import JobsAdd
@@ -30,6 +31,7 @@ class StoreConformance(
     JobsEdges,
     JobsProgress,
     JobsLimited,
+    Dependencies,
     Schedules,
     ScheduleFires,
     Leases,
