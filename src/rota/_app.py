@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, Unpack, overload
 
-from rota import _limits
+from rota import _limits, _workflows
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
@@ -21,6 +21,7 @@ from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedul
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
 from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
+from rota._workflows import Group
 from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
@@ -238,7 +239,8 @@ class App:
             return []
         await self.open()
         now = self.clock.now()
-        jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
+        made: dict[int, str] = {}
+        jobs = [job_from(spec, now, self.config.max_payload_bytes, made) for spec in specs]
         if self._tracing is None:
             results = await self.store.add(jobs, now=now)
         else:
@@ -248,6 +250,16 @@ class App:
                 if result.created:
                     self._events.emit(Event(EventKind.ENQUEUED, result.job))
         return [r.job for r in results]
+
+    async def group(self, specs: Iterable[JobSpec], *, then: JobSpec | None = None) -> Group:
+        """Queue ``specs`` together and, with ``then``, a callback that runs once every one
+        of them succeeded (see ``rota._workflows.group``; docs/workflows.md, Groups)."""
+        return await _workflows.group(self, specs, then)
+
+    async def chain(self, *specs: JobSpec) -> list[Job]:
+        """Queue ``specs`` as a chain: each runs after the one before succeeded, with its
+        result as payload (see ``rota._workflows.chain``; docs/workflows.md, Chains)."""
+        return await _workflows.chain(self, specs)
 
     # -- queries and admin -------------------------------------------------------------------
 

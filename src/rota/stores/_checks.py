@@ -100,7 +100,9 @@ def _parents(job: Job, seen: set[str], batch: Sequence[Job]) -> None:
         if type(parents) is not tuple or not all(type(p) is str and p for p in parents):
             raise ConfigError(f"job {job.id}: parents must be a tuple of job ids, got {parents!r}")
         if not parents or len(parents) > MAX_PARENTS or len(set(parents)) != len(parents):
-            raise ConfigError(f"job {job.id}: parents must be 1 to {MAX_PARENTS} distinct ids, got {len(parents)}")
+            raise ConfigError(
+                f"job {job.id}: parents must be 1 to {MAX_PARENTS} distinct ids, got {len(parents)}"
+            )
         later = None
         for parent in parents:
             if parent in seen and parent != job.id:

@@ -73,7 +73,7 @@ def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
         if not f.compare:
             continue
         hint, optional = hints[f.name], False
-        sparse = {"sparse": bool(f.metadata.get("sparse")), "default": f.default}
+        sparse: dict[str, Any] = {"sparse": bool(f.metadata.get("sparse")), "default": f.default}
         if isinstance(hint, types.UnionType):
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             hint, optional = args[0], len(args) < len(typing.get_args(hint))

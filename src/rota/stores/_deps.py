@@ -90,8 +90,8 @@ def link_batch(
     known: dict[str, Job] = {}  # id in the call -> the job it stands for
     keys: dict[str, Job] = {}
     out = Linked([])
-    for job in jobs:
-        key = job.key
+    for given in jobs:
+        job, key = given, given.key
         holder = None if key is None else (holders.get(key) or keys.get(key))
         if holder is not None:
             known[job.id] = holder

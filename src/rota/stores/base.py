@@ -396,7 +396,8 @@ class Store(ABC):
         ``finished_at`` cleared.
 
         Atomic. History is kept; dependants already settled stay as they are (a requeued
-        parent that ends again settles no one twice). Raises ``JobNotFound``; ``InvalidState`` for other statuses.
+        parent that ends again settles no one twice). Raises ``JobNotFound``;
+        ``InvalidState`` for other statuses.
         Wakes waiters of ``wait_for_jobs``.
         """
         parts = self._parts or await self._reopen()

@@ -101,7 +101,9 @@ class MemoryJobs(JobsPart):
         holders = {k: self._jobs[i] for j in jobs if j.key is not None and (i := self._keys.get(k := j.key))}
         wanted = {p for j in jobs for p in j.parents or ()}
         parents = {
-            p: ParentState(found.status, found.result) for p in wanted if (found := self._jobs.get(p)) is not None
+            p: ParentState(found.status, found.result)
+            for p in wanted
+            if (found := self._jobs.get(p)) is not None
         }
         return link_batch(jobs, now, holders, parents)
 
@@ -119,7 +121,13 @@ class MemoryJobs(JobsPart):
                 self._index.file(child)
                 released = released or status is JobStatus.PENDING
 
-        cascade((parent.id, parent.status, parent.result), lambda i: self._edges.pop(i, []), self._jobs.get, save, now)
+        cascade(
+            (parent.id, parent.status, parent.result),
+            lambda i: self._edges.pop(i, []),
+            self._jobs.get,
+            save,
+            now,
+        )
         if released:
             self._wake()
 

@@ -78,7 +78,7 @@ class Dependencies:
             await self.ended(cancelled, now)
         return cancelled is False
 
-    async def _settle(self, parent: Doc, child_id: str, now: datetime) -> Doc | None | bool:
+    async def _settle(self, parent: Doc, child_id: str, now: datetime) -> Doc | bool | None:
         """Settle the edge: the child's new content when it was cancelled, False when it was
         released, None otherwise (still waiting, or settled before)."""
         status = JobStatus(parent["status"])

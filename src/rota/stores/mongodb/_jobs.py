@@ -200,9 +200,13 @@ class MongoJobs(JobsPart):
                 if held.key is not None:
                     holders[held.key] = held
         wanted = sorted({p for j in jobs for p in j.parents or ()} - {h.id for h in holders.values()})
-        found = await asyncio.gather(*(self.jobs.find_one({"_id": i}, {"status": 1, "result": 1}) for i in wanted))
+        found = await asyncio.gather(
+            *(self.jobs.find_one({"_id": i}, {"status": 1, "result": 1}) for i in wanted)
+        )
         parents = {
-            doc["_id"]: ParentState(JobStatus(doc["status"]), doc.get("result")) for doc in found if doc is not None
+            doc["_id"]: ParentState(JobStatus(doc["status"]), doc.get("result"))
+            for doc in found
+            if doc is not None
         }
         return link_batch(jobs, now, holders, parents)
 

@@ -92,7 +92,9 @@ class PostgresJobs(JobsPart):
                 return [await self._add_one(conn, jobs[0], now)]
             return await self.insert(conn, jobs, now)
 
-    async def _add_linked(self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+    async def _add_linked(
+        self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime
+    ) -> list[AddResult]:
         """``add`` of a batch with dependencies, in the caller's transaction: lock the
         parents, decide (``_deps.link_batch``), insert, then link the new rows, count the
         parents' dependants and record the edges (several statements, one transaction)."""
@@ -126,7 +128,8 @@ class PostgresJobs(JobsPart):
         if linked.edges:
             await conn.execute(Q["insert_edges"], *map(list, zip(*linked.edges, strict=True)))
         out: list[AddResult] = []
-        for job, res in zip(linked.jobs, results, strict=True):
+        for job, added in zip(linked.jobs, results, strict=True):
+            res = added
             if res.created and job.parents is not None:
                 res = AddResult(
                     job=res.job.replace(

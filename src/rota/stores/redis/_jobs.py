@@ -55,7 +55,9 @@ class RedisJobs(JobsPart):
         if rows and rows[0] == b"exists":
             raise InvalidState(f"a job with id {rows[1].decode()} already exists")
         if rows and rows[0] == b"missing":
-            raise JobNotFound(f"job {rows[1].decode()} waits for job {rows[2].decode()}, which does not exist")
+            raise JobNotFound(
+                f"job {rows[1].decode()} waits for job {rows[2].decode()}, which does not exist"
+            )
         return [
             AddResult(job, True) if row[0] == 1 else AddResult(decode_job(row[1], row[2]), row[0] == 2)
             for job, row in zip(jobs, rows, strict=True)

@@ -41,7 +41,9 @@ class Dependencies:
         )  # fmt: skip
         assert (await stored(harness, parent)).dependants == 1
         assert (await harness.store.stats()).counts["default"][JobStatus.WAITING] == 1
-        assert [j.id for j in await harness.store.list_jobs(JobFilter(status=JobStatus.WAITING))] == [child.id]
+        assert [j.id for j in await harness.store.list_jobs(JobFilter(status=JobStatus.WAITING))] == [
+            child.id
+        ]
         claimed = await claim(harness, limit=10)
         assert [j.id for j in claimed] == [parent.id]  # the child is not claimable
         assert await harness.store.next_due(queues=["default"]) == claimed[0].lease_expires_at
@@ -89,7 +91,9 @@ class Dependencies:
         assert counts[JobStatus.CANCELLED] == 2
         assert counts.get(JobStatus.WAITING, 0) == 0
 
-    async def test_cancelling_a_parent_or_a_waiting_job_cancels_its_dependants(self, harness: Harness) -> None:
+    async def test_cancelling_a_parent_or_a_waiting_job_cancels_its_dependants(
+        self, harness: Harness
+    ) -> None:
         parent = make_job(harness)
         child = child_of(harness, parent)
         grandchild = child_of(harness, child)
@@ -209,10 +213,13 @@ class Dependencies:
                 one.finish([Finish(a.id, claimed[a.id].token, Outcome.SUCCEEDED)], worker="w1", now=now),
                 two.finish([Finish(b.id, claimed[b.id].token, Outcome.SUCCEEDED)], worker="w2", now=now),
             )
-            assert done == [[True], [True]]
+            assert list(done) == [[True], [True]]
             assert ((c := await stored(harness, child)).status, c.parents_left) == (JobStatus.PENDING, 0)
             got = await asyncio.gather(
-                *(s.claim(queues=["c"], worker=w, limit=5, lease_for=LEASE, now=now) for s, w in ((one, "w1"), (two, "w2")))
+                *(
+                    s.claim(queues=["c"], worker=w, limit=5, lease_for=LEASE, now=now)
+                    for s, w in ((one, "w1"), (two, "w2"))
+                )
             )
             assert sorted(j.id for jobs in got for j in jobs) == [child.id]
         assert (await harness.store.stats()).counts["c"] == {JobStatus.RUNNING: 5}
