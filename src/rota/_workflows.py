@@ -23,7 +23,7 @@ class Group:
 
     The callback runs once every member succeeded (with ``after_failure="run"`` on its spec:
     once every member ended, however). It receives the payload it was prepared with; the
-    members are its parents (``Job.parents``: ``current_job().job.parents`` in the handler),
+    members are its parents (``Job.parents``; in the handler, ``app.get_job(current_job().job_id)``),
     and their return values are readable with ``app.get_job(id).result``."""
 
     jobs: list[Job]
