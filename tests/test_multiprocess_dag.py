@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rota import App, JobStatus, Outcome
+from rota import App, JobSpec, JobStatus, Outcome
 from tests.multiprocess._procs import rota_process, wait_for_line
 
 pytestmark = pytest.mark.slow
@@ -53,9 +53,10 @@ async def test_a_random_dag_runs_in_order_exactly_once_across_three_workers(
     async with App(shared_url) as app:
 
         @app.task(name="mp.node")  # the same task as tests/multiprocess/dag_app.py
-        async def node(n: int) -> int: ...
+        async def node(n: int) -> int:
+            return n
 
-        specs: list = []
+        specs: list[JobSpec] = []
         for n in range(total):
             specs.append(node.prepare(n, after=[specs[p] for p in parents[n]] or None))
         jobs = await app.enqueue_many(specs)
