@@ -34,7 +34,7 @@ BACKENDS = {  # package -> the prefix of its class names
 REQUIRED = {"__init__", "_store", "_jobs", "_schedules", "_leases", "_workers", "_config", "_codec"}
 OPTIONAL = {"_connection", "_migrate", "_wakeups"}
 # a helper structure that only one backend needs keeps its own file, named for its role
-HELPERS = {"memory": {"_claim_index"}, "mongodb": {"_versioned", "_gate"}}
+HELPERS = {"memory": {"_claim_index"}, "mongodb": {"_versioned", "_gate", "_deps"}}
 RESOURCES = {"queries": ".sql", "migrations": ".sql", "scripts": ".lua"}
 # what a backend may never import: the runtime and every layer above it
 ABOVE = (

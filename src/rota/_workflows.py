@@ -7,14 +7,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rota._errors import ConfigError
 from rota._models import Job
 from rota._task import JobSpec
 
-if TYPE_CHECKING:
-    from rota._app import App
+
+class App(Protocol):
+    """What groups and chains need of the App: its bulk enqueue."""
+
+    async def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Job]: ...
 
 
 @dataclass(frozen=True, slots=True)
