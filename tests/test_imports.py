@@ -3,7 +3,7 @@
 The layers (docs/architecture.md draws them), top to bottom::
 
     public API       rota, rota._app, rota._task, rota._schedules, rota.sync, rota.cli.*, rota.__main__,
-                     rota.metrics, rota.http (the optional extras' modules)
+                     rota._workflows, rota.metrics, rota.http (the optional extras' modules)
     runtime          rota.runtime.*                (takes a RuntimeContext, never the App)
     backends         rota.stores.<backend>.*       (never the runtime, never the App)
     store interface  rota.stores, rota.stores.base, rota.stores.url, rota.stores._* (shared by
@@ -47,7 +47,7 @@ ALLOWED = {
 _INTERFACE = {"rota.stores", "rota.stores.base", "rota.stores.url", "rota.stores._salvage"}
 _API = {
     "rota", "rota.__main__", "rota._app", "rota._task", "rota._schedules", "rota.sync", "rota.metrics",
-    "rota.http",
+    "rota.http", "rota._workflows",
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import rota.stores
 
 EXPECTED = {
     "App", "AppConfig", "At", "Attempt", "Cancel", "Clock", "ConfigError", "Cron", "EnqueueOptions",
-    "Event", "EventKind", "Every", "Fence", "Health", "InvalidState", "InvalidTrigger", "Job",
+    "Event", "EventKind", "Every", "Fence", "Group", "Health", "InvalidState", "InvalidTrigger", "Job",
     "JobContext", "JobNotFound", "JobSpec", "JobStatus", "LeaderElection", "LeaderInfo", "LeaderSettings",
     "LeaseOptions", "LeaseTiming", "Lock", "LockLost", "MisfirePolicy", "NotSupported", "Outcome",
     "OverlapPolicy", "PayloadError", "QueueDepth", "QueueStats", "Retry", "RetryPolicy", "RotaError",

@@ -36,7 +36,7 @@ OPTIONAL = {"_connection", "_migrate", "_wakeups"}
 # a helper structure that only one backend needs keeps its own file, named for its role
 HELPERS = {
     "memory": {"_claim_index"},
-    "mongodb": {"_versioned", "_gate"},
+    "mongodb": {"_versioned", "_gate", "_deps"},
     "postgres": {"_external", "_joined"},
 }
 RESOURCES = {"queries": ".sql", "migrations": ".sql", "scripts": ".lua"}

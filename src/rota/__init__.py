@@ -42,6 +42,7 @@ from rota._schedules import ScheduleInfo, Schedules
 from rota._signals import Cancel, Retry
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions
 from rota._version import __version__
+from rota._workflows import Group
 from rota.runtime._runs import WorkerCounters
 from rota.runtime.context import RuntimeContext
 from rota.runtime.health import Health, QueueDepth
@@ -68,6 +69,7 @@ __all__ = [
     "EventKind",
     "Every",
     "Fence",
+    "Group",
     "Health",
     "InvalidState",
     "InvalidTrigger",

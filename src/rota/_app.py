@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar, Unpack, overload
 
-from rota import _limits
+from rota import _limits, _workflows
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
@@ -22,6 +22,7 @@ from rota._models import AddResult, Attempt, Job, JobFilter, JobStatus, QueueSta
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
 from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
+from rota._workflows import Group
 from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
@@ -265,9 +266,12 @@ class App:
         if not specs:
             return []
         now = self.clock.now()
-        jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
+        made: dict[int, str] = {}
+        jobs = [job_from(spec, now, self.config.max_payload_bytes, made) for spec in specs]
         if len({job.id for job in jobs}) < len(jobs):
             raise ConfigError("enqueue_many got two jobs with the same id; give each its own id")
+        if joined is not None and any(job.parents is not None for job in jobs):
+            raise ConfigError("enqueue(connection=...) does not take jobs with after= (dependencies)")
         await self.open()
         add: Callable[[], Awaitable[list[AddResult]]] = (
             partial(self.store.add, jobs, now=now)
@@ -283,6 +287,16 @@ class App:
                 if result.created:
                     self._events.emit(Event(EventKind.ENQUEUED, result.job))
         return [r.job for r in results]
+
+    async def group(self, specs: Iterable[JobSpec], *, then: JobSpec | None = None) -> Group:
+        """Queue ``specs`` together and, with ``then``, a callback that runs once every one
+        of them succeeded (see ``rota._workflows.group``; docs/workflows.md, Groups)."""
+        return await _workflows.group(self, specs, then)
+
+    async def chain(self, *specs: JobSpec) -> list[Job]:
+        """Queue ``specs`` as a chain: each runs after the one before succeeded, with its
+        result as payload (see ``rota._workflows.chain``; docs/workflows.md, Chains)."""
+        return await _workflows.chain(self, specs)
 
     # -- queries and admin -------------------------------------------------------------------
 

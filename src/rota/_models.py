@@ -19,11 +19,16 @@ from rota._errors import ConfigError
 #: small whatever a caller puts there.
 MAX_HEADERS = 16
 MAX_HEADERS_TEXT = 4096
+#: Field metadata of a stored field that a mapping may leave out when it holds its default.
+SPARSE = {"sparse": True}
+#: The most parents one job may wait for.
+MAX_PARENTS = 1000
 #: The longest progress message kept (``Progress.message``).
 MAX_PROGRESS_MESSAGE = 1000
 
 
 class JobStatus(StrEnum):
+    WAITING = "waiting"  # for its parents (``Job.parents``) to end; never claimed
     PENDING = "pending"  # waiting for its due time or a free worker
     RUNNING = "running"  # claimed: a worker holds its lease
     SUCCEEDED = "succeeded"
@@ -65,6 +70,14 @@ class Job:
     that many jobs with the key run; with ``rate_key`` (and ``rate_limit`` per
     ``rate_period`` seconds) only when the key's token bucket has a token. None: no such limit.
 
+    Dependencies (docs/workflows.md): a job with ``parents`` is ``waiting`` until every
+    parent has ended; ``parents_left`` counts those that have not. A parent that succeeded
+    releases it; one that failed or was cancelled cancels it (and its own dependants), unless
+    ``run_after_failure``. With ``takes_result`` (one parent: a chain's link) the parent's
+    stored ``result`` becomes its payload when the parent releases it. ``dependants`` counts
+    the jobs added with this one among their parents. The store keeps these fields (see
+    ``Store.add``); a caller sets only ``parents``, ``run_after_failure`` and ``takes_result``.
+
     ``defect`` is never stored: a store sets it when the stored record could not be fully
     decoded (written by an older version, by hand, or corrupted). The fields it names hold
     safe stand-ins, so the job can still be listed; a worker that claims it fails it without
@@ -101,6 +114,13 @@ class Job:
     rate_key: str | None = None
     rate_limit: int | None = None
     rate_period: float | None = None  # seconds
+    parents: tuple[str, ...] | None = None
+    # sparse: a store that keeps records as mappings may leave out a default value (most
+    # jobs have no dependencies), and a record written before these fields reads as default
+    parents_left: int = field(default=0, metadata=SPARSE)
+    run_after_failure: bool = field(default=False, metadata=SPARSE)
+    takes_result: bool = field(default=False, metadata=SPARSE)
+    dependants: int = field(default=0, metadata=SPARSE)
     defect: str | None = field(default=None, compare=False)
 
     @property

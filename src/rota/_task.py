@@ -7,7 +7,7 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
@@ -31,7 +31,10 @@ class EnqueueOptions(TypedDict, total=False):
     job with that key already in the store is returned instead of a new one); ``priority``
     and ``queue`` override the task's; ``id`` is the job's id chosen by the caller (text of
     1 to 200 characters without NUL; default: a new time-ordered id): a job with that id
-    already in the store is returned instead of a new one (docs/workflows.md, Caller ids)."""
+    already in the store is returned instead of a new one (docs/workflows.md, Caller ids).
+    ``after``: the jobs this one waits for (Jobs, job ids, or JobSpecs earlier in the same
+    ``enqueue_many``): it runs once all succeeded, and is cancelled when one fails or is
+    cancelled, unless ``after_failure="run"`` (docs/workflows.md, Dependencies)."""
 
     delay: float | timedelta | None
     at: datetime | None
@@ -39,6 +42,8 @@ class EnqueueOptions(TypedDict, total=False):
     priority: int | None
     queue: str | None
     id: str | None
+    after: Iterable[JobSpec | Job | str] | None
+    after_failure: Literal["cancel", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,10 @@ class JobSpec:
     priority: int | None = None
     queue: str | None = None
     id: str | None = None
+    after: tuple[JobSpec | Job | str, ...] | None = None
+    after_failure: Literal["cancel", "run"] = "cancel"
+    #: a chain's link: the payload is the parent's result, set when the parent releases it
+    takes_result: bool = False
 
 
 class TaskOptions(TypedDict, total=False):
@@ -242,7 +251,12 @@ class Task(Generic[P]):
 
     def _spec(self, payload: object, options: EnqueueOptions) -> JobSpec:
         _limits.options(options, EnqueueOptions.__annotations__, "enqueue")
-        spec = JobSpec(self, self.encode(payload), **options)
+        after = options.pop("after", None)
+        if after is not None:
+            if isinstance(after, (str, bytes, JobSpec, Job)) or not isinstance(after, Iterable):
+                raise ConfigError("after takes a list of jobs, job ids or JobSpecs")
+            options["after"] = tuple(after)
+        spec = JobSpec(self, self.encode(payload), **options)  # type: ignore[arg-type]
         check_spec(spec)
         return spec
 
@@ -269,9 +283,10 @@ def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions)
     return task
 
 
-def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
+def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int, made: dict[int, str] | None = None) -> Job:
     """The job a spec describes, every option checked against the documented limits
-    (``ConfigError``); nothing is written until every spec of a call has passed."""
+    (``ConfigError``); nothing is written until every spec of a call has passed. ``made``:
+    the ids given to the earlier specs of the call (by ``id(spec)``), for ``after``."""
     if not isinstance(spec, JobSpec):
         raise ConfigError(f"enqueue_many takes JobSpecs (task.prepare(...)), got {type(spec).__name__}")
     task = spec.task
@@ -291,7 +306,7 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
         due = _limits.instant(spec.at, "at")
     elif spec.delay is not None:
         due = _limits.later(now, _limits.duration(spec.delay, "delay"), "delay")
-    return Job(
+    job = Job(
         id=new_id() if spec.id is None else spec.id,
         task=task.name,
         queue=spec.queue or task.queue,
@@ -307,7 +322,26 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
         rate_key=limits.rate_key,
         rate_limit=limits.rate_limit,
         rate_period=limits.rate_period,
+        parents=None if spec.after is None else tuple(_parent_id(p, made or {}) for p in spec.after),
+        run_after_failure=spec.after_failure == "run",
+        takes_result=spec.takes_result,
     )
+    if made is not None:
+        made[id(spec)] = job.id
+    return job
+
+
+def _parent_id(parent: JobSpec | Job | str, made: dict[int, str]) -> str:
+    if isinstance(parent, Job):
+        return parent.id
+    if isinstance(parent, str):
+        return _limits.name(parent, "job id")
+    if isinstance(parent, JobSpec):
+        found = made.get(id(parent))
+        if found is None:
+            raise ConfigError("after names a JobSpec that is not earlier in the same enqueue_many call")
+        return found
+    raise ConfigError(f"after takes jobs, job ids or JobSpecs, got {type(parent).__name__}")
 
 
 def check_spec(spec: JobSpec) -> None:
@@ -326,6 +360,8 @@ def check_spec(spec: JobSpec) -> None:
         _limits.priority(spec.priority)
     if spec.queue is not None:
         _limits.name(spec.queue, "queue")
+    if spec.after_failure not in ("cancel", "run"):
+        raise ConfigError(f'after_failure must be "cancel" or "run", got {spec.after_failure!r}')
 
 
 @dataclass(frozen=True, slots=True)

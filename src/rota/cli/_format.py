@@ -81,6 +81,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "payload": json_value(job.payload), "result": json_value(job.result),
         "progress": job.progress, "progress_message": job.progress_message,
         "progress_at": iso(job.progress_at), "headers": job.headers,
+        "parents": list(job.parents) if job.parents is not None else None,
+        "parents_left": job.parents_left, "dependants": job.dependants,
     }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rota._app import App
 from rota._convert import parse_duration
 from rota._errors import ConfigError
-from rota._models import Attempt, Job
+from rota._models import Attempt, Job, JobStatus
 from rota.cli._format import (
     attempt_dict,
     attempts_table,
@@ -31,7 +31,7 @@ def register(commands: Any) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = add_listing(actions, "jobs", list_jobs)
-    listing.add_argument("--status", help="pending, running, succeeded, failed or cancelled")
+    listing.add_argument("--status", help="waiting, pending, running, succeeded, failed or cancelled")
     listing.add_argument("--queue")
     listing.add_argument("--task")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (1-10000, default 50)")
@@ -83,6 +83,12 @@ async def show(args: argparse.Namespace) -> int:
         "payload": json_value(job.payload), "result": "-" if job.result is None else json_value(job.result),
         "last error": job.last_error or "-",
     }  # fmt: skip
+    if job.parents:
+        fields["parents"] = ", ".join(job.parents) + (
+            f" ({job.parents_left} not ended)" if job.status is JobStatus.WAITING else ""
+        )
+    if job.dependants:
+        fields["dependants"] = job.dependants
     for name, value in fields.items():
         out.print(f"[bold]{name:>10}[/bold]  {escape(str(value))}", highlight=False)
     failed = [a for a in attempts if a.traceback or a.error_type]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState
 from rota._limits_spec import check_job_limits
-from rota._models import Job, JobStatus, Progress, WorkerInfo, check_headers
+from rota._models import MAX_PARENTS, Job, JobStatus, Progress, WorkerInfo, check_headers
 
 _ZERO = timedelta(0)
 
@@ -73,6 +73,8 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
         if job.headers is not None:
             check_headers(job.headers)
         undated = undated or job.created_at is None
+        if job.parents is not None or job.takes_result or job.parents_left or job.dependants:
+            _parents(job, seen, jobs)
         if (
             job.limited
             or job.concurrency_limit is not None
@@ -87,6 +89,41 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
     if undated:
         return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
     return jobs
+
+
+def _parents(job: Job, seen: set[str], batch: Sequence[Job]) -> None:
+    """ConfigError unless ``job.parents`` is a tuple of distinct ids (at most ``MAX_PARENTS``,
+    not its own, none of a later job of the batch: so no cycle can form), ``takes_result``
+    goes with exactly one parent, and the counts the store keeps are 0."""
+    parents = job.parents
+    if parents is not None:
+        if type(parents) is not tuple or not all(type(p) is str and p for p in parents):
+            raise ConfigError(f"job {job.id}: parents must be a tuple of job ids, got {parents!r}")
+        if not parents or len(parents) > MAX_PARENTS or len(set(parents)) != len(parents):
+            raise ConfigError(
+                f"job {job.id}: parents must be 1 to {MAX_PARENTS} distinct ids, got {len(parents)}"
+            )
+        later = None
+        for parent in parents:
+            if parent in seen and parent != job.id:
+                continue
+            if later is None:
+                later = {j.id for j in batch} - seen
+            if parent == job.id or parent in later:
+                raise ConfigError(
+                    f"job {job.id} waits for job {parent}, which is itself or comes later in the batch"
+                )
+    if job.takes_result and (parents is None or len(parents) != 1):
+        raise ConfigError(f"job {job.id}: takes_result needs exactly one parent")
+    if job.parents_left or job.dependants:
+        raise ConfigError(f"job {job.id}: parents_left and dependants are kept by the store; add them as 0")
+
+
+def no_parents(jobs: Sequence[Job]) -> None:
+    """ConfigError for a schedule fire's job with parents (fires wait for no one)."""
+    for job in jobs:
+        if job.parents is not None:
+            raise ConfigError(f"job {job.id}: a schedule's fire cannot wait for other jobs")
 
 
 def final_statuses(statuses: Collection[JobStatus] | None) -> list[str]:

@@ -59,6 +59,9 @@ class FieldSpec:
     optional: bool
     enum: type[enum.Enum] | None = None
     shape: type | None = None  # for JSON: dict or tuple
+    #: a mapping may leave the field out when it holds ``default`` (``rota._models.SPARSE``)
+    sparse: bool = False
+    default: Any = None
 
 
 def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
@@ -70,15 +73,16 @@ def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
         if not f.compare:
             continue
         hint, optional = hints[f.name], False
+        sparse: dict[str, Any] = {"sparse": bool(f.metadata.get("sparse")), "default": f.default}
         if isinstance(hint, types.UnionType):
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             hint, optional = args[0], len(args) < len(typing.get_args(hint))
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            specs.append(FieldSpec(f.name, Kind.ENUM, optional, hint))
+            specs.append(FieldSpec(f.name, Kind.ENUM, optional, hint, **sparse))
         elif typing.get_origin(hint) in (dict, tuple):
-            specs.append(FieldSpec(f.name, Kind.JSON, optional, shape=typing.get_origin(hint)))
+            specs.append(FieldSpec(f.name, Kind.JSON, optional, shape=typing.get_origin(hint), **sparse))
         else:
-            specs.append(FieldSpec(f.name, Kind(hint), optional))
+            specs.append(FieldSpec(f.name, Kind(hint), optional, **sparse))
     return tuple(specs)
 
 
@@ -186,9 +190,10 @@ class Codec(Generic[M]):
     def _compile_from_mapping(self) -> Callable[[Mapping[Any, Any]], M]:
         lines, args = [], []
         for i, f in enumerate(self.fields):
-            lookup = f"m.get(k{i})" if f.optional else f"m[k{i}]"
+            lookup = f"m.get(k{i})" if f.optional or f.sparse else f"m[k{i}]"
             lines.append(f"    v{i} = {lookup}")
-            args.append(self._decode_expr(f, f"v{i}"))
+            decoded = self._decode_expr(f, f"v{i}")
+            args.append(f"(z_{f.name} if v{i} is None else {decoded})" if f.sparse else decoded)
         body = "\n".join(lines) + f"\n    return model({', '.join(args)})"
         return self._compile("m", body)
 
@@ -208,14 +213,18 @@ class Codec(Generic[M]):
 
     def pairs_encoder(self, names: tuple[str, ...]) -> Callable[[M], list[Any]]:
         """A function giving ``[key, stored value, ...]`` for ``names``, leaving out the
-        optional fields that are None (a Redis hash keeps no field for them)."""
+        optional fields that are None and the sparse ones that hold their default (a Redis
+        hash keeps no field for them)."""
         by_name = {f.name: f for f in self.fields}
         key_of = dict(zip(self.names, range(len(self.names)), strict=True))
-        required = [n for n in names if not by_name[n].optional]
+        required = [n for n in names if not by_name[n].optional and not by_name[n].sparse]
         head = ", ".join(f"k{key_of[n]}, {self._encode_expr(by_name[n], f'o.{n}')}" for n in required)
         lines = [f"    out = [{head}]"]
         for n in names:
-            if by_name[n].optional:
+            if by_name[n].sparse:
+                value = self._encode_expr(by_name[n], "v", optional=False)
+                lines.append(f"    if (v := o.{n}) != z_{n}:\n        out += (k{key_of[n]}, {value})")
+            elif by_name[n].optional:
                 value = self._encode_expr(by_name[n], "v", optional=False)
                 lines.append(f"    if (v := o.{n}) is not None:\n        out += (k{key_of[n]}, {value})")
         return self._compile("o", "\n".join([*lines, "    return out"]))
@@ -239,6 +248,7 @@ class Codec(Generic[M]):
             namespace[f"k{i}"] = key
             namespace[f"d_{f.name}"] = self._leaves.decoder(f)
             namespace[f"e_{f.name}"] = self._leaves.encoder(f)
+            namespace[f"z_{f.name}"] = f.default
         source = f"def generated({arg}):\n{body}\n"
         # built from the model's field names and indexes only (see the module docstring)
         exec(compile(source, f"<codec {self.model.__name__}>", "exec"), namespace)  # noqa: S102

@@ -26,6 +26,7 @@ STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job) i
 #: Fields only shown to people (and tracing): one that cannot be read is left empty, and the
 #: job still runs.
 INFORMATIVE = frozenset({"headers", "progress", "progress_message", "progress_at"})
+_SPARSE = {f.name: f.default for f in dataclasses.fields(Job) if f.metadata.get("sparse")}
 _INTS = ("priority", "attempts", "max_attempts", "token")
 _OPTIONAL_TIMES = ("created_at", "lease_expires_at", "started_at", "finished_at", "fire_time")
 _OPTIONAL_TEXTS = ("lease_owner", "key", "schedule_id", "last_error")
@@ -162,6 +163,9 @@ def salvage(job_id: object, raw: Mapping[str, Any], convert: Mapping[str, Callab
     problems: list[str] = []
     for name in STORED_FIELDS:
         value = raw.get(name)
+        if value is None and name in _SPARSE:
+            values[name] = _SPARSE[name]  # left out: the default (see rota._models.SPARSE)
+            continue
         conversion = convert.get(name)
         if conversion is not None:
             try:

@@ -156,6 +156,28 @@ class Store(ABC):
         ``now``); their ``headers`` are stored as given and read back equal (``ConfigError``
         for headers outside ``rota._models.check_headers``' bounds).
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
+
+        **Dependencies.** A job with ``parents`` (ids of jobs in the store, or of jobs earlier
+        in the same call: a later one or itself is a ``ConfigError``, so no cycle can form;
+        a parent found in neither raises ``JobNotFound``; nothing is written in both cases)
+        is stored, in the same atomic step, as ``rota.stores._deps.link`` decides from its
+        parents' current status: ``waiting`` with ``parents_left`` = the parents not yet
+        ended; ``pending`` when none is left (with ``takes_result``, its payload is then the
+        succeeded parent's ``result``, ``b"null"`` for none); ``cancelled`` (``finished_at =
+        now``, ``last_error`` naming the parent) when a parent failed or was cancelled, unless
+        ``run_after_failure``. A parent id that an earlier job of the call held under a taken
+        dedupe key means the job holding that key. Each parent's ``dependants`` grows by one.
+        A waiting job is never claimed and is not in ``next_due``; what releases it is the
+        end of its parents (``finish``, ``cancel``, a last lost lease in ``claim``), which
+        settles its dependants in the same atomic step as the parent's own change, as
+        ``rota.stores._deps.cascade`` does: a success counts the parent off, and the last one
+        makes the child ``pending`` (a chained child's payload becomes the result); a failure
+        or cancellation cancels the child and, transitively, its own dependants (with
+        ``run_after_failure`` the child counts it off instead). Each parent settles each
+        child once: two parents ending at once release their child exactly once. Released
+        jobs wake waiters of ``wait_for_jobs``. ``requeue`` of a cancelled child makes it
+        pending whatever its parents. Jobs with parents are added in one transaction (on
+        PostgreSQL several statements; on MongoDB see docs/mongodb.md).
         """
         parts = self._parts or await self._reopen()
         check.aware(now, "now")
@@ -177,7 +199,8 @@ class Store(ABC):
     ) -> list[Job]:
         """Claim up to ``limit`` runnable jobs from ``queues`` for ``worker``; atomic per job.
 
-        Runnable: ``pending`` with ``due_at <= now``, or ``running`` with
+        Runnable: ``pending`` with ``due_at <= now`` (never ``waiting``: the claim does not
+        read waiting jobs at all), or ``running`` with
         ``lease_expires_at <= now`` (its worker vanished). Order: priority descending, then
         due_at, then id. No job is handed to two claimers whose leases overlap, across all
         processes. Each claimed job becomes ``running`` with ``lease_owner=worker``,
@@ -188,7 +211,8 @@ class Store(ABC):
         Reclaiming an expired lease first records the lost attempt (outcome ``lease_lost``,
         number = the old token, worker = the old owner, finished_at = now) in the same atomic
         step. If that lost attempt was the job's last (``attempts >= max_attempts``) the job
-        becomes ``failed`` (finished_at = now) instead of being claimed; such a job does not
+        becomes ``failed`` (finished_at = now, its dependants settled as in ``finish``)
+        instead of being claimed; such a job does not
         count against ``limit``. A lease is expired when ``lease_expires_at <= now``. Claim
         changes no job other than those it returns, those it fails this way and the expired
         ones its limits hold back (below), in claim order. Returns the claimed jobs as stored
@@ -260,6 +284,7 @@ class Store(ABC):
         expired at ``now`` is stale too. When a scheduled
         job ends ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is
         set (without changing the schedule's version, so a fire commit in flight still lands).
+        A job that ends settles its dependants in the same atomic step (see ``add``).
         Returns, per result, whether it was applied (False: stale token — nothing written).
         """
         parts = self._parts or await self._reopen()
@@ -367,13 +392,15 @@ class Store(ABC):
     async def cancel(self, job_id: str, *, now: datetime) -> Job:
         """Cancel a pending or running job; atomic.
 
-        ``pending``: becomes ``cancelled``. ``running``: becomes ``cancelled``, an attempt with
+        ``pending`` or ``waiting``: becomes ``cancelled``. ``running``: becomes ``cancelled``, an attempt with
         outcome ``cancelled`` is recorded and the lease is cleared, so the worker's next
         heartbeat reports it lost and stops the run (a running job with a concurrency key
         frees its slot at once, and wakes waiters as ``finish`` does). Raises
         ``JobNotFound``; ``InvalidState`` for a job already finished. Returns the job after
         the change. Wakes ``watch_ended`` callbacks with the job's id (PostgreSQL and Redis:
         in every process), so the worker running it stops it at once.
+        Its dependants are settled as for a parent that ends cancelled (see
+        ``add``), in the same atomic step.
         """
         parts = self._parts or await self._reopen()
         job = await parts.jobs.cancel(job_id, check.aware(now, "now"))
@@ -384,7 +411,9 @@ class Store(ABC):
         """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,
         ``finished_at`` cleared.
 
-        Atomic. History is kept. Raises ``JobNotFound``; ``InvalidState`` for other statuses.
+        Atomic. History is kept; dependants already settled stay as they are (a requeued
+        parent that ends again settles no one twice). Raises ``JobNotFound``;
+        ``InvalidState`` for other statuses.
         Wakes waiters of ``wait_for_jobs``.
         """
         parts = self._parts or await self._reopen()
@@ -542,6 +571,7 @@ class Store(ABC):
         parts = self._parts or await self._reopen()
         check.aware(now, "now")
         jobs = check.new_jobs(commit.jobs, now)
+        check.no_parents(jobs)
         if jobs is not commit.jobs:
             commit = dataclasses.replace(commit, jobs=tuple(jobs))
         applied, created = await parts.schedules.commit(commit, now)

@@ -26,6 +26,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._deps import Linked, ParentState, cascade, link_batch
 from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due, pending_of, to_us
 from rota.stores._parts import JobsPart
 from rota.stores._salvage import checked
@@ -59,6 +60,7 @@ class MemoryJobs(JobsPart):
         self._counts: dict[str, dict[JobStatus, int]] = {}  # queue -> status -> n
         self._holders: dict[str, set[str]] = {}  # concurrency key -> ids of its running jobs
         self._buckets: dict[str, int] = {}  # rate key -> tat (see _gate.py)
+        self._edges: dict[str, list[str]] = {}  # parent id -> ids of children waiting for it
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         return self.insert(jobs, now)
@@ -66,6 +68,10 @@ class MemoryJobs(JobsPart):
     def insert(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         """``add``, callable inside another atomic step (a fire commit). Raises before
         writing anything."""
+        linked = None
+        if any(job.parents is not None for job in jobs):
+            linked = self._link(jobs, now)  # raises before anything is written
+            jobs = linked.jobs
         results: list[AddResult] = []
         for job in jobs:
             existing = job.id if job.id in self._jobs else None
@@ -83,7 +89,47 @@ class MemoryJobs(JobsPart):
             self._count(stored, +1)
             self._index.file(stored)
             results.append(AddResult(job=copy_job(stored), created=True))
+        if linked is not None:
+            for parent_id, n in linked.dependants.items():
+                self._jobs[parent_id].dependants += n
+            for parent_id, child_id in linked.edges:
+                self._edges.setdefault(parent_id, []).append(child_id)
         return results
+
+    def _link(self, jobs: Sequence[Job], now: datetime) -> Linked:
+        holders = {k: self._jobs[i] for j in jobs if j.key is not None and (i := self._keys.get(k := j.key))}
+        wanted = {p for j in jobs for p in j.parents or ()}
+        parents = {
+            p: ParentState(found.status, found.result)
+            for p in wanted
+            if (found := self._jobs.get(p)) is not None
+        }
+        stored = {j.id: self._jobs[j.id] for j in jobs if j.id in self._jobs}
+        return link_batch(jobs, now, holders, parents, stored)
+
+    def _settle_dependants(self, parent: Job, now: datetime) -> None:
+        released = False
+
+        def save(child: Job, changes: dict[str, object]) -> None:
+            nonlocal released
+            status = changes.get("status")
+            for name, value in changes.items():
+                if name != "status":
+                    setattr(child, name, value)
+            if isinstance(status, JobStatus):
+                self._set_status(child, status)
+                self._index.file(child)
+                released = released or status is JobStatus.PENDING
+
+        cascade(
+            (parent.id, parent.status, parent.result),
+            lambda i: self._edges.pop(i, []),
+            self._jobs.get,
+            save,
+            now,
+        )
+        if released:
+            self._wake()
 
     async def claim(
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
@@ -335,6 +381,8 @@ class MemoryJobs(JobsPart):
         self._index.file(job)
         if status is JobStatus.FAILED and job.schedule_id is not None:
             self._book.record_failure(job.schedule_id, last_error)
+        if job.dependants:
+            self._settle_dependants(job, now)
 
     def _count(self, job: Job, delta: int) -> None:
         counts = self._counts.setdefault(job.queue, {})

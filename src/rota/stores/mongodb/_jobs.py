@@ -49,6 +49,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._deps import Linked, ParentState, link_batch
 from rota.stores._gate import NEXT_DUE_SCAN, Gate, Pending, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._salvage import EPOCH as _EPOCH
@@ -64,6 +65,7 @@ from rota.stores.mongodb._codec import (
     logged,
 )
 from rota.stores.mongodb._connection import MongoConnection, duplicate_indexes, mapped
+from rota.stores.mongodb._deps import Dependencies
 from rota.stores.mongodb._gate import GateDoc
 from rota.stores.mongodb._versioned import Versioned
 from rota.stores.mongodb._wakeups import Wakeups
@@ -123,6 +125,8 @@ JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     # jobs with limits (only they have "lim"), in claim order; running ones of a key
     ("limited", [("lim", 1), ("queue", 1), ("status", 1), ("priority", -1), ("due_at", 1), ("_id", 1)], {}),
     ("holding", [("concurrency_key", 1), ("status", 1), ("lease_expires_at", 1)], {}),
+    # the waiting children of a job that ends (see _deps.py)
+    ("parents", [("parents", 1), ("status", 1)], {}),
 ]
 
 
@@ -149,6 +153,7 @@ class MongoJobs(JobsPart):
         for name, keys, extra in JOB_INDEXES:
             await self.jobs.create_index(keys, name=name, **extra)
         self.cas = Versioned(self.jobs, self._db.collection("marks"))
+        self.deps = Dependencies(self.jobs, self.cas)
         self.gatekeeper = GateDoc(self._db.collection("limits"), self._db.collection("marks"), self.jobs)
 
     # -- add -----------------------------------------------------------------------------
@@ -157,6 +162,10 @@ class MongoJobs(JobsPart):
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         # a taken id returns its holder (a retried add whose reply was lost, a caller's id)
         held = await self._stored([job.id for job in jobs])
+        linked = None
+        if any(job.parents is not None for job in jobs):
+            linked = await self._link(jobs, now, {i: JOBS.job_from_mapping(d) for i, d in held.items()})
+            jobs = linked.jobs
         firsts: dict[str, int] = {}  # ukey -> index of the first input using it
         sent: dict[str, Doc] = {}  # ukey -> the document sent for it
         for n, job in enumerate(jobs):
@@ -175,9 +184,32 @@ class MongoJobs(JobsPart):
             # ours when the stored document is the one sent (not a holder read back)
             created = firsts[ukey] == n and doc is sent[ukey]
             results.append(AddResult(job=JOBS.job_from_mapping(doc), created=created))
+        if linked is not None:
+            for res in results:
+                if res.created and res.job.parents is not None:
+                    await self.deps.count_on_parents(res.job.id, list(res.job.parents), now)
         if any(r.created for r in results):
             await self._wakeups.publish(self.jobs.name)
         return results
+
+    async def _link(self, jobs: Sequence[Job], now: datetime, stored: dict[str, Job]) -> Linked:
+        keys = [job_ukey(j) for j in jobs if j.key is not None]
+        holders: dict[str, Job] = {}
+        if keys:
+            async for doc in self.jobs.find({"ukey": {"$in": keys}}, JOB_PROJECTION):
+                held = JOBS.job_from_mapping(doc)
+                if held.key is not None:
+                    holders[held.key] = held
+        wanted = sorted({p for j in jobs for p in j.parents or ()} - {h.id for h in holders.values()})
+        found = await asyncio.gather(
+            *(self.jobs.find_one({"_id": i}, {"status": 1, "result": 1}) for i in wanted)
+        )
+        parents = {
+            doc["_id"]: ParentState(JobStatus(doc["status"]), doc.get("result"))
+            for doc in found
+            if doc is not None
+        }
+        return link_batch(jobs, now, holders, parents, stored)
 
     async def _stored(self, ids: list[str]) -> dict[str, Doc]:
         """The stored jobs among ``ids``, by id. A few ids are looked up one by one by _id,
@@ -304,6 +336,8 @@ class MongoJobs(JobsPart):
                 claimed.append(JOBS.job_from_mapping(new))
             elif new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
                 await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)  # its last attempt was lost
+            if new["status"] == JobStatus.FAILED.value and await self.deps.ended(new, now):
+                await self._wakeups.publish(self.jobs.name)
 
     @staticmethod
     def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
@@ -379,6 +413,8 @@ class MongoJobs(JobsPart):
                 freed = freed or (ok and old.get("concurrency_key") is not None)
                 if ok and new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
                     await self._on_failed(old["schedule_id"], new.get("last_error"), now)
+                if ok and new["status"] in _FINAL:
+                    freed = await self.deps.ended(new, now) or freed
             todo = [n for n, ok in zip(which, won, strict=True) if not ok]
             if not todo:
                 break
@@ -482,8 +518,9 @@ class MongoJobs(JobsPart):
             if doc["status"] == _RUNNING:
                 new["log"] = logged(doc, Outcome.CANCELLED, now)
             if (await self.cas.apply([(doc, new)], now))[0]:
-                if doc["status"] == _RUNNING and doc.get("concurrency_key") is not None:
-                    await self._wakeups.publish(self.jobs.name)  # a slot is free
+                released = await self.deps.ended(new, now)
+                if released or (doc["status"] == _RUNNING and doc.get("concurrency_key") is not None):
+                    await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
                 return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
 

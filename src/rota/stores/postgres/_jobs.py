@@ -21,6 +21,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._deps import ParentState, link_batch
 from rota.stores._gate import NEXT_DUE_SCAN, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
@@ -34,6 +35,7 @@ _STATUS = {s.value: s for s in JobStatus}
 HELD_SCAN = 1000
 
 _US = timedelta(microseconds=1)
+_PARENTS = JOBS.names.index("parents")  # in JOBS.to_row, the stored form of Job.parents
 
 #: list_jobs: the condition of each field a filter may set (constant text: values are bound,
 #: ``{}`` is the parameter's number)
@@ -83,9 +85,62 @@ class PostgresJobs(JobsPart):
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         async with self._db.conn() as conn:
+            if any(j.parents is not None for j in jobs):
+                async with conn.transaction():
+                    return await self._add_linked(conn, jobs, now)
             if len(jobs) == 1:
                 return [await self._add_one(conn, jobs[0], now)]
             return await self.insert(conn, jobs, now)
+
+    async def _add_linked(
+        self, conn: asyncpg.Connection, jobs: Sequence[Job], now: datetime
+    ) -> list[AddResult]:
+        """``add`` of a batch with dependencies, in the caller's transaction: lock the
+        parents, decide (``_deps.link_batch``), insert, then link the new rows, count the
+        parents' dependants and record the edges (several statements, one transaction)."""
+        keys = [j.key for j in jobs if j.key is not None]
+        holders = {}
+        if keys:
+            holders = {r["key"]: _job(r) for r in await conn.fetch(Q["jobs_by_keys"], keys)}
+        wanted = sorted({p for j in jobs for p in j.parents or ()} | {h.id for h in holders.values()})
+        parents = {
+            r["id"]: ParentState(_STATUS[r["status"]], r["result"])
+            for r in await conn.fetch(Q["lock_parents"], wanted)
+        }
+        stored = {r["id"]: _job(r) for r in await conn.fetch(Q["jobs_by_ids"], [j.id for j in jobs])}
+        linked = link_batch(jobs, now, holders, parents, stored)
+        results = await self.insert(conn, linked.jobs, now)
+        mine = [j for j, r in zip(linked.jobs, results, strict=True) if r.created and j.parents is not None]
+        if mine:
+            await conn.execute(
+                Q["link_jobs"],
+                [j.id for j in mine],
+                [j.status.value for j in mine],
+                [JOBS.to_row(j)[_PARENTS] for j in mine],
+                [j.parents_left for j in mine],
+                [j.run_after_failure for j in mine],
+                [j.takes_result for j in mine],
+                [j.payload for j in mine],
+                [j.finished_at for j in mine],
+                [j.last_error for j in mine],
+            )
+        if linked.dependants:
+            await conn.execute(Q["add_dependants"], list(linked.dependants), list(linked.dependants.values()))
+        if linked.edges:
+            await conn.execute(Q["insert_edges"], *map(list, zip(*linked.edges, strict=True)))
+        out: list[AddResult] = []
+        for job, added in zip(linked.jobs, results, strict=True):
+            res = added
+            if res.created and job.parents is not None:
+                res = AddResult(
+                    job=res.job.replace(
+                        status=job.status, parents=job.parents, parents_left=job.parents_left,
+                        payload=job.payload, finished_at=job.finished_at, last_error=job.last_error,
+                    ),
+                    created=True,
+                )  # fmt: skip
+            out.append(res)
+        return out
 
     async def _add_one(self, conn: asyncpg.Connection, job: Job, now: datetime) -> AddResult:
         created = await conn.fetchrow(Q["add_job"], *new_job_row(job), self._db.jobs_channel)

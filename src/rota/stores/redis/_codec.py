@@ -56,7 +56,8 @@ _JOB_KEYS = {
     "key": b"k", "schedule_id": b"sc", "fire_time": b"ft", "timeout": b"to", "last_error": b"e",
     "result": b"r", "headers": b"h", "progress": b"pg", "progress_message": b"pm",
     "progress_at": b"pa", "concurrency_key": b"ck", "concurrency_limit": b"cl", "rate_key": b"rk",
-    "rate_limit": b"rl", "rate_period": b"rp",
+    "rate_limit": b"rl", "rate_period": b"rp", "parents": b"pp", "parents_left": b"pl",
+    "run_after_failure": b"af", "takes_result": b"tr", "dependants": b"dp",
 }  # fmt: skip
 _SCHEDULE_KEYS = {
     "id": b"_id", "task": b"t", "trigger": b"tr", "queue": b"q", "payload": b"p", "priority": b"pr",

@@ -48,12 +48,16 @@ class RedisJobs(JobsPart):
         self._db = db
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
-        args: list[EncodedArg] = [len(jobs)]
+        args: list[EncodedArg] = [len(jobs), to_ms(now)]
         for job in jobs:
             args += job_args(job)
         rows = await self._db.run("add", *args)
+        if rows and rows[0] == b"missing":
+            raise JobNotFound(
+                f"job {rows[1].decode()} waits for job {rows[2].decode()}, which does not exist"
+            )
         return [
-            AddResult(job, True) if row[0] == 1 else AddResult(decode_job(row[1], row[2]), False)
+            AddResult(job, True) if row[0] == 1 else AddResult(decode_job(row[1], row[2]), row[0] == 2)
             for job, row in zip(jobs, rows, strict=True)
         ]
 

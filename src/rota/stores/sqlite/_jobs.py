@@ -27,6 +27,7 @@ from rota._models import (
     Progress,
     QueueStats,
 )
+from rota.stores._deps import ParentState, cascade, link_batch
 from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
@@ -85,24 +86,55 @@ class _Counts:
 # -- add -------------------------------------------------------------------------------
 
 
-def add(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[AddResult]:
+def add(conn: sqlite3.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+    if any(j.parents is not None for j in jobs):
+        with write(conn):
+            return _add_linked(conn, jobs, now)
     params = [JOBS.to_row(j) for j in jobs]  # encode before taking the lock
     with write(conn):
         return insert_jobs(conn, jobs, params)
 
 
-def insert_jobs(
-    conn: sqlite3.Connection, jobs: Sequence[Job], params: list[tuple[Any, ...]]
-) -> list[AddResult]:
-    """Insert inside the caller's write transaction, deduplicating by id, then by key."""
+def _add_linked(conn: sqlite3.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+    """``add`` of a batch with dependencies, in the caller's write transaction: the jobs as
+    their parents make them (``_deps.link_batch``), their edges and the parents' counts."""
+    stored, holders = _already_stored(conn, jobs)
+    wanted = sorted({p for j in jobs for p in j.parents or ()} | {h.id for h in holders.values()})
+    parents = {
+        job_id: ParentState(JobStatus(status), result)
+        for job_id, status, result in conn.execute(Q["parent_states"], (json.dumps(wanted),))
+    }
+    linked = link_batch(jobs, now, holders, parents, stored)
+    results = insert_jobs(conn, linked.jobs, [JOBS.to_row(j) for j in linked.jobs], (stored, holders))
+    conn.executemany(Q["add_dependants"], [(n, job_id) for job_id, n in linked.dependants.items()])
+    conn.executemany(Q["insert_edge"], linked.edges)
+    return results
+
+
+def _already_stored(conn: sqlite3.Connection, jobs: Sequence[Job]) -> tuple[dict[str, Job], dict[str, Job]]:
+    """The stored jobs among the batch's ids (by id) and those holding its keys (by key)."""
     keys = [j.key for j in jobs if j.key is not None]
+    ids = {j.id for j in jobs}
     by_id: dict[str, Job] = {}
     seen: dict[str, Job] = {}
-    for row in conn.execute(Q["jobs_by_keys"], (json.dumps([j.id for j in jobs]), json.dumps(keys))):
+    for row in conn.execute(Q["jobs_by_keys"], (json.dumps(sorted(ids)), json.dumps(keys))):
         stored = JOBS.job_from_row(row)
-        by_id[stored.id] = stored
+        if stored.id in ids:
+            by_id[stored.id] = stored
         if stored.key is not None:
             seen[stored.key] = stored
+    return by_id, seen
+
+
+def insert_jobs(
+    conn: sqlite3.Connection,
+    jobs: Sequence[Job],
+    params: list[tuple[Any, ...]],
+    found: tuple[dict[str, Job], dict[str, Job]] | None = None,
+) -> list[AddResult]:
+    """Insert inside the caller's write transaction, deduplicating by id, then by key
+    (``found``: ``_already_stored``'s answer, when already read)."""
+    by_id, seen = _already_stored(conn, jobs) if found is None else (found[0], dict(found[1]))
     results: list[AddResult] = []
     fresh: list[tuple[Any, ...]] = []
     for job, p in zip(jobs, params, strict=True):
@@ -123,6 +155,39 @@ def insert_jobs(
             counts.add(r.job.queue, r.job.status.value)
     counts.write(conn)
     return results
+
+
+def settle_dependants(
+    conn: sqlite3.Connection, parent: tuple[str, JobStatus, bytes | None], now_us: int, counts: _Counts
+) -> bool:
+    """Settle the dependants of a job that just ended (``_deps.cascade``) in the caller's
+    write transaction; returns whether one was released (pending: wake the workers)."""
+    released = False
+
+    def load(job_id: str) -> Job | None:
+        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+        return None if row is None else JOBS.job_from_row(row)
+
+    def save(child: Job, changes: dict[str, object]) -> None:
+        nonlocal released
+        new = child.replace(**changes)
+        finished = new.finished_at
+        conn.execute(
+            Q["settle_child"],
+            {
+                "id": child.id, "status": new.status.value, "parents_left": new.parents_left,
+                "payload": new.payload, "finished_at": None if finished is None else to_us(finished),
+                "last_error": new.last_error,
+            },
+        )  # fmt: skip
+        counts.move(child.queue, child.status.value, new.status.value)
+        released = released or new.status is JobStatus.PENDING
+
+    def children_of(job_id: str) -> list[str]:
+        return [row[0] for row in conn.execute(Q["take_edges"], (job_id,)).fetchall()]
+
+    cascade(parent, children_of, load, save, from_us(now_us))
+    return released
 
 
 # -- claim -----------------------------------------------------------------------------
@@ -204,6 +269,8 @@ def _claim_general(
                 _record_lost(conn, row, now)
                 died += 1
                 counts.move(queue, _RUNNING, JobStatus.FAILED.value)
+                if row[14]:
+                    settle_dependants(conn, (row[0], JobStatus.FAILED, None), now, counts)
             else:
                 _record_lost(conn, row, now)
                 if not again:  # its limits hold it back: pending again
@@ -292,7 +359,8 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -
 def finish(
     conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime
 ) -> tuple[list[bool], bool]:
-    """The outcomes applied, and whether a job with a concurrency key stopped running."""
+    """The outcomes applied, and whether a job with a concurrency key stopped running or a
+    dependant was released (either way: wake the workers)."""
     now_us = to_us(now)
     refs = json.dumps([[r.job_id, r.token] for r in results])
     attempts: list[tuple[Any, ...]] = []
@@ -302,6 +370,7 @@ def finish(
     applied: list[bool] = []
     counts = _Counts()
     freed = False
+    ended: list[tuple[str, JobStatus, bytes | None]] = []
     with write(conn):
         live = {row[0]: row for row in conn.execute(Q["finish_candidates"], {"refs": refs})}
         fences: dict[Fence, bool] = {}
@@ -334,6 +403,8 @@ def finish(
                 progress.append(_progress_row(res.job_id, res.token, res.progress, now_us))
             counts.move(row[4], _RUNNING, status.value)
             freed = freed or row[5] is not None
+            if row[6] and not retry:  # it ended, with dependants to settle
+                ended.append((res.job_id, status, res.result))
             if status is JobStatus.FAILED and row[3] is not None:
                 failed_schedules.append((summary, row[3]))
         if attempts:
@@ -343,6 +414,8 @@ def finish(
             conn.executemany(Q["finish_job"], updates)
         if failed_schedules:
             conn.executemany(Q["schedule_failed"], failed_schedules)
+        for parent in ended:
+            freed = settle_dependants(conn, parent, now_us, counts) or freed
         counts.write(conn)
     return applied, freed
 
@@ -420,9 +493,12 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
             )  # fmt: skip
         counts = _Counts()
         counts.move(row[2], row[5], JobStatus.CANCELLED.value)
-        counts.write(conn)
         row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now_us}).fetchone()
-    return JOBS.job_from_row(row)
+        job = JOBS.job_from_row(row)
+        if job.dependants:
+            settle_dependants(conn, (job_id, JobStatus.CANCELLED, None), now_us, counts)
+        counts.write(conn)
+    return job
 
 
 def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
@@ -515,7 +591,7 @@ class SQLiteJobs(JobsPart):
         self._wake = wake
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
-        return await self._db.run(add, jobs)
+        return await self._db.run(add, jobs, now)
 
     async def claim(
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
@@ -548,8 +624,10 @@ class SQLiteJobs(JobsPart):
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
         job = await self._db.run(cancel, job_id, now)
-        if job.concurrency_key is not None:
-            self._wake()  # (also when it was pending: a spare wake-up costs one claim)
+        if job.concurrency_key is not None or job.dependants:
+            # a slot freed, or a dependant that runs after failure released (also when
+            # neither happened: a spare wake-up costs one claim)
+            self._wake()
         return job
 
     async def requeue(self, job_id: str, now: datetime) -> Job:

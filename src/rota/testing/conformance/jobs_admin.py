@@ -147,6 +147,7 @@ class JobsAdmin:
         stats = await harness.store.stats()
         a, b = stats.counts["a"], stats.counts["b"]
         assert {s: a.get(s, 0) for s in JobStatus} == {
+            JobStatus.WAITING: 0,
             JobStatus.PENDING: 3,
             JobStatus.RUNNING: 0,
             JobStatus.SUCCEEDED: 1,

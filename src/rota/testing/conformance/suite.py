@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rota.testing.conformance.dependencies import Dependencies
 from rota.testing.conformance.differential import Differential
 from rota.testing.conformance.edges import Edges
 from rota.testing.conformance.jobs_add import JobsAdd
@@ -32,6 +33,7 @@ class StoreConformance(
     JobsEnded,
     JobsProgress,
     JobsLimited,
+    Dependencies,
     Schedules,
     ScheduleFires,
     Leases,

@@ -344,7 +344,7 @@ upd AS (
     UPDATE jobs j
     SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2
     FROM cur
-    WHERE j.id = $1 AND j.id = cur.id AND cur.status IN ('pending', 'running')
+    WHERE j.id = $1 AND j.id = cur.id AND cur.status IN ('waiting', 'pending', 'running')
     RETURNING j.*
 ),
 wake AS (
@@ -528,3 +528,38 @@ FROM jobs
 WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at >= $1 AND finished_at < $2
 GROUP BY k, queue, status
 ORDER BY k, queue, status;
+
+-- name: lock_parents
+-- The parents an add links to (migration 0008), locked in id order (so that adds lock them
+-- in one order) until the add commits: none can end, and settle its dependants, before the
+-- new child's edge is in.
+SELECT id, status, result FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE;
+
+-- name: jobs_by_ids
+-- The jobs of an add with dependencies whose id is already stored (answered, not linked).
+SELECT * FROM jobs WHERE id = ANY($1::text[]);
+
+-- name: jobs_by_keys
+SELECT * FROM jobs WHERE key = ANY($1::text[]);
+
+-- name: link_jobs
+-- The link of jobs an add just inserted (as pending): what their parents make of them.
+UPDATE jobs j
+SET status = l.status, parents = l.parents, parents_left = l.parents_left,
+    run_after_failure = l.run_after_failure, takes_result = l.takes_result,
+    payload = l.payload, finished_at = l.finished_at, last_error = l.last_error
+FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::bool[], $6::bool[],
+            $7::bytea[], $8::timestamptz[], $9::text[])
+     AS l(id, status, parents, parents_left, run_after_failure, takes_result, payload,
+          finished_at, last_error)
+WHERE j.id = l.id;
+
+-- name: add_dependants
+UPDATE jobs j SET dependants = j.dependants + d.n
+FROM unnest($1::text[], $2::int[]) AS d(id, n)
+WHERE j.id = d.id;
+
+-- name: insert_edges
+INSERT INTO job_deps (parent_id, child_id)
+SELECT * FROM unnest($1::text[], $2::text[])
+ON CONFLICT DO NOTHING;

@@ -93,8 +93,47 @@ local function delayed_set(q, limited)
   return P .. ':d:' .. q
 end
 
+-- the dependants of a job that just ended with status (its result: res, or nil) are settled
+-- (rota.stores._deps.settle), transitively: each edge (the parent's set P:dep:<id>) once.
+-- Returns whether one became pending (wake the workers).
+local function settle_dependants(id, status, res, now)
+  local todo, released = {{id, status, res}}, false
+  while #todo > 0 do
+    local t = table.remove(todo)
+    local pid, pst = t[1], t[2]
+    local dk = P .. ':dep:' .. pid
+    local kids = redis.call('SMEMBERS', dk)
+    redis.call('DEL', dk)
+    for _, cid in ipairs(kids) do
+      local ck = jkey(cid)
+      local h = redis.call('HMGET', ck, 's', 'q', 'pl', 'af', 'tr', 'd', 'ck', 'rk', 'dp')
+      if h[1] == 'waiting' then
+        local q = h[2]
+        if pst == 'succeeded' or h[4] == '1' then
+          local left = math.max(0, int_or(h[3], 0) - 1)
+          redis.call('HSET', ck, 'pl', left)
+          if h[5] == '1' and pst == 'succeeded' then redis.call('HSET', ck, 'p', t[3] or 'null') end
+          if left == 0 then
+            redis.call('HSET', ck, 's', 'pending')
+            redis.call('ZADD', delayed_set(q, h[7] or h[8]), int_or(h[6], 0), cid)
+            count('waiting', q, -1)
+            count('pending', q, 1)
+            released = true
+          end
+        else
+          finalize(cid, q, 'waiting', 'cancelled', now)
+          redis.call('HSET', ck, 'e', 'DependencyFailed: parent job ' .. pid .. ' ' .. pst)
+          if int_or(h[9], 0) > 0 then todo[#todo + 1] = {cid, 'cancelled', nil} end
+        end
+      end
+    end
+  end
+  return released
+end
+
 -- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
-local function add_job(id, q, due, key, fields)
+-- (status: 'waiting' or 'cancelled' for a job its parents hold or cancelled; nil: pending)
+local function add_job(id, q, due, key, fields, status, now)
   -- a taken id returns its holder (a retried add, a caller's id), else a taken key
   if redis.call('EXISTS', jkey(id)) == 1 then return id, false end
   if key ~= '' then
@@ -108,8 +147,15 @@ local function add_job(id, q, due, key, fields)
   for j = 1, #fields, 2 do
     if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end
   end
-  redis.call('ZADD', delayed_set(q, limited), due, id)
-  count('pending', q, 1)
+  if status == 'waiting' then
+    count('waiting', q, 1)
+  elseif status == 'cancelled' then
+    redis.call('ZADD', P .. ':fin', now, id)
+    count('cancelled', q, 1)
+  else
+    redis.call('ZADD', delayed_set(q, limited), due, id)
+    count('pending', q, 1)
+  end
   return id, true
 end
 

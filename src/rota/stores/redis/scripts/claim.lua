@@ -155,6 +155,9 @@ while claimed < limit and rounds <= limit do
       if int_or(h[2], 0) >= int_or(h[5], 1) then
         finalize(id, q, 'running', 'failed', now)
         redis.call('HSET', jk, 'e', 'LeaseLost: the worker stopped heartbeating')
+        if int_or(redis.call('HGET', jk, 'dp'), 0) > 0 and settle_dependants(id, 'failed', nil, now) then
+          redis.call('PUBLISH', P .. ':wake:jobs', '1')
+        end
         take = false
         died = died + 1
       elseif (h[6] or h[8]) and not admit(h[6], h[7], h[8], h[9], h[10]) then

@@ -12,7 +12,7 @@ for k = 1, n do
   local id, token, outcome, status = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local retry, err, lasterr = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local jk = jkey(id)
-  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'st', 'sc', 'ck', 'rk')
+  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'st', 'sc', 'ck', 'rk', 'dp')
   if h[1] == 'running' and h[2] == token and fence_ok(ARGV[b + 10], ARGV[b + 11], ARGV[b + 12], now) then
     local q = h[3]
     if h[6] then
@@ -69,6 +69,11 @@ for k = 1, n do
     end
     redis.call('HSET', jk, unpack(set))
     redis.call('HDEL', jk, unpack(del))
+    if status ~= 'pending' and int_or(h[8], 0) > 0 then
+      local res = nil
+      if ARGV[b + 8] == '1' then res = ARGV[b + 9] end
+      freed = settle_dependants(id, status, res, now) or freed
+    end
     out[k] = 1
   else
     out[k] = 0
@@ -78,7 +83,7 @@ flush(run_rem, 'ZREM')
 flush(delayed_add, 'ZADD')
 flush(fin_add, 'ZADD')
 flush_counts()
--- a job with a concurrency key left a slot free
+-- a job with a concurrency key left a slot free, or a dependant was released
 if freed then redis.call('PUBLISH', P .. ':wake:jobs', '1') end
 -- jobs ended: waiters of their results re-check (which ones is not said: one message a call)
 if ended then redis.call('PUBLISH', P .. ':wake:end', '') end

@@ -7,9 +7,10 @@ INSERT INTO jobs (
     token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
     fire_time, timeout, last_error, result, headers,
     progress, progress_message, progress_at,
-    concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+    concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-          ?, ?, ?, ?, ?);
+          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: jobs_by_keys
 -- the jobs holding any of the ids, or any of the keys, of a batch to add
@@ -17,7 +18,8 @@ SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
        fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants
 FROM jobs WHERE id IN (SELECT value FROM json_each(?)) OR key IN (SELECT value FROM json_each(?));
 
 -- name: claim_pending
@@ -38,7 +40,8 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
           schedule_id, fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period;
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants;
 
 -- name: pending_candidates
 SELECT id, priority, due_at FROM jobs INDEXED BY jobs_claim
@@ -59,7 +62,7 @@ ORDER BY priority DESC, due_at, id;
 
 -- name: expired_candidates
 SELECT id, priority, due_at, token, lease_owner, started_at, attempts, max_attempts, schedule_id,
-       concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+       concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period, dependants
 FROM jobs
 WHERE queue = :queue AND status = 'running' AND lease_expires_at <= :now
 ORDER BY priority DESC, due_at, id
@@ -122,7 +125,8 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
           schedule_id, fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period;
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants;
 
 -- name: fail_lost_job
 UPDATE jobs
@@ -147,7 +151,7 @@ WHERE jobs.id = r.jid AND jobs.token = r.tok
 RETURNING jobs.id;
 
 -- name: finish_candidates
-SELECT j.id, j.token, j.started_at, j.schedule_id, j.queue, j.concurrency_key
+SELECT j.id, j.token, j.started_at, j.schedule_id, j.queue, j.concurrency_key, j.dependants
 FROM (SELECT value ->> 0 AS jid, value ->> 1 AS tok FROM json_each(:refs)) AS r
 JOIN jobs AS j ON j.id = r.jid AND j.token = r.tok
 WHERE j.status = 'running';
@@ -182,7 +186,8 @@ SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
        fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants
 FROM jobs WHERE id = ?;
 
 -- name: find_jobs
@@ -194,7 +199,8 @@ SELECT id, task, queue, payload, priority, status, due_at, created_at, attempts,
        token, lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id,
        fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants
 FROM jobs
 WHERE {where}
 ORDER BY id {order}
@@ -213,7 +219,8 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
           schedule_id, fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period;
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants;
 
 -- name: requeue_job
 UPDATE jobs
@@ -224,7 +231,8 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
           max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
           schedule_id, fire_time, timeout, last_error, result, headers,
        progress, progress_message, progress_at,
-          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period;
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants;
 
 -- name: purge
 DELETE FROM jobs WHERE id IN (
@@ -312,3 +320,23 @@ WHERE finished_at >= :since AND finished_at < :until
   AND status IN ('succeeded', 'failed', 'cancelled')
 GROUP BY k, queue, status
 ORDER BY k, queue, status;
+
+-- name: parent_states
+-- The parents an add links to (migration 7), as _deps.ParentState.
+SELECT id, status, result FROM jobs WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: insert_edge
+INSERT OR IGNORE INTO job_deps (parent_id, child_id) VALUES (?, ?);
+
+-- name: add_dependants
+UPDATE jobs SET dependants = dependants + ? WHERE id = ?;
+
+-- name: take_edges
+-- A parent ended: its waiting children, each settled once (the rows go).
+DELETE FROM job_deps WHERE parent_id = ? RETURNING child_id;
+
+-- name: settle_child
+UPDATE jobs
+SET status = :status, parents_left = :parents_left, payload = :payload,
+    finished_at = :finished_at, last_error = :last_error
+WHERE id = :id AND status = 'waiting';
