@@ -56,6 +56,13 @@ def case_filters(n: int) -> list[tuple[str, JobFilter]]:
     ]
 
 
+SQLITE_COLUMNS = (
+    "id, task, queue, payload, priority, status, due_at, created_at, attempts, max_attempts, token,"
+    " lease_owner, lease_expires_at, started_at, finished_at, key, schedule_id, fire_time, timeout,"
+    " last_error, result"
+)
+
+
 def load_sqlite(path: Path, n: int) -> None:
     conn = sqlite3.connect(path)
     now_us = int(NOW.timestamp() * 1_000_000)
@@ -69,7 +76,8 @@ def load_sqlite(path: Path, n: int) -> None:
         for g in range(1, n + 1)
     )  # fmt: skip
     with conn:
-        conn.executemany("INSERT INTO jobs VALUES (" + ",".join("?" * 21) + ")", rows)
+        # the columns of migration 1 (later ones have defaults)
+        conn.executemany(f"INSERT INTO jobs ({SQLITE_COLUMNS}) VALUES (" + ",".join("?" * 21) + ")", rows)
         conn.execute("DELETE FROM job_counts")
         conn.execute("INSERT INTO job_counts SELECT queue, status, count(*) FROM jobs GROUP BY queue, status")
     conn.execute("ANALYZE")
