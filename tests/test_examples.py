@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -53,9 +54,10 @@ class Proc:
     def expect(self, pattern: str, timeout: float = DEADLINE) -> re.Match[str]:
         """The first line from now on that matches ``pattern``; fails after ``timeout``."""
         regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout  # for the match, not for each line
         while True:
             try:
-                line = self._queue.get(timeout=timeout)
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(f"{self.args}: no line matching {pattern!r} within {timeout}s:\n"
                                      + "\n".join(self.lines[-30:])) from None  # fmt: skip
