@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from rota import App, Cron, Every
-from rota._models import ErrorInfo, Finish, Job, Outcome, Progress, WorkerInfo
+from rota._models import ErrorInfo, Finish, Job, JobStatus, Outcome, Progress, WorkerInfo
 from rota._task import job_from
 from rota.stores.base import Store
 from rota.testing import FakeClock
@@ -52,8 +52,9 @@ def make_app(store: Store, clock: FakeClock) -> App:
 
 
 async def seed(app: App) -> Seeded:
-    """Jobs in every state (one carrying markup in its payload and error), three schedules
-    (a Berlin cron, an interval, a paused one), the leader's lease and a lock."""
+    """Jobs in every state (one carrying markup in its payload and error, one waiting for
+    two parents), three schedules (a Berlin cron, an interval, a paused one), the leader's
+    lease and a lock."""
     store, clock = app.store, app.clock
     out = Seeded()
     mail, report = app.get_task("send_email"), app.get_task("build_report")
@@ -70,7 +71,11 @@ async def seed(app: App) -> Seeded:
     delayed = job_from(report.prepare({"day": "later"}, delay=3600), now, app.config.max_payload_bytes)
     [added] = await store.add([delayed.replace(headers={"traceparent": TRACEPARENT})], now=now)
     made.append(added.job)
-    names = ["running", "succeeded", "failed", "cancelled", "xss", "pending", "delayed"]
+    # a job after two parents, added while neither has ended: the one that succeeds below
+    # counts off, the delayed one keeps it waiting
+    parents = [made[1].id, added.job.id]
+    made += await app.enqueue_many([report.prepare({"day": "summary"}, after=parents)])
+    names = ["running", "succeeded", "failed", "cancelled", "xss", "pending", "delayed", "waiting"]
     out.jobs = dict(zip(names, made, strict=True))
     await store.cancel(out.jobs["cancelled"].id, now=now)
     mail_jobs = await store.claim(queues=["mail"], worker=WORKER, limit=5, lease_for=LEASE, now=now)
@@ -97,6 +102,9 @@ async def seed(app: App) -> Seeded:
     assert await store.finish([fin], worker=WORKER, now=now)
     if out.jobs["pending"].id in again:  # claimed again with the retry: back to pending
         await store.release([_ref(again[out.jobs["pending"].id])], now=now)
+    waiting = await store.get_job(out.jobs["waiting"].id)
+    assert waiting is not None
+    assert (waiting.status, waiting.parents_left) == (JobStatus.WAITING, 1)
     await app.schedules.add("nightly", task="build_report", trigger=Cron("0 2 * * *", "Europe/Berlin"),
                             payload={"day": "yesterday"})  # fmt: skip
     await app.schedules.add("poll", task="send_email", trigger=Every(minutes=15), payload={"to": "ops"})

@@ -69,8 +69,9 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     overview = await client.get("/api/v1/overview")
     queues = {q["queue"]: q for q in overview["queues"]}
     mail = {"pending": 1, "delayed": 0, "running": 1, "succeeded": 1, "failed": 2, "cancelled": 0}
-    assert queues["mail"] == {"queue": "mail", **mail}
-    assert (queues["reports"]["delayed"], queues["reports"]["cancelled"]) == (1, 1)
+    assert queues["mail"] == {"queue": "mail", "waiting": 0, **mail}
+    reports = {"waiting": 1, "pending": 0, "delayed": 1, "running": 0, "cancelled": 1}
+    assert {k: queues["reports"][k] for k in reports} == reports
     worker, idle = overview["workers"]  # the registered workers, by id, busy or idle
     assert (worker["id"], worker["host"], worker["pid"], worker["running"]) == (WORKER, "host-a", 4242, 1)
     assert (worker["queues"], worker["concurrency"]) == (["mail"], 10)
@@ -94,7 +95,13 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     keyed = await client.get("/api/v1/jobs", params={"key": "order-7"})
     assert [j["id"] for j in keyed["jobs"]] == [jobs["pending"].id]
     by_task = await client.get("/api/v1/jobs", params={"task": "build_report", "queue": "reports"})
-    assert {j["id"] for j in by_task["jobs"]} == {jobs["cancelled"].id, jobs["delayed"].id}
+    assert {j["id"] for j in by_task["jobs"]} == {
+        jobs["cancelled"].id,
+        jobs["delayed"].id,
+        jobs["waiting"].id,
+    }
+    waiting = await client.get("/api/v1/jobs", params={"status": "waiting"})
+    assert [(j["id"], j["status"]) for j in waiting["jobs"]] == [(jobs["waiting"].id, "waiting")]
 
     detail = await client.get(f"/api/v1/jobs/{jobs['failed'].id}")
     assert detail["payload"] == {"to": "cy@example.com"}
@@ -108,6 +115,15 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     assert (await client.get(f"/api/v1/jobs/{jobs['delayed'].id}"))["trace_id"] == TRACE_ID
     done = await client.get(f"/api/v1/jobs/{jobs['succeeded'].id}")
     assert (done["result"], done["status"]) == ({"sent": True}, "succeeded")
+    assert (done["parents"], done["dependants"]) == ([], 1)
+    child = await client.get(f"/api/v1/jobs/{jobs['waiting'].id}")
+    assert child["parents"] == [  # in the order given, each as it is now
+        {"id": jobs["succeeded"].id, "status": "succeeded", "task": "send_email"},
+        {"id": jobs["delayed"].id, "status": "pending", "task": "build_report"},
+    ]
+    assert (child["status"], child["parents_left"], child["dependants"]) == ("waiting", 1, 0)
+    assert (child["run_after_failure"], child["takes_result"]) == (False, False)
+    assert (await client.get(f"/api/v1/jobs/{jobs['delayed'].id}"))["dependants"] == 1
 
     schedules = {s["id"]: s for s in await client.get("/api/v1/schedules")}
     assert set(schedules) == {"nightly", "poll", "old"}
@@ -127,6 +143,8 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     # actions: each changes the store as it says
     out = await client.act("POST", f"/api/v1/jobs/{jobs['failed'].id}/retry")
     assert out["status"] == "pending"
+    out = await client.act("POST", f"/api/v1/jobs/{jobs['waiting'].id}/cancel")
+    assert out["status"] == "cancelled"
     out = await client.act("POST", f"/api/v1/jobs/{jobs['delayed'].id}/cancel")
     assert out["status"] == "cancelled"
     copy = await client.act("POST", f"/api/v1/jobs/{jobs['succeeded'].id}/requeue")
@@ -160,6 +178,7 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     assert statuses[jobs["delayed"].id] is JobStatus.CANCELLED
     assert statuses[jobs["pending"].id] is JobStatus.CANCELLED
     assert statuses[jobs["succeeded"].id] is JobStatus.SUCCEEDED
+    assert statuses[jobs["waiting"].id] is JobStatus.CANCELLED
 
 
 @pytest.fixture
@@ -209,11 +228,12 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
 
 async def test_bad_input_is_a_4xx_json_error_never_a_500(memory_api: tuple[Client, Any, Any]) -> None:
     client, seeded, _ = memory_api
-    done = seeded.jobs["succeeded"].id
+    done, waiting = seeded.jobs["succeeded"].id, seeded.jobs["waiting"].id
     requests = [
         *BAD_REQUESTS,
         ("POST", f"/api/v1/jobs/{done}/retry", None, 409, "conflict"),
         ("POST", f"/api/v1/jobs/{done}/cancel", None, 409, "conflict"),
+        ("POST", f"/api/v1/jobs/{waiting}/retry", None, 409, "conflict"),
     ]
     for method, path, body, status, code in requests:
         response = await client.http.request(method, path, json=body, headers={"X-CSRF-Token": client.csrf})
@@ -236,7 +256,7 @@ async def test_keyset_pages_walk_every_job_once_either_way(memory_api: tuple[Cli
     client, _, app = memory_api
     await app.enqueue_many([app.get_task("send_email").prepare({"n": n}) for n in range(16)])
     every = [j.id for j in await app.store.list_jobs(JobFilter(limit=1000))]
-    assert len(every) == 23
+    assert len(every) == 24
     for order, expected in (("newest", every[::-1]), ("oldest", every)):
         seen, pages, cursor = [], [], None
         while True:
@@ -249,7 +269,7 @@ async def test_keyset_pages_walk_every_job_once_either_way(memory_api: tuple[Cli
             if cursor is None:
                 break
         assert seen == expected
-        assert [len(p["jobs"]) for p in pages] == [5, 5, 5, 5, 3]
+        assert [len(p["jobs"]) for p in pages] == [5, 5, 5, 5, 4]
         assert pages[0]["prev_cursor"] is None
         # and back from the last page to the first, through the prev cursors
         back, page = [], pages[-1]
@@ -300,7 +320,11 @@ async def test_the_openapi_schema_is_generated_and_covers_every_endpoint(
         "until",
         "cursor",
     }
-    assert "JobDetail" in schema["components"]["schemas"]
+    components = schema["components"]["schemas"]
+    assert "JobDetail" in components
+    assert "waiting" in components["JobStatus"]["enum"]
+    assert "waiting" in components["QueueRow"]["required"]
+    assert {"parents", "parents_left", "dependants"} <= set(components["JobDetail"]["required"])
     assert (await client.http.get("/docs")).status_code == 404  # no docs page loading scripts from a CDN
 
 
@@ -388,7 +412,7 @@ async def test_a_read_only_dashboard_refuses_every_action() -> None:
             out = await client.act(method, path, body, status=403)
             assert out["error"] == "read_only"
         assert (await app.get_job(job)).status is JobStatus.FAILED
-        assert len(await app.store.list_jobs(JobFilter())) == 7
+        assert len(await app.store.list_jobs(JobFilter())) == len(seeded.jobs) == 8
         assert not (await app.schedules.get("poll")).paused
         assert "data-act" not in (await http.get("/schedules")).text
 

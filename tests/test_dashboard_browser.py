@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,11 @@ def test_every_page_shows_the_store(page: Page, board: LiveDashboard) -> None:
     assert mail.locator('[data-f="running"]').inner_text() == "1"
     assert mail.locator('[data-f="failed"]').inner_text() == "2"
     assert mail.locator('[data-f="succeeded"]').inner_text() == "1"
+    assert mail.locator('[data-f="waiting"]').inner_text() == "0"
     reports = queues.locator("tr", has_text="reports")
+    assert reports.locator('[data-f="waiting"]').inner_text() == "1"
     assert reports.locator('[data-f="delayed"]').inner_text() == "1"
+    assert page.page.locator("#queues thead th").nth(1).text_content() == "waiting"
     assert reports.locator('[data-f="cancelled"]').inner_text() == "1"
     workers = page.page.locator("#workers .worker")
     assert workers.locator("h3").all_inner_texts() == [WORKER, IDLE_WORKER]
@@ -159,6 +163,13 @@ def test_every_page_shows_the_store(page: Page, board: LiveDashboard) -> None:
     ids = page.page.locator("#jobs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
     assert sorted(ids) == sorted([jobs["failed"].id, jobs["xss"].id])
     page.shot("jobs")
+    page.open("/jobs?status=waiting")
+    options = page.page.locator('select[name="status"] option').all_inner_texts()
+    assert options == ["any", "waiting", "pending", "running", "succeeded", "failed", "cancelled"]
+    assert page.page.locator('select[name="status"]').input_value() == "waiting"
+    waiting = page.page.locator("#jobs tbody tr")
+    assert waiting.evaluate_all("r => r.map(x => x.dataset.id)") == [jobs["waiting"].id]
+    assert waiting.locator(".st").inner_text() == "waiting"
     page.open("/jobs?key=order-7")
     keyed = page.page.locator("#jobs tbody tr").evaluate_all("r => r.map(x => x.dataset.id)")
     assert keyed == [jobs["pending"].id]
@@ -214,12 +225,61 @@ def test_retry_a_failed_job_and_cancel_a_pending_one_from_the_pages(page: Page, 
     assert "cancel: 1 done" in page.page.locator("#flash").inner_text()
     assert stored(board, jobs["pending"].id) is JobStatus.CANCELLED
     assert stored(board, jobs["failed"].id) is JobStatus.PENDING  # not selected: untouched
-    # an action the store refuses says why, and changes nothing
+    # an action the job's status forbids is disabled
     page.open(f"/jobs/{jobs['succeeded'].id}")
+    assert page.page.locator('button[data-act="cancel"]').is_disabled()
+    assert page.page.locator('button[data-act="retry"]').is_disabled()
+    assert page.page.locator('button[data-act="requeue"]').is_enabled()
+    # an action the store refuses (the job ended after the page showed it) says why, changes
+    # nothing, and the page then shows the job as it is; the page's clock is paused so that
+    # its own refresh cannot come first
+    page.page.clock.install()
+    page.page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
+    page.open(f"/jobs/{jobs['delayed'].id}")
+    assert page.page.locator('button[data-act="cancel"]').is_enabled()
+    board.call(lambda app: app.cancel(jobs["delayed"].id))
     page.page.click('button[data-act="cancel"]')
     page.page.wait_for_selector("#flash.bad")
-    assert "already succeeded" in page.page.locator("#flash").inner_text()
-    assert stored(board, jobs["succeeded"].id) is JobStatus.SUCCEEDED
+    assert "already cancelled" in page.page.locator("#flash").inner_text()
+    page.page.wait_for_selector('h1 .st:text-is("cancelled")')
+    assert page.page.locator('button[data-act="cancel"]').is_disabled()
+    assert page.page.locator('button[data-act="retry"]').is_enabled()
+    assert stored(board, jobs["delayed"].id) is JobStatus.CANCELLED
+
+
+def test_a_waiting_job_links_its_parents_and_can_be_cancelled(page: Page, board: LiveDashboard) -> None:
+    jobs = board.seeded.jobs
+    child, done, delayed = jobs["waiting"].id, jobs["succeeded"].id, jobs["delayed"].id
+    page.open(f"/jobs/{child}")
+    for rendered_by in ("server", "script"):
+        assert page.page.locator("h1 .st").inner_text() == "waiting", rendered_by
+        parents = page.page.locator("#parents li")
+        assert parents.locator("a").all_inner_texts() == [done, delayed], rendered_by
+        assert parents.locator(".st").all_inner_texts() == ["succeeded", "pending"], rendered_by
+        assert page.page.locator("#parents-left").inner_text() == "1 not ended yet", rendered_by
+        assert page.page.locator('[data-f="dependants"]').inner_text() == "0", rendered_by
+        assert page.page.locator('button[data-act="retry"]').is_disabled(), rendered_by
+        assert page.page.locator('button[data-act="cancel"]').is_enabled(), rendered_by
+        page.refreshed()
+    page.shot("job-waiting")
+    page.page.locator("#parents a", has_text=delayed).click()
+    page.page.wait_for_url(f"**/jobs/{delayed}")
+    page.page.wait_for_selector("body[data-ready]")
+    assert page.page.locator("h1 .mono").inner_text() == delayed
+    assert page.page.locator("h1 .st").inner_text() == "pending"
+    assert page.page.locator('[data-f="dependants"]').inner_text() == "1"
+    assert page.page.locator("#parents li").count() == 0
+    assert page.page.locator("#parents-left").is_hidden()
+
+    page.open(f"/jobs/{child}")
+    page.page.click('button[data-act="cancel"]')
+    page.page.wait_for_selector('h1 .st:text-is("cancelled")')
+    assert "cancel: the job is cancelled" in page.page.locator("#flash").inner_text()
+    assert stored(board, child) is JobStatus.CANCELLED
+    assert stored(board, delayed) is JobStatus.PENDING  # its parent goes on
+    assert page.page.locator("#parents-left").is_hidden()
+    assert page.page.locator('button[data-act="cancel"]').is_disabled()
+    assert page.page.locator('button[data-act="retry"]').is_enabled()
 
 
 def test_pause_and_trigger_a_schedule(page: Page, board: LiveDashboard) -> None:
@@ -311,6 +371,11 @@ def test_pages_follow_the_store_without_a_reload(page: Page, board: LiveDashboar
     board.call(lambda app: app.cancel(jobs["pending"].id))
     page.refreshed()
     assert mail.locator('[data-f="pending"]').inner_text() == "0"
+    reports = page.page.locator("#queues tbody tr", has_text="reports")
+    assert reports.locator('[data-f="waiting"]').inner_text() == "1"
+    board.call(lambda app: app.cancel(jobs["delayed"].id))  # its dependant is cancelled with it
+    page.refreshed()
+    assert reports.locator('[data-f="waiting"]').inner_text() == "0"
     page.open(f"/jobs/{jobs['running'].id}")
     board.call(lambda app: app.cancel(jobs["running"].id))
     page.refreshed()

@@ -31,6 +31,7 @@ from rota.web._schemas import (
     LeaderOut,
     LeaseOut,
     Overview,
+    ParentOut,
     ProgressOut,
     QueueRow,
     ScheduleOut,
@@ -40,6 +41,7 @@ from rota.web._schemas import (
 Order = Literal["newest", "oldest"]
 WINDOW_MINUTES = 60  # the overview's recent window, and its charts' span
 MAX_RUNNING_SHOWN = 1000  # running jobs read for the live workers panel
+MAX_PARENTS_READ = 100  # a job's parents read for their status (a job may have 1000)
 _FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 _CLOSED_AFTER = timedelta(seconds=5)  # a bucket this long past its end no longer changes
 
@@ -166,20 +168,25 @@ class Dashboard:
         if not report.store_ok:
             raise StoreUnavailable(report.error or "the store is unreachable")
         now = self.now()
+        # the health report's queue depths have no waiting count: the live counts come from
+        # one stats snapshot of their own, so waiting and pending never disagree
+        stats = await app.store.stats(now=now)
         chart = await self.chart(minutes=WINDOW_MINUTES, bucket_seconds=60)
         window: dict[str, dict[str, int]] = {}
         for counts in await self._counts(chart.since, chart.until, timedelta(seconds=60)):
             row = window.setdefault(counts.queue, {})
             row[counts.status.value] = row.get(counts.status.value, 0) + counts.count
         queues = []
-        for name in sorted(set(report.queues) | set(window)):
-            depth, done = report.queues.get(name), window.get(name, {})
+        for name in sorted(set(stats.counts) | set(window)):
+            live_counts, done = stats.counts.get(name, {}), window.get(name, {})
+            delayed = stats.delayed.get(name, 0)
             queues.append(
                 QueueRow(
                     queue=name,
-                    pending=depth.pending if depth else 0,
-                    delayed=depth.delayed if depth else 0,
-                    running=depth.running if depth else 0,
+                    waiting=live_counts.get(JobStatus.WAITING, 0),
+                    pending=live_counts.get(JobStatus.PENDING, 0) - delayed,
+                    delayed=delayed,
+                    running=live_counts.get(JobStatus.RUNNING, 0),
                     **{s.value: done.get(s.value, 0) for s in _FINAL},
                 )
             )
@@ -328,7 +335,25 @@ class Dashboard:
             progress=None if progress is None else ProgressOut(fraction=progress.fraction,
                                                                message=progress.message),
             trace_id=live.job_trace_id(job), history=[_attempt(a) for a in attempts],
+            parents=await self._parents(app, job), parents_left=job.parents_left,
+            run_after_failure=job.run_after_failure, takes_result=job.takes_result,
+            dependants=job.dependants,
         )  # fmt: skip
+
+    async def _parents(self, app: App, job: Job) -> list[ParentOut]:
+        """The job's parents as they are now: the first ``MAX_PARENTS_READ`` read one by one
+        (the store finds jobs by id, not by a list of ids), the rest by id only."""
+        out = []
+        for n, parent_id in enumerate(job.parents or ()):
+            parent = await app.store.get_job(parent_id) if n < MAX_PARENTS_READ else None
+            out.append(
+                ParentOut(
+                    id=parent_id,
+                    status=None if parent is None else parent.status,
+                    task=None if parent is None else parent.task,
+                )
+            )
+        return out
 
     async def retry(self, job_id: str) -> Job:
         """The failed or cancelled job itself runs again (``requeue``: history kept)."""

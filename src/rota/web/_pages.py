@@ -10,13 +10,14 @@ from fastapi.responses import RedirectResponse
 
 from rota import _limits
 from rota._errors import ConfigError, JobNotFound
+from rota._models import JobStatus
 from rota.web._auth import SESSION_COOKIE, Auth, cookie_path, set_session
 from rota.web._data import Dashboard, JobQuery
 from rota.web._render import render
 
 router = APIRouter(include_in_schema=False)
 
-STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+STATUSES = tuple(s.value for s in JobStatus)  # the filter's choices: every status, waiting first
 
 
 def board(request: Request) -> Dashboard:

@@ -19,10 +19,11 @@ class ErrorOut(BaseModel):
 
 
 class QueueRow(BaseModel):
-    """One queue now (pending due now, delayed, running) and in the recent window (jobs that
-    succeeded, failed or were cancelled in it)."""
+    """One queue now (waiting for parents, pending due now, delayed, running) and in the
+    recent window (jobs that succeeded, failed or were cancelled in it)."""
 
     queue: str
+    waiting: int = Field(description="jobs waiting for their parents to end (`after=`)")
     pending: int
     delayed: int
     running: int
@@ -127,6 +128,14 @@ class ProgressOut(BaseModel):
     message: str | None
 
 
+class ParentOut(BaseModel):
+    """A job this one waits for (or waited for), as it is now."""
+
+    id: str
+    status: JobStatus | None = Field(description="null when it is gone (purged) or not read")
+    task: str | None
+
+
 class JobDetail(JobSummary):
     token: int
     fire_time: datetime | None
@@ -139,6 +148,14 @@ class JobDetail(JobSummary):
     progress: ProgressOut | None
     trace_id: str | None
     history: list[AttemptOut] = Field(description="the attempts, by number")
+    parents: list[ParentOut] = Field(
+        description="the jobs it was added after (`after=`), in that order; the first 100 "
+        "with their status, any more with a null one"
+    )
+    parents_left: int = Field(description="while it is waiting: its parents not ended yet")
+    run_after_failure: bool = Field(description="a failed or cancelled parent releases it too")
+    takes_result: bool = Field(description="its payload is its parent's result (a chain's link)")
+    dependants: int = Field(description="how many jobs were added after this one")
 
 
 class ScheduleOut(BaseModel):

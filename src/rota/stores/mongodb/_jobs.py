@@ -166,6 +166,9 @@ class MongoJobs(JobsPart):
         if any(job.parents is not None for job in jobs):
             linked = await self._link(jobs, now, {i: JOBS.job_from_mapping(d) for i, d in held.items()})
             jobs = linked.jobs
+        # the parents the link already counted off (every one but those it waits for): they
+        # settled their edge, so count_on_parents must not count them off again
+        open_edges = set(linked.edges) if linked is not None else set()
         firsts: dict[str, int] = {}  # ukey -> index of the first input using it
         sent: dict[str, Doc] = {}  # ukey -> the document sent for it
         for n, job in enumerate(jobs):
@@ -173,6 +176,10 @@ class MongoJobs(JobsPart):
             if job.id not in held and ukey not in firsts:
                 firsts[ukey] = n
                 sent[ukey] = job_to_doc(job)
+                if job.parents:
+                    done = [p for p in job.parents if (p, job.id) not in open_edges]
+                    if done:
+                        sent[ukey]["pdone"] = done
         stored = await insert_jobs(self.jobs, list(sent.values()))
         results: list[AddResult] = []
         for n, job in enumerate(jobs):

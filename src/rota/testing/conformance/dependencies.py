@@ -31,6 +31,12 @@ async def succeed(h: Harness, job: Job, result: bytes | None = None) -> None:
     assert await finish(h, claimed, result=result)
 
 
+async def succeed_claimed(h: Harness, job: Job) -> None:
+    """Finish a job claimed before as succeeded."""
+    stored_job = await stored(h, job)
+    assert await finish(h, stored_job)
+
+
 class Dependencies:
     async def test_a_child_waits_unclaimed_until_its_parent_succeeds(self, harness: Harness) -> None:
         parent = make_job(harness)
@@ -65,6 +71,19 @@ class Dependencies:
         assert (await stored(harness, parent)).dependants == 1
         await succeed(harness, parent)
         assert [j.id for j in await claim(harness, limit=10)] == [child.id]
+
+    async def test_one_parent_ended_before_the_add_and_one_not(self, harness: Harness) -> None:
+        done, running = make_job(harness, priority=2), make_job(harness, priority=1)
+        await add(harness, done, running)
+        await succeed(harness, done)
+        child = child_of(harness, done, running)
+        [added] = await add(harness, child)
+        assert (added.status, added.parents_left) == (JobStatus.WAITING, 1)
+        # as stored, not only as answered: the ended parent is counted off once
+        assert ((c := await stored(harness, child)).status, c.parents_left) == (JobStatus.WAITING, 1)
+        assert [j.id for j in await claim(harness, limit=10)] == [running.id]
+        await succeed_claimed(harness, running)
+        assert (await stored(harness, child)).status is JobStatus.PENDING
 
     async def test_every_parent_must_succeed(self, harness: Harness) -> None:
         a, b = make_job(harness, priority=2), make_job(harness, priority=1)

@@ -161,7 +161,7 @@ const pages = {
       const o = await api("GET", "/api/v1/overview");
       fill(document.getElementById("summary"), o);
       if (!o.leader) setValue(document.querySelector('[data-f="leader.id"]'), o.election ? "none" : "no election (the store is not shared)");
-      rows(document.querySelector("#queues tbody"), "tmpl-queue", o.queues, "no jobs yet", 7);
+      rows(document.querySelector("#queues tbody"), "tmpl-queue", o.queues, "no jobs yet", 8);
       const box = document.getElementById("workers");
       const tmpl = document.getElementById("tmpl-worker");
       box.replaceChildren(...o.workers.map((w) => filled(tmpl, w)));
@@ -220,21 +220,28 @@ const pages = {
   async job() {
     const section = document.getElementById("job");
     const id = section.dataset.id;
+    const buttons = [...section.querySelectorAll("button[data-act]")];
     const refresh = async () => {
       const j = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}`);
-      fill(section, j);
+      fill(section, { ...j, parents: j.parents.map((p) => ({ ...p, status: p.status ?? "gone" })) });
+      document.getElementById("parents-left").hidden = j.status !== "waiting";
+      // an action the job's status forbids is disabled (the store still has the last word)
+      for (const button of buttons) {
+        if (button.dataset.when) button.disabled = !button.dataset.when.split(" ").includes(j.status);
+      }
       rows(document.querySelector("#attempts tbody"), "tmpl-attempt", j.history.map((a) => ({
         ...a, duration_seconds: a.duration_seconds.toFixed(3),
       })), "no attempt yet", 6);
     };
-    for (const button of section.querySelectorAll("button[data-act]")) {
+    for (const button of buttons) {
       button.addEventListener("click", async () => {
         const act = button.dataset.act;
         try {
           const out = await api("POST", `/api/v1/jobs/${encodeURIComponent(id)}/${act}`);
           flash(act === "requeue" ? `queued a copy: ${out.new_job_id}` : `${act}: the job is ${out.status}`);
-          await refresh();
         } catch (err) { flash(`${act} refused: ${err.message}`, true); }
+        // refused too: the job changed since the page showed it, so show it as it is now
+        await refresh().catch((err) => console.warn("refresh failed", err));
       });
     }
     every(refresh);
