@@ -14,8 +14,10 @@ from typing import Any
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Fence,
     Finish,
     FinishedCount,
@@ -425,6 +427,30 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
     return JOBS.job_from_row(row)
 
 
+def abort(conn: sqlite3.Connection, job_id: str, error: ErrorInfo, now: datetime) -> tuple[AbortResult, bool]:
+    """``Store.abort``, and whether a running job's slot was freed."""
+    now_us = to_us(now)
+    with write(conn):
+        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if row[5] in _FINAL:
+            return AbortResult(JOBS.job_from_row(row), applied=False), False
+        running = row[5] == JobStatus.RUNNING.value
+        if running:
+            conn.execute(
+                Q["insert_attempt"],
+                (job_id, row[10], row[11] or "", row[13] or now_us, now_us, Outcome.ABORTED.value,
+                 error.type, error.message, None),
+            )  # fmt: skip
+        counts = _Counts()
+        counts.move(row[2], row[5], JobStatus.CANCELLED.value)
+        counts.write(conn)
+        row = conn.execute(Q["abort_job"], {"id": job_id, "now": now_us, "error": error.summary()}).fetchone()
+    job = JOBS.job_from_row(row)
+    return AbortResult(job, applied=True), running and job.concurrency_key is not None
+
+
 def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
     with write(conn):
         row = conn.execute(Q["get_job"], (job_id,)).fetchone()
@@ -551,6 +577,12 @@ class SQLiteJobs(JobsPart):
         if job.concurrency_key is not None:
             self._wake()  # (also when it was pending: a spare wake-up costs one claim)
         return job
+
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        done, freed = await self._db.run(abort, job_id, error, now)
+        if freed:
+            self._wake()  # a slot of its concurrency key is free
+        return done
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         return await self._db.run(requeue, job_id, now)
