@@ -293,7 +293,8 @@ async def test_the_openapi_schema_is_generated_and_covers_every_endpoint(
     assert set(schema["paths"]) == {
         "/api/v1/session", "/api/v1/overview", "/api/v1/charts/finished", "/api/v1/jobs", "/api/v1/jobs/bulk",
         "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/retry", "/api/v1/jobs/{job_id}/cancel",
-        "/api/v1/jobs/{job_id}/abort", "/api/v1/jobs/{job_id}/requeue", "/api/v1/schedules", "/api/v1/schedules/{schedule_id}",
+        "/api/v1/jobs/{job_id}/abort", "/api/v1/jobs/{job_id}/requeue", "/api/v1/schedules",
+        "/api/v1/schedules/{schedule_id}",
         "/api/v1/schedules/{schedule_id}/{action}", "/api/v1/leases",
     }  # fmt: skip
     jobs = schema["paths"]["/api/v1/jobs"]["get"]
