@@ -52,6 +52,29 @@ def test_enqueue_then_list_show_cancel_and_retry(capsys: pytest.CaptureFixture[s
     assert code == 1 and "pending" in one_line_error(err)
 
 
+def test_jobs_abort(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    code, out, _ = rota(
+        capsys, "enqueue", APP, "--store", url, "send_email", '{"to": "a@x.org", "subject": "hi"}'
+    )
+    job_id = out.strip()
+    code, out, _ = rota(capsys, "jobs", "abort", "--store", url, job_id, "--reason", "not today")
+    assert (code, out.strip()) == (0, f"{job_id} cancelled")
+    code, out, _ = rota(capsys, "jobs", "show", "--store", url, job_id)
+    assert code == 0
+    assert "Aborted: not today" in out
+    # a job that already ended: left as it was, not an error
+    code, out, _ = rota(capsys, "jobs", "abort", "--store", url, job_id)
+    assert (code, out.strip()) == (0, f"{job_id} cancelled (already ended: left as it was)")
+    for bad, message in (("nope", "nope"), ("", "job id")):
+        code, out, err = rota(capsys, "jobs", "abort", "--store", url, bad)
+        assert code == 1
+        assert message in one_line_error(err)
+        assert out == ""
+    code, _, err = rota(capsys, "jobs", "abort", "--store", url, job_id, "--reason", "x" * 1001)
+    assert code == 1
+    assert "reason" in one_line_error(err)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rota._ids import id_floor
-from rota._models import Job, JobFilter, JobStatus
+from rota._models import Job, JobFilter, JobStatus, Outcome
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
 from rota.web import Auth, dashboard_app
@@ -147,6 +147,13 @@ async def test_every_endpoint_answers_the_same_on_every_store(
     assert out["status"] == "cancelled"
     out = await client.act("POST", f"/api/v1/jobs/{jobs['delayed'].id}/cancel")
     assert out["status"] == "cancelled"
+    out = await client.act("POST", f"/api/v1/jobs/{jobs['running'].id}/abort")
+    assert (out["ok"], out["status"]) == (True, "cancelled")
+    [attempt] = await harness.store.get_attempts(jobs["running"].id)
+    assert (attempt.outcome, attempt.error_message) == (Outcome.ABORTED, "from the dashboard")
+    out = await client.act("POST", f"/api/v1/jobs/{jobs['running'].id}/abort")  # ended: unchanged
+    assert (out["ok"], out["status"], out["error"]) == (False, "cancelled", "conflict")
+    await client.act("POST", "/api/v1/jobs/nope/abort", status=404)
     copy = await client.act("POST", f"/api/v1/jobs/{jobs['succeeded'].id}/requeue")
     made = await harness.store.get_job(copy["new_job_id"])
     assert made is not None
@@ -306,7 +313,8 @@ async def test_the_openapi_schema_is_generated_and_covers_every_endpoint(
     assert set(schema["paths"]) == {
         "/api/v1/session", "/api/v1/overview", "/api/v1/charts/finished", "/api/v1/jobs", "/api/v1/jobs/bulk",
         "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/retry", "/api/v1/jobs/{job_id}/cancel",
-        "/api/v1/jobs/{job_id}/requeue", "/api/v1/schedules", "/api/v1/schedules/{schedule_id}",
+        "/api/v1/jobs/{job_id}/abort", "/api/v1/jobs/{job_id}/requeue", "/api/v1/schedules",
+        "/api/v1/schedules/{schedule_id}",
         "/api/v1/schedules/{schedule_id}/{action}", "/api/v1/leases",
     }  # fmt: skip
     jobs = schema["paths"]["/api/v1/jobs"]["get"]

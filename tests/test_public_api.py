@@ -17,7 +17,7 @@ EXPECTED = {
     "RuntimeContext", "Schedule", "ScheduleInfo", "ScheduleNotFound", "Scheduler", "Schedules",
     "StoreClosed", "StoreError", "StoreUnavailable", "SystemClock", "Task", "TaskDecorator", "TaskNotFound",
     "TaskOptions", "Timer", "Worker", "WorkerCounters", "WorkerInfo", "WorkerSettings", "__version__",
-    "current_job", "JobCancelled", "JobFailed", "ResultError", "ResultTimeout",
+    "current_job", "JobCancelled", "JobFailed", "ResultError", "ResultTimeout", "AbortResult",
 }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from rota._errors import (
 from rota._events import Event, EventKind
 from rota._job_errors import JobCancelled, JobFailed
 from rota._models import (
+    AbortResult,
     Attempt,
     Fence,
     Job,
@@ -56,6 +57,7 @@ from rota.runtime.worker_settings import WorkerSettings
 from rota.triggers import At, Cron, Every
 
 __all__ = [
+    "AbortResult",
     "App",
     "AppConfig",
     "At",

@@ -18,7 +18,18 @@ from rota import _limits, _workflows
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._models import AddResult, Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
+from rota._models import (
+    AbortResult,
+    AddResult,
+    Attempt,
+    ErrorInfo,
+    Job,
+    JobFilter,
+    JobStatus,
+    QueueStats,
+    Schedule,
+    WorkerInfo,
+)
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
 from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
@@ -338,6 +349,27 @@ class App:
         job = await self.store.cancel(job_id, now=self.clock.now())
         self._events.emit(Event(EventKind.CANCELLED, job))
         return job
+
+    async def abort(self, job_id: str, *, reason: str = "") -> AbortResult:
+        """Stop the job wherever it is: a pending (or delayed, or retrying) job is cancelled;
+        a running one is cancelled too, its attempt recorded as ``aborted`` with ``reason``,
+        and the worker running it stops the run: an ``async def`` handler is cancelled, a
+        plain ``def`` handler sees ``ctx.aborted`` (``current_job().aborted``) become True.
+        The worker hears it within a moment on PostgreSQL and Redis (the store's wake-up
+        channel), at its next heartbeat (a third of the lease) on SQLite and MongoDB across
+        processes; whatever the run does afterwards is not recorded.
+
+        A job that already ended (succeeded, failed or cancelled, say because its run
+        finished first) is left as it was: ``AbortResult(job, applied=False)``, no error.
+        Raises ``JobNotFound`` for an unknown id, ``ConfigError`` for a reason that is not
+        text of at most 1,000 characters. Waiters of ``result`` get ``JobCancelled``.
+        """
+        _limits.name(job_id, "job id")
+        await self.open()
+        done = await self.store.abort(job_id, reason=reason, now=self.clock.now())
+        if done.applied:
+            self._events.emit(Event(EventKind.CANCELLED, done.job, error=ErrorInfo("Aborted", reason)))
+        return done
 
     async def result(self, job_id: str, *, timeout: float | timedelta | None = None) -> Any:
         """Wait for the job to end and return its handler's return value (decoded with the

@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     RELEASED = "released"  # given back unfinished at shutdown; runs again elsewhere
     LEASE_LOST = "lease_lost"  # the worker lost the job's lease (or its task lock): no outcome recorded
+    ABORTED = "aborted"  # the job was aborted while it ran (``app.abort``); the store recorded it
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class Outcome(StrEnum):
     LEASE_LOST = "lease_lost"  # the worker vanished or stopped heartbeating; written by the next claim
     CANCELLED = "cancelled"
     RELEASED = "released"  # given back unfinished (shutdown, busy lock); not counted in attempts
+    ABORTED = "aborted"  # stopped while it ran by ``Store.abort`` (``app.abort``); its job is cancelled
 
 
 @dataclass(slots=True)
@@ -241,6 +242,15 @@ class Finish:
 class AddResult:
     job: Job  # the stored job: the new one, or the existing one for a duplicate key
     created: bool
+
+
+@dataclass(slots=True, frozen=True)
+class AbortResult:
+    """What ``Store.abort`` (``app.abort``) did: ``applied`` False means the job had already
+    ended (succeeded, failed or cancelled) and was left as it was."""
+
+    job: Job  # the job after the call: cancelled when applied, otherwise unchanged
+    applied: bool
 
 
 class MisfirePolicy(StrEnum):

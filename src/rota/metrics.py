@@ -13,7 +13,7 @@ its own ``/metrics`` mounts the same collector on the registry it exports::
 
 The names (docs/operations.md lists them with sample queries): ``rota_jobs_enqueued_total``,
 ``rota_jobs_started_total``, ``rota_job_outcomes_total{outcome}`` (succeeded, retried,
-failed, cancelled, released, lease_lost), the histograms ``rota_job_duration_seconds`` and
+failed, cancelled, released, lease_lost, aborted), the histograms ``rota_job_duration_seconds`` and
 ``rota_job_pickup_latency_seconds``, all labelled by ``task`` and ``queue``; the gauges
 ``rota_worker_running_jobs``, ``rota_worker_slots``, ``rota_leader``, and, from the leader
 only, ``rota_queue_jobs{queue,status}`` and ``rota_schedule_lag_seconds``.
@@ -66,6 +66,7 @@ OUTCOMES = {
     EventKind.CANCELLED: "cancelled",
     EventKind.RELEASED: "released",
     EventKind.LEASE_LOST: "lease_lost",
+    EventKind.ABORTED: "aborted",
 }
 _SLOT = {kind: i for i, kind in enumerate(OUTCOMES)}
 #: the outcomes whose run ended in its handler: their duration is the handler's
@@ -191,7 +192,8 @@ class Metrics:
         outcomes = CounterMetricFamily(
             "rota_job_outcomes",
             "Ends of job runs in this process: succeeded, retried (failed, runs again), failed "
-            "(for good), cancelled, released (given back at shutdown), lease_lost.",
+            "(for good), cancelled, released (given back at shutdown), lease_lost, aborted "
+            "(app.abort while it ran).",
             labels=[*labels, "outcome"],
         )
         duration = HistogramMetricFamily(

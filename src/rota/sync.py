@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from rota._app import App
-from rota._models import Attempt, Job, QueueStats, WorkerInfo
+from rota._models import AbortResult, Attempt, Job, QueueStats, WorkerInfo
 from rota._task import EnqueueOptions, JobSpec, Task
 
 A = ParamSpec("A")
@@ -85,6 +85,10 @@ class SyncApp:
 
     def cancel(self, job_id: str) -> Job:
         return self._portal.call(self.app.cancel, job_id)
+
+    def abort(self, job_id: str, *, reason: str = "") -> AbortResult:
+        """``App.abort``, blocking."""
+        return self._portal.call(self.app.abort, job_id, reason=reason)
 
     def requeue(self, job_id: str) -> Job:
         return self._portal.call(self.app.requeue, job_id)

@@ -1,4 +1,4 @@
-"""``rota jobs list|show|cancel|retry|purge``: look at and steer jobs."""
+"""``rota jobs list|show|cancel|abort|retry|purge``: look at and steer jobs."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from rota.cli._load import add_actions_on_one, add_app_options, add_listing, on_
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "jobs", help="list, show, cancel, retry or purge jobs"
+        "jobs", help="list, show, cancel, abort, retry or purge jobs"
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = add_listing(actions, "jobs", list_jobs)
@@ -40,6 +40,14 @@ def register(commands: Any) -> None:
         ("cancel", cancel, "cancel a pending or running job"),
         ("retry", retry, "run a failed or cancelled job again"),
     ))  # fmt: skip
+    stop = actions.add_parser(
+        "abort", help="stop a job wherever it is: pending or running (its run is stopped); "
+        "a job that already ended is left as it was",
+    )  # fmt: skip
+    add_app_options(stop)
+    stop.add_argument("job_id")
+    stop.add_argument("--reason", default="", help="why (recorded with the aborted attempt)")
+    stop.set_defaults(run=abort)
     purge = actions.add_parser("purge", help="delete finished jobs older than a retention")
     add_app_options(purge)
     purge.add_argument(
@@ -102,6 +110,14 @@ async def show(args: argparse.Namespace) -> int:
 
 async def cancel(args: argparse.Namespace) -> int:
     return _state(await on_app(args, lambda app: app.cancel(args.job_id)))
+
+
+async def abort(args: argparse.Namespace) -> int:
+    done = await on_app(args, lambda app: app.abort(args.job_id, reason=args.reason))
+    if done.applied:
+        return _state(done.job)
+    print(f"{done.job.id} {done.job.status} (already ended: left as it was)")
+    return 0
 
 
 async def retry(args: argparse.Namespace) -> int:

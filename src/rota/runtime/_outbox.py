@@ -76,9 +76,22 @@ class Outbox:
             self._releases.append(run)
             self._outbox_ready.set()
             return
-        self.counters.lost += 1
-        self._lost(run, reason.value)
+        if reason is Stop.ABORTED:
+            self.counters.aborted += 1
+            self._aborted(run)
+        else:
+            self.counters.lost += 1
+            self._lost(run, reason.value)
         self._forget(run)
+
+    def _aborted(self, run: Run) -> None:
+        events = self.context.events
+        if events.wants(EventKind.ABORTED):
+            aborted = Event(
+                EventKind.ABORTED, run.job, error=run.abort, duration=run.duration,
+                outcome=Outcome.ABORTED, worker=self.id,
+            )  # fmt: skip
+            events.emit(aborted)
 
     def _lost(self, run: Run, why: str) -> None:
         events = self.context.events

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rota._clock import Timer
-from rota._models import Finish, Job, LeaseRef, Outcome, Progress
+from rota._models import ErrorInfo, Finish, Job, LeaseRef, Outcome, Progress
 from rota.runtime.jobcontext import RunTransaction
 from rota.runtime.locks import TaskLock
 from rota.stores.base import Store
@@ -21,6 +21,7 @@ class Stop(Enum):
     LOCK_LOST = "lock lost"  # the task's lock moved on: nothing to record
     LOCK_BUSY = "lock busy"  # the task's lock stayed taken: given back, attempt not spent
     SHUTDOWN = "shutdown"  # the worker is stopping: given back, attempt not spent
+    ABORTED = "aborted"  # the job was aborted (``app.abort``): the store recorded the attempt
 
     @property
     def gives_back(self) -> bool:
@@ -49,6 +50,11 @@ class Run:
     error: BaseException | None = None  # what its handler raised, if it failed
     store: Store | None = None  # where ``ctx.transaction()`` opens its transaction
     transaction: RunTransaction | None = None  # ``ctx.transaction()``, once entered
+    #: the job was aborted while this run went on (``JobContext.aborted``; its reason in
+    #: ``abort``): a plain ``def`` handler, which cannot be cancelled, polls it
+    aborted: bool = False
+    abort: ErrorInfo | None = None
+    checking: bool = False  # a read of the store is checking whether the job ended
 
     @property
     def ref(self) -> LeaseRef:
@@ -62,6 +68,8 @@ class Run:
             return self.settled.outcome
         if self.reason is None:
             return None
+        if self.reason is Stop.ABORTED:
+            return Outcome.ABORTED
         return Outcome.RELEASED if self.reason.gives_back else Outcome.LEASE_LOST
 
 
@@ -87,6 +95,7 @@ class WorkerCounters:
     failed: int = 0
     cancelled: int = 0
     lost: int = 0
+    aborted: int = 0  # runs stopped because their job was aborted
     released: int = 0
     unwritten: int = 0  # outcomes and releases given up at the shutdown bound (store down)
 

@@ -31,6 +31,7 @@ class RunView(Protocol):
     context: object | None  # the run's JobContext, once made
     store: Store | None  # where ``transaction()`` opens its transaction
     transaction: RunTransaction | None  # ``transaction()``, once entered
+    aborted: bool  # the job was aborted while the run went on
 
 
 class Reporter(Protocol):
@@ -80,7 +81,8 @@ class JobContext:
     (the claim's fencing token: it grows with every claim, so a write fenced with it
     outside rota refuses a stale run), ``schedule_id`` and ``fire_time`` (for a job a
     schedule fired), ``deadline`` (when the task's timeout cancels this run, or None) and
-    ``worker_id``. ``log`` is a logger bound to those fields; ``progress()`` reports how far
+    ``worker_id``. ``aborted`` tells a plain ``def`` handler that its job was aborted.
+    ``log`` is a logger bound to those fields; ``progress()`` reports how far
     the run is (shown by ``rota jobs show``); ``transaction()`` (PostgreSQL) commits the
     handler's writes together with the job's success.
     """
@@ -135,6 +137,16 @@ class JobContext:
         if job.timeout is None or job.started_at is None:
             return None
         return job.started_at + timedelta(seconds=job.timeout)
+
+    @property
+    def aborted(self) -> bool:
+        """True once the job was aborted (``app.abort``) while this run went on: the store
+        has already ended the job (``cancelled``, this attempt recorded as ``aborted``) and
+        nothing the run returns will be recorded. An ``async def`` handler is cancelled as
+        well; a plain ``def`` handler cannot be, so it should poll this and return early.
+        The worker learns of an abort within a moment on PostgreSQL and Redis, and within
+        a third of the lease (its next heartbeat) on SQLite and MongoDB."""
+        return self._run.aborted
 
     @property
     def worker_id(self) -> str:

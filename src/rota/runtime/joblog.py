@@ -6,7 +6,7 @@ job's fields in ``extra`` (``event``, ``job_id``, ``task``, ``queue``, ``attempt
 ``max_attempts``, ``worker``; ``duration`` once the handler ran; ``error`` and
 ``error_type`` for failures; ``retry_in`` for retries), for JSON formatters and filters.
 
-Levels: starts, successes, cancellations and releases are INFO (``rota worker -v``); a failed
+Levels: starts, successes, cancellations, releases and aborts are INFO (``rota worker -v``); a failed
 attempt that will be retried and a lost lease are WARNING; a job that failed for good and a
 job of a task this worker does not know are ERROR. The kinds whose level is disabled when the
 worker starts are not subscribed at all, so at the default level (WARNING) a job that
@@ -31,6 +31,7 @@ LEVELS: dict[EventKind, int] = {
     EventKind.SUCCEEDED: logging.INFO,
     EventKind.CANCELLED: logging.INFO,
     EventKind.RELEASED: logging.INFO,
+    EventKind.ABORTED: logging.INFO,
     EventKind.RETRYING: logging.WARNING,
     EventKind.LEASE_LOST: logging.WARNING,
     EventKind.FAILED: logging.ERROR,
@@ -95,6 +96,9 @@ class JobLog:
         elif kind is EventKind.CANCELLED:
             reason = error.message if error is not None and error.message else "by its handler"
             msg, args = "job %s (%s) cancelled%s: %s", (job.id, job.task, ran, reason)
+        elif kind is EventKind.ABORTED:
+            reason = error.message if error is not None and error.message else "no reason given"
+            msg, args = "job %s (%s) aborted while it ran%s: %s", (job.id, job.task, ran, reason)
         elif kind is EventKind.RELEASED:
             msg, args = "job %s (%s) released unfinished%s; it runs again", (job.id, job.task, ran)
         else:  # LEASE_LOST

@@ -31,6 +31,7 @@ from typing import TypeVar
 from rota._models import Finish, WorkerInfo
 from rota._version import __version__
 from rota.runtime import joblog
+from rota.runtime._aborts import Aborts
 from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
 from rota.runtime._progress import ProgressWriter
@@ -63,7 +64,7 @@ UNWIND = 0.5
 FORCED_UNWIND = 0.2
 
 
-class Worker(LoopService, Execution, Outbox):
+class Worker(LoopService, Execution, Outbox, Aborts):
     """Runs an app's jobs until ``stop()`` (or SIGTERM/SIGINT under ``rota worker``):
     ``app.worker(...)`` builds one."""
 
@@ -83,6 +84,7 @@ class Worker(LoopService, Execution, Outbox):
         #: runs were released or given up); a process may exit without waiting for them.
         self.stranded: list[asyncio.Future[None]] = []
         self._running: dict[str, Run] = {}
+        self._checks: set[asyncio.Future[None]] = set()  # reads checking whether a job was aborted
         self._finishes: list[tuple[Run, Finish]] = []
         self._releases: list[Run] = []
         self._outbox_ready = asyncio.Event()
@@ -150,6 +152,7 @@ class Worker(LoopService, Execution, Outbox):
         finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
         registration_loop = asyncio.create_task(self._registration.run(), name="rota-registration")
         claimer: asyncio.Task[None] | None = None
+        unwatch = self.context.store.watch_ended(self._heard_ended)  # aborts of our runs
         try:
             await self.services.start()
             log.info(
@@ -167,6 +170,9 @@ class Worker(LoopService, Execution, Outbox):
                 stopped.cancel()
         finally:
             self._request_stop()
+            unwatch()
+            for check in self._checks:
+                check.cancel()
             await self._shut_down(claimer, heartbeat, finisher, registration_loop)
         if claimer.done() and not claimer.cancelled():
             claimer.result()  # the claim loop died of an error that is not an outage: raise it
@@ -271,9 +277,9 @@ class Worker(LoopService, Execution, Outbox):
                 last_ok = self.clock.monotonic()
                 for job_id in lost:
                     lost_run = self._running.get(job_id)
-                    if lost_run is not None:
+                    if lost_run is not None and not lost_run.lost:
                         lost_run.lost = True
-                        self._cancel(lost_run, Stop.LEASE_LOST)
+                        await self._stop_lost(lost_run)  # (an abort, or a lease lost)
         finally:
             OUTAGES.forget(site)
 

@@ -45,6 +45,20 @@ def name(value: str, what: str) -> str:
     return value
 
 
+#: The longest reason ``Store.abort`` takes (characters).
+MAX_REASON = 1000
+
+
+def reason(value: str) -> str:
+    """``value`` when it is text of at most ``MAX_REASON`` characters without NUL (empty is
+    fine: no reason given); ConfigError otherwise."""
+    if type(value) is not str:
+        raise ConfigError(f"reason must be a string, got {value!r}")
+    if len(value) > MAX_REASON or "\x00" in value:
+        raise ConfigError(f"reason must be at most {MAX_REASON} characters without NUL")
+    return value
+
+
 def queue_names(queues: Iterable[str]) -> list[str]:
     """The queue names, each once, in order (possibly none); ConfigError for a name that is
     not a non-empty string."""

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rota._models import (
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Fence,
     Finish,
     FinishedCount,
@@ -82,6 +84,11 @@ class JobsPart(ABC):
     @abstractmethod
     async def cancel(self, job_id: str, now: datetime) -> Job:
         """``Store.cancel``."""
+
+    @abstractmethod
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        """``Store.abort``; ``error`` is what the ``aborted`` attempt and ``last_error`` (as
+        ``error.summary()``) record."""
 
     @abstractmethod
     async def requeue(self, job_id: str, now: datetime) -> Job:

@@ -48,8 +48,10 @@ from datetime import datetime, timedelta
 
 from rota._errors import StoreClosed
 from rota._models import (
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Fence,
     Finish,
     FinishedCount,
@@ -406,6 +408,40 @@ class Store(ABC):
         job = await parts.jobs.cancel(job_id, check.aware(now, "now"))
         self.notify_ended(job.id)
         return job
+
+    async def abort(self, job_id: str, *, reason: str = "", now: datetime) -> AbortResult:
+        """Stop a job wherever it is, without an error for one that already ended; atomic.
+
+        ``pending`` (or due later, or waiting for a retry): becomes ``cancelled``
+        (``finished_at = now``). ``running``: becomes ``cancelled`` as well, and in the same
+        atomic step an attempt with outcome ``aborted`` is recorded (number = the token,
+        worker = the lease owner, started_at = the job's started_at, finished_at = now,
+        error type ``Aborted`` and message ``reason``) and the lease is cleared: the
+        worker's heartbeats report the lease lost and its ``finish`` is stale (nothing
+        written), so the attempt is recorded exactly once, by the abort. A running job with a
+        concurrency key frees its slot at once and wakes waiters as ``finish`` does. Both
+        set ``last_error`` to ``"Aborted: <reason>"`` (``"Aborted"`` without one). Returns
+        ``AbortResult(job after the change, applied=True)``.
+
+        A job that already ended (succeeded, failed or cancelled; say, one whose ``finish``
+        landed first) is left exactly as it was: ``AbortResult(job as stored,
+        applied=False)``, no error. An abort racing a ``finish`` of the same run: whichever
+        lands first wins and the other writes nothing (never both). Raises ``JobNotFound``
+        for an unknown id; ``ConfigError`` for a reason that is not text of at most 1000
+        characters without NUL.
+
+        When applied, wakes ``watch_ended`` callbacks with the job's id: PostgreSQL (NOTIFY)
+        and Redis (pub/sub) in every process, so the worker running it stops the run at
+        once; other stores in this process only (a worker elsewhere learns it at its next
+        heartbeat, within a third of the lease).
+        """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        error = ErrorInfo("Aborted", check.reason(reason))
+        done = await parts.jobs.abort(job_id, error, now)
+        if done.applied:
+            self.notify_ended(job_id)
+        return done
 
     async def requeue(self, job_id: str, *, now: datetime) -> Job:
         """Run a ``failed`` or ``cancelled`` job again: ``pending``, due now, ``attempts = 0``,

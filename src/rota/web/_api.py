@@ -136,6 +136,19 @@ async def cancel(request: Request, job_id: JobId) -> ActionResult:
 
 
 @router.post(
+    "/jobs/{job_id}/abort", response_model=ActionResult,
+    summary="Stop a job wherever it is, its run too; one that ended is left as it was",
+)  # fmt: skip
+async def abort(request: Request, job_id: JobId) -> ActionResult:
+    done = await board(request).abort(job_id)
+    job = done.job
+    if done.applied:
+        return ActionResult(id=job.id, ok=True, status=job.status.value)
+    message = f"job {job.id} already ended ({job.status.value}): left as it was"
+    return ActionResult(id=job.id, ok=False, status=job.status.value, error="conflict", message=message)
+
+
+@router.post(
     "/jobs/{job_id}/requeue", response_model=ActionResult, summary="Enqueue a copy of a job, due now"
 )
 async def requeue(request: Request, job_id: JobId) -> ActionResult:

@@ -15,7 +15,7 @@ from rota import _limits
 from rota._app import App
 from rota._errors import ConfigError, RotaError, ScheduleNotFound, StoreUnavailable
 from rota._ids import id_floor, new_id
-from rota._models import Attempt, FinishedCount, Job, JobFilter, JobStatus, Schedule
+from rota._models import AbortResult, Attempt, FinishedCount, Job, JobFilter, JobStatus, Schedule
 from rota._schedules import ScheduleInfo
 from rota.cli.schedules import local, upcoming
 from rota.runtime.leader import LEADER_PREFIX
@@ -363,6 +363,11 @@ class Dashboard:
     async def cancel(self, job_id: str) -> Job:
         app = await self._open()
         return await app.cancel(job_id)
+
+    async def abort(self, job_id: str) -> AbortResult:
+        """``app.abort`` from the dashboard: a running job's worker stops its run."""
+        app = await self._open()
+        return await app.abort(job_id, reason="from the dashboard")
 
     async def requeue(self, job_id: str) -> Job:
         """A new job with the same task, queue, payload and priority, due now (any status)."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
+    AbortResult,
     AddResult,
     Attempt,
     ErrorInfo,
@@ -283,6 +284,17 @@ class MemoryJobs(JobsPart):
             self._record(job, Outcome.CANCELLED, now, None)
         self._end(job, JobStatus.CANCELLED, now, job.last_error)
         return copy_job(job)
+
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status in FINAL_STATUSES:
+            return AbortResult(copy_job(job), applied=False)
+        if job.status is JobStatus.RUNNING:
+            self._record(job, Outcome.ABORTED, now, error)
+        self._end(job, JobStatus.CANCELLED, now, error.summary())
+        return AbortResult(copy_job(job), applied=True)
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         job = self._jobs.get(job_id)

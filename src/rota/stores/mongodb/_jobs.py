@@ -36,8 +36,10 @@ from pymongo.errors import BulkWriteError
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Fence,
     Finish,
     FinishedCount,
@@ -530,6 +532,27 @@ class MongoJobs(JobsPart):
                     await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
                 return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
+
+    @mapped
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        for _ in range(_ROUNDS):
+            doc = await self.jobs.find_one({"_id": job_id})
+            if doc is None:
+                raise JobNotFound(job_id)
+            if doc["status"] in _FINAL:
+                return AbortResult(JOBS.job_from_mapping(doc), applied=False)
+            new = {
+                **doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now,
+                "last_error": error.summary(),
+            }  # fmt: skip
+            if doc["status"] == _RUNNING:
+                new["log"] = logged(doc, Outcome.ABORTED, now, error=error)
+            if (await self.cas.apply([(doc, new)], now))[0]:
+                released = await self.deps.ended(new, now)  # its dependants, as for a cancel
+                if released or (doc["status"] == _RUNNING and doc.get("concurrency_key") is not None):
+                    await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
+                return AbortResult(JOBS.job_from_mapping(new), applied=True)
+        raise InvalidState(f"job {job_id} kept changing while being aborted; try again")
 
     @mapped
     async def requeue(self, job_id: str, now: datetime) -> Job:

@@ -9,8 +9,10 @@ import asyncpg
 
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Finish,
     FinishedCount,
     Job,
@@ -276,6 +278,16 @@ class PostgresJobs(JobsPart):
         if row["id"] is None:
             raise InvalidState(f"job {job_id} is already {row['old_status']}")
         return _job(row, start=1)
+
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        db = self._db
+        row = await db.fetchrow(
+            Q["abort"], job_id, now, db.jobs_channel, db.ended_channel, error.type, error.message,
+            error.summary(),
+        )  # fmt: skip
+        if row is None:
+            raise JobNotFound(job_id)
+        return AbortResult(_job(row, start=1), applied=row["applied"])
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         row = await self._db.fetchrow(Q["requeue"], job_id, now, self._db.jobs_channel)

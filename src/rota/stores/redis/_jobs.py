@@ -19,8 +19,10 @@ from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Finish,
     FinishedCount,
     Job,
@@ -155,6 +157,12 @@ class RedisJobs(JobsPart):
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
         return _outcome(job_id, "cancel", await self._db.run("cancel", to_ms(now), job_id))
+
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        reply = await self._db.run("abort", to_ms(now), job_id, error.type, error.message, error.summary())
+        if reply[0] == b"ended":
+            return AbortResult(decode_job(job_id, reply[1]), applied=False)
+        return AbortResult(_outcome(job_id, "abort", reply), applied=True)
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         return _outcome(job_id, "requeue", await self._db.run("requeue", to_ms(now), job_id))

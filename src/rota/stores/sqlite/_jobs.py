@@ -14,8 +14,10 @@ from typing import Any
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
     FINAL_STATUSES,
+    AbortResult,
     AddResult,
     Attempt,
+    ErrorInfo,
     Fence,
     Finish,
     FinishedCount,
@@ -501,6 +503,34 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
     return job
 
 
+def abort(conn: sqlite3.Connection, job_id: str, error: ErrorInfo, now: datetime) -> tuple[AbortResult, bool]:
+    """``Store.abort``, and whether to wake idle workers (a running job's slot freed, or a
+    dependant that runs after a failure released)."""
+    now_us = to_us(now)
+    with write(conn):
+        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if row[5] in _FINAL:
+            return AbortResult(JOBS.job_from_row(row), applied=False), False
+        running = row[5] == JobStatus.RUNNING.value
+        if running:
+            conn.execute(
+                Q["insert_attempt"],
+                (job_id, row[10], row[11] or "", row[13] or now_us, now_us, Outcome.ABORTED.value,
+                 error.type, error.message, None),
+            )  # fmt: skip
+        counts = _Counts()
+        counts.move(row[2], row[5], JobStatus.CANCELLED.value)
+        row = conn.execute(Q["abort_job"], {"id": job_id, "now": now_us, "error": error.summary()}).fetchone()
+        job = JOBS.job_from_row(row)
+        released = False
+        if job.dependants:  # settled as for any cancelled parent, in the same transaction
+            released = settle_dependants(conn, (job_id, JobStatus.CANCELLED, None), now_us, counts)
+        counts.write(conn)
+    return AbortResult(job, applied=True), released or (running and job.concurrency_key is not None)
+
+
 def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
     with write(conn):
         row = conn.execute(Q["get_job"], (job_id,)).fetchone()
@@ -629,6 +659,12 @@ class SQLiteJobs(JobsPart):
             # neither happened: a spare wake-up costs one claim)
             self._wake()
         return job
+
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        done, freed = await self._db.run(abort, job_id, error, now)
+        if freed:
+            self._wake()  # a slot of its concurrency key is free
+        return done
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         return await self._db.run(requeue, job_id, now)

@@ -85,6 +85,25 @@ class Dependencies:
         await succeed_claimed(harness, running)
         assert (await stored(harness, child)).status is JobStatus.PENDING
 
+    async def test_an_abort_settles_dependants_as_a_cancel_does(self, harness: Harness) -> None:
+        parent = make_job(harness, priority=5)  # claimed first
+        child = child_of(harness, parent)
+        anyway = child_of(harness, parent, run_after_failure=True)
+        waiting = make_job(harness)
+        waits = child_of(harness, waiting)
+        await add(harness, parent, child, anyway, waiting, waits)
+        running = await claim_one(harness, queues=(parent.queue,))
+        assert running.id == parent.id
+        done = await harness.store.abort(parent.id, reason="stop", now=harness.clock.now())
+        assert done.applied
+        assert (await stored(harness, child)).status is JobStatus.CANCELLED
+        assert (await stored(harness, anyway)).status is JobStatus.PENDING
+        # a waiting job is aborted like a pending one
+        aborted = await harness.store.abort(waits.id, reason="no", now=harness.clock.now())
+        assert (aborted.applied, aborted.job.status) == (True, JobStatus.CANCELLED)
+        counts = (await harness.store.stats()).counts["default"]
+        assert counts.get(JobStatus.WAITING, 0) == 0
+
     async def test_every_parent_must_succeed(self, harness: Harness) -> None:
         a, b = make_job(harness, priority=2), make_job(harness, priority=1)
         child = child_of(harness, a, b)

@@ -7,6 +7,7 @@ import pytest
 from rota.testing.conformance.dependencies import Dependencies
 from rota.testing.conformance.differential import Differential
 from rota.testing.conformance.edges import Edges
+from rota.testing.conformance.jobs_abort import JobsAbort
 from rota.testing.conformance.jobs_add import JobsAdd
 from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
@@ -31,6 +32,7 @@ class StoreConformance(
     JobsAdmin,
     JobsEdges,
     JobsEnded,
+    JobsAbort,
     JobsProgress,
     JobsLimited,
     Dependencies,

@@ -360,6 +360,41 @@ SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke,
        (SELECT count(*) FROM ended) AS ended
 FROM cur LEFT JOIN upd ON true;
 
+-- name: abort
+-- $1 id, $2 now, $3 jobs channel, $4 ended channel, $5 error type, $6 error message,
+-- $7 last_error. One row: applied, then the job (after the abort, or as it was when it had
+-- already ended), then the notifications sent.
+WITH cur AS (
+    SELECT * FROM jobs WHERE id = $1 FOR UPDATE
+),
+att AS (
+    INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome, error_type,
+                          error_message)
+    SELECT id, token, lease_owner, COALESCE(started_at, $2), $2, 'aborted', $5, $6
+    FROM cur WHERE status = 'running'
+),
+upd AS (
+    UPDATE jobs j
+    SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2,
+        last_error = $7
+    FROM cur
+    WHERE j.id = $1 AND j.id = cur.id AND cur.status NOT IN ('succeeded', 'failed', 'cancelled')
+    RETURNING j.*
+),
+wake AS (
+    -- a running job with a concurrency key left a slot free
+    SELECT pg_notify($3, '') FROM upd
+    WHERE upd.concurrency_key IS NOT NULL AND (SELECT status FROM cur) = 'running'
+),
+ended AS (
+    -- it ended: its worker (when running) stops it at once, waiters of its result wake
+    SELECT pg_notify($4, upd.id) FROM upd
+)
+SELECT true AS applied, upd.*, (SELECT count(*) FROM wake) + (SELECT count(*) FROM ended) AS sent
+FROM upd
+UNION ALL
+SELECT false, cur.*, 0 FROM cur WHERE cur.status IN ('succeeded', 'failed', 'cancelled');
+
 -- name: requeue
 WITH cur AS (
     SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE

@@ -222,6 +222,18 @@ RETURNING id, task, queue, payload, priority, status, due_at, created_at, attemp
           concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
           parents, parents_left, run_after_failure, takes_result, dependants;
 
+-- name: abort_job
+UPDATE jobs
+SET status = 'cancelled', finished_at = :now, lease_owner = NULL, lease_expires_at = NULL,
+    last_error = :error
+WHERE id = :id
+RETURNING id, task, queue, payload, priority, status, due_at, created_at, attempts,
+          max_attempts, token, lease_owner, lease_expires_at, started_at, finished_at, key,
+          schedule_id, fire_time, timeout, last_error, result, headers,
+       progress, progress_message, progress_at,
+          concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+          parents, parents_left, run_after_failure, takes_result, dependants;
+
 -- name: requeue_job
 UPDATE jobs
 SET status = 'pending', due_at = :now, attempts = 0, finished_at = NULL,
