@@ -93,8 +93,10 @@ local function delayed_set(q, limited)
   return P .. ':d:' .. q
 end
 
--- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
-local function add_job(id, q, due, key, fields)
+-- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created.
+-- A job already due at now (ms; nil: never) goes straight to its ready set, so a claim has
+-- nothing to promote for it and its cost does not grow with the jobs waiting there.
+local function add_job(id, q, due, key, fields, now)
   if key ~= '' then
     local existing = redis.call('HGET', P .. ':keys', key)
     if existing then return existing, false end
@@ -103,11 +105,18 @@ local function add_job(id, q, due, key, fields)
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
   redis.call('ZADD', P .. ':all', 0, id)
-  local limited = false
+  local limited, priority = false, 0
   for j = 1, #fields, 2 do
     if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end
+    if fields[j] == 'pr' then priority = int_or(fields[j + 1], 0) end
   end
-  redis.call('ZADD', delayed_set(q, limited), due, id)
+  if now and num(due) <= now then
+    local ready = ':r:'
+    if limited then ready = ':lr:' end
+    redis.call('ZADD', P .. ready .. q, -priority, rmember(due, id))
+  else
+    redis.call('ZADD', delayed_set(q, limited), due, id)
+  end
   count('pending', q, 1)
   return id, true
 end
