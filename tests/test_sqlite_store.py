@@ -505,6 +505,89 @@ async def test_wakeups_are_in_process(store: SQLiteStore) -> None:
     assert await waiter
 
 
+_ADD_ONE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from datetime import UTC, datetime
+    from rota._ids import new_id
+    from rota._models import Job
+    from rota.stores.sqlite import SQLiteStore
+
+    async def main(path):
+        store = SQLiteStore(path)
+        await store.open()
+        now = datetime.now(UTC)
+        await store.add([Job(id=new_id(), task="t", queue="default", due_at=now, created_at=now)], now=now)
+        await store.close()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.slow
+async def test_a_job_added_by_another_process_wakes_a_waiter(tmp_path: Path) -> None:
+    """A SQLite file cannot signal another process; the waiter watches PRAGMA data_version
+    (issue 16: idle pickup across processes was the 100 ms poll, p99 101 ms)."""
+    path = tmp_path / "rota.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        while await store.wait_for_jobs(0):  # whatever happened before (the migrations)
+            pass
+        waiter = asyncio.ensure_future(store.wait_for_jobs(60))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiter.done()  # nothing committed: it waits
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", _ADD_ONE, str(path), env=env)
+        assert await asyncio.wait_for(child.wait(), 60) == 0
+        assert await asyncio.wait_for(waiter, 30)  # woken: a wait of 60 s would return False
+        assert (
+            len(
+                await store.claim(
+                    queues=["default"], worker="w", limit=5, lease_for=LEASE, now=T0 + timedelta(days=9999)
+                )
+            )
+            == 1
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_commit_after_cancelled_waits_still_wakes_the_next_waiter(tmp_path: Path) -> None:
+    """A worker's wait is often cancelled (its sleep until a due time won): the watch
+    thread must never spend a change on a waiter that is gone. An early version did, and
+    the next waiter slept its whole timeout (delayed jobs started 1 s late)."""
+    store, other = SQLiteStore(tmp_path / "rota.db"), SQLiteStore(tmp_path / "rota.db")
+    await store.open()
+    await other.open()
+    try:
+        for i in range(30):
+            while await store.wait_for_jobs(0):
+                pass
+            gone = asyncio.ensure_future(store.wait_for_jobs(60))
+            for _ in range(i % 4):
+                await asyncio.sleep(0)
+            gone.cancel()
+            await other.add(make_jobs(1), now=T0)  # another connection: no local wake-up
+            assert await asyncio.wait_for(store.wait_for_jobs(60), 10), i
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_the_watch_is_quiet_while_nothing_commits(store: SQLiteStore) -> None:
+    """Only commits wake a waiter: a wait with nothing committed runs out (False), and so
+    does the next one (no wake-up from the waiter's own checks)."""
+    while await store.wait_for_jobs(0):
+        pass
+    assert not await store.wait_for_jobs(0.02)
+    assert not await store.wait_for_jobs(0.02)
+    await store.add(make_jobs(1), now=T0)
+    assert await store.wait_for_jobs(0)
+
+
 async def test_next_due_across_priorities_and_leases(store: SQLiteStore) -> None:
     def job(priority: int, delay: float, queue: str = "default") -> Job:
         due = T0 + timedelta(seconds=delay)

@@ -363,3 +363,30 @@ async def test_a_handler_raising_cancelled_error_fails_its_attempt_and_frees_its
     [attempt] = await app.attempts(job.id)
     assert attempt.outcome is Outcome.FAILED and attempt.error_type == "CancelledError"
     assert (await app.get_job(later.id)).status is JobStatus.SUCCEEDED
+
+
+async def test_a_job_that_fell_due_during_an_empty_claim_is_claimed_at_once(
+    app: App, clock: FakeClock
+) -> None:
+    """After empty claims the worker waits for a wake-up (not the next due time) when the
+    store names a job due before the last claim ran: that job is held back. One that fell
+    due only while the claim ran must be claimed at once. It was not: a delayed job then
+    started a polling interval late (1 s on SQLite, seen in the benchmark's lateness)."""
+    ran = asyncio.Event()
+
+    @app.task()
+    async def later() -> None:
+        ran.set()
+
+    store = app.store
+    original = store.claim
+
+    async def slow_claim(**kwargs: object) -> list[rota.Job]:
+        jobs = await original(**kwargs)  # type: ignore[arg-type]
+        await clock.advance(0.01)  # the claim took 10 ms: what it saw is 10 ms old
+        return jobs
+
+    store.claim = slow_claim  # type: ignore[method-assign]
+    async with app.worker(poll_interval=3600):
+        await later.enqueue(delay=0.005)  # falls due while the claim it wakes runs
+        await asyncio.wait_for(ran.wait(), WAIT)

@@ -25,7 +25,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from rota._models import Finish, WorkerInfo
@@ -192,6 +192,7 @@ class Worker(LoopService, Execution, Outbox):
                 await self._first(self._slot_free.wait())
                 continue
             want = min(free, batch)
+            claimed_at = self.clock.now()  # (at most the claim's own now)
             jobs = await self._store(
                 lambda: store.claim(
                     queues=self.queues,
@@ -212,11 +213,17 @@ class Worker(LoopService, Execution, Outbox):
                     self._launch(job)
             if len(jobs) < want and not self._stopping:
                 idle_streak = idle_streak + 1 if not jobs else 0
-                await self._idle_wait(hot=idle_streak > 1)
+                await self._idle_wait(hot=idle_streak > 1, claimed_at=claimed_at)
 
-    async def _idle_wait(self, *, hot: bool) -> None:
+    async def _idle_wait(self, *, hot: bool, claimed_at: datetime) -> None:
         """Sleep until new work may exist: a wake-up from the store, the next due time, a free
-        slot, or the polling interval (for stores that cannot hear other processes)."""
+        slot, or the polling interval (for stores that cannot hear other processes).
+
+        ``hot``: the last claims found nothing; if the store still names a due time that had
+        passed when the last claim ran (``claimed_at``), that job cannot be taken (its limits
+        hold it back), so only a wake-up or the poll ends the wait, not its due time. A job
+        that fell due only after the claim ran (a timer that fired a hair early, a slow
+        claim) is claimed at once."""
         store = self.context.store
         due = await self._store(lambda: store.next_due(queues=self.queues), "next_due")
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
@@ -224,7 +231,7 @@ class Worker(LoopService, Execution, Outbox):
         waits: list[Awaitable[object]] = [store.wait_for_jobs(poll), self._rescan.wait()]
         if due is not None and due.tzinfo is not None:  # (a store's bad row must not stop us)
             delay = (due - self.clock.now()).total_seconds()
-            if delay > 0 or not hot:
+            if delay > 0 or not hot or due > claimed_at:
                 waits.append(self.clock.sleep(max(0.0, delay)))
         await self._first(*waits)
 
