@@ -365,6 +365,55 @@ async def test_a_handler_raising_cancelled_error_fails_its_attempt_and_frees_its
     assert (await app.get_job(later.id)).status is JobStatus.SUCCEEDED
 
 
+# -- default concurrency (issue 16) ------------------------------------------------------
+
+
+async def test_default_concurrency_is_sized_to_the_tasks_served(app: App) -> None:
+    """Unset, concurrency is 250 when every task the worker serves is async (a waiting job
+    costs no thread) and 10 when any is a plain def; the claim takes the free slots."""
+
+    @app.task(queue="io")
+    async def fetch() -> None: ...
+
+    @app.task(queue="cpu")
+    def crunch() -> None: ...
+
+    assert app.worker(queues=["io"]).concurrency == 250
+    assert app.worker(queues=["cpu"]).concurrency == 10
+    assert app.worker().concurrency == 10  # both queues: one def task is enough
+    assert app.worker(queues=["io"], concurrency=7).concurrency == 7
+    assert app.worker(queues=["io"]).info().concurrency == 250
+
+
+async def test_an_unset_claim_batch_claims_every_free_slot(app: App, clock: FakeClock) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    @app.task()
+    async def hold() -> None:
+        seen.append(1)
+        if len(seen) == 150:
+            started.set()
+        await release.wait()
+
+    await app.enqueue_many([hold.prepare() for _ in range(300)])
+    claims: list[int] = []
+    store = app.store
+    original = store.claim
+
+    async def counting(**kwargs: object) -> list[rota.Job]:
+        jobs = await original(**kwargs)  # type: ignore[arg-type]
+        claims.append(len(jobs))
+        return jobs
+
+    store.claim = counting  # type: ignore[method-assign]
+    async with app.worker(concurrency=150):
+        await asyncio.wait_for(started.wait(), WAIT)
+        release.set()
+    assert claims[0] == 150  # one claim fills every slot (the old default batch took 100)
+
+
 async def test_a_job_that_fell_due_during_an_empty_claim_is_claimed_at_once(
     app: App, clock: FakeClock
 ) -> None:

@@ -42,7 +42,7 @@ from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
 from rota.runtime.threads import DaemonThreadPool
 from rota.runtime.waiting import first_of
-from rota.runtime.worker_settings import WorkerSettings
+from rota.runtime.worker_settings import WorkerSettings, resolve_concurrency
 
 __all__ = ["FORCED_BOUND", "SHUTDOWN_BOUND", "Worker", "WorkerCounters"]
 
@@ -75,6 +75,7 @@ class Worker(LoopService, Execution, Outbox):
         super().__init__(f"rota-worker-{self.id}")
         self.queues: tuple[str, ...] = self.settings.queues or context.queues
         self.lease = self.settings.lease  # seconds
+        self.concurrency = self._resolve_concurrency()
         self._lease_for = timedelta(seconds=self.lease)  # as the store takes it
         self.counters = WorkerCounters()
         self.rng = random.Random()
@@ -106,6 +107,11 @@ class Worker(LoopService, Execution, Outbox):
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------
+
+    def _resolve_concurrency(self) -> int:
+        """``settings.concurrency``, or sized to the tasks served (see resolve_concurrency)."""
+        tasks = self.context.tasks.values()
+        return resolve_concurrency(self.settings, (t.is_async for t in tasks if t.queue in self.queues))
 
     @property
     def active(self) -> int:
@@ -144,7 +150,8 @@ class Worker(LoopService, Execution, Outbox):
     async def _work(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = self.clock.now()
-        threads = self.settings.sync_threads or self.settings.concurrency
+        self.concurrency = self._resolve_concurrency()  # (tasks registered since __init__)
+        threads = self.settings.sync_threads or self.concurrency
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
         finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
@@ -180,13 +187,13 @@ class Worker(LoopService, Execution, Outbox):
 
     async def _claim_loop(self) -> None:
         store = self.context.store
-        batch = self.settings.claim_batch
+        batch = self.settings.claim_batch or self.concurrency
         idle_streak = 0
         while not self._stopping:
             if not self.services.may_execute:
                 await self._first(self.services.wait_changed())
                 continue
-            free = self.settings.concurrency - len(self._running)
+            free = self.concurrency - len(self._running)
             if free <= 0:
                 self._slot_free.clear()
                 await self._first(self._slot_free.wait())
@@ -288,7 +295,7 @@ class Worker(LoopService, Execution, Outbox):
         """This worker as the registry of live workers lists it (``rota workers``)."""
         return WorkerInfo(
             id=self.id, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
-            concurrency=self.settings.concurrency, running=len(self._running), version=__version__,
+            concurrency=self.concurrency, running=len(self._running), version=__version__,
             started_at=self.started_at,
         )  # fmt: skip
 
