@@ -484,6 +484,41 @@ async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
     assert "jobs_finished" in await plan(store, jq["purge"], {"before": 0, "limit": 10})
 
 
+#: Statements allowed to read a whole table, and why; every other statement of the store
+#: must reach its rows through an index (issue 16: flat from 10,000 to 1,000,000 jobs).
+WHOLE_TABLE_READS = {
+    ("jobs", "recount"): "repairs the status counts from the rows: a scan by design",
+    ("schedules", "list_schedules"): "the admin listing of every schedule",
+    ("workers", "any_expired"): "the registry of live workers: one row per worker",
+    ("workers", "delete_expired"): "the registry of live workers: one row per worker",
+    ("workers", "live_workers"): "the registry of live workers: one row per worker",
+}
+
+
+async def test_no_statement_scans_a_whole_table_but_the_allowed_ones(store: SQLiteStore) -> None:
+    """The EXPLAIN guard of every statement in queries/*.sql (PostgreSQL has its own in
+    test_postgres_store.py): a new statement that scans jobs, attempts or schedules fails
+    here unless WHOLE_TABLE_READS names it. SQLite plans do not depend on the bound values,
+    so zeros stand for every parameter. (Templates, with ``{...}`` parts filled in by code,
+    are checked where they are built.)"""
+    scans: dict[tuple[str, str], list[str]] = {}
+    checked = 0
+    for group in ("jobs", "schedules", "leases", "workers"):
+        for name, sql in queries(group).items():
+            if "{" in sql:
+                continue
+            named = re.findall(r"[:$@](\w+)", sql)
+            args: object = dict.fromkeys(named, 0) if named else (0,) * sql.count("?")
+            steps = (await plan(store, sql, args)).split(" | ")
+            checked += 1
+            # (a CTE's rows and job_counts, a row per queue and status, are small by design)
+            whole = [s for s in steps if re.match(r"SCAN (jobs|attempts|schedules|leases|workers)$", s)]
+            if whole:
+                scans[group, name] = whole
+    assert checked > 40
+    assert scans.keys() == WHOLE_TABLE_READS.keys(), scans
+
+
 async def test_heartbeat_and_release_are_conditional_on_token(store: SQLiteStore) -> None:
     await store.add(make_jobs(2), now=T0)
     a, b = await store.claim(queues=["default"], worker="w", limit=2, lease_for=LEASE, now=T0)
