@@ -121,12 +121,18 @@ local function add_job(id, q, due, key, fields, now)
   return id, true
 end
 
--- reads ARGV[i..] as one job (id, queue, due, key, nfields, fields...); returns next index
+-- reads ARGV[i..] as one job (id, queue, due, key, packed fields); returns next index. The
+-- fields and values come packed as '<length>:<bytes>' each (rota.stores.redis._codec.pack).
 local function read_job(i)
-  local id, q, due, key, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], num(ARGV[i + 4])
-  local fields = {}
-  for j = 1, nf do fields[j] = ARGV[i + 4 + j] end
-  return i + 5 + nf, id, q, due, key, fields
+  local id, q, due, key, packed = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local fields, at = {}, 1
+  while at <= #packed do
+    local colon = string.find(packed, ':', at, true)
+    local stop = colon + num(string.sub(packed, at, colon - 1))
+    fields[#fields + 1] = string.sub(packed, colon + 1, stop)
+    at = stop + 1
+  end
+  return i + 5, id, q, due, key, fields
 end
 
 -- keep the schedule's due index: score = next fire, or lease expiry when later; paused or

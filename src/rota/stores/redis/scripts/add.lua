@@ -7,7 +7,7 @@ local out, i, created = {}, 3, 0
 for _ = 1, n do
   local id = ARGV[i]
   if redis.call('EXISTS', jkey(id)) == 1 then return {'exists', id} end
-  i = i + 5 + num(ARGV[i + 4])
+  i = i + 5
 end
 i = 3
 for k = 1, n do
