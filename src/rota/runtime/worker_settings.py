@@ -17,7 +17,7 @@ MAX_CONCURRENCY = 10_000
 #: ``concurrency`` left unset: jobs at once when every task the worker serves is ``async``
 #: (they wait on the event loop, where a waiting job costs a few kilobytes, not a thread),
 #: and when any is a plain ``def`` (each running job holds a thread). Measured in
-#: docs/benchmarks.md: 250 ran 2.5x the jobs/s of 10 with a handler making one Redis call.
+#: docs/benchmarks.md: 250 ran 1.3x-3.7x the jobs/s of 10 with a handler making one Redis call.
 ASYNC_CONCURRENCY = 250
 SYNC_CONCURRENCY = 10
 DEFAULT_RETENTION = 7 * 86_400.0
