@@ -53,6 +53,9 @@ class DataVersionWatch:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: a change was seen for a waiter that was cancelled before it heard of it: the next
+        #: wait reports it at once
+        self._missed = False
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
         """Wait up to ``timeout`` real seconds for ``event`` (set in this process) or a
@@ -66,7 +69,8 @@ class DataVersionWatch:
         # a change is consumed (the last look's state moves on) only under the lock and
         # only for a live waiter: the first look here, or the thread's for the armed one
         with self._lock:
-            if self._changed():  # (a wait of 0 looks too)
+            if self._missed or self._changed():  # (a wait of 0 looks too)
+                self._missed = False
                 return True
             if timeout <= 0:
                 return False
@@ -110,7 +114,7 @@ class DataVersionWatch:
                 if target is not None:
                     loop, woke = target
                     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                        loop.call_soon_threadsafe(_wake, woke)
+                        loop.call_soon_threadsafe(self._deliver, woke)
                     continue
                 time.sleep(WATCH_INTERVAL)
         finally:
@@ -148,6 +152,22 @@ class DataVersionWatch:
         version = int(row[0])
         changed, self._seen = version != self._seen, version
         return changed
+
+    def _deliver(self, woke: asyncio.Future[None]) -> None:
+        """On the waiter's loop: wake it, or, when it was cancelled meanwhile (its caller's
+        other wake-up won), the waiter armed since, or else the next one."""
+        if not woke.done():
+            woke.set_result(None)
+            return
+        with self._lock:
+            current = self._target
+            if current is None:
+                self._missed = True
+            else:
+                self._target = None
+                self._armed.clear()
+        if current is not None:
+            current[0].call_soon_threadsafe(_wake, current[1])
 
 
 def _wake(woke: asyncio.Future[None]) -> None:
