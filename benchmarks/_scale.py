@@ -24,6 +24,7 @@ from _servers import fresh_url, server_for
 
 from rota import App
 from rota._models import Finish, Outcome
+from rota._task import job_from
 
 SIZES = (10_000, 100_000, 1_000_000)
 EXTRA = 100_000  # delayed and finished rows in the second series (capped at --scale-max)
@@ -47,7 +48,10 @@ async def _load(app: App, n: int, *, delay: float | None = None) -> float:
     t0 = time.perf_counter()
     for i in range(0, n, LOAD_BATCH):
         now = datetime.now(UTC)
-        await app.store.add([app.build_job(spec, now) for _ in range(min(LOAD_BATCH, n - i))], now=now)
+        await app.store.add(
+            [job_from(spec, now, app.config.max_payload_bytes) for _ in range(min(LOAD_BATCH, n - i))],
+            now=now,
+        )
     return n / (time.perf_counter() - t0) if n else 0.0
 
 

@@ -16,6 +16,7 @@ import pytest
 import rota
 from rota import App, EventKind, RetryPolicy
 from rota.logs import JsonFormatter
+from rota.runtime import joblog
 from rota.runtime.joblog import JobLog
 from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
@@ -146,6 +147,38 @@ async def test_at_the_default_level_only_failures_are_logged_and_successes_build
     assert (record.levelno, field(record, "event"), field(record, "job_id")) == (
         logging.ERROR, "failed", failing.id
     )  # fmt: skip
+
+
+async def test_a_failure_repeated_at_high_concurrency_is_logged_once_and_counted(
+    store: MemoryStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16: a handler sharing one client at concurrency 1000 failed every job with
+    the same error. Each distinct failure is logged once per REPEAT_WINDOW; the repeats
+    are counted (worker counters, and the next line's ``repeats``), never silent."""
+    caplog.set_level(logging.WARNING, logger="rota.jobs")
+    app = App(store=store, clock=clock, instance_id="w1")
+
+    @app.task(name="pool", retry=1)
+    async def pool(n: int) -> None:
+        raise ConnectionError("Too many connections")
+
+    @app.task(name="other", retry=1)
+    async def other() -> None:
+        raise ValueError("a different error")
+
+    async with app.worker(concurrency=1000) as worker:
+        await app.enqueue_many([pool.prepare(n) for n in range(300)] + [other.prepare()])
+        await app.wait_until_idle(timeout=WAIT)
+        first = jobs_records(caplog)
+        assert sorted(field(r, "task") for r in first) == ["other", "pool"]
+        assert all(field(r, "repeats") is None for r in first)
+        assert worker.counters.failed == 301
+        await clock.advance(joblog.REPEAT_WINDOW)
+        await pool.enqueue(300)
+        await app.wait_until_idle(timeout=WAIT)
+    [again] = jobs_records(caplog)[len(first) :]
+    assert (field(again, "task"), field(again, "repeats")) == ("pool", 299)
+    assert "299 more failures like it" in again.getMessage()
 
 
 async def test_a_lost_lease_and_a_release_at_shutdown_are_logged(

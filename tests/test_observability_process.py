@@ -184,7 +184,7 @@ async def test_metrics_count_exactly_the_outcomes_and_json_logs_name_every_job(r
             assert value(found, "rota_job_pickup_latency_seconds_count", task=task) == started
             for outcome in ("cancelled", "released", "lease_lost"):
                 assert value(found, "rota_job_outcomes_total", task=task, outcome=outcome) == 0
-        assert found[("rota_worker_slots", frozenset())] == 10
+        assert found[("rota_worker_slots", frozenset())] == 250  # every task is async (issue 16)
         assert found[("rota_worker_running_jobs", frozenset())] == 0
         assert found[("rota_leader", frozenset())] == 1  # the only worker leads
 

@@ -147,6 +147,28 @@ async def test_next_due_lets_idle_workers_sleep_until_a_delayed_job(
     assert await h.store.next_due(queues=["nothing-here"]) is None
 
 
+async def test_a_job_due_when_added_goes_straight_to_the_ready_set(redis_harness: Harness) -> None:
+    """A claim then has nothing to promote for it: the claim's cost stays flat however many
+    due jobs wait (issue 16 measured 2.5 ms at 10,000 and 18 ms at 1,000,000 pending when
+    every job went through the delayed set first)."""
+    h = redis_harness
+    store = h.store
+    assert isinstance(store, RedisStore)
+    due, later, urgent = make_job(h), make_job(h, delay=60), make_job(h, priority=7)
+    await store.add([due, later, urgent], now=h.clock.now())
+    ns = store.config.namespace
+    client = Redis.from_url(store.config.url)
+    try:
+        ready = await client.zrange(f"{ns}:r:default", 0, -1, withscores=True)
+        delayed = await client.zrange(f"{ns}:d:default", 0, -1)
+    finally:
+        await client.aclose()
+    assert [(m.decode()[15:], score) for m, score in ready] == [(urgent.id, -7.0), (due.id, 0.0)]
+    assert delayed == [later.id.encode()]
+    claimed = await store.claim(queues=["default"], worker="w", limit=5, lease_for=LEASE, now=h.clock.now())
+    assert [j.id for j in claimed] == [urgent.id, due.id]
+
+
 # -- memory --------------------------------------------------------------------------------
 
 

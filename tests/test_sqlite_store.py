@@ -496,6 +496,41 @@ async def test_hot_queries_use_their_indexes(store: SQLiteStore) -> None:
     assert "jobs_finished" in await plan(store, jq["purge"], {"before": 0, "limit": 10})
 
 
+#: Statements allowed to read a whole table, and why; every other statement of the store
+#: must reach its rows through an index (issue 16: flat from 10,000 to 1,000,000 jobs).
+WHOLE_TABLE_READS = {
+    ("jobs", "recount"): "repairs the status counts from the rows: a scan by design",
+    ("schedules", "list_schedules"): "the admin listing of every schedule",
+    ("workers", "any_expired"): "the registry of live workers: one row per worker",
+    ("workers", "delete_expired"): "the registry of live workers: one row per worker",
+    ("workers", "live_workers"): "the registry of live workers: one row per worker",
+}
+
+
+async def test_no_statement_scans_a_whole_table_but_the_allowed_ones(store: SQLiteStore) -> None:
+    """The EXPLAIN guard of every statement in queries/*.sql (PostgreSQL has its own in
+    test_postgres_store.py): a new statement that scans jobs, attempts or schedules fails
+    here unless WHOLE_TABLE_READS names it. SQLite plans do not depend on the bound values,
+    so zeros stand for every parameter. (Templates, with ``{...}`` parts filled in by code,
+    are checked where they are built.)"""
+    scans: dict[tuple[str, str], list[str]] = {}
+    checked = 0
+    for group in ("jobs", "schedules", "leases", "workers"):
+        for name, sql in queries(group).items():
+            if "{" in sql:
+                continue
+            named = re.findall(r"[:$@](\w+)", sql)
+            args: object = dict.fromkeys(named, 0) if named else (0,) * sql.count("?")
+            steps = (await plan(store, sql, args)).split(" | ")
+            checked += 1
+            # (a CTE's rows and job_counts, a row per queue and status, are small by design)
+            whole = [s for s in steps if re.match(r"SCAN (jobs|attempts|schedules|leases|workers)$", s)]
+            if whole:
+                scans[group, name] = whole
+    assert checked > 40
+    assert scans.keys() == WHOLE_TABLE_READS.keys(), scans
+
+
 async def test_heartbeat_and_release_are_conditional_on_token(store: SQLiteStore) -> None:
     await store.add(make_jobs(2), now=T0)
     a, b = await store.claim(queues=["default"], worker="w", limit=2, lease_for=LEASE, now=T0)
@@ -515,6 +550,89 @@ async def test_wakeups_are_in_process(store: SQLiteStore) -> None:
     await asyncio.sleep(0)
     await store.add(make_jobs(1), now=T0)
     assert await waiter
+
+
+_ADD_ONE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from datetime import UTC, datetime
+    from rota._ids import new_id
+    from rota._models import Job
+    from rota.stores.sqlite import SQLiteStore
+
+    async def main(path):
+        store = SQLiteStore(path)
+        await store.open()
+        now = datetime.now(UTC)
+        await store.add([Job(id=new_id(), task="t", queue="default", due_at=now, created_at=now)], now=now)
+        await store.close()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.slow
+async def test_a_job_added_by_another_process_wakes_a_waiter(tmp_path: Path) -> None:
+    """A SQLite file cannot signal another process; the waiter watches PRAGMA data_version
+    (issue 16: idle pickup across processes was the 100 ms poll, p99 101 ms)."""
+    path = tmp_path / "rota.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        while await store.wait_for_jobs(0):  # whatever happened before (the migrations)
+            pass
+        waiter = asyncio.ensure_future(store.wait_for_jobs(60))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiter.done()  # nothing committed: it waits
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", _ADD_ONE, str(path), env=env)
+        assert await asyncio.wait_for(child.wait(), 60) == 0
+        assert await asyncio.wait_for(waiter, 30)  # woken: a wait of 60 s would return False
+        assert (
+            len(
+                await store.claim(
+                    queues=["default"], worker="w", limit=5, lease_for=LEASE, now=T0 + timedelta(days=9999)
+                )
+            )
+            == 1
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_commit_after_cancelled_waits_still_wakes_the_next_waiter(tmp_path: Path) -> None:
+    """A worker's wait is often cancelled (its sleep until a due time won): the watch
+    thread must never spend a change on a waiter that is gone. An early version did, and
+    the next waiter slept its whole timeout (delayed jobs started 1 s late)."""
+    store, other = SQLiteStore(tmp_path / "rota.db"), SQLiteStore(tmp_path / "rota.db")
+    await store.open()
+    await other.open()
+    try:
+        for i in range(30):
+            while await store.wait_for_jobs(0):
+                pass
+            gone = asyncio.ensure_future(store.wait_for_jobs(60))
+            for _ in range(i % 4):
+                await asyncio.sleep(0)
+            gone.cancel()
+            await other.add(make_jobs(1), now=T0)  # another connection: no local wake-up
+            assert await asyncio.wait_for(store.wait_for_jobs(60), 10), i
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_the_watch_is_quiet_while_nothing_commits(store: SQLiteStore) -> None:
+    """Only commits wake a waiter: a wait with nothing committed runs out (False), and so
+    does the next one (no wake-up from the waiter's own checks)."""
+    while await store.wait_for_jobs(0):
+        pass
+    assert not await store.wait_for_jobs(0.02)
+    assert not await store.wait_for_jobs(0.02)
+    await store.add(make_jobs(1), now=T0)
+    assert await store.wait_for_jobs(0)
 
 
 async def test_next_due_across_priorities_and_leases(store: SQLiteStore) -> None:

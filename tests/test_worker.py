@@ -363,3 +363,79 @@ async def test_a_handler_raising_cancelled_error_fails_its_attempt_and_frees_its
     [attempt] = await app.attempts(job.id)
     assert attempt.outcome is Outcome.FAILED and attempt.error_type == "CancelledError"
     assert (await app.get_job(later.id)).status is JobStatus.SUCCEEDED
+
+
+# -- default concurrency (issue 16) ------------------------------------------------------
+
+
+async def test_default_concurrency_is_sized_to_the_tasks_served(app: App) -> None:
+    """Unset, concurrency is 250 when every task the worker serves is async (a waiting job
+    costs no thread) and 10 when any is a plain def; the claim takes the free slots."""
+
+    @app.task(queue="io")
+    async def fetch() -> None: ...
+
+    @app.task(queue="cpu")
+    def crunch() -> None: ...
+
+    assert app.worker(queues=["io"]).concurrency == 250
+    assert app.worker(queues=["cpu"]).concurrency == 10
+    assert app.worker().concurrency == 10  # both queues: one def task is enough
+    assert app.worker(queues=["io"], concurrency=7).concurrency == 7
+    assert app.worker(queues=["io"]).info().concurrency == 250
+
+
+async def test_an_unset_claim_batch_claims_every_free_slot(app: App, clock: FakeClock) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    @app.task()
+    async def hold() -> None:
+        seen.append(1)
+        if len(seen) == 150:
+            started.set()
+        await release.wait()
+
+    await app.enqueue_many([hold.prepare() for _ in range(300)])
+    claims: list[int] = []
+    store = app.store
+    original = store.claim
+
+    async def counting(**kwargs: object) -> list[rota.Job]:
+        jobs = await original(**kwargs)  # type: ignore[arg-type]
+        claims.append(len(jobs))
+        return jobs
+
+    store.claim = counting  # type: ignore[method-assign]
+    async with app.worker(concurrency=150):
+        await asyncio.wait_for(started.wait(), WAIT)
+        release.set()
+    assert claims[0] == 150  # one claim fills every slot (the old default batch took 100)
+
+
+async def test_a_job_that_fell_due_during_an_empty_claim_is_claimed_at_once(
+    app: App, clock: FakeClock
+) -> None:
+    """After empty claims the worker waits for a wake-up (not the next due time) when the
+    store names a job due before the last claim ran: that job is held back. One that fell
+    due only while the claim ran must be claimed at once. It was not: a delayed job then
+    started a polling interval late (1 s on SQLite, seen in the benchmark's lateness)."""
+    ran = asyncio.Event()
+
+    @app.task()
+    async def later() -> None:
+        ran.set()
+
+    store = app.store
+    original = store.claim
+
+    async def slow_claim(**kwargs: object) -> list[rota.Job]:
+        jobs = await original(**kwargs)  # type: ignore[arg-type]
+        await clock.advance(0.01)  # the claim took 10 ms: what it saw is 10 ms old
+        return jobs
+
+    store.claim = slow_claim  # type: ignore[method-assign]
+    async with app.worker(poll_interval=3600):
+        await later.enqueue(delay=0.005)  # falls due while the claim it wakes runs
+        await asyncio.wait_for(ran.wait(), WAIT)

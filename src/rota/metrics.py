@@ -224,7 +224,7 @@ class Metrics:
         yield _gauge(
             "rota_worker_slots",
             "Jobs the workers of this process may run at once.",
-            sum(w.settings.concurrency for w in workers),
+            sum(w.concurrency for w in workers),
         )
         yield _gauge(
             "rota_leader",

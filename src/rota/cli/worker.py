@@ -31,9 +31,12 @@ SAMPLE_INTERVAL = 15.0  # rota.metrics.SAMPLE_INTERVAL
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("worker", help="run a worker")
     add_app_options(parser, required=True)
-    parser.add_argument("-c", "--concurrency", type=int, default=10, help="jobs run at once (default 10)")
+    parser.add_argument(
+        "-c", "--concurrency", type=int,
+        help="jobs run at once (default: 250 when every task served is async, else 10)",
+    )  # fmt: skip
     parser.add_argument("-q", "--queues", help="comma-separated queues (default: all of the app's tasks)")
-    parser.add_argument("--claim-batch", type=int, default=100, help="most jobs per claim (default 100)")
+    parser.add_argument("--claim-batch", type=int, help="most jobs per claim (default: the free slots)")
     parser.add_argument("--lease", type=float, default=30.0, help="lease seconds (default 30)")
     parser.add_argument("--grace", type=float, default=10.0, help="shutdown grace seconds (default 10)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules in this process")

@@ -6,6 +6,14 @@ job's fields in ``extra`` (``event``, ``job_id``, ``task``, ``queue``, ``attempt
 ``max_attempts``, ``worker``; ``duration`` once the handler ran; ``error`` and
 ``error_type`` for failures; ``retry_in`` for retries), for JSON formatters and filters.
 
+Failures are logged once per distinct error: a failed attempt (retried or final) whose task,
+error type and message equal those of one logged less than ``REPEAT_WINDOW`` seconds ago is
+not logged again, only counted; the next one logged after the window says how many were left
+out (``extra["repeats"]``). A handler failing the same way a thousand times a second (a
+shared client out of connections at high concurrency) gives a line every few seconds, not a
+flood that buries everything else; ``rota_job_outcomes`` and ``worker.counters`` count
+every one.
+
 Levels: starts, successes, cancellations, releases and aborts are INFO (``rota worker -v``); a failed
 attempt that will be retried and a lost lease are WARNING; a job that failed for good and a
 job of a task this worker does not know are ERROR. The kinds whose level is disabled when the
@@ -22,6 +30,7 @@ from typing import Any
 
 from rota._clock import Clock
 from rota._events import Event, EventBus, EventKind
+from rota._models import ErrorInfo
 
 log = logging.getLogger("rota.jobs")
 
@@ -38,6 +47,9 @@ LEVELS: dict[EventKind, int] = {
 }
 #: the error type of a job whose task is not registered on the worker (always ERROR)
 UNKNOWN_TASK = "TaskNotFound"
+#: seconds (the clock's monotonic time) during which a repeat of a logged failure is only counted
+REPEAT_WINDOW = 10.0
+_MAX_DISTINCT = 1000  # distinct failures remembered at once (older ones are forgotten first)
 
 
 class JobLog:
@@ -47,6 +59,8 @@ class JobLog:
     def __init__(self, clock: Clock, logger: logging.Logger = log) -> None:
         self.clock = clock
         self.log = logger
+        #: per distinct failure: when it was last logged, and the repeats not logged since
+        self._failures: dict[tuple[str, str, str, str], list[float]] = {}
 
     def kinds(self) -> frozenset[EventKind]:
         """The kinds with a record at an enabled level now (a retry of an unknown task is
@@ -88,9 +102,16 @@ class JobLog:
         elif kind is EventKind.SUCCEEDED:
             msg, args = "job %s (%s) succeeded%s", (job.id, job.task, ran)
         elif kind is EventKind.RETRYING or kind is EventKind.FAILED:
+            repeats = self._repeats(kind, job.task, error)
+            if repeats is None:
+                return  # the same failure was logged moments ago: counted, not logged
             what = error.summary() if error is not None else "no error recorded"
             msg = "job %s (%s) failed attempt %d of %d%s: %s; %s"
             args = (job.id, job.task, job.attempts, job.max_attempts, ran, what, self._then(event, extra))
+            if repeats:
+                extra["repeats"] = repeats
+                msg += " (and %d more failures like it not logged since the last line)"
+                args = (*args, repeats)
             if kind is EventKind.FAILED and error is not None and error.traceback:
                 extra["traceback"] = error.traceback
         elif kind is EventKind.CANCELLED:
@@ -105,6 +126,21 @@ class JobLog:
             why = error.message if error is not None else "lease lost"
             msg, args = "job %s (%s) stopped%s: %s", (job.id, job.task, ran, why)
         self.log.log(level, msg, *args, extra=extra)
+
+    def _repeats(self, kind: EventKind, task: str, error: ErrorInfo | None) -> int | None:
+        """None when this failure repeats one logged within ``REPEAT_WINDOW`` (it is counted
+        instead); else how many repeats of it were not logged before this one."""
+        key = (kind.value, task, error.type if error else "", error.message if error else "")
+        now = self.clock.monotonic()
+        seen = self._failures.get(key)
+        if seen is not None and now - seen[0] < REPEAT_WINDOW:
+            seen[1] += 1
+            return None
+        if seen is None and len(self._failures) >= _MAX_DISTINCT:
+            del self._failures[next(iter(self._failures))]
+        self._failures.pop(key, None)  # (re-inserted last: the dict stays in logging order)
+        self._failures[key] = [now, 0]
+        return int(seen[1]) if seen is not None else 0
 
     def _then(self, event: Event, extra: dict[str, Any]) -> str:
         """What happens next to a failed job: its retry, or nothing."""

@@ -25,7 +25,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from rota._models import Finish, WorkerInfo
@@ -43,7 +43,7 @@ from rota.runtime.resilience import OUTAGES, until_stopped
 from rota.runtime.services import LeaderServices
 from rota.runtime.threads import DaemonThreadPool
 from rota.runtime.waiting import first_of
-from rota.runtime.worker_settings import WorkerSettings
+from rota.runtime.worker_settings import WorkerSettings, resolve_concurrency
 
 __all__ = ["FORCED_BOUND", "SHUTDOWN_BOUND", "Worker", "WorkerCounters"]
 
@@ -76,6 +76,7 @@ class Worker(LoopService, Execution, Outbox, Aborts):
         super().__init__(f"rota-worker-{self.id}")
         self.queues: tuple[str, ...] = self.settings.queues or context.queues
         self.lease = self.settings.lease  # seconds
+        self.concurrency = self._resolve_concurrency()
         self._lease_for = timedelta(seconds=self.lease)  # as the store takes it
         self.counters = WorkerCounters()
         self.rng = random.Random()
@@ -108,6 +109,11 @@ class Worker(LoopService, Execution, Outbox, Aborts):
         )  # fmt: skip
 
     # -- control -----------------------------------------------------------------------------
+
+    def _resolve_concurrency(self) -> int:
+        """``settings.concurrency``, or sized to the tasks served (see resolve_concurrency)."""
+        tasks = self.context.tasks.values()
+        return resolve_concurrency(self.settings, (t.is_async for t in tasks if t.queue in self.queues))
 
     @property
     def active(self) -> int:
@@ -146,7 +152,8 @@ class Worker(LoopService, Execution, Outbox, Aborts):
     async def _work(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = self.clock.now()
-        threads = self.settings.sync_threads or self.settings.concurrency
+        self.concurrency = self._resolve_concurrency()  # (tasks registered since __init__)
+        threads = self.settings.sync_threads or self.concurrency
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
         finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
@@ -186,18 +193,19 @@ class Worker(LoopService, Execution, Outbox, Aborts):
 
     async def _claim_loop(self) -> None:
         store = self.context.store
-        batch = self.settings.claim_batch
+        batch = self.settings.claim_batch or self.concurrency
         idle_streak = 0
         while not self._stopping:
             if not self.services.may_execute:
                 await self._first(self.services.wait_changed())
                 continue
-            free = self.settings.concurrency - len(self._running)
+            free = self.concurrency - len(self._running)
             if free <= 0:
                 self._slot_free.clear()
                 await self._first(self._slot_free.wait())
                 continue
             want = min(free, batch)
+            claimed_at = self.clock.now()  # (at most the claim's own now)
             jobs = await self._store(
                 lambda: store.claim(
                     queues=self.queues,
@@ -218,11 +226,17 @@ class Worker(LoopService, Execution, Outbox, Aborts):
                     self._launch(job)
             if len(jobs) < want and not self._stopping:
                 idle_streak = idle_streak + 1 if not jobs else 0
-                await self._idle_wait(hot=idle_streak > 1)
+                await self._idle_wait(hot=idle_streak > 1, claimed_at=claimed_at)
 
-    async def _idle_wait(self, *, hot: bool) -> None:
+    async def _idle_wait(self, *, hot: bool, claimed_at: datetime) -> None:
         """Sleep until new work may exist: a wake-up from the store, the next due time, a free
-        slot, or the polling interval (for stores that cannot hear other processes)."""
+        slot, or the polling interval (for stores that cannot hear other processes).
+
+        ``hot``: the last claims found nothing; if the store still names a due time that had
+        passed when the last claim ran (``claimed_at``), that job cannot be taken (its limits
+        hold it back), so only a wake-up or the poll ends the wait, not its due time. A job
+        that fell due only after the claim ran (a timer that fired a hair early, a slow
+        claim) is claimed at once."""
         store = self.context.store
         due = await self._store(lambda: store.next_due(queues=self.queues), "next_due")
         poll = self.settings.poll_interval if self.settings.poll_interval is not None else store.poll_interval
@@ -230,7 +244,7 @@ class Worker(LoopService, Execution, Outbox, Aborts):
         waits: list[Awaitable[object]] = [store.wait_for_jobs(poll), self._rescan.wait()]
         if due is not None and due.tzinfo is not None:  # (a store's bad row must not stop us)
             delay = (due - self.clock.now()).total_seconds()
-            if delay > 0 or not hot:
+            if delay > 0 or not hot or due > claimed_at:
                 waits.append(self.clock.sleep(max(0.0, delay)))
         await self._first(*waits)
 
@@ -287,7 +301,7 @@ class Worker(LoopService, Execution, Outbox, Aborts):
         """This worker as the registry of live workers lists it (``rota workers``)."""
         return WorkerInfo(
             id=self.id, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
-            concurrency=self.settings.concurrency, running=len(self._running), version=__version__,
+            concurrency=self.concurrency, running=len(self._running), version=__version__,
             started_at=self.started_at,
         )  # fmt: skip
 

@@ -3,7 +3,7 @@ kept as seconds."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +14,12 @@ from rota.runtime.settings import LeaderSettings, check_instance_id
 
 #: the most jobs a worker runs at once, claims at once, or threads it starts
 MAX_CONCURRENCY = 10_000
+#: ``concurrency`` left unset: jobs at once when every task the worker serves is ``async``
+#: (they wait on the event loop, where a waiting job costs a few kilobytes, not a thread),
+#: and when any is a plain ``def`` (each running job holds a thread). Measured in
+#: docs/benchmarks.md: 250 ran 1.3x-3.7x the jobs/s of 10 with a handler making one Redis call.
+ASYNC_CONCURRENCY = 250
+SYNC_CONCURRENCY = 10
 DEFAULT_RETENTION = 7 * 86_400.0
 
 
@@ -22,11 +28,13 @@ class WorkerSettings:
     """How a worker runs; every value is checked against the documented limits
     (docs/worker.md) and durations are kept in seconds.
 
-    ``concurrency``: jobs run at once. ``queues``: the queues served (None: every queue of the
-    app's tasks). ``lease``: a claimed job's lease, renewed every lease/3. ``claim_batch``: the
-    most jobs taken in one claim. ``poll_interval``: how often to look for work other processes
-    added (None: the store's own hint). ``grace``: on shutdown, how long running jobs may
-    finish. ``sync_threads``: threads for plain ``def`` handlers (None: ``concurrency``).
+    ``concurrency``: jobs run at once (None: ``ASYNC_CONCURRENCY`` when every task the
+    worker serves is ``async``, else ``SYNC_CONCURRENCY``; see ``resolve_concurrency``).
+    ``queues``: the queues served (None: every queue of the app's tasks). ``lease``: a claimed
+    job's lease, renewed every lease/3. ``claim_batch``: the most jobs taken in one claim
+    (None: as many as there are free slots). ``poll_interval``: how often to look for work
+    other processes added (None: the store's own hint). ``grace``: on shutdown, how long
+    running jobs may finish. ``sync_threads``: threads for plain ``def`` handlers (None: ``concurrency``).
     ``name``: the lease owner (None: the app's instance id). ``scheduler``: also fire schedules
     in this process (when leader). ``prune_schedules``: remove schedules once declared in code
     but not any more. ``schedule_lease``: how long a scheduler pass holds its schedules (None:
@@ -34,10 +42,10 @@ class WorkerSettings:
     never). ``leader``: election settings (None: the app's, from ``ROTA_LEADER_ELECTION_*``).
     """
 
-    concurrency: int
+    concurrency: int | None
     queues: tuple[str, ...] | None
     lease: float
-    claim_batch: int
+    claim_batch: int | None
     poll_interval: float | None
     grace: float
     sync_threads: int | None
@@ -51,10 +59,10 @@ class WorkerSettings:
     def __init__(
         self,
         *,
-        concurrency: int = 10,
+        concurrency: int | None = None,
         queues: Sequence[str] | None = None,
         lease: float | timedelta = 30.0,
-        claim_batch: int = 100,
+        claim_batch: int | None = None,
         poll_interval: float | timedelta | None = None,
         grace: float | timedelta = 10.0,
         sync_threads: int | None = None,
@@ -65,10 +73,11 @@ class WorkerSettings:
         retention: float | timedelta | None = DEFAULT_RETENTION,
         leader: LeaderSettings | None = None,
     ) -> None:
-        for attr, count in (("concurrency", concurrency), ("claim_batch", claim_batch)):
-            _limits.integer(count, attr, minimum=1, maximum=MAX_CONCURRENCY)
-        if sync_threads is not None:
-            _limits.integer(sync_threads, "sync_threads", minimum=1, maximum=MAX_CONCURRENCY)
+        for attr, count in (
+            ("concurrency", concurrency), ("claim_batch", claim_batch), ("sync_threads", sync_threads)
+        ):  # fmt: skip
+            if count is not None:
+                _limits.integer(count, attr, minimum=1, maximum=MAX_CONCURRENCY)
         for attr, switch in (("scheduler", scheduler), ("prune_schedules", prune_schedules)):
             _limits.flag(switch, attr)
         if leader is not None and not isinstance(leader, LeaderSettings):
@@ -107,3 +116,12 @@ def _queues(queues: Sequence[str]) -> tuple[str, ...]:
     for queue in names:
         _limits.name(queue, "queue")
     return names
+
+
+def resolve_concurrency(settings: WorkerSettings, served_async: Iterable[bool]) -> int:
+    """The jobs a worker runs at once: ``settings.concurrency``, or when unset
+    ``ASYNC_CONCURRENCY`` if every task it serves is ``async`` (``served_async``: one flag
+    per task), else ``SYNC_CONCURRENCY``."""
+    if settings.concurrency is not None:
+        return settings.concurrency
+    return ASYNC_CONCURRENCY if all(served_async) else SYNC_CONCURRENCY

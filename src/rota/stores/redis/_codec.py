@@ -91,11 +91,28 @@ schedule_state = SCHEDULES.pairs_encoder(
 
 
 def job_args(job: Job) -> list[Any]:
-    """The job as read_job (in _lib.lua) reads it: id, queue, due, key, n, fields..."""
-    fields = _job_fields(job)
+    """The job as read_job (in _lib.lua) reads it: id, queue, due, key, then its hash's
+    fields and values packed in one argument (``pack``): one argument per field cost more
+    to encode than the rest of an enqueue's client-side work together."""
     due_at = job.due_at
     assert due_at is not None  # Store.add checks it
-    return [job.id, job.queue, to_ms(due_at), job.key or "", len(fields), *fields]
+    return [job.id, job.queue, to_ms(due_at), job.key or "", pack(_job_fields(job))]
+
+
+def pack(values: Sequence[Any]) -> bytes:
+    """``<length>:<bytes>`` for each value, as read_job's unpack reads them; a value is
+    encoded as redis-py encodes an argument (text as UTF-8, numbers by ``repr``), so the
+    stored hash is what it was with one argument per value."""
+    out: list[bytes] = []
+    for value in values:
+        if isinstance(value, str):
+            raw = value.encode()
+        elif isinstance(value, bytes):
+            raw = value
+        else:  # int or float (bool is never passed: the codec writes "1"/"0")
+            raw = repr(value).encode()
+        out.append(b"%d:%b" % (len(raw), raw))
+    return b"".join(out)
 
 
 def pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:

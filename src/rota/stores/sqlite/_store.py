@@ -2,7 +2,8 @@
 
 One connection per store instance, owned by one dedicated thread (_connection.py); each call
 is one hop to that thread and (for writes) one ``BEGIN IMMEDIATE`` transaction. SQLite cannot
-wake other processes, so wake-ups are in-process only and workers poll for the rest.
+wake other processes: a waiter watches ``PRAGMA data_version`` instead (_wakeups.py), so a
+job another process adds is picked up within a few milliseconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rota.stores.sqlite._jobs import SQLiteJobs
 from rota.stores.sqlite._leases import SQLiteLeases
 from rota.stores.sqlite._migrate import migrate
 from rota.stores.sqlite._schedules import SQLiteSchedules
+from rota.stores.sqlite._wakeups import DataVersionWatch
 from rota.stores.sqlite._workers import SQLiteWorkers
 
 
@@ -27,8 +29,9 @@ class SQLiteStore(Store):
     ``SQLiteConfig`` may stand for the path and options."""
 
     kind = "sqlite"
-    # SQLite cannot wake other processes: idle workers re-check this often
-    poll_interval = 0.1
+    # a waiter hears other processes' commits through data_version (_wakeups.py): the
+    # poll is only a backstop
+    poll_interval = 1.0
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class SQLiteStore(Store):
         db = self._connection
         jobs, schedules, leases = SQLiteJobs(db, self.notify_jobs), SQLiteSchedules(db), SQLiteLeases(db)
         self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=SQLiteWorkers(db))
+        self._watch: DataVersionWatch | None = None  # while open (a file, not :memory:)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -59,10 +63,22 @@ class SQLiteStore(Store):
 
     async def _open(self) -> Parts:
         await self._connection.open(migrate)
+        if self.shared:
+            self._watch = DataVersionWatch(self.config)
         return self._ready
 
     async def _close(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         await self._connection.close()
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Also woken by a commit of another process (or connection) to the file: any
+        commit, so a wake-up may be spurious (see Store.wait_for_jobs)."""
+        if self._watch is None:
+            return await super().wait_for_jobs(timeout)
+        return await self._watch.wait(self._jobs_changed, timeout)
 
 
 def from_url(url: str) -> SQLiteStore:

@@ -131,8 +131,10 @@ local function settle_dependants(id, status, res, now)
   return released
 end
 
--- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
--- (status: 'waiting' or 'cancelled' for a job its parents hold or cancelled; nil: pending)
+-- insert one job unless its id or dedupe key is known; returns existing-or-new id, created
+-- (status: 'waiting' or 'cancelled' for a job its parents hold or cancelled; nil: pending).
+-- A pending job already due at now (ms; nil: never) goes straight to its ready set, so a
+-- claim has nothing to promote for it and its cost does not grow with the jobs waiting there.
 local function add_job(id, q, due, key, fields, status, now)
   -- a taken id returns its holder (a retried add, a caller's id), else a taken key
   if redis.call('EXISTS', jkey(id)) == 1 then return id, false end
@@ -143,9 +145,10 @@ local function add_job(id, q, due, key, fields, status, now)
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
   redis.call('ZADD', P .. ':all', 0, id)
-  local limited = false
+  local limited, priority = false, 0
   for j = 1, #fields, 2 do
     if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end
+    if fields[j] == 'pr' then priority = int_or(fields[j + 1], 0) end
   end
   if status == 'waiting' then
     count('waiting', q, 1)
@@ -153,18 +156,30 @@ local function add_job(id, q, due, key, fields, status, now)
     redis.call('ZADD', P .. ':fin', now, id)
     count('cancelled', q, 1)
   else
-    redis.call('ZADD', delayed_set(q, limited), due, id)
+    if now and num(due) <= num(now) then
+      local ready = ':r:'
+      if limited then ready = ':lr:' end
+      redis.call('ZADD', P .. ready .. q, -priority, rmember(due, id))
+    else
+      redis.call('ZADD', delayed_set(q, limited), due, id)
+    end
     count('pending', q, 1)
   end
   return id, true
 end
 
--- reads ARGV[i..] as one job (id, queue, due, key, nfields, fields...); returns next index
+-- reads ARGV[i..] as one job (id, queue, due, key, packed fields); returns next index. The
+-- fields and values come packed as '<length>:<bytes>' each (rota.stores.redis._codec.pack).
 local function read_job(i)
-  local id, q, due, key, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], num(ARGV[i + 4])
-  local fields = {}
-  for j = 1, nf do fields[j] = ARGV[i + 4 + j] end
-  return i + 5 + nf, id, q, due, key, fields
+  local id, q, due, key, packed = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local fields, at = {}, 1
+  while at <= #packed do
+    local colon = string.find(packed, ':', at, true)
+    local stop = colon + num(string.sub(packed, at, colon - 1))
+    fields[#fields + 1] = string.sub(packed, colon + 1, stop)
+    at = stop + 1
+  end
+  return i + 5, id, q, due, key, fields
 end
 
 -- keep the schedule's due index: score = next fire, or lease expiry when later; paused or
