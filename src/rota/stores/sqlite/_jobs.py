@@ -200,7 +200,7 @@ def claim(
     with write(conn):
         rows = None
         if len(names) == 1:
-            expired, limited = conn.execute(
+            expired, limited, plain = conn.execute(
                 Q["any_expired"], {"queue": names[0], "now": base["now"]}
             ).fetchone()
             if not expired and not limited:
@@ -211,7 +211,7 @@ def claim(
                 counts.move(names[0], _PENDING, _RUNNING, len(rows))
                 counts.write(conn)
             elif not expired:
-                rows = _claim_batch(conn, names[0], limit, base)
+                rows = _claim_batch(conn, names[0], limit, base, mixed=bool(plain))
         if rows is None:
             rows = _claim_general(conn, names, limit, base)
     jobs = [JOBS.job_from_row(r) for r in rows]
@@ -219,18 +219,21 @@ def claim(
     return jobs
 
 
-def _claim_batch(conn: sqlite3.Connection, queue: str, limit: int, base: dict[str, Any]) -> list[Any] | None:
+def _claim_batch(
+    conn: sqlite3.Connection, queue: str, limit: int, base: dict[str, Any], *, mixed: bool
+) -> list[Any] | None:
     """One queue without expired leases: the first ``limit`` due jobs in claim order, with
     limits or not, when their limits admit every one of them (the walk of ``_claim_general``
     would take the same jobs), claimed in one statement. The ``Gate`` decides per key at
-    once: one count of a concurrency key's running jobs, one read of a rate key's bucket.
-    None when a job is held back: nothing was written, the caller walks instead."""
+    once (``Gate.admit_batch``): one count of a concurrency key's running jobs, one read of
+    a rate key's bucket. None when a job is held back: nothing was written, the caller walks
+    instead. ``mixed``: jobs without limits are due too (else only limited ones are read)."""
     now = base["now"]
-    window = conn.execute(Q["claim_window"], {"queue": queue, "now": now, "limit": limit}).fetchall()
+    args = {"queue": queue, "now": now, "limit": limit}
+    window = conn.execute(Q["claim_window" if mixed else "limited_window"], args).fetchall()
     gate = _gate(conn, now)
-    for row in window:
-        if not gate.admit_limits(*row[1:]):
-            return None
+    if not gate.admit_batch([row[1:] for row in window]):
+        return None
     rows = conn.execute(Q["claim_ids"], {**base, "ids": json.dumps([row[0] for row in window])}).fetchall()
     for key, tat in gate.changed().items():
         conn.execute(Q["put_bucket"], (key, tat))
