@@ -34,7 +34,7 @@ def test_a_batch_is_admitted_whole_exactly_when_each_job_in_turn_would_be(
     batch: list[Limits], running: dict[str, int], buckets: dict[str, int]
 ) -> None:
     one_by_one = gate(running, buckets)
-    expected = all([one_by_one.admit_limits(*job) for job in batch])  # every job weighed
+    expected = all(one_by_one.admit_limits(*job) for job in batch)
     at_once = gate(running, buckets)
     assert at_once.admit_batch(batch) is expected
     if expected:  # counted as the jobs one by one were
