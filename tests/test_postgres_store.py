@@ -182,6 +182,24 @@ async def test_the_jobs_table_has_the_codecs_columns_in_order(fresh_url: str) ->
     assert [c["column_name"] for c in columns][:JOB_WIDTH] == list(JOB_COLUMNS)
 
 
+async def test_claim_limited_plans_its_statements_once(fresh_url: str) -> None:
+    """claim_limited runs with generic plans: planning its statements for every call's
+    arguments cost several times running them (see migration 9)."""
+    store = from_url(fresh_url)
+    await store.migrate()
+    schema = fresh_url.split("schema=")[1]
+    conn = await asyncpg.connect(fresh_url.split("?", maxsplit=1)[0])
+    try:
+        config = await conn.fetchval(
+            "SELECT p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = $1 AND p.proname = 'claim_limited'",
+            schema,
+        )
+    finally:
+        await conn.close()
+    assert config is not None and "plan_cache_mode=force_generic_plan" in config
+
+
 async def test_open_on_a_dead_server_raises_store_unavailable() -> None:
     store = from_url("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
     with pytest.raises(StoreUnavailable):

@@ -18,7 +18,7 @@ The memory, SQLite and MongoDB stores decide with ``Gate`` below; the Redis scri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from rota._models import Job
@@ -131,6 +131,53 @@ class Gate:
             self.tats[rkey] = tat
         if ckey is not None and limit is not None:
             self.counts[ckey] = n + 1
+        return True
+
+    def admit_batch(self, batch: Sequence[tuple[str | None, object, str | None, object, object]]) -> bool:
+        """Whether every job of ``batch`` (the limit fields of jobs in claim order, as
+        ``admit_limits`` takes them) may be taken now, as ``admit_limits`` one after another
+        would decide; if so they are all counted, else nothing is. Jobs with the same limits
+        are weighed at once (one comparison per group): exact when no key is shared by two
+        groups, which is checked (otherwise this falls back to ``admit_limits`` per job and
+        is all-or-nothing only in its answer: callers discard a gate that said no)."""
+        groups: dict[tuple[str | None, object, str | None, object, object], int] = {}
+        for limits in batch:
+            groups[limits] = groups.get(limits, 0) + 1
+        ckeys = [g[0] for g in groups if g[0] is not None]
+        rkeys = [g[2] for g in groups if g[2] is not None]
+        if len(set(ckeys)) < len(ckeys) or len(set(rkeys)) < len(rkeys):
+            return all(self.admit_limits(*limits) for limits in batch)
+        taken: list[tuple[str | None, int | None, str | None, int | None]] = []
+        for (ckey, climit, rkey, rlimit, rperiod), n in groups.items():
+            if ckey is None and rkey is None:
+                continue
+            if (ckey, climit) in self._full or (rkey, rlimit, rperiod) in self._empty:
+                return False
+            count: int | None = None
+            limit = _limit(climit)
+            if ckey is not None and limit is not None:
+                found = self.counts.get(ckey)
+                running = found if found is not None else self._running(ckey)
+                if running + n > limit:
+                    return False
+                count = running + n
+            tat: int | None = None
+            rate, period = _limit(rlimit), _period(rperiod)
+            if rkey is not None and rate is not None and period is not None:
+                if rkey not in self.tats:
+                    self.tats[rkey] = self._loaded[rkey] = self._bucket(rkey)
+                old = self.tats[rkey]
+                t = interval(rate, period)
+                start = self.now if old is None or old < self.now else old
+                if start + (n - 1) * t - self.now > (rate - 1) * t:
+                    return False
+                tat = start + n * t
+            taken.append((ckey, count, rkey, tat))
+        for ckey, count, rkey, tat in taken:
+            if ckey is not None and count is not None:
+                self.counts[ckey] = count
+            if rkey is not None and tat is not None:
+                self.tats[rkey] = tat
         return True
 
 

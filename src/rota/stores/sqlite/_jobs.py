@@ -200,16 +200,53 @@ def claim(
 ) -> list[Job]:
     base = {"worker": worker, "expires": to_us(until), "now": to_us(now)}
     with write(conn):
-        if len(names) == 1 and not _scalar(conn, "any_expired", {"queue": names[0], "now": base["now"]}):
-            rows = conn.execute(Q["claim_pending"], {**base, "queue": names[0], "limit": limit}).fetchall()
-            counts = _Counts()
-            counts.move(names[0], _PENDING, _RUNNING, len(rows))
-            counts.write(conn)
-        else:
+        rows = None
+        if len(names) == 1:
+            expired, limited, plain = conn.execute(
+                Q["any_expired"], {"queue": names[0], "now": base["now"]}
+            ).fetchone()
+            if not expired and not limited:
+                rows = conn.execute(
+                    Q["claim_pending"], {**base, "queue": names[0], "limit": limit}
+                ).fetchall()
+                counts = _Counts()
+                counts.move(names[0], _PENDING, _RUNNING, len(rows))
+                counts.write(conn)
+            elif not expired:
+                rows = _claim_batch(conn, names[0], limit, base, mixed=bool(plain))
+        if rows is None:
             rows = _claim_general(conn, names, limit, base)
     jobs = [JOBS.job_from_row(r) for r in rows]
     jobs.sort(key=_sort_key)
     return jobs
+
+
+def _claim_batch(
+    conn: sqlite3.Connection, queue: str, limit: int, base: dict[str, Any], *, mixed: bool
+) -> list[Any] | None:
+    """One queue without expired leases: the first ``limit`` due jobs in claim order, with
+    limits or not, when their limits admit every one of them (the walk of ``_claim_general``
+    would take the same jobs), claimed in one statement. The ``Gate`` decides per key at
+    once (``Gate.admit_batch``): one count of a concurrency key's running jobs, one read of
+    a rate key's bucket. None when a job is held back: nothing was written, the caller walks
+    instead. ``mixed``: jobs without limits are due too (else only limited ones are read)."""
+    now = base["now"]
+    args = {"queue": queue, "now": now, "limit": limit}
+    window = conn.execute(Q["claim_window" if mixed else "limited_window"], args).fetchall()
+    gate = _gate(conn, now)
+    if not gate.admit_batch([row[1:] for row in window]):
+        return None
+    rows = conn.execute(Q["claim_ids"], {**base, "ids": json.dumps([row[0] for row in window])}).fetchall()
+    for key, tat in gate.changed().items():
+        conn.execute(Q["put_bucket"], (key, tat))
+    counts = _Counts()
+    counts.move(queue, _PENDING, _RUNNING, len(rows))
+    counts.write(conn)
+    return rows
+
+
+def _gate(conn: sqlite3.Connection, now: int) -> Gate:
+    return Gate(now, lambda key: _scalar(conn, "live_holders", {"key": key, "now": now}), _bucket(conn))
 
 
 def _claim_general(
@@ -227,7 +264,7 @@ def _claim_general(
     claimed: list[Any] = []
     counts = _Counts()
     need = limit
-    gate = Gate(now, lambda key: _scalar(conn, "live_holders", {"key": key, "now": now}), _bucket(conn))
+    gate = _gate(conn, now)
     for _ in range(_ROUNDS):
         cands: list[tuple[Any, ...]] = []
         full = False  # a list of unlimited or expired candidates may have more after it

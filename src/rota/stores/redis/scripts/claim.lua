@@ -122,7 +122,7 @@ while claimed < limit and rounds <= limit do
   table.sort(cands, before)
   local streams = {}
   for k, q in ipairs(queues) do streams[k] = stream(q) end
-  local ready_rem, run_add, lr_rem, lr_add = {}, {}, {}, {}
+  local ready_rem, run_add, lr_rem, lr_add, cc_add = {}, {}, {}, {}, {}
   local died, ci = 0, 1
   while claimed < limit do
     -- the next candidate in claim order: the sorted list's or a limited stream's head
@@ -179,7 +179,7 @@ while claimed < limit and rounds <= limit do
       -- the new attempt has reported nothing yet
       redis.call('HDEL', jk, 'pg', 'pm', 'pa')
       push(run_add, P .. ':run:' .. q, until_, id)
-      if h[6] then redis.call('ZADD', P .. ':cc:' .. h[6], until_, id) end
+      if h[6] then push(cc_add, P .. ':cc:' .. h[6], until_, id) end
       count('running', q, 1)
       claimed = claimed + 1
       out[claimed] = {id, redis.call('HGETALL', jk)}
@@ -189,6 +189,8 @@ while claimed < limit and rounds <= limit do
   flush(lr_rem, 'ZREM')
   flush(lr_add, 'ZADD')
   flush(run_add, 'ZADD')
+  -- (the gate counted this claim's jobs itself: its running sets were read before these)
+  flush(cc_add, 'ZADD')
   -- dead (or held-back) expired jobs left places in a full list: look again
   if died == 0 or not full_list then break end
 end

@@ -5,7 +5,7 @@
 -- Per result: applied only while the job runs with that token (and the fence holds).
 local ended = false
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
-local out, run_rem, delayed_add, fin_add = {}, {}, {}, {}
+local out, run_rem, delayed_add, fin_add, cc_rem = {}, {}, {}, {}, {}
 local freed = false
 for k = 1, n do
   local b = 4 + (k - 1) * 15
@@ -16,7 +16,7 @@ for k = 1, n do
   if h[1] == 'running' and h[2] == token and fence_ok(ARGV[b + 10], ARGV[b + 11], ARGV[b + 12], now) then
     local q = h[3]
     if h[6] then
-      redis.call('ZREM', P .. ':cc:' .. h[6], id)
+      push(cc_rem, P .. ':cc:' .. h[6], id)
       freed = true
     end
     local e = nil
@@ -80,6 +80,7 @@ for k = 1, n do
   end
 end
 flush(run_rem, 'ZREM')
+flush(cc_rem, 'ZREM')
 flush(delayed_add, 'ZADD')
 flush(fin_add, 'ZADD')
 flush_counts()

@@ -72,8 +72,12 @@ for k = 1, num(ARGV[2]) do
   local lkey = P .. ':lr:' .. q
   local r = redis.call('ZRANGE', lkey, 0, SCAN - 1)
   for _, m in ipairs(r) do
-    local when = limited(string.sub(m, 16), num(string.sub(m, 1, 15)))
-    if when then consider(when) end
+    local due = num(string.sub(m, 1, 15))
+    -- (no job is runnable before its due time: one due after the best so far cannot win)
+    if due and (best == nil or due < best) then
+      local when = limited(string.sub(m, 16), due)
+      if when then consider(when) end
+    end
   end
   if #r == SCAN then
     -- more than were weighed: the earliest due of each priority band (a lower bound)

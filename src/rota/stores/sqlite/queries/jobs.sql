@@ -69,16 +69,58 @@ ORDER BY priority DESC, due_at, id
 LIMIT :limit;
 
 -- name: any_expired
--- Whether a claim of :queue needs more than the fast path: an expired lease to take over,
--- or a due job with limits. Two probes of partial indexes, empty ones in the common case.
+-- What a claim of :queue needs beyond the fast path: (an expired lease to take over, a due
+-- job with limits, a due job without). Probes of partial indexes, the first two empty ones
+-- in the common case.
 SELECT EXISTS (
     SELECT 1 FROM jobs
     WHERE queue = :queue AND status = 'running' AND lease_expires_at <= :now
-) OR EXISTS (
+), EXISTS (
     SELECT 1 FROM jobs INDEXED BY jobs_limited_due
     WHERE queue = :queue AND status = 'pending'
       AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL) AND due_at <= :now
+), EXISTS (
+    SELECT 1 FROM jobs INDEXED BY jobs_claim
+    WHERE queue = :queue AND status = 'pending' AND concurrency_key IS NULL
+      AND rate_key IS NULL AND due_at <= :now
 );
+
+-- name: limited_window
+-- claim_window of a queue whose due jobs all have limits.
+SELECT id, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+FROM jobs INDEXED BY jobs_limited
+WHERE queue = :queue AND status = 'pending'
+  AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL) AND due_at <= :now
+ORDER BY priority DESC, due_at, id
+LIMIT :limit;
+
+-- name: claim_window
+-- The first :limit due pending jobs of :queue in claim order, with limits or not (the two
+-- claim indexes merged), with their limits: the batch a claim takes when the limits admit
+-- every job of it.
+SELECT id, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period FROM (
+    SELECT * FROM (
+        SELECT id, priority, due_at, NULL AS concurrency_key, NULL AS concurrency_limit,
+               NULL AS rate_key, NULL AS rate_limit, NULL AS rate_period
+        FROM jobs INDEXED BY jobs_claim
+        WHERE queue = :queue AND status = 'pending' AND concurrency_key IS NULL
+          AND rate_key IS NULL AND due_at <= :now
+        ORDER BY priority DESC, due_at, id
+        LIMIT :limit
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, priority, due_at, concurrency_key, concurrency_limit, rate_key, rate_limit,
+               rate_period
+        FROM jobs INDEXED BY jobs_limited
+        WHERE queue = :queue AND status = 'pending'
+          AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL) AND due_at <= :now
+        ORDER BY priority DESC, due_at, id
+        LIMIT :limit
+    )
+)
+ORDER BY priority DESC, due_at, id
+LIMIT :limit;
 
 -- name: live_holders
 -- Jobs with this concurrency key running with an unexpired lease.
