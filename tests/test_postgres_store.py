@@ -184,7 +184,7 @@ async def test_the_jobs_table_has_the_codecs_columns_in_order(fresh_url: str) ->
 
 async def test_claim_limited_plans_its_statements_once(fresh_url: str) -> None:
     """claim_limited runs with generic plans: planning its statements for every call's
-    arguments cost several times running them (see migration 9)."""
+    arguments cost several times running them (see migration 10)."""
     store = from_url(fresh_url)
     await store.migrate()
     schema = fresh_url.split("schema=")[1]

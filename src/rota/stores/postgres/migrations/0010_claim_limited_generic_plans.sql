@@ -1,4 +1,4 @@
--- rota schema, version 9: claim_limited (migration 6) plans its statements once per session.
+-- rota schema, version 10: claim_limited (migration 6) plans its statements once per session.
 --
 -- PL/pgSQL caches a plan per statement but, by default, plans the first five runs for their
 -- arguments and keeps doing so while that looks cheaper than a generic plan; the statements
