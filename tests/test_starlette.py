@@ -181,14 +181,15 @@ def test_bad_lifespan_arguments_are_clear_errors() -> None:
         lifespan(app, concurrency=4)
     with pytest.raises(rota.ConfigError, match="concurrency"):
         lifespan(app, worker=True, concurrency=0)
-    with pytest.raises(rota.ConfigError, match="takes a rota.App"):
+    with pytest.raises(rota.ConfigError, match=r"takes a rota\.App"):
         lifespan("memory://")  # type: ignore[arg-type]
 
 
 def test_importing_rota_loads_no_framework() -> None:
     code = (
         "import sys, rota, rota.sync\n"
-        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'fastapi', 'django', 'uvicorn'})\n"
+        "frameworks = {'starlette', 'fastapi', 'django', 'uvicorn'}\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & frameworks)\n"
         "print(','.join(loaded))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
