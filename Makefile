@@ -46,12 +46,13 @@ pytest: install
 
 ## test-matrix: the suite on each other supported Python, one venv each (.venv-3.12, .venv-3.13);
 ## MATRIX="3.12" picks some, PYTEST_ARGS="-m 'not slow'" the unit-level tests only.
-## An interpreter is python3.x on PATH, else pyenv's newest 3.x.
+## An interpreter is pyenv's newest 3.x, else python3.x on PATH (a pyenv shim may not run).
 MATRIX ?= 3.12 3.13
 test-matrix: install servers
 	@set -e; for v in $(MATRIX); do \
-	  py=$$(command -v python$$v || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -1); \
-	  test -n "$$py" || { echo "no Python $$v (python$$v on PATH or pyenv's $$v.x)"; exit 1; }; \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -1); \
+	  test -n "$$py" || py=$$(command -v python$$v || true); \
+	  $${py:-false} -c 'import sys' 2>/dev/null || { echo "no Python $$v (pyenv's $$v.x or python$$v on PATH)"; exit 1; }; \
 	  stamp=.venv-$$v/.installed-$$(cat pyproject.toml | cksum | cut -d' ' -f1); \
 	  if [ ! -f $$stamp ]; then \
 	    $$py -m venv .venv-$$v && .venv-$$v/bin/pip install --quiet --upgrade pip && \
