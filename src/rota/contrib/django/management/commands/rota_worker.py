@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from rota._errors import RotaError
 from rota.cli._load import close_app
-from rota.cli.worker import CLOSE_BOUND, _exit_now
+from rota.cli.worker import CLOSE_BOUND, _exit_now, use_eager_tasks
 from rota.contrib.django import get_app
 from rota.contrib.django._state import conf
 from rota.runtime.worker import Worker
@@ -59,6 +59,7 @@ class Command(BaseCommand):
 
 async def _serve(worker: Worker) -> None:
     loop = asyncio.get_running_loop()
+    use_eager_tasks(loop)
 
     def on_signal() -> None:
         worker.stop(force=worker.stopping)  # a second signal forces, as under `rota worker`
