@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the store tests start (they never listen beyond 127.0.0.1):
-# PostgreSQL and Redis from the OS packages, FerretDB built with `go install`.
+# PostgreSQL and Redis from the OS packages, FerretDB built with `go install`; and Chromium
+# (the OS package), the browser the dashboard's tests drive with Playwright.
 # Idempotent: does nothing for what is already there. Without root, prints what is missing;
 # the tests then skip those stores (or fail under ROTA_REQUIRE_BACKENDS=all).
 set -euo pipefail
@@ -11,6 +12,7 @@ need_apt=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -262,3 +262,46 @@ def test_schedule_lease_flag_reaches_the_scheduler(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Worker, "run", fake_run)
     assert main(["worker", APP, "--store", url, "--schedule-lease", "45"]) == 0
     assert seen["lease"] == 45
+
+
+def test_jobs_show_has_the_progress_and_workers_lists_the_live_workers(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from rota import App, WorkerInfo
+    from rota._models import LeaseRef, Progress
+
+    code, out, _ = rota(
+        capsys, "enqueue", APP, "--store", url, "send_email", '{"to": "a@x.org", "subject": "s"}'
+    )
+    job_id = out.strip()
+
+    async def run_part_way() -> None:
+        async with App(url) as app:
+            store, now = app.store, app.clock.now()
+            (job,) = await store.claim(
+                queues=["default"], worker="w-cli", limit=1, lease_for=timedelta(seconds=30), now=now
+            )
+            await store.set_progress(LeaseRef(job.id, job.token), Progress(0.4, "reading [files]"), now=now)
+            info = WorkerInfo("w-cli", "box-1", 4242, ("default", "mail"), 8, 1, "9.9.9", now)
+            await store.register_worker(info, ttl=timedelta(seconds=30), now=now)
+
+    asyncio.run(run_part_way())
+    code, out, _ = rota(capsys, "jobs", "show", "--store", url, job_id)
+    assert code == 0
+    assert "40% reading [files]" in out  # stored text is shown, never read as markup
+    code, out, _ = rota(capsys, "jobs", "show", "--store", url, job_id, "--json")
+    shown = json.loads(out)
+    assert (shown["progress"], shown["progress_message"]) == (0.4, "reading [files]")
+    assert shown["progress_at"] is not None
+    code, out, _ = rota(capsys, "workers", "--store", url)
+    assert code == 0
+    assert "w-cli" in out and "box-1" in out and "default,mail" in out and "1/8" in out
+    code, out, _ = rota(capsys, "workers", "--store", url, "--json")
+    (worker,) = json.loads(out)
+    assert {k: worker[k] for k in ("id", "host", "pid", "queues", "concurrency", "running", "version")} == {
+        "id": "w-cli", "host": "box-1", "pid": 4242, "queues": ["default", "mail"], "concurrency": 8,
+        "running": 1, "version": "9.9.9",
+    }  # fmt: skip

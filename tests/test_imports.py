@@ -3,13 +3,14 @@
 The layers (docs/architecture.md draws them), top to bottom::
 
     public API       rota, rota._app, rota._task, rota._schedules, rota.sync, rota.cli.*, rota.__main__,
+                     rota.metrics, rota.http (the optional extras' modules),
                      rota.contrib.* (the framework glue: clients of the public API, like the CLI)
     runtime          rota.runtime.*                (takes a RuntimeContext, never the App)
     backends         rota.stores.<backend>.*       (never the runtime, never the App)
     store interface  rota.stores, rota.stores.base, rota.stores.url, rota.stores._* (shared by
                      every backend: parts, checks, codec, resources, salvage)
     core             models, errors, signals, clock, ids, limits, convert, serde, retry,
-                     events, rota.triggers.*
+                     events, logs, rota.triggers.*
 
 Every import statement in src/rota counts: at module level, inside functions, and under
 ``TYPE_CHECKING``. What an AST cannot see, and need not: ``rota.stores.url`` imports the
@@ -45,13 +46,16 @@ ALLOWED = {
     TESTING: {CORE, INTERFACE, BACKENDS, RUNTIME, API},
 }
 _INTERFACE = {"rota.stores", "rota.stores.base", "rota.stores.url", "rota.stores._salvage"}
-_API = {"rota", "rota.__main__", "rota._app", "rota._task", "rota._schedules", "rota.sync"}
+_API = {
+    "rota", "rota.__main__", "rota._app", "rota._task", "rota._schedules", "rota.sync", "rota.metrics",
+    "rota.http",
+}  # fmt: skip
 
 
 def layer(module: str) -> str:
     if module in _INTERFACE or re.fullmatch(r"rota\.stores\._\w+", module):
         return INTERFACE  # what every backend shares: contract, parts, checks, codec, resources
-    if module in _API or module.startswith(("rota.cli", "rota.contrib")):
+    if module in _API or module.startswith(("rota.cli", "rota.web", "rota.contrib")):
         return API
     for prefix, name in (
         ("rota.runtime", RUNTIME), ("rota.stores", BACKENDS), ("rota.testing", TESTING),

@@ -449,7 +449,9 @@ async def test_a_misspelt_option_is_a_config_error_not_ignored_or_a_type_error(a
     @app.task(name="t")
     async def t(n: int) -> None: ...
 
-    with pytest.raises(rota.ConfigError, match=r"unknown task option.*nmae.*known: lock, name"):
+    with pytest.raises(
+        rota.ConfigError, match=r"unknown task option.*nmae.*known: concurrency_key, .*lock, name"
+    ):
         app.task(nmae="x")
     with pytest.raises(rota.ConfigError, match=r"unknown enqueue option.*dely"):
         await t.enqueue(1, dely=5)  # type: ignore[call-arg]

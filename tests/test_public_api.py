@@ -11,12 +11,13 @@ import rota.stores
 EXPECTED = {
     "App", "AppConfig", "At", "Attempt", "Cancel", "Clock", "ConfigError", "Cron", "EnqueueOptions",
     "Event", "EventKind", "Every", "Fence", "Health", "InvalidState", "InvalidTrigger", "Job",
-    "JobNotFound", "JobSpec", "JobStatus", "LeaderElection", "LeaderInfo", "LeaderSettings",
+    "JobContext", "JobNotFound", "JobSpec", "JobStatus", "LeaderElection", "LeaderInfo", "LeaderSettings",
     "LeaseOptions", "LeaseTiming", "Lock", "LockLost", "MisfirePolicy", "NotSupported", "Outcome",
     "OverlapPolicy", "PayloadError", "QueueDepth", "QueueStats", "Retry", "RetryPolicy", "RotaError",
     "RuntimeContext", "Schedule", "ScheduleInfo", "ScheduleNotFound", "Scheduler", "Schedules",
     "StoreClosed", "StoreError", "StoreUnavailable", "SystemClock", "Task", "TaskDecorator", "TaskNotFound",
-    "TaskOptions", "Timer", "Worker", "WorkerCounters", "WorkerSettings", "__version__",
+    "TaskOptions", "Timer", "Worker", "WorkerCounters", "WorkerInfo", "WorkerSettings", "__version__",
+    "current_job",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -194,7 +195,7 @@ def versions(path: Path) -> list[int]:
 async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     expected = [m.version for m in migrations()]
-    assert expected == list(range(1, len(expected) + 1))
+    assert expected == sorted(set(expected)) and expected[0] == 1  # from 1 up, each once
     for _ in range(2):
         store = SQLiteStore(path)
         await store.open()
@@ -213,11 +214,11 @@ def test_a_new_migration_is_applied_once_in_order(tmp_path: Path) -> None:
     try:
         base = migrations()
         extra = Migration(
-            len(base) + 1,
-            f"{len(base) + 1:04d}_extra.sql",
+            base[-1].version + 1,
+            f"{base[-1].version + 1:04d}_extra.sql",
             "CREATE TABLE extra (n INTEGER);\nINSERT INTO extra VALUES (1);\n",
         )
-        assert migrate(conn, base) == len(base)
+        assert migrate(conn, base) == base[-1].version
         assert migrate(conn, (*base, extra)) == extra.version
         assert migrate(conn, (*base, extra)) == extra.version
         assert conn.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
@@ -229,13 +230,34 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     try:
         base = migrations()
-        broken = Migration(len(base) + 1, "broken.sql", "CREATE TABLE half (n INTEGER);\nNOT SQL AT ALL;\n")
+        broken = Migration(
+            base[-1].version + 1, "broken.sql", "CREATE TABLE half (n INTEGER);\nNOT SQL AT ALL;\n"
+        )
         migrate(conn, base)
         with pytest.raises(sqlite3.OperationalError):
             migrate(conn, (*base, broken))
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == len(base)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == base[-1].version
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "half" not in tables
+    finally:
+        conn.close()
+
+
+def test_a_version_numbered_below_the_latest_applied_one_is_still_applied(tmp_path: Path) -> None:
+    # changes made side by side number their own migrations: a database that has 1, 2 and 4
+    # gets 3 once a version of rota that has it opens it
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        base = migrations()
+        top = base[-1].version
+        late = Migration(top + 1, f"{top + 1:04d}_late.sql", "CREATE TABLE late (n INTEGER);\n")
+        last = Migration(top + 2, f"{top + 2:04d}_last.sql", "CREATE TABLE last (n INTEGER);\n")
+        assert migrate(conn, (*base, last)) == last.version
+        assert migrate(conn, (*base, late, last)) == last.version
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"late", "last"} <= tables
+        done = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert done[-2:] == [late.version, last.version]
     finally:
         conn.close()
 
@@ -594,3 +616,51 @@ async def test_stats_counts_stay_equal_to_a_recount(store: SQLiteStore) -> None:
         if step % 25 == 0:
             assert (await store.stats()).counts == await recount(), f"after step {step} ({op})"
     assert (await store.stats()).counts == await recount()
+
+
+# every filter the dashboard's job list can set, alone and with the others it meets most
+DASHBOARD_FILTERS = [
+    {}, {"status": JobStatus.FAILED}, {"queue": "q"}, {"task": "t"}, {"schedule_id": "s"}, {"key": "k"},
+    {"status": JobStatus.RUNNING, "queue": "q"}, {"status": JobStatus.FAILED, "task": "t"},
+    {"queue": "q", "task": "t"}, {"after_id": "a"}, {"before_id": "b"}, {"after_id": "a", "before_id": "b"},
+    {"status": JobStatus.PENDING, "after_id": "a", "before_id": "b"}, {"schedule_id": "s", "before_id": "b"},
+]  # fmt: skip
+
+
+async def test_dashboard_reads_use_indexes_in_order(store: SQLiteStore) -> None:
+    """A page of list_jobs walks an index in id order (no scan of jobs, no sort), whatever
+    its filters and order; count_finished and list_leases read ranges of their indexes."""
+    from rota.stores.sqlite._jobs import find_query
+
+    for fields in DASHBOARD_FILTERS:
+        for newest in (False, True):
+            sql, args = find_query(JobFilter(limit=50, newest_first=newest, **fields))  # type: ignore[arg-type]
+            found = await plan(store, sql, args)
+            # an index walked in order and left at LIMIT ("SCAN jobs USING INDEX"), never the table
+            assert not re.search(r"SCAN jobs(?! USING)", found), (fields, newest, found)
+            assert "TEMP B-TREE" not in found, (fields, newest, found)
+            assert "INDEX" in found, (fields, newest, found)
+            if set(fields) - {"after_id", "before_id"}:  # a filter: the index of one of its fields
+                assert "SEARCH jobs USING INDEX jobs_" in found, (fields, newest, found)
+    window = {"since": 0, "until": 60_000_000, "bucket": 60_000_000}
+    counted = await plan(store, queries("jobs")["count_finished"], window)
+    assert "jobs_finished" in counted
+    assert "SCAN jobs" not in counted
+    held = await plan(store, queries("leases")["list_leases"], {"now": 0})
+    assert "leases_expiry" in held
+    assert "SCAN leases" not in held
+
+
+async def test_the_status_index_is_left_to_the_dashboard(store: SQLiteStore) -> None:
+    """Migration 5's status index is on an expression only list_jobs names: on the plain
+    column it drew the batch statements of the worker (heartbeat, finish, release, purge) away
+    from their id lookups into a walk of every running or finished job."""
+    jq = queries("jobs")
+    batch = {"refs": "[]", "expires": 1, "now": 0}
+    for name, args in (("heartbeat", batch), ("finish_candidates", batch), ("release_candidates", batch)):
+        found = await plan(store, jq[name], {k: v for k, v in args.items() if f":{k}" in jq[name]})
+        assert "jobs_status_id" not in found, (name, found)
+        assert "sqlite_autoindex_jobs_1 (id=?)" in found, (name, found)
+    assert "jobs_finished" in await plan(
+        store, jq["purge_statuses"], {"before": 0, "limit": 1, "statuses": "[]"}
+    )

@@ -3,7 +3,7 @@ the runtime: they import nothing from it, from the App, or from each other.
 
 Same file names for the same roles, so that a contract change is the same edit in each
 backend: ``_store.py`` (the store class, composing its parts), ``_jobs.py``,
-``_schedules.py``, ``_leases.py`` (the parts), ``_config.py`` (URL -> config class),
+``_schedules.py``, ``_leases.py``, ``_workers.py`` (the parts), ``_config.py`` (URL -> config class),
 ``_codec.py`` (the backend's leaves of the shared codec); where a backend needs them,
 ``_connection.py`` (what its parts share), ``_migrate.py``, ``_wakeups.py``, and resource
 folders ``queries/`` (SQL), ``migrations/`` (SQL), ``scripts/`` (Lua).
@@ -20,7 +20,7 @@ import pytest
 
 import rota.stores
 from rota.stores._codec import Codec
-from rota.stores._parts import JobsPart, LeasesPart, SchedulesPart
+from rota.stores._parts import JobsPart, LeasesPart, SchedulesPart, WorkersPart
 from rota.stores.base import Store
 
 STORES = Path(rota.stores.__file__).parent
@@ -31,10 +31,10 @@ BACKENDS = {  # package -> the prefix of its class names
     "redis": "Redis",
     "mongodb": "Mongo",
 }
-REQUIRED = {"__init__", "_store", "_jobs", "_schedules", "_leases", "_config", "_codec"}
+REQUIRED = {"__init__", "_store", "_jobs", "_schedules", "_leases", "_workers", "_config", "_codec"}
 OPTIONAL = {"_connection", "_migrate", "_wakeups"}
 # a helper structure that only one backend needs keeps its own file, named for its role
-HELPERS = {"memory": {"_claim_index"}, "mongodb": {"_versioned"}}
+HELPERS = {"memory": {"_claim_index"}, "mongodb": {"_versioned", "_gate"}}
 RESOURCES = {"queries": ".sql", "migrations": ".sql", "scripts": ".lua"}
 # what a backend may never import: the runtime and every layer above it
 ABOVE = (
@@ -87,7 +87,8 @@ def test_every_backend_exports_a_store_a_config_and_from_url(backend: str, prefi
 
 
 @pytest.mark.parametrize(
-    ("role", "part"), [("_jobs", JobsPart), ("_schedules", SchedulesPart), ("_leases", LeasesPart)]
+    ("role", "part"),
+    [("_jobs", JobsPart), ("_schedules", SchedulesPart), ("_leases", LeasesPart), ("_workers", WorkersPart)],
 )
 @pytest.mark.parametrize(("backend", "prefix"), BACKENDS.items())
 def test_each_part_lives_in_the_file_of_its_role(backend: str, prefix: str, role: str, part: type) -> None:

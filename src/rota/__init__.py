@@ -32,14 +32,17 @@ from rota._models import (
     OverlapPolicy,
     QueueStats,
     Schedule,
+    WorkerInfo,
 )
 from rota._retry import RetryPolicy
 from rota._schedules import ScheduleInfo, Schedules
 from rota._signals import Cancel, Retry
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions
+from rota._version import __version__
 from rota.runtime._runs import WorkerCounters
 from rota.runtime.context import RuntimeContext
 from rota.runtime.health import Health, QueueDepth
+from rota.runtime.jobcontext import JobContext, current_job
 from rota.runtime.leader import LeaderElection, LeaderInfo
 from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
@@ -47,8 +50,6 @@ from rota.runtime.settings import AppConfig, LeaderSettings, LeaseOptions, Lease
 from rota.runtime.worker import Worker
 from rota.runtime.worker_settings import WorkerSettings
 from rota.triggers import At, Cron, Every
-
-__version__ = "0.1.0"
 
 __all__ = [
     "App",
@@ -68,6 +69,7 @@ __all__ = [
     "InvalidState",
     "InvalidTrigger",
     "Job",
+    "JobContext",
     "JobNotFound",
     "JobSpec",
     "JobStatus",
@@ -105,6 +107,8 @@ __all__ = [
     "Timer",
     "Worker",
     "WorkerCounters",
+    "WorkerInfo",
     "WorkerSettings",
     "__version__",
+    "current_job",
 ]

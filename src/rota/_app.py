@@ -17,13 +17,15 @@ from rota import _limits
 from rota._clock import SYSTEM_CLOCK, Clock
 from rota._errors import ConfigError, JobNotFound, TaskNotFound
 from rota._events import Event, EventBus, EventKind, Listener
-from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule
+from rota._models import Attempt, Job, JobFilter, JobStatus, QueueStats, Schedule, WorkerInfo
 from rota._schedules import Schedules, build_schedule
 from rota._task import EnqueueOptions, JobSpec, Task, TaskDecorator, TaskOptions, job_from, make_task
+from rota._tracing import Tracing, build_tracing, traced_send, tracing_option
 from rota.runtime.context import Presence, RuntimeContext, queues_of
 from rota.runtime.declared import DeclaredSchedules
 from rota.runtime.health import Health, health
 from rota.runtime.idle import wait_until_idle
+from rota.runtime.jobcontext import JobContext
 from rota.runtime.leader import LeaderElection
 from rota.runtime.locks import Lock
 from rota.runtime.scheduler import Scheduler
@@ -45,8 +47,10 @@ class App:
     ``App("memory://")``, ``App("postgresql://...")`` or ``App(store=<Store>)`` choose another.
     ``instance_id`` (else ``ROTA_INSTANCE_ID``, else host:pid:random) names this process in
     leases; ``max_payload_bytes`` (else ``ROTA_MAX_PAYLOAD_BYTES``, else 1 MiB) bounds an
-    encoded payload. Everything is resolved once, here, into ``app.config``: an explicit
-    argument beats the environment, which beats the default.
+    encoded payload; ``tracing`` (else ``ROTA_TRACING``, else off) turns OpenTelemetry spans
+    on (``rota[otel]``; True: the global tracer provider, or give a ``TracerProvider``).
+    Everything is resolved once, here, into ``app.config``: an explicit argument beats the
+    environment, which beats the default.
     """
 
     config: AppConfig  # what the app runs with, resolved once
@@ -62,14 +66,19 @@ class App:
         clock: Clock | None = None,
         instance_id: str | None = None,
         max_payload_bytes: int | None = None,
+        tracing: bool | object | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ConfigError("give a store URL or a Store, not both")
         if clock is not None and not isinstance(clock, Clock):
             raise ConfigError(f"clock must be a rota Clock, got {type(clock).__name__}")
+        enabled, provider = tracing_option(tracing)
         self.config = AppConfig.resolve(
-            url=url, has_store=store is not None, instance_id=instance_id, max_payload_bytes=max_payload_bytes
-        )
+            url=url, has_store=store is not None, instance_id=instance_id,
+            max_payload_bytes=max_payload_bytes, tracing=enabled,
+        )  # fmt: skip
+        #: the span hooks, chosen once (None: tracing is off, and OpenTelemetry is not imported)
+        self._tracing: Tracing | None = build_tracing(self.config.tracing, provider)
         self._store = store
         self.clock = clock or SYSTEM_CLOCK
         self.instance_id = self.config.instance_id
@@ -89,7 +98,7 @@ class App:
         if self._context is None:
             self._context = RuntimeContext(
                 store=self.store, clock=self.clock, config=self.config, tasks=self.tasks, events=self._events,
-                declared=self._declared, presence=self._presence, open=self.open,
+                declared=self._declared, presence=self._presence, open=self.open, tracing=self._tracing,
             )  # fmt: skip
         return self._context
 
@@ -153,6 +162,10 @@ class App:
 
     # -- tasks -------------------------------------------------------------------------------
 
+    @overload
+    def task(self, fn: Callable[[JobContext], object], /) -> Task[None]: ...
+    @overload
+    def task(self, fn: Callable[[P, JobContext], object], /) -> Task[P]: ...
     @overload
     def task(self, fn: Callable[[P], object], /) -> Task[P]: ...
     @overload
@@ -226,8 +239,11 @@ class App:
         await self.open()
         now = self.clock.now()
         jobs = [job_from(spec, now, self.config.max_payload_bytes) for spec in specs]
-        results = await self.store.add(jobs, now=now)
-        if self._events.active:
+        if self._tracing is None:
+            results = await self.store.add(jobs, now=now)
+        else:
+            results = await traced_send(self._tracing, jobs, lambda: self.store.add(jobs, now=now))
+        if self._events.wants(EventKind.ENQUEUED):
             for result in results:
                 if result.created:
                     self._events.emit(Event(EventKind.ENQUEUED, result.job))
@@ -304,6 +320,12 @@ class App:
     async def stats(self) -> QueueStats:
         await self.open()
         return await self.store.stats()
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The live workers of this app's store, by id: every worker (in any process) that
+        registered itself and refreshed its entry within its ttl (see ``WorkerInfo``)."""
+        await self.open()
+        return await self.store.list_workers(now=self.clock.now())
 
     # -- events ------------------------------------------------------------------------------
 

@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from rota._errors import ConfigError
+
+#: The most entries ``Job.headers`` may hold, and the most characters of text (names and
+#: values together) in them: trace context is two short headers; the bound keeps a job row
+#: small whatever a caller puts there.
+MAX_HEADERS = 16
+MAX_HEADERS_TEXT = 4096
+#: The longest progress message kept (``Progress.message``).
+MAX_PROGRESS_MESSAGE = 1000
+
 
 class JobStatus(StrEnum):
     PENDING = "pending"  # waiting for its due time or a free worker
@@ -44,6 +54,17 @@ class Job:
     ``max_attempts`` (claims count, so a job that keeps killing its worker still dies);
     ``requeue`` resets it.
 
+    ``headers`` is metadata that travels with the job (the W3C ``traceparent`` and
+    ``tracestate`` of the span that enqueued it, when tracing is on); at most
+    ``MAX_HEADERS`` entries of text. ``progress`` (a fraction from 0 to 1),
+    ``progress_message`` and ``progress_at`` are what the running attempt last reported
+    (``JobContext.progress``); a claim clears them, so they always belong to the current
+    or the last attempt.
+    The limits of its task travel with the job (see ``Store.claim``): with
+    ``concurrency_key`` (and ``concurrency_limit``) the job is claimed only while fewer than
+    that many jobs with the key run; with ``rate_key`` (and ``rate_limit`` per
+    ``rate_period`` seconds) only when the key's token bucket has a token. None: no such limit.
+
     ``defect`` is never stored: a store sets it when the stored record could not be fully
     decoded (written by an older version, by hand, or corrupted). The fields it names hold
     safe stand-ins, so the job can still be listed; a worker that claims it fails it without
@@ -71,7 +92,21 @@ class Job:
     timeout: float | None = None  # seconds
     last_error: str | None = None
     result: bytes | None = None
+    headers: dict[str, str] | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+    progress_at: datetime | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    rate_key: str | None = None
+    rate_limit: int | None = None
+    rate_period: float | None = None  # seconds
     defect: str | None = field(default=None, compare=False)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a rate or concurrency limit holds this job's claims."""
+        return self.concurrency_key is not None or self.rate_key is not None
 
     def replace(self, **changes: object) -> Job:
         """A copy with ``changes`` applied (stores copy jobs on every read and write, so this
@@ -129,11 +164,37 @@ class Fence:
 
 
 @dataclass(slots=True, frozen=True)
+class Progress:
+    """How far a running attempt is: ``fraction`` from 0 to 1 and an optional message of at
+    most ``MAX_PROGRESS_MESSAGE`` characters (``ConfigError`` otherwise, when built)."""
+
+    fraction: float
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        fraction = self.fraction
+        if type(fraction) is int:
+            object.__setattr__(self, "fraction", fraction := float(fraction))
+        if type(fraction) is not float or not (0.0 <= fraction <= 1.0):  # NaN fails too
+            raise ConfigError(f"progress must be a number from 0 to 1, got {fraction!r}")
+        message = self.message
+        if message is not None:
+            if type(message) is not str:
+                raise ConfigError(f"a progress message must be text, got {type(message).__name__}")
+            if len(message) > MAX_PROGRESS_MESSAGE or "\x00" in message:
+                raise ConfigError(
+                    f"a progress message must be at most {MAX_PROGRESS_MESSAGE} characters without NUL"
+                )
+
+
+@dataclass(slots=True, frozen=True)
 class Finish:
     """The outcome of one attempt, handed to ``Store.finish``.
 
     ``retry_at`` set: the job goes back to ``pending`` due at that time. Otherwise the job
     ends: ``succeeded`` for SUCCEEDED, ``cancelled`` for CANCELLED, ``failed`` for the rest.
+    ``progress``: the attempt's last progress, written with the outcome (as
+    ``Store.set_progress`` would) when the worker had not stored it yet.
     """
 
     job_id: str
@@ -143,6 +204,7 @@ class Finish:
     error: ErrorInfo | None = None
     result: bytes | None = None
     fence: Fence | None = None
+    progress: Progress | None = None
 
     @property
     def final_status(self) -> JobStatus:
@@ -253,6 +315,27 @@ class Lease:
 
 
 @dataclass(slots=True, frozen=True)
+class WorkerInfo:
+    """A live worker as it registers itself in the store (``Store.register_worker``).
+
+    The worker fills in who and what it is; the store sets ``last_heartbeat`` (the time of
+    the registration) and ``expires_at`` (that plus the registration's ttl). An entry whose
+    ``expires_at`` has passed is not listed: its worker stopped refreshing it.
+    """
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    running: int  # jobs running at the last refresh
+    version: str  # rota's version
+    started_at: datetime
+    last_heartbeat: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class JobFilter:
     status: JobStatus | None = None
     queue: str | None = None
@@ -260,6 +343,20 @@ class JobFilter:
     schedule_id: str | None = None
     limit: int = 100
     after_id: str | None = None  # keyset pagination: ids strictly greater
+    key: str | None = None  # only the job holding this dedupe key
+    before_id: str | None = None  # keyset pagination the other way: ids strictly less
+    newest_first: bool = False  # descending id order (ids are time-ordered: newest first)
+
+
+@dataclass(slots=True, frozen=True)
+class FinishedCount:
+    """How many jobs of one queue ended with one final status in one time bucket
+    (``Store.count_finished``); ``start`` is the bucket's start."""
+
+    start: datetime
+    queue: str
+    status: JobStatus
+    count: int
 
 
 @dataclass(slots=True)
@@ -270,6 +367,27 @@ class QueueStats:
 
     def total(self, status: JobStatus) -> int:
         return sum(c.get(status, 0) for c in self.counts.values())
+
+
+def check_headers(headers: object) -> dict[str, str] | None:
+    """``headers`` when it is None or a dict of text to text within ``MAX_HEADERS`` entries
+    and ``MAX_HEADERS_TEXT`` characters, without NUL; ``ConfigError`` otherwise."""
+    if headers is None:
+        return None
+    if type(headers) is not dict:
+        raise ConfigError(f"job headers must be a dict of text to text, got {type(headers).__name__}")
+    if len(headers) > MAX_HEADERS:
+        raise ConfigError(f"a job carries at most {MAX_HEADERS} headers, got {len(headers)}")
+    size = 0
+    for name, value in headers.items():
+        if type(name) is not str or type(value) is not str or not name:
+            raise ConfigError(f"job headers must map non-empty text to text, got {name!r}: {value!r}")
+        if "\x00" in name or "\x00" in value:
+            raise ConfigError(f"job header {name!r} holds a NUL character")
+        size += len(name) + len(value)
+    if size > MAX_HEADERS_TEXT:
+        raise ConfigError(f"job headers hold {size} characters, over the limit of {MAX_HEADERS_TEXT}")
+    return headers
 
 
 def schedule_key(schedule_id: str, fire_time: datetime) -> str:

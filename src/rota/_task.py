@@ -12,14 +12,16 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
 from rota._ids import new_id
+from rota._limits_spec import TaskLimits
 from rota._models import Job
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import Codec, codec_for
 from rota.runtime.context import DEFAULT_QUEUE
+from rota.runtime.jobcontext import JobContext
 from rota.runtime.locks import task_lock_key
 from rota.runtime.settings import AppConfig
 
-#: A task's payload type: the annotation of its handler's one parameter (None: it takes none).
+#: A task's payload type: the annotation of its handler's payload parameter (None: it takes none).
 P = TypeVar("P")
 
 
@@ -52,7 +54,11 @@ class JobSpec:
 class TaskOptions(TypedDict, total=False):
     """``@app.task(...)``: ``name`` (default ``module.function``), ``queue``, ``priority``,
     ``retry`` (a ``RetryPolicy`` or a number of attempts), ``timeout`` (seconds or
-    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``)."""
+    ``timedelta``) and ``lock`` (a key template such as ``"invoice:{customer_id}"``).
+    Limits held by the store across every worker (docs/workflows.md): ``rate_limit``
+    (``"100/s"``, ``"10/m"``: a token bucket of that many runs per period) and
+    ``concurrency_limit`` (runs at once), each per task or, with ``rate_key`` /
+    ``concurrency_key`` (key templates like ``lock``'s), per key."""
 
     name: str | None
     queue: str
@@ -60,12 +66,20 @@ class TaskOptions(TypedDict, total=False):
     retry: RetryPolicy | int | None
     timeout: float | timedelta | None
     lock: str | None
+    rate_limit: str | None
+    rate_key: str | None
+    concurrency_limit: int | None
+    concurrency_key: str | None
 
 
 class TaskDecorator(Protocol):
     """What ``@app.task(...)``, ``@app.cron(...)`` and ``@app.every(...)`` return: turns a
     handler (or, for schedules, a task) into a ``Task`` of the handler's payload type."""
 
+    @overload
+    def __call__(self, fn: Callable[[JobContext], object], /) -> Task[None]: ...
+    @overload
+    def __call__(self, fn: Callable[[P, JobContext], object], /) -> Task[P]: ...
     @overload
     def __call__(self, fn: Callable[[P], object], /) -> Task[P]: ...
     @overload
@@ -97,6 +111,7 @@ class Task(Generic[P]):
         retry: RetryPolicy,
         timeout: float | None,
         lock: str | None,
+        limits: TaskLimits | None = None,
     ) -> None:
         self.app = app
         self.fn = fn
@@ -107,8 +122,14 @@ class Task(Generic[P]):
         self.timeout = timeout
         self.lock = lock
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.payload_type, self.takes_payload = _payload_type(fn, name)
+        shape = _signature(fn, name)
+        self.payload_type, self.takes_payload = shape.payload_type, shape.takes_payload
+        #: the parameter the handler takes a ``JobContext`` in (None: it takes none), and
+        #: whether it is passed by position (a positional-only parameter)
+        self.context_param, self._context_positional = shape.context_param, shape.context_positional
+        self.wants_context = shape.context_param is not None
         self.codec: Codec = codec_for(self.payload_type)
+        self.limits = limits or TaskLimits()
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue}>"
@@ -128,24 +149,43 @@ class Task(Generic[P]):
                 f"payload of task {self.name!r} is {len(data):,} bytes encoded, over the limit of "
                 f"{limit:,} (App(max_payload_bytes=...) or ROTA_MAX_PAYLOAD_BYTES)"
             )
-        if self.lock is not None:
-            # a payload the lock key cannot be formatted from would fail every run: refuse it now
-            task_lock_key(self, self.decode(data))
+        if self.lock is not None or self.limits.templated:
+            # a payload the lock or limit keys cannot be formatted from: refuse it now
+            decoded = self.decode(data)
+            if self.lock is not None:
+                task_lock_key(self, decoded)
+            self.limits.for_job(self.name, decoded)
         return data
 
     def decode(self, data: bytes) -> P:
         decoded: P = self.codec.decode(data)
         return decoded
 
-    async def invoke(self, payload: object) -> object:
-        """Run the handler with a decoded payload (async handlers only; sync ones use call_sync)."""
-        if self.takes_payload:
-            return await self.fn(payload)
-        return await self.fn()
+    async def invoke(self, payload: object, context: JobContext | None = None) -> object:
+        """Run the handler with a decoded payload (async handlers only; sync ones use call_sync),
+        and the run's context when it takes one (``wants_context``)."""
+        if context is None:
+            if self.takes_payload:
+                return await self.fn(payload)
+            return await self.fn()
+        args, kwargs = self._arguments(payload, context)
+        return await self.fn(*args, **kwargs)
 
-    def call_sync(self, payload: object) -> object:
-        result: object = self.fn(payload) if self.takes_payload else self.fn()
-        return result
+    def call_sync(self, payload: object, context: JobContext | None = None) -> object:
+        if context is None:
+            result: object = self.fn(payload) if self.takes_payload else self.fn()
+            return result
+        args, kwargs = self._arguments(payload, context)
+        return self.fn(*args, **kwargs)
+
+    def _arguments(
+        self, payload: object, context: JobContext
+    ) -> tuple[tuple[object, ...], dict[str, object]]:
+        args: tuple[object, ...] = (payload,) if self.takes_payload else ()
+        if self._context_positional:
+            return (*args, context), {}
+        assert self.context_param is not None
+        return args, {self.context_param: context}
 
     # -- enqueueing --------------------------------------------------------------------------
 
@@ -186,11 +226,17 @@ def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions)
     lock = options.get("lock")
     if lock is not None:
         _limits.name(lock, "task lock key")
-    return Task(
+    task: Task[Any] = Task(
         owner, fn, name=name, queue=_limits.name(options.get("queue", DEFAULT_QUEUE), "queue"),
         priority=_limits.priority(options.get("priority", 0)), retry=_retry_policy(options.get("retry")),
         timeout=_timeout(options.get("timeout")), lock=lock,
     )  # fmt: skip
+    task.limits = TaskLimits.declare(
+        rate_limit=options.get("rate_limit"), rate_key=options.get("rate_key"),
+        concurrency_limit=options.get("concurrency_limit"), concurrency_key=options.get("concurrency_key"),
+        payload_type=task.payload_type,
+    )  # fmt: skip
+    return task
 
 
 def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
@@ -209,6 +255,7 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
             f"payload of task {task.name!r} is {len(spec.payload):,} bytes encoded, over the "
             f"limit of {max_payload_bytes:,}"
         )
+    limits = task.limits.for_job(task.name, task.decode(spec.payload) if task.limits.templated else None)
     due = now
     if spec.at is not None:
         due = _limits.instant(spec.at, "at")
@@ -225,6 +272,11 @@ def job_from(spec: JobSpec, now: datetime, max_payload_bytes: int) -> Job:
         max_attempts=task.retry.attempts,
         key=spec.key,
         timeout=task.timeout,
+        concurrency_key=limits.concurrency_key,
+        concurrency_limit=limits.concurrency_limit,
+        rate_key=limits.rate_key,
+        rate_limit=limits.rate_limit,
+        rate_period=limits.rate_period,
     )
 
 
@@ -244,27 +296,55 @@ def check_spec(spec: JobSpec) -> None:
         _limits.name(spec.queue, "queue")
 
 
-def _payload_type(fn: Callable[..., Any], name: str) -> tuple[Any, bool]:
-    """The handler's payload annotation: its only parameter, or None for a handler without one."""
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    payload_type: Any  # the payload's annotation (NoneType: the handler takes no payload)
+    takes_payload: bool
+    context_param: str | None  # the parameter annotated JobContext
+    context_positional: bool  # passed by position (positional-only), else by keyword
+
+
+def _signature(fn: Callable[..., Any], name: str) -> _Shape:
+    """The handler's shape: its payload parameter (the first one that is not the context,
+    with its annotation), and the parameter annotated ``JobContext``, if any. Decided once,
+    at registration, so a run pays only for what its handler takes."""
     sig = inspect.signature(fn)
     params = [
         p
         for p in sig.parameters.values()
         if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     ]
-    required = [p for p in params if p.default is inspect.Parameter.empty]
-    if len(params) > 1 and len(required) > 1:
+    hints: dict[str, Any] = {}
+    if params:
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception as exc:
+            raise ConfigError(f"cannot resolve the annotations of task {name!r}: {exc}") from exc
+    contexts = [i for i, p in enumerate(params) if hints.get(p.name) is JobContext]
+    if len(contexts) > 1:
+        raise ConfigError(f"task {name!r} takes {len(contexts)} JobContext parameters; one is enough")
+    context_index = contexts[0] if contexts else None
+    others = [p for i, p in enumerate(params) if i != context_index]
+    required = [p for p in others if p.default is inspect.Parameter.empty]
+    if len(others) > 1 and len(required) > 1:
         raise ConfigError(
-            f"task {name!r} takes {len(params)} parameters; a handler takes one payload "
-            "parameter (use a dataclass or TypedDict to carry several values)"
+            f"task {name!r} takes {len(others)} parameters; a handler takes one payload "
+            "parameter (use a dataclass or TypedDict to carry several values), and optionally "
+            "a rota.JobContext after it"
         )
-    if not params:
-        return type(None), False
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception as exc:
-        raise ConfigError(f"cannot resolve the annotations of task {name!r}: {exc}") from exc
-    return hints.get(params[0].name, Any), True
+    if context_index is None:
+        if not others:
+            return _Shape(type(None), False, None, False)
+        return _Shape(hints.get(others[0].name, Any), True, None, False)
+    context = params[context_index]
+    if others and context_index == 0:
+        raise ConfigError(f"task {name!r}: the payload must be the first parameter, the JobContext after it")
+    # passed by keyword; by position only when positional-only, so then it must come next
+    positional = context.kind is inspect.Parameter.POSITIONAL_ONLY
+    if positional and context_index != (1 if others else 0):
+        raise ConfigError(f"task {name!r}: a positional-only JobContext must follow the payload directly")
+    payload_type = hints.get(others[0].name, Any) if others else type(None)
+    return _Shape(payload_type, bool(others), context.name, positional)
 
 
 def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:

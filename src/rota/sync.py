@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from rota._app import App
-from rota._models import Attempt, Job, QueueStats
+from rota._models import Attempt, Job, QueueStats, WorkerInfo
 from rota._task import EnqueueOptions, JobSpec, Task
 
 A = ParamSpec("A")
@@ -90,6 +90,9 @@ class SyncApp:
 
     def stats(self) -> QueueStats:
         return self._portal.call(self.app.stats)
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._portal.call(self.app.workers)
 
     def wait_until_idle(self, timeout: float | None = None) -> None:
         self._portal.call(self.app.wait_until_idle, timeout)

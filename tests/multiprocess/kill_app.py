@@ -30,4 +30,8 @@ async def work(n: int) -> None:
         # tells the test this worker is in the middle of its share of the jobs
         sys.stdout.write("busy\n")
         sys.stdout.flush()
+    if _busy_after and _started >= _busy_after:
+        # the victim holds its runs from then on until it is killed: however late the test
+        # gets to the kill on a loaded machine, it is killed mid-run
+        await asyncio.sleep(3600)
     await asyncio.sleep(0.004)  # the job's own work

@@ -8,7 +8,7 @@ mypy accepted would fail the check as an unused ignore.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import assert_type
 
 import rota
@@ -40,11 +40,28 @@ async def ping() -> None: ...
 async def nightly() -> None: ...
 
 
+@app.task
+async def with_context(email: Email, ctx: rota.JobContext) -> None:
+    await ctx.progress(0.5, "half way")
+
+
+@app.task(retry=3)
+def only_context(ctx: rota.JobContext) -> int:
+    return ctx.attempt
+
+
 async def correct_usage() -> None:
     assert_type(send_email, rota.Task[Email])
     assert_type(build_report, rota.Task[int])
     assert_type(ping, rota.Task[None])
     assert_type(nightly, rota.Task[None])
+    assert_type(with_context, rota.Task[Email])
+    assert_type(only_context, rota.Task[None])
+    await with_context.enqueue(Email("a@example.com", "hi"))
+    await only_context.enqueue()
+    current = rota.current_job()
+    if current is not None:
+        assert_type(current.deadline, datetime | None)
     job = await send_email.enqueue(Email("a@example.com", "hi"), delay=60, key="welcome-a")
     assert_type(job, rota.Job)
     await build_report.enqueue(3, priority=5, queue="urgent")
@@ -73,6 +90,8 @@ async def wrong_payloads() -> None:
     await ping.enqueue(5)  # type: ignore[call-overload]
     await app.enqueue(send_email, 1)  # type: ignore[misc]
     SyncApp(app).enqueue(build_report, "5")  # type: ignore[misc]
+    await with_context.enqueue(1)  # type: ignore[arg-type]
+    await only_context.enqueue(5)  # type: ignore[call-overload]
 
 
 async def wrong_options() -> None:

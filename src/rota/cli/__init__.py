@@ -13,6 +13,9 @@ from typing import Any, NoReturn
 
 from rota._errors import RotaError
 from rota.cli import demo, enqueue, jobs, worker
+from rota.logs import FORMATS
+from rota.logs import configure as configure_logging
+from rota.logs import lighten as lighten_logging
 from rota.stores.url import scrub
 
 EXIT_USAGE = 1  # a bad flag is bad input like any other: one line, exit 1
@@ -52,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_log_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """``-v``/``--log-level`` on the top parser and on every subcommand, so they work before
-    or after it; a subcommand's value wins (SUPPRESS: an absent flag leaves the other's)."""
+    """``-v``/``--log-level``/``--log-format`` on the top parser and on every subcommand, so
+    they work before or after it; a subcommand's value wins (SUPPRESS: an absent flag leaves
+    the other's)."""
     default: Any = 0 if top else argparse.SUPPRESS
     parser.add_argument(
         "-v", "--verbose", action="count", default=default, help="log what rota does (-vv: debug)"
@@ -64,6 +68,13 @@ def _add_log_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         choices=LOG_LEVELS,
         default=None if top else argparse.SUPPRESS,
         help="log level (overrides -v; default warning)",
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=FORMATS,
+        default=None if top else argparse.SUPPRESS,
+        help="log lines as text (default) or as JSON objects, one per line",
     )
 
 
@@ -81,7 +92,7 @@ def _extra_modules() -> list[Any]:
     import importlib
 
     found = []
-    for name in ("schedules", "status", "db"):
+    for name in ("schedules", "status", "db", "workers", "dashboard"):
         try:
             found.append(importlib.import_module(f"rota.cli.{name}"))
         except ModuleNotFoundError as exc:
@@ -110,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         return fail(f"{exc} (see {exc.prog} --help)")
-    logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(log_level(args))
+    if argv is None:  # the process is the command's own (tests and hosts pass argv)
+        lighten_logging()
+    configure_logging(log_level(args), args.log_format or "text")
     run: Command = args.run
     try:
         code = asyncio.run(run(args))

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rota._errors import PayloadError
-from rota._models import Attempt, Job
+from rota._models import Attempt, Job, WorkerInfo
 from rota._serde import decode_json
 
 
@@ -79,6 +79,38 @@ def job_dict(job: Job) -> dict[str, Any]:
         "fire_time": iso(job.fire_time), "timeout": job.timeout, "lease_owner": job.lease_owner,
         "lease_expires_at": iso(job.lease_expires_at), "last_error": job.last_error,
         "payload": json_value(job.payload), "result": json_value(job.result),
+        "progress": job.progress, "progress_message": job.progress_message,
+        "progress_at": iso(job.progress_at), "headers": job.headers,
+    }  # fmt: skip
+
+
+def progress(job: Job) -> str:
+    """A job's last reported progress: ``"40% reading (2030-01-01 10:00:00 UTC)"``, or "-"."""
+    if job.progress is None:
+        return "-"
+    text = f"{job.progress:.0%}"
+    if job.progress_message:
+        text += f" {job.progress_message}"
+    return f"{text} ({when(job.progress_at)})"
+
+
+def workers_table(workers: list[WorkerInfo]) -> Table:
+    table = Table(title="live workers")
+    for column in ("id", "host", "pid", "queues", "running", "version", "started", "last heartbeat"):
+        table.add_column(column, overflow="fold")
+    for w in workers:
+        table.add_row(*plain(
+            w.id, w.host, w.pid, ",".join(w.queues), f"{w.running}/{w.concurrency}", w.version,
+            when(w.started_at), when(w.last_heartbeat),
+        ))  # fmt: skip
+    return table
+
+
+def worker_dict(w: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": w.id, "host": w.host, "pid": w.pid, "queues": list(w.queues), "concurrency": w.concurrency,
+        "running": w.running, "version": w.version, "started_at": iso(w.started_at),
+        "last_heartbeat": iso(w.last_heartbeat), "expires_at": iso(w.expires_at),
     }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from rota.cli._format import (
     jobs_table,
     json_value,
     print_json,
+    progress,
     when,
 )
 from rota.cli._load import add_actions_on_one, add_app_options, add_listing, on_app
@@ -77,6 +78,7 @@ async def show(args: argparse.Namespace) -> int:
         "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
         "priority": job.priority, "attempts": f"{job.attempts}/{job.max_attempts}",
         "due": when(job.due_at), "created": when(job.created_at), "finished": when(job.finished_at),
+        "progress": progress(job),
         "key": job.key or "-", "schedule": job.schedule_id or "-",
         "payload": json_value(job.payload), "result": "-" if job.result is None else json_value(job.result),
         "last error": job.last_error or "-",

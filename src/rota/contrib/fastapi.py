@@ -1,4 +1,4 @@
-"""FastAPI glue (``pip install 'rota[fastapi]'``): rota.contrib.starlette's lifespan and
+"""FastAPI glue (``pip install 'rota[web]'``): rota.contrib.starlette's lifespan and
 dependency, plus ``RotaApp``, an annotated type that injects the App into an endpoint::
 
     from rota.contrib.fastapi import RotaApp, lifespan

@@ -1,4 +1,4 @@
-"""Starlette and FastAPI glue (``pip install 'rota[fastapi]'`` or ``'rota[starlette]'``).
+"""Starlette and FastAPI glue (``pip install 'rota[web]'``: FastAPI, so Starlette, and uvicorn).
 
 ``lifespan(app)`` opens the rota App when the web app starts and closes it when it stops;
 ``worker=True`` also runs a worker in the web process, for small deployments, stopped

@@ -14,8 +14,10 @@ from rota._errors import PayloadError, TaskNotFound
 from rota._events import Event, EventKind
 from rota._models import ErrorInfo, Finish, Job, Outcome
 from rota._signals import Cancel, Retry
+from rota.runtime._progress import ProgressWriter
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import Handler, RuntimeContext
+from rota.runtime.jobcontext import CURRENT_RUN, JobContext, context_of
 from rota.runtime.locks import LockBusy, acquire_task_lock
 from rota.runtime.outcomes import encode_result, error_info, failure
 from rota.runtime.threads import DaemonThreadPool
@@ -33,8 +35,10 @@ class Execution:
     lease: float  # seconds
     rng: random.Random
     counters: WorkerCounters
+    _progress_writer: ProgressWriter
     _running: dict[str, Run]
     _pool: DaemonThreadPool | None
+    _loop: asyncio.AbstractEventLoop | None
 
     if TYPE_CHECKING:
 
@@ -58,6 +62,8 @@ class Execution:
         run.task.cancel()
 
     async def _execute(self, run: Run) -> None:
+        tracing = self.context.tracing
+        span = tracing.run(run.job, self.id) if tracing is not None else None
         try:
             await self._attempt(run)
         except asyncio.CancelledError:
@@ -67,6 +73,10 @@ class Execution:
             if not run.finishing:
                 job = run.job
                 self._record(run, Finish(job.id, job.token, Outcome.FAILED, error=error_info(exc)))
+        finally:
+            if span is not None:
+                settled = run.settled
+                span.end(run.outcome, run.error, settled.error if settled is not None else None)
 
     async def _attempt(self, run: Run) -> None:
         job = run.job
@@ -88,6 +98,7 @@ class Execution:
                     raise  # cancelled from outside rota (the loop is closing): let it end
                 # the handler itself raised CancelledError: an ordinary failed attempt, never a
                 # run that silently vanishes while its lease is renewed forever
+                run.error = exc
                 self._record(run, self._failure(job, task, Outcome.FAILED, error_info(exc)))
                 return
             self._ended_by_us(run, task)
@@ -96,7 +107,9 @@ class Execution:
             # failures like any other: the worker's own cancellation is the branch above
             if run.reason is not None:  # the handler turned our cancellation into an error
                 self._ended_by_us(run, task)
-            elif isinstance(exc, Retry):
+                return
+            run.error = exc
+            if isinstance(exc, Retry):
                 error = ErrorInfo("Retry", str(exc))
                 self._record(run, self._failure(job, task, Outcome.FAILED, error, after=exc.after))
             elif isinstance(exc, Cancel):
@@ -127,15 +140,28 @@ class Execution:
             except LockBusy:
                 run.reason = Stop.LOCK_BUSY  # given back: the attempt is not spent
                 raise
+        run.started = self.clock.monotonic()
         events = self.context.events
-        if events.active:
-            events.emit(Event(EventKind.STARTED, job))
-        if task.is_async:
-            return await task.invoke(payload)
+        if events.wants(EventKind.STARTED):
+            events.emit(Event(EventKind.STARTED, job, worker=self.id))
+        loop = self._loop
+        assert loop is not None
         assert self._pool is not None
-        ctx = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload)
+        # current_job() anywhere in the run (this task's context, copied to a def handler's
+        # thread); the JobContext itself is made only for a handler that takes one. Reset at
+        # the end: the task keeps its context, and a context holding the run would make a
+        # reference cycle (run -> task -> context -> run) that only the garbage collector frees
+        current = CURRENT_RUN.set((run, self._progress_writer, loop))
+        try:
+            context: JobContext | None = None
+            if task.wants_context:
+                context = context_of(run, self._progress_writer, loop)
+            if task.is_async:
+                return await task.invoke(payload, context)
+            ctx = contextvars.copy_context()
+            result = await loop.run_in_executor(self._pool, ctx.run, _call_sync, task, payload, context)
+        finally:
+            CURRENT_RUN.reset(current)
         if isinstance(result, _Raised):
             raise result.exc  # here, in a coroutine, with the handler's own traceback
         return result
@@ -179,9 +205,9 @@ class _Raised:
         self.exc = exc
 
 
-def _call_sync(task: Handler, payload: object) -> object:
+def _call_sync(task: Handler, payload: object, context: JobContext | None) -> object:
     try:
-        return task.call_sync(payload)
+        return task.call_sync(payload, context)
     except Exception:
         raise
     except BaseException as exc:

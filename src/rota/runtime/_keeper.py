@@ -23,7 +23,7 @@ from typing import TypeVar
 from rota._clock import Clock
 from rota._errors import StoreUnavailable
 from rota._models import Fence, Lease
-from rota.runtime.resilience import backoff_delays
+from rota.runtime.resilience import OUTAGES, backoff_delays
 from rota.runtime.settings import LeaseTiming
 from rota.stores.base import Store
 
@@ -88,7 +88,12 @@ class LeaseKeeper:
     async def acquire(self) -> Lease | None:
         """One attempt to take the lease. Raises what the store raises."""
         started, now = self.clock.monotonic(), self.clock.now()
-        lease = await self.store.acquire_lease(self.name, owner=self.owner, ttl=self._ttl, now=now)
+        try:
+            lease = await self.store.acquire_lease(self.name, owner=self.owner, ttl=self._ttl, now=now)
+        except StoreUnavailable as exc:
+            self._unavailable("acquire", exc)
+            raise
+        self._answered("acquire")
         if lease is not None:
             self._hold(lease, started)
         return lease
@@ -134,41 +139,67 @@ class LeaseKeeper:
             log.warning("lease %s of %s: renewal did not complete in time", self.name, self.owner)
             return False
         except StoreUnavailable as exc:
-            log.warning(
-                "lease %s: renewal failed (%s); %.1fs of validity left", self.name, exc, self.remaining()
-            )
+            self._unavailable("renewal", exc)
+            left = self.remaining()
+            log.debug("lease %s: renewal failed (%s); %.1fs of validity left", self.name, exc, left)
             return None
         except Exception:
             log.exception("lease %s: renewal raised", self.name)
             return None
+        self._answered("renewal")
         if renewed is None:
             log.warning("lease %s of %s was lost (taken over or expired)", self.name, self.owner)
             return False
         self._hold(renewed, started)
         return True
 
-    async def release_quietly(self, lease: Lease | None = None) -> bool:
+    async def release_quietly(self, lease: Lease | None = None, *, final: bool = True) -> bool:
         """Release the last term's lease (or ``lease``) if the store still has it as ours;
-        never raises (an unreachable store lets it expire by itself)."""
+        never raises (an unreachable store lets it expire by itself). ``final``: the keeper
+        is not used again (its part in a store outage ends here)."""
         held = self.drop()
         lease = lease or held
-        if lease is None:
-            return False
         try:
-            return await self.store.release_lease(
-                self.name, owner=self.owner, token=lease.token, now=self.clock.now()
-            )
-        except Exception as exc:
-            log.warning("could not release lease %s (%s); it expires by itself", self.name, exc)
-            return False
+            if lease is None:
+                return False
+            try:
+                released = await self.store.release_lease(
+                    self.name, owner=self.owner, token=lease.token, now=self.clock.now()
+                )
+            except StoreUnavailable as exc:
+                self._unavailable("release", exc)
+                log.debug("could not release lease %s (%s); it expires by itself", self.name, exc)
+                return False
+            except Exception as exc:
+                log.warning("could not release lease %s (%s); it expires by itself", self.name, exc)
+                return False
+            self._answered("release")
+            return released
+        finally:
+            if final:
+                OUTAGES.forget(self)
 
     async def holder(self) -> Lease | None:
         """The current holder, or None when free or when the store cannot be reached."""
         try:
-            return await self.store.get_lease(self.name, now=self.clock.now())
+            holder = await self.store.get_lease(self.name, now=self.clock.now())
+        except StoreUnavailable as exc:
+            self._unavailable("read", exc)
+            return None
         except Exception as exc:
             log.warning("could not read lease %s (%s)", self.name, exc)
             return None
+        self._answered("read")
+        return holder
+
+    # A store outage is logged once for the whole process (``OUTAGES``): this keeper is one
+    # of the sites that meet it, from its first failure until it gets an answer again.
+
+    def _unavailable(self, what: str, exc: BaseException) -> None:
+        OUTAGES.failed(self, f"{what} of lease {self.name}", exc)
+
+    def _answered(self, what: str) -> None:
+        OUTAGES.recovered(self, f"{what} of lease {self.name}")
 
     def _hold(self, lease: Lease, started: float) -> None:
         self.lease = lease
@@ -208,26 +239,31 @@ async def acquire_waiting(keeper: LeaseKeeper, *, timeout: float | None) -> bool
     clock = keeper.clock
     give_up = None if timeout is None else clock.monotonic() + timeout
     free_streak = 0
-    while True:
-        try:
-            if await keeper.acquire() is not None:
-                return True
-            holder = await keeper.holder()
-        except StoreUnavailable as exc:
-            log.warning("lease %s: acquire failed (%s)", keeper.name, exc)
-            holder = None
-            free_streak = 1  # no hot retry through an outage
-        pause = keeper.timing.retry_interval
-        if holder is not None:
-            free_streak = 0
-            until_expiry = (holder.expires_at - clock.now()).total_seconds()
-            pause = min(pause, max(until_expiry, 0.0))
-        elif free_streak == 0:
-            # released between our two calls: try again at once, but only once in a row
-            free_streak, pause = 1, 0.0
-        if give_up is not None:
-            left = give_up - clock.monotonic()
-            if left <= EPS:
-                return False
-            pause = min(pause, left)
-        await clock.sleep(pause)
+    taken = False
+    try:
+        while True:
+            try:
+                if await keeper.acquire() is not None:
+                    taken = True
+                    return True
+                holder = await keeper.holder()
+            except StoreUnavailable:
+                holder = None  # the keeper logs the outage, once
+                free_streak = 1  # no hot retry through an outage
+            pause = keeper.timing.retry_interval
+            if holder is not None:
+                free_streak = 0
+                until_expiry = (holder.expires_at - clock.now()).total_seconds()
+                pause = min(pause, max(until_expiry, 0.0))
+            elif free_streak == 0:
+                # released between our two calls: try again at once, but only once in a row
+                free_streak, pause = 1, 0.0
+            if give_up is not None:
+                left = give_up - clock.monotonic()
+                if left <= EPS:
+                    return False
+                pause = min(pause, left)
+            await clock.sleep(pause)
+    finally:
+        if not taken:
+            OUTAGES.forget(keeper)  # given up or cancelled: no longer one of the outage's sites

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from rota._clock import Clock
 from rota._events import Event, EventKind
-from rota._models import Finish, Outcome
+from rota._models import ErrorInfo, Finish, Outcome
+from rota.runtime._progress import ProgressWriter
 from rota.runtime._runs import Run, Stop, WorkerCounters, cancel_watchdog
 from rota.runtime.context import RuntimeContext
 from rota.runtime.resilience import until_stopped
 
-log = logging.getLogger("rota.worker")
 T = TypeVar("T")
 
 
@@ -28,6 +27,7 @@ class Outbox:
     clock: Clock
     id: str
     counters: WorkerCounters
+    _progress_writer: ProgressWriter
     _running: dict[str, Run]
     _finishes: list[tuple[Run, Finish]]
     _releases: list[Run]
@@ -50,7 +50,14 @@ class Outbox:
             return  # already settled (released at shutdown while its handler ran on)
         if run.lock is not None:
             finish = dataclasses.replace(finish, fence=run.lock.fence)
+        if run.progress is not None:  # the last report goes with the outcome unless stored
+            last = self._progress_writer.pending(run)
+            if last is not None:
+                finish = dataclasses.replace(finish, progress=last)
         run.finishing = True
+        run.settled = finish
+        if run.started is not None:
+            run.duration = self.clock.monotonic() - run.started
         cancel_watchdog(run)
         self._finishes.append((run, finish))
         self._outbox_ready.set()
@@ -59,6 +66,10 @@ class Outbox:
         """The run ended without an outcome to write (lease lost, or released at shutdown)."""
         if run.finishing:
             return
+        if run.started is not None:
+            run.duration = self.clock.monotonic() - run.started
+        if run.progress is not None:
+            self._progress_writer.pending(run)  # no write after this: it has no outcome to carry it
         cancel_watchdog(run)
         if reason.gives_back:
             run.finishing = True
@@ -66,10 +77,23 @@ class Outbox:
             self._outbox_ready.set()
             return
         self.counters.lost += 1
-        log.warning("job %s (%s) stopped: %s", run.job.id, run.job.task, reason.value)
+        self._lost(run, reason.value)
         self._forget(run)
 
+    def _lost(self, run: Run, why: str) -> None:
+        events = self.context.events
+        if events.wants(EventKind.LEASE_LOST):
+            error = ErrorInfo("LeaseLost", why)
+            lost = Event(
+                EventKind.LEASE_LOST, run.job, error=error, duration=run.duration,
+                outcome=Outcome.LEASE_LOST, worker=self.id,
+            )  # fmt: skip
+            events.emit(lost)
+
     def _forget(self, run: Run) -> None:
+        # the JobContext and the handler's exception (its frames) refer to the run: no
+        # reference cycle is left for the garbage collector
+        run.context = run.error = None
         if run.lock is not None:
             run.lock.close()  # only now: the outcome it fences is durable (or dropped)
         self._running.pop(run.job.id, None)
@@ -109,8 +133,13 @@ class Outbox:
                     continue
                 for run in releases:
                     self.counters.released += 1
-                    if events.active:
-                        events.emit(Event(EventKind.RELEASED, run.job))
+                    if events.wants(EventKind.RELEASED):
+                        events.emit(
+                            Event(
+                                EventKind.RELEASED, run.job, duration=run.duration,
+                                outcome=Outcome.RELEASED, worker=self.id,
+                            )
+                        )  # fmt: skip
                     self._forget(run)
 
     def _unwritten(self, runs: Iterable[Run]) -> None:
@@ -122,7 +151,7 @@ class Outbox:
         self._forget(run)
         if not applied:
             self.counters.lost += 1
-            log.warning("outcome of job %s dropped: its lease was lost", run.job.id)
+            self._lost(run, "lease lost: the outcome was not recorded")
             return
         counters = self.counters
         if fin.retry_at is not None:
@@ -138,5 +167,11 @@ class Outbox:
         else:
             counters.failed += 1
             kind = EventKind.FAILED
-        if self.context.events.active:
-            self.context.events.emit(Event(kind, run.job, error=fin.error, retry_at=fin.retry_at))
+        events = self.context.events
+        if events.wants(kind):
+            events.emit(
+                Event(
+                    kind, run.job, error=fin.error, retry_at=fin.retry_at, duration=run.duration,
+                    outcome=fin.outcome, worker=self.id,
+                )
+            )  # fmt: skip

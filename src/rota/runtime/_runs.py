@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rota._clock import Timer
-from rota._models import Job, LeaseRef
+from rota._models import Finish, Job, LeaseRef, Outcome, Progress
 from rota.runtime.locks import TaskLock
 
 
@@ -38,10 +38,39 @@ class Run:
     abandoned: bool = False  # released at shutdown while its handler ignored cancellation
     watchdog: Timer | None = None  # the job's timeout
     lock: TaskLock | None = None  # held for a task with ``lock=``; fences the outcome
+    started: float | None = None  # the clock's monotonic time its handler started
+    duration: float | None = None  # seconds its handler ran, once it ended
+    progress: ProgressState | None = None  # made by the first ``JobContext.progress``
+    #: the run's ``JobContext`` (runtime.jobcontext), made when the handler asks for it
+    context: object | None = None
+    settled: Finish | None = None  # the outcome recorded for it
+    error: BaseException | None = None  # what its handler raised, if it failed
 
     @property
     def ref(self) -> LeaseRef:
         return LeaseRef(self.job.id, self.job.token)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the attempt ended: its recorded outcome, ``released`` for a job given back,
+        ``lease_lost`` for a run stopped without one; None while it runs."""
+        if self.settled is not None:
+            return self.settled.outcome
+        if self.reason is None:
+            return None
+        return Outcome.RELEASED if self.reason.gives_back else Outcome.LEASE_LOST
+
+
+@dataclass(eq=False)
+class ProgressState:
+    """A run's progress as the worker stores it: at most one write per ``INTERVAL``; a value
+    reported meanwhile waits for the next write (``timer``) or goes with the outcome."""
+
+    latest: Progress
+    dirty: bool = True  # ``latest`` is not stored yet
+    busy: bool = False  # a write is in flight
+    next_at: float = 0.0  # the clock's monotonic time the next write may start
+    timer: Timer | None = None  # the write deferred by the throttle
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 An App resolves its configuration once (``AppConfig``: explicit argument, then environment,
 then default) and hands its services one ``RuntimeContext`` (``app.context``): the store, the
-clock, the configuration (with the instance id), the task registry, the event bus and the
-schedules declared in code. The worker, the scheduler, the leader services, elections, locks
-and the health report take it and read nothing else: not the App, not the environment.
+clock, the configuration (with the instance id), the task registry, the event bus, the
+schedules declared in code and the tracing hooks. The worker, the scheduler, the leader
+services, elections, locks and the health report take it and read nothing else: not the App,
+not the environment.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Protocol
 from rota._clock import Clock
 from rota._events import EventBus
 from rota._retry import RetryPolicy
+from rota._tracing import Tracing
 from rota.runtime.declared import DeclaredSchedules
+from rota.runtime.jobcontext import JobContext
 from rota.runtime.settings import AppConfig
 from rota.stores.base import Store
 
@@ -40,13 +43,17 @@ class Handler(Protocol):
 
     @property
     def is_async(self) -> bool: ...
+    @property
+    def wants_context(self) -> bool:
+        """Whether the handler takes a ``JobContext`` (decided when the task is registered)."""
 
     def decode(self, data: bytes) -> object: ...
 
-    async def invoke(self, payload: object) -> object:
-        """Run an ``async def`` handler with a decoded payload."""
+    async def invoke(self, payload: object, context: JobContext | None = None) -> object:
+        """Run an ``async def`` handler with a decoded payload (and its context, when it
+        takes one)."""
 
-    def call_sync(self, payload: object) -> object:
+    def call_sync(self, payload: object, context: JobContext | None = None) -> object:
         """Run a plain ``def`` handler with a decoded payload (in a worker thread)."""
 
 
@@ -89,6 +96,7 @@ class RuntimeContext:
     declared: DeclaredSchedules
     presence: Presence
     open: Callable[[], Awaitable[object]]  # connects the store once (``App.open``)
+    tracing: Tracing | None = None  # the span hooks; None: tracing is off (rota._tracing)
 
     @property
     def instance_id(self) -> str:

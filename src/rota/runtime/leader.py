@@ -242,7 +242,7 @@ class LeaderElection(Service):
                 self._end()
             if taken:
                 # lost only locally (slow or failed renewals)? free it so another can lead
-                await self._keeper.release_quietly()
+                await self._keeper.release_quietly(final=False)
             try:
                 taken = await acquire_waiting(self._keeper, timeout=None)
             except Exception:

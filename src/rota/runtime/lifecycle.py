@@ -78,6 +78,15 @@ class LoopService(Service):
     def _ready(self) -> None:
         self._serving.set()
 
+    @property
+    def serving(self) -> bool:
+        """Whether it serves now: it has started and has not ended (readiness probes)."""
+        return self._serving.is_set() and not self._done.is_set()
+
+    async def wait_serving(self) -> None:
+        """Wait until it serves (at once if it does)."""
+        await self._serving.wait()
+
     async def run(self) -> None:
         """Serve in the foreground until stopped (what ``start()`` runs in a task)."""
         self._done.clear()

@@ -16,6 +16,7 @@ at start-up, never a leader that flaps. The variables::
     ROTA_LEADER_ELECTION_RETRY_INTERVAL  how often followers try to take over (default ttl/3)
     ROTA_LEADER_ELECTION_SAFETY_MARGIN   default ttl/10
     ROTA_LEADER_ONLY_EXECUTION           true/false: followers execute no jobs (default false)
+    ROTA_TRACING                         true/false: OpenTelemetry spans (default false)
 
 The seed systems' names are accepted as aliases: ``LEADER_ELECTION_ENABLED``,
 ``LEADER_ELECTION_LOCK_TTL``, ``LEADER_ELECTION_RETRY_INTERVAL`` and
@@ -299,6 +300,7 @@ class AppConfig:
     instance_id: str
     max_payload_bytes: int
     leader: LeaderSettings
+    tracing: bool = False  # OpenTelemetry spans for enqueues and runs (docs/tracing.md)
 
     @classmethod
     def resolve(
@@ -308,6 +310,7 @@ class AppConfig:
         has_store: bool = False,
         instance_id: str | None = None,
         max_payload_bytes: int | None = None,
+        tracing: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> AppConfig:
         env, source = canonical_env(os.environ if environ is None else environ)
@@ -331,8 +334,22 @@ class AppConfig:
         else:
             size = env_size or _limits.DEFAULT_MAX_PAYLOAD_BYTES
 
+        raw_tracing = env.get("ROTA_TRACING", "")
+        env_tracing = parse_bool("ROTA_TRACING", raw_tracing) if raw_tracing.strip() else None
+        if tracing is not None:
+            _limits.flag(tracing, "tracing")
+            _overridden("ROTA_TRACING", env_tracing, tracing, "tracing")
+        else:
+            tracing = bool(env_tracing)
+
         leader = LeaderSettings.from_canonical_env(env, source, instance_id=resolved_id)
-        return cls(store_url=store_url, instance_id=resolved_id, max_payload_bytes=size, leader=leader)
+        return cls(
+            store_url=store_url,
+            instance_id=resolved_id,
+            max_payload_bytes=size,
+            leader=leader,
+            tracing=tracing,
+        )
 
 
 def resolve_store_url(url: str | None, environ: Mapping[str, str] | None = None) -> str:

@@ -6,6 +6,10 @@ handlers on the loop, plain ``def`` handlers in a bounded pool of daemon threads
 busy, and its lease heartbeated, until its outcome is durable, so a crash never loses more
 than the jobs it was running, and those come back when their leases expire.
 
+While it runs, the worker keeps an entry in the store's registry of live workers (``rota
+workers``, ``app.workers()``), refreshed at the heartbeat interval and removed when it stops;
+an entry not refreshed for ``lease`` seconds (three intervals) expires.
+
 Shutdown (``stop()``): claiming stops; running jobs get ``grace`` seconds; the rest are
 cancelled and released (pending again, attempt not spent) within a short bound after the
 grace (``SHUTDOWN_BOUND``), whatever the handlers or the store do. A second ``stop(force=True)``
@@ -16,15 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
-from rota._models import Finish
+from rota._models import Finish, WorkerInfo
+from rota._version import __version__
+from rota.runtime import joblog
 from rota.runtime._execution import Execution
 from rota.runtime._outbox import Outbox
+from rota.runtime._progress import ProgressWriter
+from rota.runtime._registration import Registration
 from rota.runtime._runs import Run, Stop, WorkerCounters
 from rota.runtime.context import RuntimeContext
 from rota.runtime.lifecycle import LoopService
@@ -85,6 +95,10 @@ class Worker(LoopService, Execution, Outbox):
         self._closing = False  # the finisher exits once the outbox is empty
         self._forced_at: float | None = None
         self._pool: DaemonThreadPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._progress_writer = ProgressWriter(context.store, self.clock)
+        self._registration = Registration(context.store, self.clock, self.info, self.lease / 3)
+        self.started_at = self.clock.now()  # reset when it starts serving
         self.services = LeaderServices(
             context, settings=self.settings.leader, scheduler=self.settings.scheduler,
             retention=self.settings.retention, prune_schedules=self.settings.prune_schedules,
@@ -121,10 +135,20 @@ class Worker(LoopService, Execution, Outbox):
     async def _serve(self) -> None:
         """Work until stopped, then wait ``grace`` for running jobs and release the rest."""
         await self.context.open()
+        unsubscribe = joblog.attach(self.context.events, self.clock)
+        try:
+            await self._work()
+        finally:
+            unsubscribe()  # after the shutdown: its releases are logged too
+
+    async def _work(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.started_at = self.clock.now()
         threads = self.settings.sync_threads or self.settings.concurrency
         self._pool = DaemonThreadPool(threads, "rota-sync")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="rota-heartbeat")
         finisher = asyncio.create_task(self._flush_loop(), name="rota-finisher")
+        registration_loop = asyncio.create_task(self._registration.run(), name="rota-registration")
         claimer: asyncio.Task[None] | None = None
         try:
             await self.services.start()
@@ -143,9 +167,14 @@ class Worker(LoopService, Execution, Outbox):
                 stopped.cancel()
         finally:
             self._request_stop()
-            await self._shut_down(claimer, heartbeat, finisher)
+            await self._shut_down(claimer, heartbeat, finisher, registration_loop)
         if claimer.done() and not claimer.cancelled():
             claimer.result()  # the claim loop died of an error that is not an outage: raise it
+
+    @property
+    def registered(self) -> bool:
+        """Its entry in the store's registry of live workers was written by the last refresh."""
+        return self._registration.registered
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -248,6 +277,14 @@ class Worker(LoopService, Execution, Outbox):
         finally:
             OUTAGES.forget(site)
 
+    def info(self) -> WorkerInfo:
+        """This worker as the registry of live workers lists it (``rota workers``)."""
+        return WorkerInfo(
+            id=self.id, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
+            concurrency=self.settings.concurrency, running=len(self._running), version=__version__,
+            started_at=self.started_at,
+        )  # fmt: skip
+
     # -- shutdown ----------------------------------------------------------------------------
 
     def _deadline(self, bound_end: float, forced_bound: float) -> float:
@@ -286,7 +323,11 @@ class Worker(LoopService, Execution, Outbox):
         await first_of(self.clock.sleep(self.settings.grace), everything, self._forced.wait())
 
     async def _shut_down(
-        self, claimer: asyncio.Task[None] | None, heartbeat: asyncio.Task[None], finisher: asyncio.Task[None]
+        self,
+        claimer: asyncio.Task[None] | None,
+        heartbeat: asyncio.Task[None],
+        finisher: asyncio.Task[None],
+        registration_loop: asyncio.Task[None],
     ) -> None:
         services = asyncio.ensure_future(self.services.stop())
         await self._drain(claimer)
@@ -314,8 +355,11 @@ class Worker(LoopService, Execution, Outbox):
             if not await self._settle([finisher], time.monotonic() + 0.1):
                 finisher.cancel()
         heartbeat.cancel()
-        await self._settle([heartbeat, services], bound_end)
-        for task in (claimer, finisher, heartbeat, services):
+        registration_loop.cancel()
+        self._progress_writer.close()
+        await self._settle([heartbeat, services, registration_loop], bound_end)
+        await self._registration.remove(self.id, bound_end)
+        for task in (claimer, finisher, heartbeat, services, registration_loop):
             if task is not None and not task.done():
                 task.cancel()
                 self.stranded.append(task)

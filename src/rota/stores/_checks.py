@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from rota._errors import ConfigError, InvalidState
-from rota._models import Job, JobStatus
+from rota._limits_spec import check_job_limits
+from rota._models import Job, JobStatus, Progress, WorkerInfo, check_headers
 
 _ZERO = timedelta(0)
 
@@ -55,9 +56,10 @@ def queue_names(queues: Iterable[str]) -> list[str]:
 
 
 def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
-    """Jobs fit to be added: pending, with due_at set and ids distinct within the call
-    (ConfigError, InvalidState otherwise: nothing is written). A job without created_at
-    gets ``now`` (a copy; the others are returned as they are)."""
+    """Jobs fit to be added: pending, with due_at set, ids distinct within the call and
+    limit fields that go together and are in range (ConfigError, InvalidState otherwise:
+    nothing is written). A job without created_at gets ``now`` (a copy; the others are
+    returned as they are)."""
     seen: set[str] = set()
     undated = False
     for job in jobs:
@@ -68,7 +70,20 @@ def new_jobs(jobs: Sequence[Job], now: datetime) -> Sequence[Job]:
         if job.id in seen:
             raise InvalidState(f"job id {job.id} appears twice in one call")
         seen.add(job.id)
+        if job.headers is not None:
+            check_headers(job.headers)
         undated = undated or job.created_at is None
+        if (
+            job.limited
+            or job.concurrency_limit is not None
+            or job.rate_limit is not None
+            or (job.rate_period is not None)
+        ):
+            wrong = check_job_limits(
+                job.concurrency_key, job.concurrency_limit, job.rate_key, job.rate_limit, job.rate_period
+            )
+            if wrong is not None:
+                raise ConfigError(f"job {job.id}: {wrong}")
     if undated:
         return [job if job.created_at is not None else job.replace(created_at=now) for job in jobs]
     return jobs
@@ -84,3 +99,45 @@ def final_statuses(statuses: Collection[JobStatus] | None) -> list[str]:
     except (ValueError, TypeError):
         raise ConfigError(f"statuses must be job statuses, got {statuses!r}") from None
     return [s for s in final if s in wanted]
+
+
+def progress(value: Progress) -> Progress:
+    """``value`` when it is a ``Progress`` (which checks its own range); ConfigError otherwise."""
+    if type(value) is not Progress:
+        raise ConfigError(f"progress must be a rota Progress, got {type(value).__name__}")
+    return value
+
+
+def worker_info(info: WorkerInfo) -> WorkerInfo:
+    """``info`` when every field is of its type and in range; ConfigError otherwise."""
+    if type(info) is not WorkerInfo:
+        raise ConfigError(f"a worker registration must be a WorkerInfo, got {type(info).__name__}")
+    for field_name in ("id", "host", "version"):
+        name(getattr(info, field_name), f"worker {field_name}")
+    for field_name in ("pid", "concurrency", "running"):
+        count(getattr(info, field_name), f"worker {field_name}")
+    if type(info.queues) is not tuple:
+        raise ConfigError(f"worker queues must be a tuple of names, got {type(info.queues).__name__}")
+    queue_names(info.queues)
+    aware(info.started_at, "worker started_at")
+    return info
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def buckets(
+    since: datetime, until: datetime, bucket: timedelta, most: int
+) -> tuple[datetime, datetime, timedelta]:
+    """``since`` and ``until`` truncated to the millisecond, and ``bucket`` when it is a
+    positive whole number of milliseconds making at most ``most`` buckets between them;
+    ConfigError otherwise."""
+    aware(since, "since")
+    aware(until, "until")
+    if not isinstance(bucket, timedelta) or bucket <= _ZERO or bucket % _MS:
+        raise ConfigError(f"bucket must be a positive whole number of milliseconds, got {bucket!r}")
+    start = since - timedelta(microseconds=since.microsecond % 1000)
+    end = until - timedelta(microseconds=until.microsecond % 1000)
+    if end > start and (end - start) / bucket > most:
+        raise ConfigError(f"{end - start} in buckets of {bucket} makes more than {most} buckets")
+    return start, end, bucket

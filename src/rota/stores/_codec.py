@@ -1,8 +1,9 @@
 """One codec for the records every store keeps, driven by the models' fields.
 
-The fields of ``Job``, ``Attempt``, ``Schedule`` and ``Lease`` and their kinds (text, int,
-float, bool, bytes, datetime, enum; optional or not) are read from the dataclasses and
-their type hints, so a field added to a model is encoded and decoded everywhere without a
+The fields of ``Job``, ``Attempt``, ``Schedule``, ``Lease`` and ``WorkerInfo`` and their
+kinds (text, int, float, bool, bytes, datetime, enum, and JSON for ``dict[str, str]`` and
+``tuple[str, ...]``; optional or not) are read from the dataclasses and their type hints,
+so a field added to a model is encoded and decoded everywhere without a
 line here. What differs between backends is only how one *kind* of value is stored: a
 backend's ``_codec.py`` declares its ``Leaves`` (SQLite keeps times as integer microseconds,
 Redis every value as bytes and times as milliseconds, MongoDB times as BSON dates; PostgreSQL's
@@ -48,6 +49,7 @@ class Kind(enum.Enum):
     BYTES = bytes
     TIME = datetime
     ENUM = enum.Enum
+    JSON = object  # dict[str, str] or tuple[str, ...]: a backend stores it as JSON or natively
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class FieldSpec:
     kind: Kind
     optional: bool
     enum: type[enum.Enum] | None = None
+    shape: type | None = None  # for JSON: dict or tuple
 
 
 def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
@@ -72,6 +75,8 @@ def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
             hint, optional = args[0], len(args) < len(typing.get_args(hint))
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
             specs.append(FieldSpec(f.name, Kind.ENUM, optional, hint))
+        elif typing.get_origin(hint) in (dict, tuple):
+            specs.append(FieldSpec(f.name, Kind.JSON, optional, shape=typing.get_origin(hint)))
         else:
             specs.append(FieldSpec(f.name, Kind(hint), optional))
     return tuple(specs)
@@ -81,7 +86,8 @@ def fields_of(model: type[Any]) -> tuple[FieldSpec, ...]:
 class Leaves:
     """How one backend stores each kind of value: per kind, (to stored, from stored), each
     None where the value is stored as it is. Enums are stored as their value, transformed by
-    ``enum_key`` (``str.encode`` where the store hands back bytes)."""
+    ``enum_key`` (``str.encode`` where the store hands back bytes). A JSON value read back is
+    checked for its shape (a dict of text to text, or a sequence of text, made a tuple)."""
 
     text: tuple[Convert | None, Convert | None] = (None, None)
     int: tuple[Convert | None, Convert | None] = (None, None)
@@ -89,6 +95,7 @@ class Leaves:
     bool: tuple[Convert | None, Convert | None] = (None, None)
     bytes: tuple[Convert | None, Convert | None] = (None, None)
     time: tuple[Convert | None, Convert | None] = (None, None)
+    json: tuple[Convert | None, Convert | None] = (None, None)
     enum_key: Convert | None = None
 
     def encoder(self, spec: FieldSpec) -> Convert | None:
@@ -101,6 +108,10 @@ class Leaves:
             assert spec.enum is not None
             key = self.enum_key or (lambda value: value)
             return {key(member.value): member for member in spec.enum}.__getitem__
+        if spec.kind is Kind.JSON:
+            shaped = _text_map if spec.shape is dict else _text_tuple
+            stored = self.json[1]
+            return shaped if stored is None else (lambda value: shaped(stored(value)))
         return self._pair(spec.kind)[1]
 
     def _pair(self, kind: Kind) -> tuple[Convert | None, Convert | None]:
@@ -112,18 +123,43 @@ def _enum_value(member: enum.Enum) -> Any:
     return member.value
 
 
+def _text_map(value: Any) -> dict[str, str]:
+    if type(value) is not dict or not all(type(k) is str and type(v) is str for k, v in value.items()):
+        raise TypeError(f"expected a mapping of text to text, found {type(value).__name__}")
+    return value
+
+
+def _text_tuple(value: Any) -> tuple[str, ...]:
+    if type(value) not in (list, tuple) or not all(type(v) is str for v in value):
+        raise TypeError(f"expected a list of text, found {type(value).__name__}")
+    return tuple(value)
+
+
 class Codec(Generic[M]):
     """Encoding and decoding of one model for one backend.
 
-    Rows are sequences in field order (the column order of rota's tables); mappings are
-    keyed by ``keys`` (field name -> key; the name itself where absent). Optional fields
-    are None in both directions; a required field missing from a mapping is a KeyError.
+    Rows are sequences in field order (the column order of rota's tables), or in the order
+    of ``columns`` where a table's columns are not the model's fields in order (a migration
+    appended a column that is no field before fields added later): decoding skips the
+    columns that are no field. Mappings are keyed by ``keys`` (field name -> key; the name
+    itself where absent). Optional fields are None in both directions; a required field
+    missing from a mapping is a KeyError.
     """
 
-    def __init__(self, model: type[M], leaves: Leaves, keys: Mapping[str, Hashable] | None = None) -> None:
+    def __init__(
+        self,
+        model: type[M],
+        leaves: Leaves,
+        keys: Mapping[str, Hashable] | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> None:
         self.model = model
         self.fields = fields_of(model)
         self.names = tuple(f.name for f in self.fields)
+        self.columns: tuple[str, ...] = self.names if columns is None else tuple(columns)
+        if sorted(set(self.names) & set(self.columns)) != sorted(self.names):
+            raise ValueError(f"columns of {model.__name__} lack {set(self.names) - set(self.columns)}")
         self.keys: tuple[Any, ...] = tuple((keys or {}).get(n, n) for n in self.names)
         self._leaves = leaves
         #: field name -> converter from the stored form (None stays None for optional fields)
@@ -140,9 +176,11 @@ class Codec(Generic[M]):
     # -- decoding ------------------------------------------------------------------------------
 
     def _compile_from_row(self) -> Callable[[Sequence[Any]], M]:
+        index = {name: i for i, name in enumerate(self.names)}
+        targets = [f"v{index[c]}" if c in index else "_" for c in self.columns]
         values = [f"v{i}" for i in range(len(self.fields))]
         args = [self._decode_expr(f, v) for f, v in zip(self.fields, values, strict=True)]
-        body = f"    ({', '.join(values)},) = row\n    return model({', '.join(args)})"
+        body = f"    ({', '.join(targets)},) = row\n    return model({', '.join(args)})"
         return self._compile("row", body)
 
     def _compile_from_mapping(self) -> Callable[[Mapping[Any, Any]], M]:
@@ -215,7 +253,7 @@ class Codec(Generic[M]):
         try:
             job = self.from_row(row)
         except DECODE_ERRORS:
-            return salvage(row[0], dict(zip(self.names, row, strict=True)), self.decoders)
+            return salvage(row[0], dict(zip(self.columns, row, strict=True)), self.decoders)
         return checked(job)
 
     def job_from_mapping(self: Codec[Job], m: Mapping[Any, Any]) -> Job:

@@ -1,4 +1,4 @@
-"""The three parts every backend is built from: jobs, schedules and named leases.
+"""The four parts every backend is built from: jobs, schedules, named leases and live workers.
 
 ``Store`` (base.py) owns the contract: each public method checks that the store is open and
 that its arguments are in range, then calls one method of a part. A part therefore receives
@@ -16,20 +16,23 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rota._models import (
     AddResult,
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     FireCommit,
     Job,
     JobFilter,
     Lease,
     LeaseRef,
+    Progress,
     QueueStats,
     Schedule,
+    WorkerInfo,
 )
 
 
@@ -59,6 +62,10 @@ class JobsPart(ABC):
     @abstractmethod
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         """``Store.release``."""
+
+    @abstractmethod
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        """``Store.set_progress``."""
 
     @abstractmethod
     async def get(self, job_id: str) -> Job | None:
@@ -91,6 +98,13 @@ class JobsPart(ABC):
     @abstractmethod
     async def next_due(self, queues: list[str]) -> datetime | None:
         """``Store.next_due``."""
+
+    @abstractmethod
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        """``Store.count_finished``; ``since < until``, both whole milliseconds, and ``bucket``
+        a positive whole number of milliseconds."""
 
 
 class SchedulesPart(ABC):
@@ -153,6 +167,26 @@ class LeasesPart(ABC):
     async def get(self, name: str, now: datetime) -> Lease | None:
         """``Store.get_lease``."""
 
+    @abstractmethod
+    async def all(self, now: datetime) -> list[Lease]:
+        """``Store.list_leases``."""
+
+
+class WorkersPart(ABC):
+    """The registry of live workers; ``until`` is ``now`` + the ttl, later than ``now``."""
+
+    @abstractmethod
+    async def register(self, info: WorkerInfo, until: datetime, now: datetime) -> WorkerInfo:
+        """``Store.register_worker``."""
+
+    @abstractmethod
+    async def live(self, now: datetime) -> list[WorkerInfo]:
+        """``Store.list_workers``."""
+
+    @abstractmethod
+    async def remove(self, worker_id: str) -> bool:
+        """``Store.unregister_worker``."""
+
 
 @dataclass(frozen=True, slots=True)
 class Parts:
@@ -161,3 +195,4 @@ class Parts:
     jobs: JobsPart
     schedules: SchedulesPart
     leases: LeasesPart
+    workers: WorkersPart

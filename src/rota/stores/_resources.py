@@ -43,7 +43,9 @@ class Migration(NamedTuple):
 
 @cache
 def migrations(package: str) -> tuple[Migration, ...]:
-    """Every file of ``migrations/``, in version order; versions must be 1, 2, 3... with no gap."""
+    """Every file of ``migrations/``, in version order: versions from 1 up, each once (a gap is
+    allowed, so that changes made side by side can each number their own; the runners apply
+    every version a database has not recorded, whatever the highest one it has)."""
     found: list[Migration] = []
     for entry in resources.files(package).joinpath("migrations").iterdir():
         match = _MIGRATION.match(entry.name)
@@ -51,6 +53,6 @@ def migrations(package: str) -> tuple[Migration, ...]:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
     found.sort()
     versions = [m.version for m in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"{package} migrations must be numbered 1..n without gaps, got {versions}")
+    if len(set(versions)) != len(versions) or (versions and versions[0] < 1):
+        raise RuntimeError(f"{package} migrations must be numbered from 1 up, each once, got {versions}")
     return tuple(found)

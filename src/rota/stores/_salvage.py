@@ -23,6 +23,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The fields a store keeps (``defect`` is derived on reading, never stored).
 STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job) if f.name != "defect")
 
+#: Fields only shown to people (and tracing): one that cannot be read is left empty, and the
+#: job still runs.
+INFORMATIVE = frozenset({"headers", "progress", "progress_message", "progress_at"})
 _INTS = ("priority", "attempts", "max_attempts", "token")
 _OPTIONAL_TIMES = ("created_at", "lease_expires_at", "started_at", "finished_at", "fire_time")
 _OPTIONAL_TEXTS = ("lease_owner", "key", "schedule_id", "last_error")
@@ -164,7 +167,8 @@ def salvage(job_id: object, raw: Mapping[str, Any], convert: Mapping[str, Callab
             try:
                 value = conversion(value)
             except Exception:
-                problems.append(f"{name} {_show(value)} cannot be read")
+                if name not in INFORMATIVE:
+                    problems.append(f"{name} {_show(value)} cannot be read")
                 value = _STAND_INS.get(name)
         values[name] = value
     values["id"] = job_id if isinstance(job_id, str) else _text(job_id)

@@ -31,8 +31,9 @@ backend cannot forget one; the conformance suite tests them on every store):
   ``finished_before``, ``next_fire_at``) that is not a timezone-aware datetime; a lease length
   (``lease_for``, ``ttl``) that is not a positive timedelta; a ``limit`` that is not a whole
   number of 0 or more; an empty or non-text ``worker``, ``owner``, lease name or queue name.
-  Jobs to add must be ``pending`` (``InvalidState``), have ``due_at`` (``ConfigError``) and
-  distinct ids within the call (``InvalidState``); a missing ``created_at`` is taken as ``now``.
+  Jobs to add must be ``pending`` (``InvalidState``), have ``due_at`` (``ConfigError``),
+  distinct ids within the call (``InvalidState``) and limit fields that go together and are
+  in range (``ConfigError``; see ``claim``); a missing ``created_at`` is taken as ``now``.
 * **Nothing asked, nothing done**: a ``limit`` of 0, no queues, or an empty batch returns the
   empty answer (``[]``, 0, None) without reaching the backend, once the checks above pass.
 """
@@ -51,17 +52,23 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     FireCommit,
     Job,
     JobFilter,
     JobStatus,
     Lease,
     LeaseRef,
+    Progress,
     QueueStats,
     Schedule,
+    WorkerInfo,
 )
 from rota.stores import _checks as check
 from rota.stores._parts import Parts
+
+#: The most buckets one ``count_finished`` call may ask for.
+MAX_BUCKETS = 10_000
 
 
 class Store(ABC):
@@ -136,8 +143,10 @@ class Store(ABC):
         status, until purged) is not inserted: its result carries the existing job and
         ``created=False``. Two jobs with one key in the same call: the first wins. Jobs are
         given as fully built ``pending`` records (id and due_at filled in; a missing
-        created_at is taken as ``now``). A job id that already exists raises ``InvalidState``
-        (SQLite: ``StoreError``) and nothing is written.
+        created_at is taken as ``now``); their ``headers`` are stored as given and read back
+        equal (``ConfigError`` for headers outside ``rota._models.check_headers``' bounds). A
+        job id that already exists raises ``InvalidState`` (SQLite: ``StoreError``) and
+        nothing is written.
         Wakes waiters of ``wait_for_jobs`` (in this process at least).
         """
         parts = self._parts or await self._reopen()
@@ -164,15 +173,45 @@ class Store(ABC):
         ``lease_expires_at <= now`` (its worker vanished). Order: priority descending, then
         due_at, then id. No job is handed to two claimers whose leases overlap, across all
         processes. Each claimed job becomes ``running`` with ``lease_owner=worker``,
-        ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1.
+        ``lease_expires_at=now+lease_for``, ``started_at=now``, ``token`` + 1, ``attempts`` + 1,
+        and its progress (``progress``, ``progress_message``, ``progress_at``) cleared: what
+        a previous attempt reported does not describe this one.
 
         Reclaiming an expired lease first records the lost attempt (outcome ``lease_lost``,
         number = the old token, worker = the old owner, finished_at = now) in the same atomic
         step. If that lost attempt was the job's last (``attempts >= max_attempts``) the job
         becomes ``failed`` (finished_at = now) instead of being claimed; such a job does not
         count against ``limit``. A lease is expired when ``lease_expires_at <= now``. Claim
-        changes no job other than those it returns and those it fails this way, in claim
-        order. Returns the claimed jobs as stored after the claim.
+        changes no job other than those it returns, those it fails this way and the expired
+        ones its limits hold back (below), in claim order. Returns the claimed jobs as stored
+        after the claim.
+
+        **Limits.** The limits of a job are stored with it at ``add`` (``concurrency_key`` and
+        ``concurrency_limit``; ``rate_key``, ``rate_limit`` and ``rate_period``), and the claim
+        holds a job to them in the same atomic step as the claim itself, across every claimer
+        of every process (stores/_gate.py has the arithmetic):
+
+        * *concurrency*: a job with a concurrency key is claimed only while fewer than its own
+          ``concurrency_limit`` jobs with that key are ``running`` with an unexpired lease
+          (``lease_expires_at > now``), those claimed earlier in the same call included. The
+          running jobs are counted, not a counter: the job of a worker that vanished stops
+          counting when its lease expires, whoever reclaims it and whenever.
+        * *rate*: a job with a rate key is claimed only when that key's token bucket has a
+          token, and takes it. The bucket holds ``rate_limit`` tokens and gains one every
+          ``rate_period / rate_limit`` seconds (whole microseconds, at least one): from a full
+          bucket ``rate_limit`` jobs start at once (the burst), then one per interval, so any
+          window of ``w`` seconds sees at most ``rate_limit * (1 + w / rate_period)`` claims.
+          The store keeps one small record per key (GCRA's theoretical arrival time); one
+          whose time has passed is a full bucket and may be forgotten (``purge``).
+        * A job held back by a limit is *not claimed*: it stays exactly as it was (pending,
+          no attempt, no history, same token), and the claim passes over it to the next
+          runnable jobs in claim order, of its queue and the others. A job whose concurrency
+          limit holds it back takes no token. An expired lease whose job its limits hold back
+          gets its lost attempt recorded (or fails, as above) and becomes ``pending`` (lease
+          cleared, due_at unchanged) instead of claimed. A store may stop looking after
+          passing over about a thousand held-back jobs in one call (they wait for the next);
+          jobs without limits are never held up by them.
+        * Jobs without limits pay (almost) nothing for the feature.
         """
         parts = self._parts or await self._reopen()
         names = check.queue_names(queues)
@@ -199,13 +238,18 @@ class Store(ABC):
     async def finish(self, results: Sequence[Finish], *, worker: str, now: datetime) -> list[bool]:
         """Record outcomes; per result, atomic and conditional on its token (and fence).
 
+        A job with a concurrency key that stops running frees a slot: waiters of
+        ``wait_for_jobs`` are woken (in this process at least; server stores publish it).
+
         For each result whose job is still ``running`` with that token (and, when
         ``result.fence`` is set, whose named lease still has that owner and token), in one
         atomic step: append the Attempt (number = token, this worker, started_at = the
         job's started_at, finished_at = now, outcome and error), clear the lease, and set
         the status (``Finish.final_status``), ``due_at = retry_at`` for a retry,
         ``finished_at`` (final outcomes only; a retry leaves it unchanged), ``last_error`` and
-        ``result``. A fence whose lease has expired at ``now`` is stale too. When a scheduled
+        ``result``; with ``result.progress``, also the progress as ``set_progress`` writes it
+        (so the attempt's last progress lands with its outcome). A fence whose lease has
+        expired at ``now`` is stale too. When a scheduled
         job ends ``failed``, its schedule's ``fail_count`` grows by one and ``last_error`` is
         set (without changing the schedule's version, so a fire commit in flight still lands).
         Returns, per result, whether it was applied (False: stale token — nothing written).
@@ -240,17 +284,68 @@ class Store(ABC):
             self.notify_jobs()
         return released
 
+    async def set_progress(self, lease: LeaseRef, progress: Progress, *, now: datetime) -> bool:
+        """Record how far a running job is; atomic and conditional on the token.
+
+        Only while the job is ``running`` with exactly ``lease.token``: sets ``progress =
+        progress.fraction``, ``progress_message = progress.message`` and ``progress_at =
+        now``, and changes nothing else (not the lease, not the status). Otherwise (a stale
+        token, a job that ended, was cancelled or is unknown) nothing is written and it
+        returns False: a worker that lost its lease cannot overwrite the progress of the
+        attempt that replaced it. Returns True when written. Wakes no one.
+        """
+        parts = self._parts or await self._reopen()
+        check.aware(now, "now")
+        check.progress(progress)
+        return await parts.jobs.set_progress(lease, progress, now)
+
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
         parts = self._parts or await self._reopen()
         return await parts.jobs.get(job_id)
 
     async def list_jobs(self, flt: JobFilter) -> list[Job]:
-        """Jobs matching the filter, in id order (oldest first), at most ``flt.limit``."""
+        """Jobs matching every field the filter sets, at most ``flt.limit``, in id order:
+        oldest first, or newest first with ``flt.newest_first``.
+
+        Fields: ``status``, ``queue``, ``task``, ``schedule_id`` and ``key`` (the dedupe key)
+        match exactly; ``after_id`` and ``before_id`` bound the ids, both exclusive, so a page
+        goes on from the last id of the one before, whichever the order (keyset pagination).
+        Ids are time-ordered (``rota._ids``), so a bound made from a time (``id_floor``)
+        selects the jobs enqueued before or after it. A read, atomic per job.
+
+        SQL stores and MongoDB answer each field from an index, so a page costs the same on
+        a table of a million jobs as on an empty one (a combination of fields walks the index
+        of one of them); Redis looks ids up in id order, a bounded number per script run,
+        except for ``key`` and ``running`` jobs, which it finds directly; the memory store
+        walks its ids in order.
+        """
         parts = self._parts or await self._reopen()
         if not check.count(flt.limit, "limit"):
             return []
         return await parts.jobs.find(flt)
+
+    async def count_finished(
+        self, *, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        """How many jobs finished (succeeded, failed or cancelled) in each ``bucket`` of time
+        from ``since`` to ``until``, per queue and final status: the dashboard's throughput.
+
+        A job counts in the bucket of its ``finished_at``: bucket ``k`` covers
+        ``[since + k*bucket, since + (k+1)*bucket)`` and the last one ends at ``until``
+        (exclusive). ``since`` and ``until`` are taken to the millisecond (truncated);
+        ``bucket`` must be a positive whole number of milliseconds and make at most
+        ``MAX_BUCKETS`` buckets (``ConfigError``); ``until <= since`` asks for nothing.
+        Returns the non-empty counts ordered by bucket start, queue, status. Jobs purged are
+        no longer counted. A read served by the index of finished jobs by time (never a scan
+        of the jobs table); Redis and MongoDB count in pages, so a job finishing or purged
+        during the call may be counted or not.
+        """
+        parts = self._parts or await self._reopen()
+        start, end, size = check.buckets(since, until, bucket, MAX_BUCKETS)
+        if end <= start:
+            return []
+        return await parts.jobs.count_finished(start, end, size)
 
     async def get_attempts(self, job_id: str) -> list[Attempt]:
         """The job's attempt history, by attempt number."""
@@ -262,8 +357,10 @@ class Store(ABC):
 
         ``pending``: becomes ``cancelled``. ``running``: becomes ``cancelled``, an attempt with
         outcome ``cancelled`` is recorded and the lease is cleared, so the worker's next
-        heartbeat reports it lost and stops the run. Raises ``JobNotFound``; ``InvalidState``
-        for a job already finished. Returns the job after the change.
+        heartbeat reports it lost and stops the run (a running job with a concurrency key
+        frees its slot at once, and wakes waiters as ``finish`` does). Raises
+        ``JobNotFound``; ``InvalidState`` for a job already finished. Returns the job after
+        the change.
         """
         parts = self._parts or await self._reopen()
         return await parts.jobs.cancel(job_id, check.aware(now, "now"))
@@ -289,7 +386,8 @@ class Store(ABC):
     ) -> int:
         """Delete up to ``limit`` finished jobs (and their attempts) with
         ``finished_at < finished_before``, oldest ``finished_at`` first, in batches that do not
-        block claims. Frees their dedupe keys. Returns how many.
+        block claims. Frees their dedupe keys. Returns how many. A store may also forget rate
+        buckets full since ``finished_before`` (the same as no record: see ``claim``).
 
         ``statuses`` (None: every final status) keeps the deletion to jobs whose status is in
         it; only final statuses (succeeded, failed, cancelled) can match, so pending and
@@ -314,7 +412,15 @@ class Store(ABC):
 
     async def next_due(self, *, queues: Sequence[str]) -> datetime | None:
         """The earliest ``due_at`` of a pending job (or ``lease_expires_at`` of a running
-        one) in ``queues``; None when there is none. Lets idle workers sleep exactly."""
+        one) in ``queues``; None when there is none. Lets idle workers sleep exactly.
+
+        A pending job with limits counts from when they may let a claim take it: a job whose
+        concurrency key has at least its limit of jobs running, from the earliest lease
+        expiry among them (a slot that frees before, by a finish, release or cancel, wakes
+        waiters instead); a job with a rate limit, no earlier than its bucket's next token.
+        Never later than the first claim could take one of them; possibly earlier (callers
+        check with ``claim``): a store may weigh only the first thousand or so such jobs in
+        due order and count the rest from their due times."""
         parts = self._parts or await self._reopen()
         names = check.queue_names(queues)
         return await parts.jobs.next_due(names) if names else None
@@ -474,6 +580,45 @@ class Store(ABC):
         parts = self._parts or await self._reopen()
         check.name(name, "lease name")
         return await parts.leases.get(name, check.aware(now, "now"))
+
+    async def list_leases(self, *, now: datetime) -> list[Lease]:
+        """Every named lease held at ``now`` (unexpired, not released), by name: the leader's
+        and the locks', for the dashboard. A read; SQL stores answer from an index on the
+        expiry, Redis from its set of lease names."""
+        parts = self._parts or await self._reopen()
+        return await parts.leases.all(check.aware(now, "now"))
+
+    # -- live workers ----------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo, *, ttl: timedelta, now: datetime) -> WorkerInfo:
+        """Register a live worker, or refresh its entry; atomic.
+
+        Stores ``info`` under ``info.id`` (replacing every field of an entry with that id)
+        with ``last_heartbeat = now`` and ``expires_at = now + ttl``, and returns it as
+        stored. A worker calls it when it starts and again with each heartbeat, so its entry
+        lives as long as it does. ``ConfigError`` for an empty id, host or version, a
+        negative pid, concurrency or running count, or queue names that are not non-empty text.
+        """
+        parts = self._parts or await self._reopen()
+        until = check.expiry(now, ttl, "ttl")
+        check.worker_info(info)
+        return await parts.workers.register(info, until, now)
+
+    async def list_workers(self, *, now: datetime) -> list[WorkerInfo]:
+        """The live workers, by id: the entries whose ``expires_at`` is later than ``now``.
+
+        Expired entries are never listed (their worker stopped refreshing them: it crashed
+        or was cut off), and are deleted, by this call or a later one.
+        """
+        parts = self._parts or await self._reopen()
+        return await parts.workers.live(check.aware(now, "now"))
+
+    async def unregister_worker(self, worker_id: str) -> bool:
+        """Remove a worker's entry (a worker that stops calls it). Returns whether it existed
+        (an expired entry not yet deleted counts)."""
+        parts = self._parts or await self._reopen()
+        check.name(worker_id, "worker id")
+        return await parts.workers.remove(worker_id)
 
     # -- wake-ups --------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 Pending jobs wait in ``delayed`` (by due time) and running ones in ``expiring`` (by lease
 expiry). A claim first promotes whatever became runnable at ``now`` into ``ready`` (by
-priority desc, due_at, id) and pops from there. Entries are never updated in place: each
-carries the job's generation, bumped by ``file`` on every change of the job, and entries of
-an older generation are dropped when met.
+priority desc, due_at, id) and pops from there. Jobs with rate or concurrency limits have
+heaps of their own (``ldelayed``, ``limited``), so that those the claim holds back never
+stand in front of the others, and ``next_due`` can weigh their limits. Entries are never
+updated in place: each carries the job's generation, bumped by ``file`` on every change of
+the job, and entries of an older generation are dropped when met.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class _Queue:
     expiring: list[_Timed] = field(default_factory=list)  # running, by lease expiry
     ready: list[_Ready] = field(default_factory=list)  # runnable as of the last claim
     ready_times: list[_Timed] = field(default_factory=list)  # ``ready`` by time, for next_due
+    ldelayed: list[_Timed] = field(default_factory=list)  # limited pending, not yet seen due
+    limited: list[_Ready] = field(default_factory=list)  # limited, runnable as of the last claim
 
 
 class ClaimIndex:
@@ -48,29 +52,46 @@ class ClaimIndex:
         if q is None:
             q = self._queues[job.queue] = _Queue()
         if job.status is JobStatus.PENDING and job.due_at is not None:
-            self._push(q.delayed, (_when(job.due_at), job.id, gen))
+            self._push(q.ldelayed if job.limited else q.delayed, (_when(job.due_at), job.id, gen))
         elif job.status is JobStatus.RUNNING and job.lease_expires_at is not None:
             self._push(q.expiring, (_when(job.lease_expires_at), job.id, gen))
 
     def forget(self, job_id: str) -> None:
         del self._gen[job_id]
 
-    def pop_runnable(self, queues: Sequence[str], now: datetime) -> Job | None:
+    def pop_runnable(self, queues: Sequence[str], now: datetime, *, limited: bool = True) -> Job | None:
         """Remove and return the best job runnable at ``now`` in ``queues`` (the caller
-        changes it and calls ``file``), or None."""
-        best: tuple[_Ready, _Queue] | None = None
+        changes it and calls ``file``), or None; ``limited=False`` passes over the jobs that
+        have limits."""
+        best: tuple[_Ready, list[_Ready]] | None = None
         for name in queues:
             q = self._queues.get(name)
             if q is None:
                 continue
             self._promote(q, now)
-            top = self._top_ready(q, now)
-            if top is not None and (best is None or top < best[0]):
-                best = (top, q)
+            for heap in (q.ready, q.limited) if limited else (q.ready,):
+                top = self._top_ready(q, heap, now)
+                if top is not None and (best is None or top < best[0]):
+                    best = (top, heap)
         if best is None:
             return None
-        heapq.heappop(best[1].ready)
+        heapq.heappop(best[1])
         return self._jobs[best[0][2]]
+
+    def pending_limited(self, queues: Sequence[str], at_most: int) -> tuple[list[Job], bool]:
+        """Up to ``at_most`` pending jobs with limits in ``queues``, in due order, and whether
+        there are more."""
+        live: list[tuple[datetime, str]] = []
+        for name in queues:
+            q = self._queues.get(name)
+            if q is None:
+                continue
+            live.extend((e[0], e[1]) for e in q.ldelayed if self._gen.get(e[1]) == e[2])
+            for e in q.limited:
+                if self._gen.get(e[2]) == e[3] and self._jobs[e[2]].status is JobStatus.PENDING:
+                    live.append((e[1], e[2]))
+        first = heapq.nsmallest(at_most + 1, live)
+        return [self._jobs[job_id] for _, job_id in first[:at_most]], len(first) > at_most
 
     def next_due(self, queues: Sequence[str]) -> datetime | None:
         times: list[datetime] = []
@@ -90,8 +111,8 @@ class ClaimIndex:
         pending jobs (not every job)."""
         out: dict[str, int] = {}
         for name, q in self._queues.items():
-            ids = {e[1] for e in q.delayed if self._gen.get(e[1]) == e[2]}
-            ids.update(e[2] for e in q.ready if self._gen.get(e[2]) == e[3])
+            ids = {e[1] for heap in (q.delayed, q.ldelayed) for e in heap if self._gen.get(e[1]) == e[2]}
+            ids.update(e[2] for heap in (q.ready, q.limited) for e in heap if self._gen.get(e[2]) == e[3])
             n = 0
             for job_id in ids:
                 job = self._jobs[job_id]
@@ -108,25 +129,29 @@ class ClaimIndex:
             heapq.heapify(heap)
 
     def _promote(self, q: _Queue, now: datetime) -> None:
-        for heap in (q.delayed, q.expiring):
+        for heap in (q.delayed, q.expiring, q.ldelayed):
             while heap and heap[0][0] <= now:
                 when, job_id, gen = heapq.heappop(heap)
                 if self._gen.get(job_id) != gen:
                     continue
                 job = self._jobs[job_id]
-                heapq.heappush(q.ready, (-_rank(job.priority), _when(job.due_at), job_id, gen))
-                self._push(q.ready_times, (when, job_id, gen))
-        if len(q.ready) > 2 * len(self._jobs) + _COMPACT_SLACK:
-            q.ready[:] = [e for e in q.ready if self._gen.get(e[2]) == e[3]]
-            heapq.heapify(q.ready)
+                entry = (-_rank(job.priority), _when(job.due_at), job_id, gen)
+                heapq.heappush(q.limited if job.limited else q.ready, entry)
+                if heap is not q.ldelayed:
+                    # (a pending limited job may be held back: next_due weighs its limits)
+                    self._push(q.ready_times, (when, job_id, gen))
+        for ready in (q.ready, q.limited):
+            if len(ready) > 2 * len(self._jobs) + _COMPACT_SLACK:
+                ready[:] = [e for e in ready if self._gen.get(e[2]) == e[3]]
+                heapq.heapify(ready)
 
-    def _top_ready(self, q: _Queue, now: datetime) -> _Ready | None:
-        """The best runnable entry of ``q.ready``, dropping stale ones on the way."""
-        while q.ready:
-            top = q.ready[0]
+    def _top_ready(self, q: _Queue, ready: list[_Ready], now: datetime) -> _Ready | None:
+        """The best runnable entry of ``ready``, dropping stale ones on the way."""
+        while ready:
+            top = ready[0]
             job_id, gen = top[2], top[3]
             if self._gen.get(job_id) != gen:
-                heapq.heappop(q.ready)
+                heapq.heappop(ready)
                 continue
             job = self._jobs[job_id]
             when = job.due_at if job.status is JobStatus.PENDING else job.lease_expires_at
@@ -135,9 +160,12 @@ class ClaimIndex:
             if when is not None and when <= now:
                 return top
             # a caller's clock went back: not runnable yet after all
-            heapq.heappop(q.ready)
+            heapq.heappop(ready)
             if when is not None:
-                back = q.delayed if job.status is JobStatus.PENDING else q.expiring
+                if job.status is not JobStatus.PENDING:
+                    back = q.expiring
+                else:
+                    back = q.ldelayed if job.limited else q.delayed
                 self._push(back, (when, job_id, gen))
         return None
 

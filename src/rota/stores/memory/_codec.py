@@ -9,13 +9,16 @@ from rota.stores._salvage import checked
 
 
 def copy_job(job: Job) -> Job:
-    return job.replace()
+    copy = job.replace()
+    if copy.headers is not None:  # the one mutable field: never share it with a caller
+        copy.headers = dict(copy.headers)
+    return copy
 
 
 def read_job(job: Job) -> Job:
     """A copy of a stored job, with ``defect`` set when it holds values no run can use (a
     direct ``Store.add`` can store them: the App refuses them)."""
-    return checked(job.replace())
+    return checked(copy_job(job))
 
 
 def copy_schedule(schedule: Schedule) -> Schedule:

@@ -42,6 +42,11 @@ class MemoryLeases(LeasesPart):
         current = self._leases.get(name)
         return current if current is not None and current.expires_at > now else None
 
+    async def all(self, now: datetime) -> list[Lease]:
+        return sorted(
+            (lease for lease in self._leases.values() if lease.expires_at > now), key=lambda x: x.name
+        )
+
     def holds(self, fence: Fence, now: datetime) -> bool:
         """Whether ``fence`` is still the unexpired holder of its lease at ``now``."""
         lease = self._leases.get(fence.name)

@@ -8,6 +8,7 @@ from rota.stores.memory._config import MemoryConfig
 from rota.stores.memory._jobs import MemoryJobs
 from rota.stores.memory._leases import MemoryLeases
 from rota.stores.memory._schedules import MemorySchedules, ScheduleBook
+from rota.stores.memory._workers import MemoryWorkers
 
 
 class MemoryStore(Store):
@@ -22,8 +23,9 @@ class MemoryStore(Store):
         self.config = config or MemoryConfig()
         leases = MemoryLeases()
         book = ScheduleBook()
-        jobs = MemoryJobs(leases, book)
-        self._state = Parts(jobs=jobs, schedules=MemorySchedules(book, jobs, leases), leases=leases)
+        jobs = MemoryJobs(leases, book, self.notify_jobs)
+        schedules = MemorySchedules(book, jobs, leases)
+        self._state = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=MemoryWorkers())
 
     def describe(self) -> str:
         return "memory (this process only)"

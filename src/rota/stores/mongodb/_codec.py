@@ -2,7 +2,8 @@
 
 Times are BSON dates (millisecond precision, which the store contract asks for; the driver
 hands them back as aware datetimes, ``as_utc`` makes sure), bytes are BSON binary, enums
-their text; the rest is stored as it is. A record's id is its document's ``_id``.
+their text, JSON values (job headers, a worker's queues) BSON documents and arrays; the rest
+is stored as it is. A record's id is its document's ``_id``.
 
 A job's dedupe key is enforced by a unique index on ``ukey``: ``"key:" + key`` for a keyed
 job, ``"id:" + id`` for the rest (every document has a distinct value, because FerretDB
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from rota._models import Attempt, ErrorInfo, Job, Lease, Outcome, Schedule
+from rota._models import Attempt, ErrorInfo, Job, Lease, Outcome, Schedule, WorkerInfo
 from rota.stores._codec import Codec, Leaves, as_utc
 
 Doc = dict[str, Any]
@@ -28,6 +29,7 @@ __all__ = [
     "JOB_PROJECTION",
     "LEASES",
     "SCHEDULES",
+    "WORKERS",
     "Doc",
     "as_utc",
     "attempts_from_doc",
@@ -46,6 +48,7 @@ JOBS = Codec(Job, LEAVES, {"id": "_id"})
 ATTEMPTS = Codec(Attempt, LEAVES, {"number": "n"})
 SCHEDULES = Codec(Schedule, LEAVES, {"id": "_id"})
 LEASES = Codec(Lease, LEAVES, {"name": "_id"})
+WORKERS = Codec(WorkerInfo, LEAVES, {"id": "_id"})
 
 # what a job read leaves out: the history and the claim bookkeeping
 JOB_PROJECTION: Mapping[str, int] = {"log": 0}
@@ -63,8 +66,12 @@ def job_ukey(job: Job) -> str:
 
 
 def job_to_doc(job: Job) -> Doc:
-    # "inc" and "ver": the incarnation and version of the document (see _versioned.py)
-    return {**JOBS.to_mapping(job), "ukey": job_ukey(job), "log": [], "inc": job.id, "ver": 1}
+    # "inc" and "ver": the incarnation and version of the document (see _versioned.py);
+    # "lim": only on jobs with limits, which the "limited" index finds
+    doc = {**JOBS.to_mapping(job), "ukey": job_ukey(job), "log": [], "inc": job.id, "ver": 1}
+    if job.limited:
+        doc["lim"] = True
+    return doc
 
 
 def count_of(value: object, default: int = 0) -> int:

@@ -93,8 +93,8 @@ def mapped(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any
 
 class MongoConnection:
     """The client of one store and its database (both made by ``open``); the collections
-    are ``<prefix>_jobs``, ``_schedules``, ``_leases``, ``_marks`` (see _versioned.py) and
-    ``_meta`` (polled wake-ups)."""
+    are ``<prefix>_jobs``, ``_schedules``, ``_leases``, ``_workers``, ``_marks`` (see
+    _versioned.py) and ``_meta`` (polled wake-ups)."""
 
     def __init__(self, config: MongoConfig) -> None:
         self.config = config
@@ -119,7 +119,8 @@ class MongoConnection:
         db = client[self.config.database]
         self._client, self._db = client, db
         self._collections = {
-            r: db[f"{self.config.prefix}_{r}"] for r in ("jobs", "schedules", "leases", "marks", "meta")
+            r: db[f"{self.config.prefix}_{r}"]
+            for r in ("jobs", "schedules", "leases", "workers", "marks", "meta", "limits")
         }
 
     async def close(self) -> None:
@@ -136,7 +137,7 @@ class MongoConnection:
         return db
 
     def collection(self, role: str) -> AsyncCollection[Doc]:
-        """The collection of ``role`` (jobs, schedules, leases, marks, meta)."""
+        """The collection of ``role`` (jobs, schedules, leases, workers, marks, meta, limits)."""
         found = self._collections.get(role)
         if found is None:
             raise StoreClosed(f"the MongoDB store {self.config.describe()} is not open (call open())")

@@ -14,6 +14,8 @@ unique mark, write the winners. Consequences:
   won by a racing claimer is lost here and the next candidates are tried. An expired lease
   is reclaimed in the same step: the new content records the ``lease_lost`` attempt and is
   either the new claim or, after the job's last attempt, ``failed``.
+* **Limits**: jobs with limits (``lim: true``) are claimed only after the claim has won the
+  gate document (_gate.py), which serialises the claims of such jobs; the others as above.
 * The only cross-document write is a failed scheduled job's ``fail_count`` on its schedule,
   made after the job's change; a crash between them undercounts that statistic by one.
 """
@@ -21,8 +23,10 @@ unique mark, write the winners. Consequences:
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -36,14 +40,18 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
     LeaseRef,
     Outcome,
+    Progress,
     QueueStats,
 )
+from rota.stores._gate import NEXT_DUE_SCAN, Gate, Pending, limited_next_due
 from rota.stores._parts import JobsPart
+from rota.stores._salvage import EPOCH as _EPOCH
 from rota.stores.mongodb._codec import (
     JOB_PROJECTION,
     JOBS,
@@ -56,6 +64,7 @@ from rota.stores.mongodb._codec import (
     logged,
 )
 from rota.stores.mongodb._connection import MongoConnection, duplicate_indexes, mapped
+from rota.stores.mongodb._gate import GateDoc
 from rota.stores.mongodb._versioned import Versioned
 from rota.stores.mongodb._wakeups import Wakeups
 
@@ -63,10 +72,38 @@ CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDIN
 LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
 _PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 _FINAL = [s.value for s in FINAL_STATUSES]
+
+
+def _pending(doc: Doc) -> Pending:
+    """A pending limited job as ``limited_next_due`` reads it."""
+    return (
+        as_utc(doc["due_at"]), doc.get("concurrency_key"), doc.get("concurrency_limit"), doc.get("rate_key"),
+        doc.get("rate_limit"), doc.get("rate_period"),
+    )  # fmt: skip
+
+
+def _order(doc: Doc) -> tuple[Any, ...]:
+    """A document's place in claim order (priority desc, due_at, id); a value no version of
+    rota writes sorts as 0."""
+    priority = doc.get("priority")
+    due = doc.get("due_at")
+    return (
+        -(priority if type(priority) is int else 0),
+        as_utc(due) if isinstance(due, datetime) else _EPOCH,
+        doc["_id"],
+    )
+
+
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
 _LOOKUPS = 16  # up to this many ids are looked up one by one rather than with $in
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+_NO_PROGRESS = {"progress": None, "progress_message": None, "progress_at": None}
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
+_LIMITED = {"lim": True}
+_LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
+_UNLIMITED = {"lim": {"$exists": False}}
 
 FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
 FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
@@ -78,6 +115,14 @@ JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     ("expiry", [("queue", 1), ("status", 1), ("lease_expires_at", 1)], {}),
     ("finished", [("status", 1), ("finished_at", 1)], {}),
     ("schedule", [("schedule_id", 1), ("_id", 1)], {}),
+    # list_jobs: a page walks one of these in id order (queue and task never change, so
+    # their entries cost nothing on claim or finish)
+    ("status_id", [("status", 1), ("_id", 1)], {}),
+    ("queue_id", [("queue", 1), ("_id", 1)], {}),
+    ("task_id", [("task", 1), ("_id", 1)], {}),
+    # jobs with limits (only they have "lim"), in claim order; running ones of a key
+    ("limited", [("lim", 1), ("queue", 1), ("status", 1), ("priority", -1), ("due_at", 1), ("_id", 1)], {}),
+    ("holding", [("concurrency_key", 1), ("status", 1), ("lease_expires_at", 1)], {}),
 ]
 
 
@@ -104,6 +149,7 @@ class MongoJobs(JobsPart):
         for name, keys, extra in JOB_INDEXES:
             await self.jobs.create_index(keys, name=name, **extra)
         self.cas = Versioned(self.jobs, self._db.collection("marks"))
+        self.gatekeeper = GateDoc(self._db.collection("limits"), self._db.collection("marks"), self.jobs)
 
     # -- add -----------------------------------------------------------------------------
 
@@ -153,33 +199,110 @@ class MongoJobs(JobsPart):
                 {"status": _RUNNING, "lease_expires_at": {"$lte": now}},
             ],
         }
+        limited = {**_LIMITED, **runnable}
+        if await self.jobs.find_one(limited, {"_id": 1}) is not None:
+            return await self._claim_limited(
+                {**_UNLIMITED, **runnable}, limited, worker=worker, limit=limit, until=until, now=now
+            )
         claimed: list[Job] = []
+        plain = {**_UNLIMITED, **runnable}
         for _ in range(_ROUNDS):
             # a few spare candidates: one lost to a racing claimer is replaced without a query
             want = limit - len(claimed) + _SPARE
-            found = [d async for d in self.jobs.find(runnable).sort(CLAIM_ORDER).limit(want)]
+            found = [d async for d in self.jobs.find(plain).sort(CLAIM_ORDER).limit(want)]
             tried = 0
             while tried < len(found) and len(claimed) < limit:
                 batch = found[tried : tried + limit - len(claimed)]
                 tried += len(batch)
-                await self._take(batch, worker, until, now, claimed)
+                await self._take([(d, self._claimed(d, worker, until, now)) for d in batch], now, claimed)
             if len(claimed) >= limit or len(found) < want:
                 break
         claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
         return claimed
 
-    async def _take(
-        self, docs: list[Doc], worker: str, until: datetime, now: datetime, claimed: list[Job]
-    ) -> None:
-        changes = [(d, self._claimed(d, worker, until, now)) for d in docs]
+    async def _claim_limited(
+        self, plain: Doc, limited: Doc, *, worker: str, limit: int, until: datetime, now: datetime
+    ) -> list[Job]:
+        """A claim when jobs with limits are runnable: candidates of both kinds in claim order,
+        the limited ones held to their limits by a ``Gate`` over the gate document, which
+        the claim wins before it writes a job (and reads again when another claim won it)."""
+        claimed: list[Job] = []
+        for _ in range(_ROUNDS):
+            want = limit - len(claimed)
+            if want <= 0:
+                break
+            size = 2 * want + 16
+            while True:
+                docs = [d async for d in self.jobs.find(limited).sort(CLAIM_ORDER).limit(size)]
+                others = [d async for d in self.jobs.find(plain).sort(CLAIM_ORDER).limit(want + _SPARE)]
+                state = await self.gatekeeper.read(now)
+                keys = [d["concurrency_key"] for d in docs if isinstance(d.get("concurrency_key"), str)]
+                gate = await self.gatekeeper.gate(state, keys, now)
+                changes, passed = self._choose(
+                    docs, others, gate, want=want, worker=worker, until=until, now=now
+                )
+                if len(changes) >= want or len(docs) < size or size > HELD_SCAN or passed >= HELD_SCAN:
+                    break
+                size *= 4  # every limited job read was held back: read further
+            taken = [
+                (new["_id"], new["token"], new.get("concurrency_key"), until)
+                for _, new in changes
+                if new["status"] == _RUNNING and new.get("lim")
+            ]
+            if (taken or gate.changed()) and not await self.gatekeeper.write(state, gate, taken, now):
+                continue  # another claim won the gate since it was read: decide again
+            before = len(claimed)
+            await self._take(changes, now, claimed)
+            running = sum(new["status"] == _RUNNING for _, new in changes)
+            if len(claimed) - before == running and running == len(changes):
+                break  # nothing lost to a racing claimer, and no expired job changed: all seen
+        claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
+        return claimed
+
+    def _choose(
+        self,
+        docs: list[Doc],
+        others: list[Doc],
+        gate: Gate,
+        *,
+        want: int,
+        worker: str,
+        until: datetime,
+        now: datetime,
+    ) -> tuple[list[tuple[Doc, Doc]], int]:
+        """The changes of a claim of up to ``want`` jobs from ``docs`` (limited) and
+        ``others`` (not), merged in claim order; and how many limited jobs were held back."""
+        changes: list[tuple[Doc, Doc]] = []
+        passed = taking = 0
+        for doc in heapq.merge(docs, others, key=_order):
+            if taking >= want:
+                break
+            new = self._claimed(doc, worker, until, now)
+            if new["status"] != _RUNNING:  # its lost attempt was its last: failed
+                changes.append((doc, new))
+                continue
+            if doc.get("lim") and not gate.admit_limits(
+                doc.get("concurrency_key"), doc.get("concurrency_limit"), doc.get("rate_key"),
+                doc.get("rate_limit"), doc.get("rate_period"),
+            ):  # fmt: skip
+                if doc["status"] == _RUNNING:  # expired, held back: pending again after its lost attempt
+                    changes.append((doc, {**doc, **_NO_LEASE, "status": _PENDING, "log": new["log"]}))
+                else:
+                    passed += 1
+                continue
+            changes.append((doc, new))
+            taking += 1
+        return changes, passed
+
+    async def _take(self, changes: list[tuple[Doc, Doc]], now: datetime, claimed: list[Job]) -> None:
         won = await self.cas.apply(changes, now)
         for (old, new), ok in zip(changes, won, strict=True):
             if not ok:
                 continue
             if new["status"] == _RUNNING:
                 claimed.append(JOBS.job_from_mapping(new))
-            elif old.get("schedule_id"):  # its last attempt was lost with its worker
-                await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)
+            elif new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
+                await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)  # its last attempt was lost
 
     @staticmethod
     def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
@@ -192,6 +315,7 @@ class MongoJobs(JobsPart):
                 )
                 return new
         new.update(
+            _NO_PROGRESS,
             status=_RUNNING,
             lease_owner=worker,
             lease_expires_at=until,
@@ -233,6 +357,7 @@ class MongoJobs(JobsPart):
     @mapped
     async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
         applied = [False] * len(results)
+        freed = False  # a job with a concurrency key stopped running: a slot is free
         todo = list(range(len(results)))
         for _ in range(_ROUNDS):
             held = await self._held([(results[n].job_id, results[n].token) for n in todo])
@@ -250,11 +375,14 @@ class MongoJobs(JobsPart):
             won = await self.cas.apply(changes, now)
             for n, (old, new), ok in zip(which, changes, won, strict=True):
                 applied[n] = ok
+                freed = freed or (ok and old.get("concurrency_key") is not None)
                 if ok and new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
                     await self._on_failed(old["schedule_id"], new.get("last_error"), now)
             todo = [n for n, ok in zip(which, won, strict=True) if not ok]
             if not todo:
                 break
+        if freed:
+            await self._wakeups.publish(self.jobs.name)
         return applied
 
     @staticmethod
@@ -268,7 +396,19 @@ class MongoJobs(JobsPart):
         else:
             new["finished_at"] = now
         new["log"] = logged(doc, res.outcome, now, worker=worker, error=res.error)
+        if res.progress is not None:
+            new.update(_progress(res.progress, now))
         return new
+
+    @mapped
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        for _ in range(_ROUNDS):
+            doc = (await self._held([(lease.job_id, lease.token)])).get(lease.job_id)
+            if doc is None:
+                return False
+            if (await self.cas.apply([(doc, {**doc, **_progress(progress, now)})], now))[0]:
+                return True
+        raise InvalidState(f"job {lease.job_id} kept changing while its progress was written; try again")
 
     @mapped
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
@@ -309,11 +449,19 @@ class MongoJobs(JobsPart):
         for name in ("queue", "task", "schedule_id"):
             if getattr(flt, name) is not None:
                 query[name] = getattr(flt, name)
+        if flt.key is not None:  # the unique ukey index
+            query["ukey"] = job_ukey(Job(id="", task="", key=flt.key))
         if flt.status is not None:
             query["status"] = flt.status.value
+        ids: Doc = {}
         if flt.after_id is not None:
-            query["_id"] = {"$gt": flt.after_id}
-        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", 1).limit(flt.limit)
+            ids["$gt"] = flt.after_id
+        if flt.before_id is not None:
+            ids["$lt"] = flt.before_id
+        if ids:
+            query["_id"] = ids
+        order = -1 if flt.newest_first else 1
+        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", order).limit(flt.limit)
         return [JOBS.job_from_mapping(d) async for d in cursor]
 
     @mapped
@@ -333,6 +481,8 @@ class MongoJobs(JobsPart):
             if doc["status"] == _RUNNING:
                 new["log"] = logged(doc, Outcome.CANCELLED, now)
             if (await self.cas.apply([(doc, new)], now))[0]:
+                if doc["status"] == _RUNNING and doc.get("concurrency_key") is not None:
+                    await self._wakeups.publish(self.jobs.name)  # a slot is free
                 return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
 
@@ -380,18 +530,64 @@ class MongoJobs(JobsPart):
         return out
 
     @mapped
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        # the "finished" index (status, finished_at): one range per final status
+        query = {"status": {"$in": _FINAL}, "finished_at": {"$gte": since, "$lt": until}}
+        counts: Counter[tuple[int, str, str]] = Counter()
+        async for doc in self.jobs.find(query, {"_id": 0, "queue": 1, "status": 1, "finished_at": 1}):
+            k = (as_utc(doc["finished_at"]) - since) // bucket
+            counts[k, doc["queue"], doc["status"]] += 1
+        return [
+            FinishedCount(since + k * bucket, queue, JobStatus(status), n)
+            for (k, queue, status), n in sorted(counts.items())
+        ]
+
+    @mapped
     async def next_due(self, queues: list[str]) -> datetime | None:
         times: list[datetime] = []
-        for status, field in ((_PENDING, "due_at"), (_RUNNING, "lease_expires_at")):
+        for status, field, extra in ((_PENDING, "due_at", _UNLIMITED), (_RUNNING, "lease_expires_at", {})):
             # dates only: a value of another type (a bad row) sorts before every date
             doc = await self.jobs.find_one(
-                {"queue": {"$in": queues}, "status": status, field: {"$type": "date"}},
+                {**extra, "queue": {"$in": queues}, "status": status, field: {"$type": "date"}},
                 {field: 1},
                 sort=[(field, 1)],
             )
             if doc is not None:
                 times.append(as_utc(doc[field]))
+        fields = {"due_at": 1, **dict.fromkeys(_LIMIT_FIELDS, 1)}
+        query = {**_LIMITED, "queue": {"$in": queues}, "status": _PENDING, "due_at": {"$type": "date"}}
+        found = [d async for d in self.jobs.find(query, fields).sort("due_at", 1).limit(NEXT_DUE_SCAN + 1)]
+        if found:
+            keys = list(
+                dict.fromkeys(
+                    d["concurrency_key"] for d in found if isinstance(d.get("concurrency_key"), str)
+                )
+            )
+            held = await asyncio.gather(*(self._holders(k) for k in keys))
+            holders = dict(zip(keys, held, strict=True))
+            buckets = await self.gatekeeper.buckets()
+            pending = [_pending(d) for d in found[:NEXT_DUE_SCAN]]
+            limited = limited_next_due(
+                pending, holders.__getitem__, buckets.get, cut=len(found) > NEXT_DUE_SCAN
+            )
+            if limited is not None:
+                times.append(limited)
         return min(times, default=None)
+
+    async def _holders(self, key: str) -> tuple[int, datetime | None]:
+        """Running jobs with this concurrency key (any lease), and their earliest lease expiry."""
+        query = {"concurrency_key": key, "status": _RUNNING}
+        n = await self.jobs.count_documents(query)
+        first = await self.jobs.find_one(
+            {**query, "lease_expires_at": {"$type": "date"}}, sort=[("lease_expires_at", 1)]
+        )
+        return n, None if first is None else as_utc(first["lease_expires_at"])
+
+
+def _progress(progress: Progress, now: datetime) -> Doc:
+    return {"progress": progress.fraction, "progress_message": progress.message, "progress_at": now}
 
 
 async def insert_jobs(jobs: AsyncCollection[Doc], docs: Sequence[Doc]) -> dict[str, Doc]:

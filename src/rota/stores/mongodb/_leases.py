@@ -93,6 +93,12 @@ class MongoLeases(LeasesPart):
         doc = await self.leases.find_one({"_id": name})
         return LEASES.from_mapping(doc) if doc is not None and _held(doc, now) else None
 
+    @mapped
+    async def all(self, now: datetime) -> list[Lease]:
+        # one document per name ever leased (few: a scan of them is cheap)
+        held = {"owner": {"$ne": None}, "expires_at": {"$gt": now}}
+        return [LEASES.from_mapping(doc) async for doc in self.leases.find(held).sort("_id", 1)]
+
     async def holds(self, fence: Fence, now: datetime) -> bool:
         """Whether ``fence`` is still the unexpired holder of its lease at ``now`` (a read)."""
         held = await self.get(fence.name, now)

@@ -13,13 +13,15 @@ from rota.stores.mongodb._jobs import MongoJobs
 from rota.stores.mongodb._leases import MongoLeases
 from rota.stores.mongodb._schedules import MongoSchedules
 from rota.stores.mongodb._wakeups import POLLING, Wakeups
+from rota.stores.mongodb._workers import MongoWorkers
 
 log = logging.getLogger("rota.stores.mongodb")
 
 
 class MongoStore(Store):
-    """Jobs, schedules and leases in ``<prefix>_jobs``, ``_schedules``, ``_leases`` (and
-    ``_marks`` for compare-and-set, ``_meta`` for polled wake-ups) of one database."""
+    """Jobs, schedules, leases and live workers in ``<prefix>_jobs``, ``_schedules``,
+    ``_leases``, ``_workers`` (and ``_marks`` for compare-and-set, ``_meta`` for polled
+    wake-ups) of one database."""
 
     kind = "mongodb"
     shared = True
@@ -35,7 +37,9 @@ class MongoStore(Store):
         self._jobs = MongoJobs(
             db, self._wakeups, fence_ok=self._leases.holds, on_failed=self._schedules.record_failure
         )
-        self._ready = Parts(jobs=self._jobs, schedules=self._schedules, leases=self._leases)
+        self._ready = Parts(
+            jobs=self._jobs, schedules=self._schedules, leases=self._leases, workers=MongoWorkers(db)
+        )
 
     async def _open(self) -> Parts:
         db = self._connection

@@ -1,33 +1,46 @@
 """PostgreSQL's leaves of the shared codec (rota.stores._codec).
 
 asyncpg takes and hands back every value in the type the models use (timestamptz as aware
-datetimes, bytea as bytes, float8, boolean): only enums are stored as their text. Rows are
-``SELECT *`` of a table, whose first columns are the model's fields in order (migrations
-only append columns; a test checks), so every row is decoded by position; ``width`` cuts off
-the appended columns.
+datetimes, bytea as bytes, float8, boolean): enums are stored as their text and JSON values
+(job headers, a worker's queues) as jsonb, which asyncpg passes as text. Rows are ``SELECT *``
+of a table, decoded by position: a table's columns are its model's fields in order, except
+that ``jobs`` has ``worker`` (migration 0002, no field of Job) between ``result`` and the
+fields added later (``JOB_COLUMNS``; migrations only append columns, a test checks); a
+``*_WIDTH`` cuts off what a statement returns after the table's columns.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from rota._models import Attempt, Job, Lease, Schedule
-from rota.stores._codec import Codec, Leaves
+from rota._models import Attempt, Job, Lease, Schedule, WorkerInfo
+from rota.stores._codec import Codec, Leaves, fields_of
 
-LEAVES = Leaves()
-JOBS = Codec(Job, LEAVES)
+LEAVES = Leaves(json=(partial(json.dumps, separators=(",", ":")), json.loads))
+
+_JOB_FIELDS = [f.name for f in fields_of(Job)]
+_AFTER_WORKER = _JOB_FIELDS.index("result") + 1
+#: the columns of the jobs table, in order: Job's fields with `worker` after `result`
+JOB_COLUMNS = (*_JOB_FIELDS[:_AFTER_WORKER], "worker", *_JOB_FIELDS[_AFTER_WORKER:])
+
+JOBS = Codec(Job, LEAVES, columns=JOB_COLUMNS)
 ATTEMPTS = Codec(Attempt, LEAVES)
 SCHEDULES = Codec(Schedule, LEAVES)
 LEASES = Codec(Lease, LEAVES)
+WORKERS = Codec(WorkerInfo, LEAVES)
 
-JOB_WIDTH = len(JOBS.fields)
+JOB_WIDTH = len(JOB_COLUMNS)
 SCHEDULE_WIDTH = len(SCHEDULES.fields)
+
 
 # the columns add_jobs unnests (the rest of a new job's row is its initial state)
 NEW_JOB_COLUMNS = (
     "id", "task", "queue", "payload", "priority", "due_at", "created_at", "max_attempts", "key",
-    "schedule_id", "fire_time", "timeout",
+    "schedule_id", "fire_time", "timeout", "headers", "concurrency_key", "concurrency_limit",
+    "rate_key", "rate_limit", "rate_period",
 )  # fmt: skip
 new_job_row = JOBS.row_encoder(NEW_JOB_COLUMNS)
 

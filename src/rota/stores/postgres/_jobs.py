@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, Outcome, QueueStats
+from rota._models import (
+    AddResult,
+    Attempt,
+    Finish,
+    FinishedCount,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Outcome,
+    Progress,
+    QueueStats,
+)
+from rota.stores._gate import NEXT_DUE_SCAN, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
 from rota.stores._salvage import EPOCH
@@ -17,6 +30,23 @@ from rota.stores.postgres._connection import PostgresConnection
 
 Q = queries(__name__.rpartition(".")[0], "jobs")
 _STATUS = {s.value: s for s in JobStatus}
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
+
+_US = timedelta(microseconds=1)
+
+#: list_jobs: the condition of each field a filter may set (constant text: values are bound,
+#: ``{}`` is the parameter's number)
+FIND_CONDITIONS = {
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 7)
+    "status": "(status || '') = ${}",
+    "queue": "(queue || '') = ${}",
+    "task": "(task || '') = ${}",
+    "schedule_id": "schedule_id = ${}",
+    "key": "key = ${}",
+    "after_id": "id > ${}",
+    "before_id": "id < ${}",
+}
 
 
 def _job(row: asyncpg.Record, start: int = 0) -> Job:
@@ -37,12 +67,19 @@ def as_stored(job: Job, now: datetime) -> Job:
         finished_at=None,
         last_error=None,
         result=None,
+        progress=None,
+        progress_message=None,
+        progress_at=None,
     )
 
 
 class PostgresJobs(JobsPart):
     def __init__(self, db: PostgresConnection) -> None:
         self._db = db
+        # whether the last claim met jobs with limits: the next one then goes straight to
+        # claim_limited (one round trip instead of two); a claim that fills its limit with
+        # unlimited jobs only goes back to the claim statement
+        self._limited = False
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         async with self._db.conn() as conn:
@@ -95,7 +132,14 @@ class PostgresJobs(JobsPart):
     async def claim(
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
     ) -> list[Job]:
-        return [_job(r) for r in await self._db.fetch(Q["claim"], queues, worker, limit, until, now)]
+        if not self._limited:
+            rows = await self._db.fetch(Q["claim"], queues, worker, limit, until, now)
+            if not rows or not rows[0]["limited"]:
+                return [_job(r, start=1) for r in rows if r["id"] is not None]
+        rows = await self._db.fetch(Q["claim_limited"], queues, worker, limit, until, now, HELD_SCAN)
+        jobs = sorted((_job(r) for r in rows), key=lambda j: (-j.priority, j.due_at or EPOCH, j.id))
+        self._limited = len(jobs) < limit or any(j.limited for j in jobs)
+        return jobs
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
         rows = await self._db.fetch(
@@ -105,7 +149,10 @@ class PostgresJobs(JobsPart):
         return [r.job_id for r in leases if r.job_id not in kept]
 
     async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
-        if all(r.outcome is Outcome.SUCCEEDED and r.retry_at is None and r.fence is None for r in results):
+        if all(
+            r.outcome is Outcome.SUCCEEDED and r.retry_at is None and r.fence is None and r.progress is None
+            for r in results
+        ):
             ids = [r.job_id for r in results]
             rows = await self._db.fetch(
                 Q["finish_succeeded"],
@@ -114,13 +161,16 @@ class PostgresJobs(JobsPart):
                 nullable([r.result for r in results]),
                 worker,
                 now,
+                self._db.jobs_channel,
             )
             done = {r["id"] for r in rows}
             return [i in done for i in ids]
         errors = [r.error for r in results]
         fences = [r.fence for r in results]
+        progress = [r.progress for r in results]
         any_error = any(errors)
         any_fence = any(fences)
+        any_progress = any(progress)
         rows = await self._db.fetch(
             Q["finish"],
             [r.job_id for r in results],
@@ -139,9 +189,17 @@ class PostgresJobs(JobsPart):
             worker,
             now,
             self._db.jobs_channel,
+            [p.fraction if p else None for p in progress] if any_progress else None,
+            [p.message if p else None for p in progress] if any_progress else None,
         )
         done = {r["id"] for r in rows}
         return [r.job_id in done for r in results]
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        row = await self._db.fetchrow(
+            Q["set_progress"], lease.job_id, lease.token, progress.fraction, progress.message, now
+        )
+        return row is not None
 
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         row = await self._db.fetchrow(
@@ -154,22 +212,14 @@ class PostgresJobs(JobsPart):
         return _job(row) if row is not None else None
 
     async def find(self, flt: JobFilter) -> list[Job]:
-        rows = await self._db.fetch(
-            Q["list_jobs"],
-            flt.status.value if flt.status is not None else None,
-            flt.queue,
-            flt.task,
-            flt.schedule_id,
-            flt.after_id,
-            flt.limit,
-        )
-        return [_job(r) for r in rows]
+        sql, args = find_query(flt)
+        return [_job(r) for r in await self._db.fetch(sql, *args)]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
         return [ATTEMPTS.attempt_from_row(r) for r in await self._db.fetch(Q["get_attempts"], job_id)]
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
-        row = await self._db.fetchrow(Q["cancel"], job_id, now)
+        row = await self._db.fetchrow(Q["cancel"], job_id, now, self._db.jobs_channel)
         if row is None:
             raise JobNotFound(job_id)
         if row["id"] is None:
@@ -204,12 +254,49 @@ class PostgresJobs(JobsPart):
         return stats
 
     async def next_due(self, queues: list[str]) -> datetime | None:
-        value: datetime | None = await self._db.fetchval(Q["next_due"], queues)
+        rows = await self._db.fetch(Q["next_due"], queues, NEXT_DUE_SCAN)
+        value: datetime | None = rows[0]["first"]
         if value is not None and value.tzinfo is None:
             # an infinite timestamp (a bad row: the driver hands those back without a zone):
             # -infinity is due now, +infinity never
-            return EPOCH if value.year == 1 else None
-        return value
+            value = EPOCH if value.year == 1 else None
+        groups = sorted((r for r in rows if r["due"] is not None), key=lambda r: r["due"])
+        if not groups:
+            return value
+        holders = {r["concurrency_key"]: (int(r["n"] or 0), r["expiry"]) for r in groups}
+        buckets = {r["rate_key"]: r["tat"] for r in groups}
+        pending = [(r["due"], *(r[k] for k in _LIMIT_FIELDS)) for r in groups]
+        best = limited_next_due(pending, holders.__getitem__, buckets.__getitem__, cut=False)
+        for candidate in (value, rows[0]["cut"]):
+            if candidate is not None and candidate.tzinfo is not None and (best is None or candidate < best):
+                best = candidate
+        return best
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        size = bucket // _US
+        rows = await self._db.fetch(Q["count_finished"], since, until, size)
+        return [
+            FinishedCount(since + r["k"] * bucket, r["queue"], _STATUS[r["status"]], int(r["n"]))
+            for r in rows
+        ]
+
+
+_LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
+
+
+def find_query(flt: JobFilter) -> tuple[str, list[object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
+    args: list[object] = [flt.limit]
+    where = []
+    for field, condition in FIND_CONDITIONS.items():
+        value = getattr(flt, field)
+        if value is not None:
+            args.append(value.value if isinstance(value, JobStatus) else value)
+            where.append(condition.format(len(args)))
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "true", order=order), args
 
 
 async def _key_holder(conn: asyncpg.Connection, key: str | None) -> Job:

@@ -34,6 +34,9 @@ class PostgresLeases(LeasesPart):
         row = await self._db.fetchrow(L["get_lease"], name, now)
         return LEASES.from_row(row) if row is not None else None
 
+    async def all(self, now: datetime) -> list[Lease]:
+        return [LEASES.from_row(row) for row in await self._db.fetch(L["list_leases"], now)]
+
 
 async def lock_fence(conn: asyncpg.Connection, fence: Fence, now: datetime) -> bool:
     """Whether ``fence`` still holds its lease at ``now``, share-locking the lease row so that

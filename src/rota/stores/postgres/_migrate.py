@@ -59,4 +59,4 @@ async def check_version(conn: asyncpg.Connection, schema: str) -> None:
 
 
 def latest_version() -> int:
-    return len(migrations(_PACKAGE))
+    return max((m.version for m in migrations(_PACKAGE)), default=0)

@@ -10,6 +10,7 @@ from rota.stores.postgres._jobs import PostgresJobs
 from rota.stores.postgres._leases import PostgresLeases
 from rota.stores.postgres._schedules import PostgresSchedules
 from rota.stores.postgres._wakeups import Listener
+from rota.stores.postgres._workers import PostgresWorkers
 from rota.stores.url import redact
 
 
@@ -29,7 +30,8 @@ class PostgresStore(Store):
         self.config = PostgresConfig.from_url(config) if isinstance(config, str) else config
         self._connection = db = PostgresConnection(self.config)
         jobs = PostgresJobs(db)
-        self._ready = Parts(jobs=jobs, schedules=PostgresSchedules(db, jobs), leases=PostgresLeases(db))
+        schedules, leases = PostgresSchedules(db, jobs), PostgresLeases(db)
+        self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=PostgresWorkers(db))
         self._wakeups: Listener | None = None
 
     def describe(self) -> str:

@@ -3,7 +3,8 @@
 Records are hashes with short field names (keeping a job's hash small and in the compact
 listpack encoding); an optional field that is None has no hash field. Redis hands every
 value back as bytes: text is UTF-8, numbers their decimal text, booleans "1"/"0", times
-integer milliseconds since the epoch. Attempt records are JSON arrays (see ``_lib.lua``).
+integer milliseconds since the epoch, JSON values (job headers, a worker's queues) their
+JSON text. Attempt records are JSON arrays (see ``_lib.lua``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rota._models import Attempt, Job, Lease, Schedule
+from rota._models import Attempt, Job, Lease, Schedule, WorkerInfo
 from rota.stores._codec import Codec, Leaves
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,6 +42,7 @@ LEAVES = Leaves(
     float=(_float_text, float),
     bool=(lambda flag: "1" if flag else "0", lambda raw: raw == b"1"),
     time=(to_ms, from_ms),
+    json=(lambda value: json.dumps(value, separators=(",", ":")), json.loads),
     enum_key=str.encode,
 )
 # attempts are JSON: text and numbers arrive decoded
@@ -52,7 +54,9 @@ _JOB_KEYS = {
     "due_at": b"d", "created_at": b"c", "attempts": b"a", "max_attempts": b"m", "token": b"tk",
     "lease_owner": b"lo", "lease_expires_at": b"le", "started_at": b"st", "finished_at": b"f",
     "key": b"k", "schedule_id": b"sc", "fire_time": b"ft", "timeout": b"to", "last_error": b"e",
-    "result": b"r",
+    "result": b"r", "headers": b"h", "progress": b"pg", "progress_message": b"pm",
+    "progress_at": b"pa", "concurrency_key": b"ck", "concurrency_limit": b"cl", "rate_key": b"rk",
+    "rate_limit": b"rl", "rate_period": b"rp",
 }  # fmt: skip
 _SCHEDULE_KEYS = {
     "id": b"_id", "task": b"t", "trigger": b"tr", "queue": b"q", "payload": b"p", "priority": b"pr",
@@ -63,10 +67,17 @@ _SCHEDULE_KEYS = {
     "lease_fence_name": b"ln", "lease_fence_token": b"lt",
 }  # fmt: skip
 
+_WORKER_KEYS = {
+    "id": b"_id", "host": b"h", "pid": b"p", "queues": b"q", "concurrency": b"c", "running": b"r",
+    "version": b"v", "started_at": b"s", "last_heartbeat": b"hb", "expires_at": b"e",
+}  # fmt: skip
+
 JOBS = Codec(Job, LEAVES, _JOB_KEYS)
 SCHEDULES = Codec(Schedule, LEAVES, _SCHEDULE_KEYS)
 LEASES = Codec(Lease, LEAVES)
 ATTEMPTS = Codec(Attempt, _JSON)
+WORKERS = Codec(WorkerInfo, LEAVES, _WORKER_KEYS)
+worker_fields = WORKERS.pairs_encoder(WORKERS.names[1:])
 
 _job_fields = JOBS.pairs_encoder(JOBS.names[1:])
 # put_schedule.lua compares the definition field by field and writes the state only for a
@@ -112,6 +123,12 @@ def decode_schedule(schedule_id: bytes | str, flat: Sequence[bytes]) -> Schedule
 
 def decode_schedules(rows: Iterable[Sequence[Any]]) -> list[Schedule]:
     return [decode_schedule(row[0], row[1]) for row in rows]
+
+
+def decode_worker(worker_id: bytes, flat: Sequence[bytes]) -> WorkerInfo:
+    fields = pairs(flat)
+    fields[b"_id"] = worker_id
+    return WORKERS.from_mapping(fields)
 
 
 def decode_attempt(job_id: str, raw: bytes) -> Attempt:

@@ -4,24 +4,43 @@ Keys (``N`` is the namespace hash tag ``{prefix}``): ``N:j:<id>`` job hash, ``N:
 attempt list, ``N:d:<queue>`` delayed/pending zset by due time, ``N:r:<queue>`` ready zset
 (score -priority, member zero-padded due time + id), ``N:run:<queue>`` running zset by lease
 expiry, ``N:all`` every job id (lexicographic = time order), ``N:fin`` finished jobs by
-finish time, ``N:keys`` dedupe key -> id, ``N:cnt`` counts per status and queue.
+finish time, ``N:keys`` dedupe key -> id, ``N:cnt`` counts per status and queue. Jobs with
+limits: ``N:lr:<queue>`` their ready zset (as ``r``), ``N:cc:<key>`` the running jobs of a
+concurrency key by lease expiry, ``N:rt:<key>`` a rate key's bucket (tat in microseconds,
+expiring once full; see rota/stores/_gate.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
-from rota._models import AddResult, Attempt, Finish, Job, JobFilter, JobStatus, LeaseRef, QueueStats
+from rota._models import (
+    AddResult,
+    Attempt,
+    Finish,
+    FinishedCount,
+    Job,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Progress,
+    QueueStats,
+)
+from rota.stores._gate import to_us
 from rota.stores._parts import JobsPart
 from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
 from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
 
 PURGE_PAGE = 1000  # finished jobs a purge script run looks at
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
 _LIST_BUDGET = 1000  # ids a list call scans per script run, so no run blocks the server long
+FINISHED_PAGE = 5000  # finished jobs a count_finished script run looks at
+_MS = timedelta(milliseconds=1)
 
 
 class RedisJobs(JobsPart):
@@ -46,7 +65,9 @@ class RedisJobs(JobsPart):
         at = to_ms(now)
         expires = max(to_ms(until), at + 1)  # a lease shorter than the store's millisecond
         promote_max = max(1000, 10 * limit)
-        rows = await self._db.run("claim", at, expires, worker, limit, promote_max, len(queues), *queues)
+        rows = await self._db.run(
+            "claim", at, expires, worker, limit, promote_max, to_us(now), HELD_SCAN, len(queues), *queues
+        )
         return decode_jobs(rows)
 
     async def heartbeat(self, leases: Sequence[LeaseRef], until: datetime, now: datetime) -> list[str]:
@@ -74,6 +95,7 @@ class RedisJobs(JobsPart):
                 "" if fence is None else fence.name,
                 "" if fence is None else fence.owner,
                 "" if fence is None else fence.token,
+                *_progress_args(r.progress),
             )
         applied = await self._db.run("finish", *args)
         return [flag == 1 for flag in applied]
@@ -85,6 +107,12 @@ class RedisJobs(JobsPart):
         released: int = await self._db.run("release", *args)
         return released
 
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        written = await self._db.run(
+            "set_progress", to_ms(now), lease.job_id, lease.token, *_progress_args(progress)
+        )
+        return bool(written)
+
     async def get(self, job_id: str) -> Job | None:
         async with mapped_errors("get_job"):
             flat = await self._db.client.hgetall(f"{self._db.namespace}:j:{job_id}")
@@ -94,22 +122,28 @@ class RedisJobs(JobsPart):
 
     async def find(self, flt: JobFilter) -> list[Job]:
         found: list[Job] = []
-        after = flt.after_id or ""
+        after, before = flt.after_id or "", flt.before_id or ""
         while len(found) < flt.limit:
             rows = await self._db.run(
                 "list",
                 after,
+                before,
+                "1" if flt.newest_first else "",
                 _LIST_BUDGET,
                 flt.limit - len(found),
                 "" if flt.status is None else flt.status.value,
                 flt.queue or "",
                 flt.task or "",
                 flt.schedule_id or "",
+                flt.key or "",
             )
             found += decode_jobs(rows[1:])
             if not rows[0]:
                 break
-            after = rows[0].decode()
+            if flt.newest_first:
+                before = rows[0].decode()
+            else:
+                after = rows[0].decode()
         return found[: flt.limit]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
@@ -154,6 +188,35 @@ class RedisJobs(JobsPart):
     async def next_due(self, queues: list[str]) -> datetime | None:
         ms = await self._db.run("next_due", len(queues), *queues)
         return None if ms is None else from_ms(ms)
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        # one bounded page of the finished index per script run (see purge)
+        start, size = to_ms(since), bucket // _MS
+        counts: dict[tuple[int, str, str], int] = {}
+        offset = 0
+        while True:
+            reply = await self._db.run("count_finished", start, to_ms(until), size, offset, FINISHED_PAGE)
+            seen = int(reply[0])
+            for i in range(1, len(reply), 4):
+                k, queue, status = int(reply[i]), reply[i + 1].decode(), reply[i + 2].decode()
+                counts[k, queue, status] = counts.get((k, queue, status), 0) + int(reply[i + 3])
+            if seen < FINISHED_PAGE:
+                break
+            offset += seen
+        return [
+            FinishedCount(since + k * bucket, queue, JobStatus(status), n)
+            for (k, queue, status), n in sorted(counts.items())
+        ]
+
+
+def _progress_args(progress: Progress | None) -> tuple[EncodedArg, EncodedArg, EncodedArg]:
+    """progress ('' none), has_message ('1'/'0'), message: as set_progress.lua and finish.lua read them."""
+    if progress is None:
+        return ("", "0", "")
+    message = progress.message
+    return (repr(progress.fraction), "0" if message is None else "1", message or "")
 
 
 def _outcome(job_id: str, what: str, reply: list[Any]) -> Job:

@@ -3,6 +3,7 @@ holder (release and expiry keep it), so tokens never go back."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from rota._models import Lease
@@ -14,6 +15,7 @@ from rota.stores.redis._connection import RedisConnection, mapped_errors
 class RedisLeases(LeasesPart):
     def __init__(self, db: RedisConnection) -> None:
         self._db = db
+        self._indexed = False  # N:leases is known to hold every name (see _index_names)
 
     async def acquire(self, name: str, owner: str, until: datetime, now: datetime) -> Lease | None:
         at, expires = to_ms(now), to_ms(until)
@@ -38,3 +40,25 @@ class RedisLeases(LeasesPart):
         if held[0] is None or int(held[3]) <= to_ms(now):
             return None
         return LEASES.from_row([name.encode(), *held])
+
+    async def all(self, now: datetime) -> list[Lease]:
+        if not self._indexed:
+            await self._index_names()
+        rows = await self._db.run("list_leases", to_ms(now))
+        return sorted((LEASES.from_row(row) for row in rows), key=lambda lease: lease.name)
+
+    async def _index_names(self) -> None:
+        """Once per store: names leased by a version of rota that did not keep ``N:leases``
+        (before the dashboard) are added to it, from one scan of their keys."""
+        ns = self._db.namespace
+        client = self._db.client
+        async with mapped_errors("list_leases"):
+            if not await client.exists(f"{ns}:leases:indexed"):
+                head = f"{ns}:lease:"
+                pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
+                skip = len(head.encode())
+                names = [key[skip:] async for key in client.scan_iter(match=pattern, count=1000)]
+                if names:
+                    await client.sadd(f"{ns}:leases", *names)
+                await client.set(f"{ns}:leases:indexed", 1)
+        self._indexed = True

@@ -11,6 +11,7 @@ from rota.stores.redis._jobs import RedisJobs
 from rota.stores.redis._leases import RedisLeases
 from rota.stores.redis._schedules import RedisSchedules
 from rota.stores.redis._wakeups import Wakeup
+from rota.stores.redis._workers import RedisWorkers
 
 
 class RedisStore(Store):
@@ -23,7 +24,9 @@ class RedisStore(Store):
         super().__init__()
         self.config = config
         self._connection = db = RedisConnection(config)
-        self._ready = Parts(jobs=RedisJobs(db), schedules=RedisSchedules(db), leases=RedisLeases(db))
+        self._ready = Parts(
+            jobs=RedisJobs(db), schedules=RedisSchedules(db), leases=RedisLeases(db), workers=RedisWorkers(db)
+        )
         ns = config.namespace
         self._wakeups = Wakeup(
             config, {f"{ns}:wake:jobs": self._jobs_changed, f"{ns}:wake:sch": self._schedules_changed}

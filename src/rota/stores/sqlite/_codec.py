@@ -2,16 +2,19 @@
 
 Times are integer microseconds since the Unix epoch, so comparisons in SQL are integer
 comparisons and nothing is lost of the caller's datetimes. ``REAL`` columns may hand back
-an integer (60 for 60.0) and booleans are integers; everything else is stored as it is.
+an integer (60 for 60.0), booleans are integers and JSON values (job headers, a worker's
+queues) compact JSON text; everything else is stored as it is.
 Rows are in the field order of the models (the tables' column order).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from rota._clock import utc
-from rota._models import Attempt, Job, Lease, Schedule
+from rota._models import Attempt, Job, Lease, Schedule, WorkerInfo
 from rota.stores._codec import Codec, Leaves
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,8 +36,11 @@ def opt_us(dt: datetime | None) -> int | None:
     return None if dt is None else to_us(dt)
 
 
-LEAVES = Leaves(time=(to_us, from_us), float=(None, float), bool=(int, bool))
+to_json = partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+
+LEAVES = Leaves(time=(to_us, from_us), float=(None, float), bool=(int, bool), json=(to_json, json.loads))
 JOBS = Codec(Job, LEAVES)
 ATTEMPTS = Codec(Attempt, LEAVES)
 SCHEDULES = Codec(Schedule, LEAVES)
 LEASES = Codec(Lease, LEAVES)
+WORKERS = Codec(WorkerInfo, LEAVES)

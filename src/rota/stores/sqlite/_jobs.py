@@ -3,10 +3,12 @@ each batch call is one transaction."""
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from rota._errors import InvalidState, JobNotFound
@@ -16,13 +18,16 @@ from rota._models import (
     Attempt,
     Fence,
     Finish,
+    FinishedCount,
     Job,
     JobFilter,
     JobStatus,
     LeaseRef,
     Outcome,
+    Progress,
     QueueStats,
 )
+from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
 from rota.stores.sqlite._codec import ATTEMPTS, JOBS, from_us, opt_us, to_us
@@ -33,6 +38,11 @@ Q = queries(__name__.rpartition(".")[0], "jobs")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
 _PENDING = JobStatus.PENDING.value
 _RUNNING = JobStatus.RUNNING.value
+_US = timedelta(microseconds=1)
+#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
+HELD_SCAN = 1000
+#: Rounds of a claim that keeps finding expired leases on their last attempt.
+_ROUNDS = 16
 
 
 def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
@@ -118,10 +128,7 @@ def claim(
 ) -> list[Job]:
     base = {"worker": worker, "expires": to_us(until), "now": to_us(now)}
     with write(conn):
-        if (
-            len(names) == 1
-            and not conn.execute(Q["any_expired"], {"queue": names[0], "now": base["now"]}).fetchone()
-        ):
+        if len(names) == 1 and not _scalar(conn, "any_expired", {"queue": names[0], "now": base["now"]}):
             rows = conn.execute(Q["claim_pending"], {**base, "queue": names[0], "limit": limit}).fetchall()
             counts = _Counts()
             counts.move(names[0], _PENDING, _RUNNING, len(rows))
@@ -136,46 +143,98 @@ def claim(
 def _claim_general(
     conn: sqlite3.Connection, queues: list[str], limit: int, base: dict[str, Any]
 ) -> list[Any]:
-    """Several queues, or expired leases to take over: pick the best candidates across
-    queues in Python (inside the write transaction), record lost attempts, then claim."""
+    """Several queues, expired leases to take over, or jobs with limits: merge the
+    candidates of every queue in claim order in Python (inside the write transaction),
+    record lost attempts, pass over the jobs their limits hold back, then claim.
+
+    Unlimited pending and expired candidates are read ``need`` at a time; limited pending
+    ones as far as needed (held-back ones do not count), up to ``HELD_SCAN`` passed over.
+    Decisions are made while the candidate cursors are open and written after, so no write
+    changes what a cursor walks."""
     now = base["now"]
     claimed: list[Any] = []
     counts = _Counts()
     need = limit
-    while need > 0:
-        cands: list[tuple[int, int, str, str, Any]] = []
+    gate = Gate(now, lambda key: _scalar(conn, "live_holders", {"key": key, "now": now}), _bucket(conn))
+    for _ in range(_ROUNDS):
+        cands: list[tuple[Any, ...]] = []
+        full = False  # a list of unlimited or expired candidates may have more after it
         for q in queues:
             args = {"queue": q, "now": now, "limit": need}
-            pending = conn.execute(Q["pending_candidates"], args)
+            pending = conn.execute(Q["pending_candidates"], args).fetchall()
             cands.extend((-_int(p), _int(due), i, q, None) for i, p, due in pending)
-            expired = conn.execute(Q["expired_candidates"], args)
+            expired = conn.execute(Q["expired_candidates"], args).fetchall()
             cands.extend((-_int(r[1]), _int(r[2]), r[0], q, r) for r in expired)
-        if not cands:
-            break
+            full = full or len(pending) == need or len(expired) == need
         cands.sort(key=lambda c: c[:3])
+        cursors = [conn.execute(Q["limited_candidates"], {"queue": q, "now": now}) for q in queues]
+        limited = heapq.merge(*(_limited_rows(c, q) for c, q in zip(cursors, queues, strict=True)))
         take: list[str] = []
-        died = 0
-        for _, _, job_id, queue, lost in cands[:need]:
-            if lost is None:
+        lost: list[Any] = []  # expired: (row, taken again?)
+        passed = 0
+        for cand in heapq.merge(cands, islice(limited, HELD_SCAN + need)):
+            if len(take) >= need:
+                break
+            job_id, queue, row = cand[2], cand[3], cand[4]
+            if row is None:  # unlimited, pending
                 take.append(job_id)
                 counts.move(queue, _PENDING, _RUNNING)
-            elif _record_lost(conn, lost, now):
+            elif len(row) == 6:  # limited, pending
+                if gate.admit_limits(*row[1:]):
+                    take.append(job_id)
+                    counts.move(queue, _PENDING, _RUNNING)
+                else:
+                    passed += 1
+            else:  # expired: its lost attempt is recorded whatever comes next
+                dies = _int(row[6]) >= _int(row[7], 1)
+                again = not dies and ((row[9] is None and row[11] is None) or gate.admit_limits(*row[9:14]))
+                lost.append((row, dies, again, queue))
+                if again:
+                    take.append(job_id)
+        for cursor in cursors:
+            cursor.close()
+        died = 0
+        for row, dies, again, queue in lost:
+            if dies:
+                _record_lost(conn, row, now)
                 died += 1
                 counts.move(queue, _RUNNING, JobStatus.FAILED.value)
             else:
-                take.append(job_id)  # running before and after: no count changes
+                _record_lost(conn, row, now)
+                if not again:  # its limits hold it back: pending again
+                    conn.execute(Q["hold_lost_job"], (row[0],))
+                    counts.move(queue, _RUNNING, _PENDING)
         if take:
             claimed.extend(conn.execute(Q["claim_ids"], {**base, "ids": json.dumps(take)}))
-        if died == 0:
-            break
-        need -= len(take)  # dead jobs freed slots: look again for more work
+        need -= len(take)
+        if need <= 0 or not full:
+            break  # else dead or held-back expired jobs left places in a full list: look again
+    for key, tat in gate.changed().items():
+        conn.execute(Q["put_bucket"], (key, tat))
     counts.write(conn)
     return claimed
 
 
+def _limited_rows(cursor: sqlite3.Cursor, queue: str) -> Iterator[tuple[Any, ...]]:
+    for job_id, priority, due, *limits in cursor:
+        yield (-_int(priority), _int(due), job_id, queue, (job_id, *limits))
+
+
+def _scalar(conn: sqlite3.Connection, query: str, args: Any) -> Any:
+    return conn.execute(Q[query], args).fetchone()[0]
+
+
+def _bucket(conn: sqlite3.Connection) -> Callable[[str], int | None]:
+    def read(key: str) -> int | None:
+        row = conn.execute(Q["bucket"], (key,)).fetchone()
+        return None if row is None else _int(row[0])
+
+    return read
+
+
 def _record_lost(conn: sqlite3.Connection, lost: Any, now: int) -> bool:
     """Record the vanished worker's attempt; returns True when that was the job's last."""
-    job_id, _, _, token, owner, started_at, attempts, max_attempts, schedule_id = lost
+    job_id, _, _, token, owner, started_at, attempts, max_attempts, schedule_id = lost[:9]
     conn.execute(
         Q["insert_attempt"],
         (job_id, token, owner or "", started_at or now, now, "lease_lost", None, None, None),
@@ -206,7 +265,7 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -
     args = {"refs": _refs_json(refs)}
     with write(conn):
         # by id: a claim named twice in one call is released (and recorded) once
-        held = list({row[0]: row for row in conn.execute(Q["release_candidates"], args)}.values())
+        held = list({row[0]: row[:5] for row in conn.execute(Q["release_candidates"], args)}.values())
         if not held:
             return 0
         conn.executemany(
@@ -225,14 +284,19 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -
     return len(held)
 
 
-def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
+def finish(
+    conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now: datetime
+) -> tuple[list[bool], bool]:
+    """The outcomes applied, and whether a job with a concurrency key stopped running."""
     now_us = to_us(now)
     refs = json.dumps([[r.job_id, r.token] for r in results])
     attempts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    progress: list[tuple[Any, ...]] = []
     failed_schedules: list[tuple[str | None, str]] = []
     applied: list[bool] = []
     counts = _Counts()
+    freed = False
     with write(conn):
         live = {row[0]: row for row in conn.execute(Q["finish_candidates"], {"refs": refs})}
         fences: dict[Fence, bool] = {}
@@ -261,16 +325,31 @@ def finish(conn: sqlite3.Connection, results: Sequence[Finish], worker: str, now
                 status.value, opt_us(res.retry_at), None if retry else now_us, summary,
                 res.result, res.job_id, res.token,
             ))  # fmt: skip
+            if res.progress is not None:
+                progress.append(_progress_row(res.job_id, res.token, res.progress, now_us))
             counts.move(row[4], _RUNNING, status.value)
+            freed = freed or row[5] is not None
             if status is JobStatus.FAILED and row[3] is not None:
                 failed_schedules.append((summary, row[3]))
         if attempts:
             conn.executemany(Q["insert_attempt"], attempts)
+            if progress:  # while the jobs still run with these tokens
+                conn.executemany(Q["set_progress"], progress)
             conn.executemany(Q["finish_job"], updates)
         if failed_schedules:
             conn.executemany(Q["schedule_failed"], failed_schedules)
         counts.write(conn)
-    return applied
+    return applied, freed
+
+
+def _progress_row(job_id: str, token: int, progress: Progress, now_us: int) -> tuple[Any, ...]:
+    return (progress.fraction, progress.message, now_us, job_id, token)
+
+
+def set_progress(conn: sqlite3.Connection, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+    row = _progress_row(lease.job_id, lease.token, progress, to_us(now))
+    with write(conn):
+        return conn.execute(Q["set_progress"], row).rowcount > 0
 
 
 # -- single jobs -----------------------------------------------------------------------
@@ -281,16 +360,35 @@ def get_job(conn: sqlite3.Connection, job_id: str) -> Job | None:
     return None if row is None else JOBS.job_from_row(row)
 
 
+#: list_jobs: the condition of each field a filter may set (constant text: values are bound)
+FIND_CONDITIONS = {
+    # the expressions of jobs_status_id, jobs_queue_id, jobs_task_id (migration 5)
+    "status": "(status || '') = :status",
+    "queue": "(queue || '') = :queue",
+    "task": "(task || '') = :task",
+    "schedule_id": "schedule_id = :schedule_id",
+    "key": "key = :key",
+    "after_id": "id > :after_id",
+    "before_id": "id < :before_id",
+}
+
+
+def find_query(flt: JobFilter) -> tuple[str, dict[str, object]]:
+    """The statement and arguments of ``list_jobs`` for ``flt``."""
+    args: dict[str, object] = {"limit": flt.limit}
+    where = []
+    for field, condition in FIND_CONDITIONS.items():
+        value = getattr(flt, field)
+        if value is not None:
+            where.append(condition)
+            args[field] = value.value if isinstance(value, JobStatus) else value
+    order = "DESC" if flt.newest_first else "ASC"
+    return Q["find_jobs"].format(where=" AND ".join(where) or "1", order=order), args
+
+
 def find(conn: sqlite3.Connection, flt: JobFilter) -> list[Job]:
-    args = {
-        "after": flt.after_id or "",
-        "status": None if flt.status is None else flt.status.value,
-        "queue": flt.queue,
-        "task": flt.task,
-        "schedule_id": flt.schedule_id,
-        "limit": flt.limit,
-    }
-    return [JOBS.job_from_row(r) for r in conn.execute(Q["list_jobs"], args)]
+    sql, args = find_query(flt)
+    return [JOBS.job_from_row(r) for r in conn.execute(sql, args)]
 
 
 def get_attempts(conn: sqlite3.Connection, job_id: str) -> list[Attempt]:
@@ -298,6 +396,8 @@ def get_attempts(conn: sqlite3.Connection, job_id: str) -> list[Attempt]:
 
 
 def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
+    """The job cancelled (its ``concurrency_key`` and previous status tell whether it freed a
+    slot: see ``SQLiteJobs.cancel``)."""
     now_us = to_us(now)
     with write(conn):
         row = conn.execute(Q["get_job"], (job_id,)).fetchone()
@@ -345,6 +445,7 @@ def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int, statu
         for queue, status in rows:
             counts.add(queue, status, -1)
         counts.write(conn)
+        conn.execute(Q["forget_full_buckets"], (params["before"],))
     return len(rows)
 
 
@@ -369,12 +470,44 @@ def next_due(conn: sqlite3.Connection, queues: list[str]) -> datetime | None:
             # (a bad row's text sorts after every number in SQLite: min() only meets it alone)
             if type(value) is int and (best is None or value < best):
                 best = value
-    return None if best is None else from_us(best)
+    first = None if best is None else from_us(best)
+    per_queue = [
+        conn.execute(Q["limited_by_due"], {"queue": q, "limit": NEXT_DUE_SCAN + 1}).fetchall() for q in queues
+    ]
+    rows = list(islice(heapq.merge(*(r for r in per_queue if r)), NEXT_DUE_SCAN + 1))
+    if not rows:
+        return first
+    pending = [(from_us(_int(due)), *limits) for due, *limits in rows[:NEXT_DUE_SCAN]]
+    limited = limited_next_due(pending, _holders(conn), _bucket(conn), cut=len(rows) > NEXT_DUE_SCAN)
+    return limited if first is None or (limited is not None and limited < first) else first
+
+
+def _holders(conn: sqlite3.Connection) -> Callable[[str], tuple[int, datetime | None]]:
+    def read(key: str) -> tuple[int, datetime | None]:
+        n, first = conn.execute(Q["holders"], {"key": key}).fetchone()
+        return _int(n), None if type(first) is not int else from_us(first)
+
+    return read
+
+
+def count_finished(
+    conn: sqlite3.Connection, since: datetime, until: datetime, bucket: timedelta
+) -> list[FinishedCount]:
+    start, size = to_us(since), bucket // _US
+    args = {"since": start, "until": to_us(until), "bucket": size}
+    return [
+        FinishedCount(from_us(start + k * size), queue, JobStatus(status), n)
+        for k, queue, status, n in conn.execute(Q["count_finished"], args)
+    ]
 
 
 class SQLiteJobs(JobsPart):
-    def __init__(self, db: SQLiteConnection) -> None:
+    """``wake`` is called when a job with a concurrency key stops running (a slot is free;
+    other processes find out by polling)."""
+
+    def __init__(self, db: SQLiteConnection, wake: Callable[[], None] = lambda: None) -> None:
         self._db = db
+        self._wake = wake
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
         return await self._db.run(add, jobs)
@@ -388,10 +521,16 @@ class SQLiteJobs(JobsPart):
         return await self._db.run(heartbeat, leases, until, now)
 
     async def finish(self, results: Sequence[Finish], worker: str, now: datetime) -> list[bool]:
-        return await self._db.run(finish, results, worker, now)
+        applied, freed = await self._db.run(finish, results, worker, now)
+        if freed:
+            self._wake()
+        return applied
 
     async def release(self, leases: Sequence[LeaseRef], now: datetime) -> int:
         return await self._db.run(release, leases, now)
+
+    async def set_progress(self, lease: LeaseRef, progress: Progress, now: datetime) -> bool:
+        return await self._db.run(set_progress, lease, progress, now)
 
     async def get(self, job_id: str) -> Job | None:
         return await self._db.run(get_job, job_id)
@@ -403,7 +542,10 @@ class SQLiteJobs(JobsPart):
         return await self._db.run(get_attempts, job_id)
 
     async def cancel(self, job_id: str, now: datetime) -> Job:
-        return await self._db.run(cancel, job_id, now)
+        job = await self._db.run(cancel, job_id, now)
+        if job.concurrency_key is not None:
+            self._wake()  # (also when it was pending: a spare wake-up costs one claim)
+        return job
 
     async def requeue(self, job_id: str, now: datetime) -> Job:
         return await self._db.run(requeue, job_id, now)
@@ -416,3 +558,8 @@ class SQLiteJobs(JobsPart):
 
     async def next_due(self, queues: list[str]) -> datetime | None:
         return await self._db.run(next_due, queues)
+
+    async def count_finished(
+        self, since: datetime, until: datetime, bucket: timedelta
+    ) -> list[FinishedCount]:
+        return await self._db.run(count_finished, since, until, bucket)

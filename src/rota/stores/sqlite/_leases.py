@@ -41,6 +41,10 @@ def get(conn: sqlite3.Connection, name: str, now: datetime) -> Lease | None:
     return None if row is None else LEASES.from_row(row)
 
 
+def list_all(conn: sqlite3.Connection, now: datetime) -> list[Lease]:
+    return [LEASES.from_row(row) for row in conn.execute(L["list_leases"], {"now": to_us(now)})]
+
+
 def fence_held(conn: sqlite3.Connection, fence: Fence, now_us: int) -> bool:
     """Whether ``fence`` still holds its lease at ``now_us`` (inside the caller's transaction)."""
     args = (fence.name, fence.owner, fence.token, now_us)
@@ -62,3 +66,6 @@ class SQLiteLeases(LeasesPart):
 
     async def get(self, name: str, now: datetime) -> Lease | None:
         return await self._db.run(get, name, now)
+
+    async def all(self, now: datetime) -> list[Lease]:
+        return await self._db.run(list_all, now)

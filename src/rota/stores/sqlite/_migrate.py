@@ -25,26 +25,30 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 
 def current_version(conn: sqlite3.Connection) -> int:
+    return max(applied_versions(conn), default=0)
+
+
+def applied_versions(conn: sqlite3.Connection) -> set[int]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
     ).fetchone()
     if exists is None:
-        return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    return int(row[0])
+        return set()
+    return {int(row[0]) for row in conn.execute("SELECT version FROM schema_version")}
 
 
 def migrate(conn: sqlite3.Connection, available: tuple[Migration, ...] | None = None) -> int:
     """Apply every migration not yet applied; returns the schema version reached."""
     steps = migrations(_PACKAGE) if available is None else available
     latest = steps[-1].version if steps else 0
-    version = current_version(conn)
+    applied = applied_versions(conn)
+    version = max(applied, default=0)
     if version > latest:
         raise StoreError(
             f"the SQLite database has schema version {version}, newer than this rota "
             f"supports ({latest}); upgrade rota"
         )
-    if version == latest:
+    if applied.issuperset(step.version for step in steps):
         return version  # the common case takes no write lock at all
     with write(conn):
         conn.execute(_CREATE_VERSION_TABLE)

@@ -18,6 +18,7 @@ from rota.stores.sqlite._jobs import SQLiteJobs
 from rota.stores.sqlite._leases import SQLiteLeases
 from rota.stores.sqlite._migrate import migrate
 from rota.stores.sqlite._schedules import SQLiteSchedules
+from rota.stores.sqlite._workers import SQLiteWorkers
 
 
 class SQLiteStore(Store):
@@ -46,7 +47,8 @@ class SQLiteStore(Store):
         self.shared = not self.config.in_memory
         self._connection = SQLiteConnection(self.config)
         db = self._connection
-        self._ready = Parts(jobs=SQLiteJobs(db), schedules=SQLiteSchedules(db), leases=SQLiteLeases(db))
+        jobs, schedules, leases = SQLiteJobs(db, self.notify_jobs), SQLiteSchedules(db), SQLiteLeases(db)
+        self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=SQLiteWorkers(db))
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:

@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 import pytest
 
 from rota._errors import ConfigError, InvalidState, StoreClosed
-from rota._models import Fence, Finish, FireCommit, JobFilter, JobStatus, LeaseRef, Outcome
+from rota._models import (
+    Fence,
+    Finish,
+    FireCommit,
+    JobFilter,
+    JobStatus,
+    LeaseRef,
+    Outcome,
+    Progress,
+    WorkerInfo,
+)
 from rota.stores.base import Store
 from rota.testing.conformance._harness import Harness
 from rota.testing.conformance._support import LEASE, add, make_job, make_schedule, run_to_end
@@ -28,6 +38,7 @@ def every_call(h: Harness, store: Store) -> dict[str, Call]:
     ref = LeaseRef(job.id, 1)
     schedule = make_schedule(h, "s")
     commit = FireCommit("s", 1, "o", (), None, now)
+    worker = WorkerInfo("w", "host", 1, ("default",), 1, 0, "0", now)
     return {
         "add": lambda: store.add([job], now=now),
         "claim": lambda: store.claim(queues=["default"], worker="w", limit=1, lease_for=LEASE, now=now),
@@ -54,6 +65,12 @@ def every_call(h: Harness, store: Store) -> dict[str, Call]:
         "renew_lease": lambda: store.renew_lease("l", owner="o", token=1, ttl=LEASE, now=now),
         "release_lease": lambda: store.release_lease("l", owner="o", token=1, now=now),
         "get_lease": lambda: store.get_lease("l", now=now),
+        "set_progress": lambda: store.set_progress(ref, Progress(0.5), now=now),
+        "register_worker": lambda: store.register_worker(worker, ttl=LEASE, now=now),
+        "list_workers": lambda: store.list_workers(now=now),
+        "unregister_worker": lambda: store.unregister_worker("w"),
+        "list_leases": lambda: store.list_leases(now=now),
+        "count_finished": lambda: store.count_finished(since=now, until=now + LEASE, bucket=LEASE),
     }
 
 

@@ -11,11 +11,15 @@ from rota.testing.conformance.jobs_admin import JobsAdmin
 from rota.testing.conformance.jobs_claim import JobsClaim
 from rota.testing.conformance.jobs_edges import JobsEdges
 from rota.testing.conformance.jobs_lifecycle import JobsLifecycle
+from rota.testing.conformance.jobs_limited import JobsLimited
+from rota.testing.conformance.jobs_progress import JobsProgress
 from rota.testing.conformance.leases import Leases
 from rota.testing.conformance.limits import Limits
+from rota.testing.conformance.listing import Listing
 from rota.testing.conformance.schedule_fires import ScheduleFires
 from rota.testing.conformance.schedules import Schedules
 from rota.testing.conformance.wakeups import Wakeups
+from rota.testing.conformance.workers import Workers
 
 
 class StoreConformance(
@@ -24,10 +28,14 @@ class StoreConformance(
     JobsLifecycle,
     JobsAdmin,
     JobsEdges,
+    JobsProgress,
+    JobsLimited,
     Schedules,
     ScheduleFires,
     Leases,
+    Workers,
     Limits,
+    Listing,
     Wakeups,
     Edges,
     Differential,

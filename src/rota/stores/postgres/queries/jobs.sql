@@ -12,19 +12,25 @@ WITH input AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::bytea[], $5::int[], $6::timestamptz[],
         $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::timestamptz[],
-        $12::float8[]
+        $12::float8[], $13::jsonb[], $14::text[], $15::int[], $16::text[], $17::int[],
+        $18::float8[]
     ) WITH ORDINALITY AS t(id, task, queue, payload, priority, due_at, created_at,
-                           max_attempts, key, schedule_id, fire_time, timeout, ord)
+                           max_attempts, key, schedule_id, fire_time, timeout, headers,
+                           concurrency_key, concurrency_limit, rate_key, rate_limit,
+                           rate_period, ord)
 ),
 ins AS (
     INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at,
-                      attempts, max_attempts, token, key, schedule_id, fire_time, timeout)
+                      attempts, max_attempts, token, key, schedule_id, fire_time, timeout,
+                      headers, concurrency_key, concurrency_limit, rate_key, rate_limit,
+                      rate_period)
     SELECT id, task, queue, payload, priority, 'pending', due_at, created_at,
-           0, max_attempts, 0, key, schedule_id, fire_time, timeout
+           0, max_attempts, 0, key, schedule_id, fire_time, timeout, headers,
+           concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
     FROM input ORDER BY ord
     -- a taken id is not a duplicate but a conflict: it fails the whole statement
     ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
-    RETURNING id, pg_notify($13, '')
+    RETURNING id, pg_notify($19, '')
 )
 SELECT i.ord, ins.id IS NOT NULL AS created, k AS existing
 FROM input i
@@ -36,10 +42,12 @@ ORDER BY i.ord;
 -- add of one job (the commonest call: `task.enqueue()`): a plain INSERT, a third of
 -- add_jobs' cost for one row. No row back means the key is taken: the caller reads the holder.
 INSERT INTO jobs (id, task, queue, payload, priority, status, due_at, created_at, attempts,
-                  max_attempts, token, key, schedule_id, fire_time, timeout)
-VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, 0, $8, 0, $9, $10, $11, $12)
+                  max_attempts, token, key, schedule_id, fire_time, timeout, headers,
+                  concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period)
+VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, 0, $8, 0, $9, $10, $11, $12, $13, $14, $15,
+        $16, $17, $18)
 ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
-RETURNING pg_notify($13, '');
+RETURNING pg_notify($19, '');
 
 -- name: get_job_by_key
 SELECT * FROM jobs WHERE key = $1;
@@ -54,13 +62,32 @@ SELECT * FROM jobs WHERE key = $1;
 -- after this statement's snapshot is locked in its new version, invisible to the snapshot:
 -- it is left as it is, neither claimed nor changed). Addressing rows by id cost a primary-key
 -- probe per row, and a join with the CTE could be planned as a hash join over the whole table.
-WITH pending AS (
+-- Jobs with limits are never taken here: when one is due (or its lease expired) in $1, the
+-- statement claims nothing and says so (`limited`); the caller then calls claim_limited
+-- (migration 0006), which takes every kind in claim order. Those two probes read partial
+-- indexes that are empty while no job has limits. Always one row at least: the job columns
+-- are NULL when nothing was claimed.
+WITH limited AS (
+    SELECT EXISTS (
+        SELECT 1 FROM jobs j
+        WHERE j.queue = ANY($1::text[]) AND j.status = 'pending'
+          AND (j.concurrency_key IS NOT NULL OR j.rate_key IS NOT NULL) AND j.due_at <= $5
+    ) OR EXISTS (
+        SELECT 1 FROM jobs j
+        WHERE j.lease_owner IS NOT NULL AND j.lease_expires_at <= $5 AND j.status = 'running'
+          AND (j.concurrency_key IS NOT NULL OR j.rate_key IS NOT NULL)
+          AND j.queue = ANY($1::text[])
+    ) AS due
+),
+pending AS (
     SELECT c.* FROM unnest($1::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT j.ctid, j.id, j.priority, j.due_at, j.status, j.token, j.attempts,
                j.max_attempts, j.lease_owner, j.started_at
         FROM jobs j
-        WHERE j.queue = q.name AND j.status = 'pending' AND j.due_at <= $5
+        WHERE j.queue = q.name AND j.status = 'pending' AND j.concurrency_key IS NULL
+          AND j.rate_key IS NULL AND j.due_at <= $5
+          AND NOT (SELECT due FROM limited)
         ORDER BY j.priority DESC, j.due_at, j.id
         LIMIT $3
         FOR UPDATE SKIP LOCKED
@@ -71,7 +98,7 @@ expired AS (
            j.lease_owner, j.started_at
     FROM jobs j
     WHERE j.lease_owner IS NOT NULL AND j.lease_expires_at <= $5 AND j.status = 'running'
-      AND j.queue = ANY($1::text[])
+      AND j.queue = ANY($1::text[]) AND NOT (SELECT due FROM limited)
     -- claim order, not expiry order: expired leases are few (crashed workers), so sorting
     -- all of them is cheap, and the best of them must compete with the best pending jobs
     ORDER BY j.priority DESC, j.due_at, j.id
@@ -114,11 +141,17 @@ dead_schedules AS (
 claimed AS (
     UPDATE jobs j
     SET status = 'running', lease_owner = $2, lease_expires_at = $4, started_at = $5,
-        token = j.token + 1, attempts = j.attempts + 1
+        token = j.token + 1, attempts = j.attempts + 1,
+        progress = NULL, progress_message = NULL, progress_at = NULL
     WHERE j.ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE NOT dies))
     RETURNING j.*
 )
-SELECT * FROM claimed ORDER BY priority DESC, due_at, id;
+SELECT l.due AS limited, c.* FROM limited l LEFT JOIN claimed c ON true
+ORDER BY c.priority DESC, c.due_at, c.id;
+
+-- name: claim_limited
+-- The claim when jobs with limits are due (see claim_limited in migration 0006).
+SELECT * FROM claim_limited($1::text[], $2, $3, $4, $5, $6);
 
 -- name: heartbeat
 -- (the unnest is materialized once and the status test is a join clause; see finish)
@@ -143,9 +176,10 @@ WITH r AS MATERIALIZED (
     SELECT * FROM unnest(
         $1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
         $7::text[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
-        $13::bigint[]
+        $13::bigint[], $17::float8[], $18::text[]
     ) AS r(id, token, outcome, status, retry_at, error_type, error_message, traceback,
-           last_error, result, fence_name, fence_owner, fence_token)
+           last_error, result, fence_name, fence_owner, fence_token, progress,
+           progress_message)
 ),
 fences AS (
     SELECT l.name, l.owner, l.token, l.expires_at FROM leases l
@@ -168,7 +202,12 @@ upd AS (
         result = ok.result,
         lease_owner = NULL,
         lease_expires_at = NULL,
-        worker = $14
+        worker = $14,
+        -- the attempt's last progress, when the outcome carries it
+        progress = CASE WHEN ok.progress IS NULL THEN j.progress ELSE ok.progress END,
+        progress_message = CASE WHEN ok.progress IS NULL THEN j.progress_message
+                                ELSE ok.progress_message END,
+        progress_at = CASE WHEN ok.progress IS NULL THEN j.progress_at ELSE $15 END
     FROM ok
     -- The redundant ANY gives the planner a primary-key lookup (see claim). The status
     -- test is a join clause (ok.expect is 'running'): as a filter on jobs, the statistics
@@ -177,7 +216,7 @@ upd AS (
     WHERE j.id = ANY($1::text[]) AND j.id = ok.id AND j.token = ok.token
       AND j.status = ok.expect
     RETURNING j.id, j.token, j.started_at, j.schedule_id, j.status, ok.outcome,
-              ok.error_type, ok.error_message, ok.traceback, ok.last_error
+              ok.error_type, ok.error_message, ok.traceback, ok.last_error, j.concurrency_key
 ),
 att AS (
     INSERT INTO attempts (job_id, number, worker, started_at, finished_at, outcome,
@@ -199,7 +238,9 @@ failed_schedules AS (
       AND s.id = f.schedule_id
 ),
 wake AS (
-    SELECT pg_notify($16, '') FROM upd WHERE status = 'pending' LIMIT 1
+    -- a retry is pending again, or a job with a concurrency key left a slot free
+    SELECT pg_notify($16, '') FROM upd
+    WHERE status = 'pending' OR concurrency_key IS NOT NULL LIMIT 1
 )
 SELECT id, (SELECT count(*) FROM wake) AS woke FROM upd;
 
@@ -217,7 +258,14 @@ SET status = 'succeeded', finished_at = $5, last_error = NULL, result = r.result
     lease_owner = NULL, lease_expires_at = NULL, worker = $4
 FROM r
 WHERE j.id = ANY($1::text[]) AND j.id = r.id AND j.token = r.token AND j.status = r.expect
-RETURNING j.id;
+-- a job with a concurrency key left a slot free: wake idle workers (each row's call is one
+-- notification: PostgreSQL folds identical ones of a transaction)
+RETURNING j.id, CASE WHEN j.concurrency_key IS NOT NULL THEN pg_notify($6, '') END;
+
+-- name: set_progress
+UPDATE jobs SET progress = $3, progress_message = $4, progress_at = $5
+WHERE id = $1 AND token = $2 AND status = 'running'
+RETURNING id;
 
 -- name: release
 -- The held claims go back to pending with their attempt given back, and each leaves an
@@ -252,15 +300,15 @@ FROM upd;
 -- name: get_job
 SELECT * FROM jobs WHERE id = $1;
 
--- name: list_jobs
+-- name: find_jobs
+-- list_jobs. {where} is the conditions the filter sets, each a constant fragment of
+-- _jobs.FIND_CONDITIONS with its own parameter (never user text), {order} ASC or DESC: a page
+-- walks one index in id order (jobs_pkey, jobs_key, jobs_status_id, jobs_queue_id,
+-- jobs_task_id or jobs_schedule) and stops after LIMIT rows.
 SELECT * FROM jobs
-WHERE ($1::text IS NULL OR status = $1)
-  AND ($2::text IS NULL OR queue = $2)
-  AND ($3::text IS NULL OR task = $3)
-  AND ($4::text IS NULL OR schedule_id = $4)
-  AND ($5::text IS NULL OR id > $5)
-ORDER BY id
-LIMIT $6;
+WHERE {where}
+ORDER BY id {order}
+LIMIT $1;
 
 -- name: get_attempts
 -- The attempts rows, and the success a succeeded job's row records (see migration 0002;
@@ -289,8 +337,14 @@ upd AS (
     FROM cur
     WHERE j.id = $1 AND j.id = cur.id AND cur.status IN ('pending', 'running')
     RETURNING j.*
+),
+wake AS (
+    -- a running job with a concurrency key left a slot free
+    SELECT pg_notify($3, '') FROM upd
+    WHERE upd.concurrency_key IS NOT NULL AND (SELECT status FROM cur) = 'running'
 )
-SELECT cur.status AS old_status, upd.* FROM cur LEFT JOIN upd ON true;
+SELECT cur.status AS old_status, upd.*, (SELECT count(*) FROM wake) AS woke
+FROM cur LEFT JOIN upd ON true;
 
 -- name: requeue
 WITH cur AS (
@@ -320,6 +374,10 @@ gone_attempts AS (
 ),
 gone AS (
     DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING 1
+),
+full_buckets AS (
+    -- a rate bucket full since $1 is the same as none (see migration 0006)
+    DELETE FROM rate_buckets WHERE tat <= (extract(epoch FROM $1) * 1000000)::bigint
 )
 SELECT count(*) FROM gone;
 
@@ -338,6 +396,10 @@ gone_attempts AS (
 ),
 gone AS (
     DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING 1
+),
+full_buckets AS (
+    -- a rate bucket full since $1 is the same as none (see migration 0006)
+    DELETE FROM rate_buckets WHERE tat <= (extract(epoch FROM $1) * 1000000)::bigint
 )
 SELECT count(*) FROM gone;
 
@@ -350,24 +412,30 @@ SELECT queue, status, count(*) AS n FROM jobs GROUP BY queue, status;
 WITH RECURSIVE prio AS (
     SELECT q.name AS queue,
            (SELECT j.priority FROM jobs j
-            WHERE j.queue = q.name AND j.status = 'pending'
+            WHERE j.queue = q.name AND j.status = 'pending' AND j.concurrency_key IS NULL
+              AND j.rate_key IS NULL
             ORDER BY j.priority DESC LIMIT 1) AS priority
     FROM unnest($1::text[]) AS q(name)
     UNION ALL
     SELECT p.queue,
            (SELECT j.priority FROM jobs j
-            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority < p.priority
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.concurrency_key IS NULL
+              AND j.rate_key IS NULL AND j.priority < p.priority
             ORDER BY j.priority DESC LIMIT 1)
     FROM prio p
     WHERE p.priority IS NOT NULL
 )
-SELECT p.queue,
-       sum((SELECT count(*) FROM jobs j
-            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority = p.priority
-              AND j.due_at > $2))::bigint AS n
-FROM prio p
-WHERE p.priority IS NOT NULL
-GROUP BY p.queue;
+SELECT q.name AS queue,
+       coalesce((SELECT sum((SELECT count(*) FROM jobs j
+                             WHERE j.queue = p.queue AND j.status = 'pending'
+                               AND j.concurrency_key IS NULL AND j.rate_key IS NULL
+                               AND j.priority = p.priority AND j.due_at > $2))
+                 FROM prio p WHERE p.queue = q.name AND p.priority IS NOT NULL), 0)::bigint
+       -- jobs with limits, from jobs_limited_due
+       + (SELECT count(*) FROM jobs j
+          WHERE j.queue = q.name AND j.status = 'pending'
+            AND (j.concurrency_key IS NOT NULL OR j.rate_key IS NOT NULL) AND j.due_at > $2) AS n
+FROM unnest($1::text[]) AS q(name);
 
 -- name: next_due
 -- The earliest pending due_at without an index of its own: jobs_claim is ordered by
@@ -376,24 +444,73 @@ GROUP BY p.queue;
 WITH RECURSIVE prio AS (
     SELECT q.name AS queue,
            (SELECT j.priority FROM jobs j
-            WHERE j.queue = q.name AND j.status = 'pending'
+            WHERE j.queue = q.name AND j.status = 'pending' AND j.concurrency_key IS NULL
+              AND j.rate_key IS NULL
             ORDER BY j.priority DESC LIMIT 1) AS priority
     FROM unnest($1::text[]) AS q(name)
     UNION ALL
     SELECT p.queue,
            (SELECT j.priority FROM jobs j
-            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority < p.priority
+            WHERE j.queue = p.queue AND j.status = 'pending' AND j.concurrency_key IS NULL
+              AND j.rate_key IS NULL AND j.priority < p.priority
             ORDER BY j.priority DESC LIMIT 1)
     FROM prio p
     WHERE p.priority IS NOT NULL
 )
-SELECT min(t) FROM (
-    SELECT (SELECT j.due_at FROM jobs j
-            WHERE j.queue = p.queue AND j.status = 'pending' AND j.priority = p.priority
-            ORDER BY j.priority DESC, j.due_at LIMIT 1) AS t
-    FROM prio p
-    WHERE p.priority IS NOT NULL
-    UNION ALL
-    SELECT min(lease_expires_at) FROM jobs
-    WHERE lease_owner IS NOT NULL AND status = 'running' AND queue = ANY($1::text[])
-) x;
+, first AS (
+    SELECT min(t) AS t FROM (
+        SELECT (SELECT j.due_at FROM jobs j
+                WHERE j.queue = p.queue AND j.status = 'pending' AND j.concurrency_key IS NULL
+                  AND j.rate_key IS NULL AND j.priority = p.priority
+                ORDER BY j.priority DESC, j.due_at LIMIT 1) AS t
+        FROM prio p
+        WHERE p.priority IS NOT NULL
+        UNION ALL
+        SELECT min(lease_expires_at) FROM jobs
+        WHERE lease_owner IS NOT NULL AND status = 'running' AND queue = ANY($1::text[])
+    ) x
+),
+-- Pending jobs with limits, up to $2 per queue in due order (jobs_limited_due), grouped by
+-- their limits: the caller weighs each group's earliest due time against the group's running
+-- jobs and bucket (limited_next_due in rota/stores/_gate.py). `cut`: the due time of the last
+-- job read in a queue that has more.
+walk AS (
+    SELECT q.name AS queue, l.* FROM unnest($1::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT j.due_at, j.concurrency_key, j.concurrency_limit, j.rate_key, j.rate_limit,
+               j.rate_period
+        FROM jobs j
+        WHERE j.queue = q.name AND j.status = 'pending'
+          AND (j.concurrency_key IS NOT NULL OR j.rate_key IS NOT NULL)
+        ORDER BY j.due_at
+        LIMIT $2
+    ) l
+),
+grouped AS (
+    SELECT min(due_at) AS due, concurrency_key, concurrency_limit, rate_key, rate_limit,
+           rate_period
+    FROM walk GROUP BY concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+)
+SELECT f.t AS first,
+       (SELECT min(last) FROM (SELECT max(due_at) AS last FROM walk GROUP BY queue
+                               HAVING count(*) >= $2) c) AS cut,
+       g.due, g.concurrency_key, g.concurrency_limit, g.rate_key, g.rate_limit, g.rate_period,
+       h.n, h.expiry, b.tat
+FROM first f
+LEFT JOIN grouped g ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n, min(r.lease_expires_at) AS expiry FROM jobs r
+    WHERE r.concurrency_key = g.concurrency_key AND r.status = 'running'
+) h ON g.concurrency_key IS NOT NULL
+LEFT JOIN rate_buckets b ON b.key = g.rate_key;
+
+-- name: count_finished
+-- Jobs finished in [$1, $2) per bucket (k: its number from $1; $3 the bucket in
+-- microseconds, exact numeric arithmetic), queue and status, from jobs_finished: a range of
+-- the finished jobs by time, never the whole table.
+SELECT floor(extract(epoch FROM finished_at - $1) * 1000000 / $3)::bigint AS k, queue, status,
+       count(*) AS n
+FROM jobs
+WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at >= $1 AND finished_at < $2
+GROUP BY k, queue, status
+ORDER BY k, queue, status;

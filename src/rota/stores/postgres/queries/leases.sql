@@ -29,3 +29,7 @@ SELECT * FROM leases WHERE name = $1 AND expires_at > $2;
 SELECT 1 FROM leases
 WHERE name = $1 AND owner = $2 AND token = $3 AND expires_at > $4
 FOR SHARE;
+
+-- name: list_leases
+-- The leases held at $1, from leases_expiry (released and expired names are not read).
+SELECT * FROM leases WHERE expires_at > $1 ORDER BY name;

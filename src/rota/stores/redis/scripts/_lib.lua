@@ -64,13 +64,17 @@ local function fence_ok(name, owner, token, now)
   return l[1] == owner and l[2] == token and l[3] and num(l[3]) > num(now)
 end
 
--- the job leaves its pending/running index (whichever holds it)
-local function unindex(id, h_status, q, due)
+-- the job leaves its pending/running index (whichever holds it), and its concurrency key's
+-- set of running jobs (ck: the key, or nil)
+local function unindex(id, h_status, q, due, ck)
   if h_status == 'pending' then
     redis.call('ZREM', P .. ':d:' .. q, id)
     redis.call('ZREM', P .. ':r:' .. q, rmember(due, id))
+    redis.call('ZREM', P .. ':ld:' .. q, id)
+    redis.call('ZREM', P .. ':lr:' .. q, rmember(due, id))
   elseif h_status == 'running' then
     redis.call('ZREM', P .. ':run:' .. q, id)
+    if ck then redis.call('ZREM', P .. ':cc:' .. ck, id) end
   end
 end
 
@@ -83,6 +87,12 @@ local function finalize(id, q, from, to, now)
   count(to, q, 1)
 end
 
+-- the delayed set of a pending job: jobs with limits (hash field ck or rk) have their own
+local function delayed_set(q, limited)
+  if limited then return P .. ':ld:' .. q end
+  return P .. ':d:' .. q
+end
+
 -- insert one pending job unless its id or dedupe key is known; returns existing-or-new id, created
 local function add_job(id, q, due, key, fields)
   if key ~= '' then
@@ -93,7 +103,11 @@ local function add_job(id, q, due, key, fields)
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
   redis.call('ZADD', P .. ':all', 0, id)
-  redis.call('ZADD', P .. ':d:' .. q, due, id)
+  local limited = false
+  for j = 1, #fields, 2 do
+    if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end
+  end
+  redis.call('ZADD', delayed_set(q, limited), due, id)
   count('pending', q, 1)
   return id, true
 end

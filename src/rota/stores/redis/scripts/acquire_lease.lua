@@ -5,4 +5,5 @@ local h = redis.call('HMGET', lk, 'o', 'e')
 if h[1] and num(h[2]) > num(ARGV[4]) then return false end
 local tk = redis.call('HINCRBY', lk, 'tk', 1)
 redis.call('HSET', lk, 'o', ARGV[3], 'a', ARGV[4], 'e', ARGV[5])
+redis.call('SADD', P .. ':leases', ARGV[2])  -- every name ever leased (list_leases)
 return tk

@@ -1,9 +1,11 @@
 -- count_delayed: ARGV = P, now, nq, queues... Per queue, pending jobs due after now: the
--- queue's delayed set is ordered by due time (due jobs move to the ready set when claimed).
+-- queue's delayed sets (d, and ld for jobs with limits) are ordered by due time (due jobs
+-- move to the ready sets when claimed).
 -- Returns one count per queue, in order.
 local now, nq = ARGV[2], num(ARGV[3])
 local out = {}
 for k = 1, nq do
   out[k] = redis.call('ZCOUNT', P .. ':d:' .. ARGV[3 + k], '(' .. now, '+inf')
+    + redis.call('ZCOUNT', P .. ':ld:' .. ARGV[3 + k], '(' .. now, '+inf')
 end
 return out

@@ -1,17 +1,23 @@
--- finish: ARGV = P, now, worker, n, then per result 12 values:
+-- finish: ARGV = P, now, worker, n, then per result 15 values:
 --   id, token, outcome, status, retry_at ('' none), error JSON ('' none), last_error ('' none),
---   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token.
+--   has_result ('1'/'0'), result, fence name ('' none), fence owner, fence token,
+--   progress ('' none: the stored progress stays), has_message ('1'/'0'), message.
 -- Per result: applied only while the job runs with that token (and the fence holds).
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
 local out, run_rem, delayed_add, fin_add = {}, {}, {}, {}
+local freed = false
 for k = 1, n do
-  local b = 4 + (k - 1) * 12
+  local b = 4 + (k - 1) * 15
   local id, token, outcome, status = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local retry, err, lasterr = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   local jk = jkey(id)
-  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'st', 'sc')
+  local h = redis.call('HMGET', jk, 's', 'tk', 'q', 'st', 'sc', 'ck', 'rk')
   if h[1] == 'running' and h[2] == token and fence_ok(ARGV[b + 10], ARGV[b + 11], ARGV[b + 12], now) then
     local q = h[3]
+    if h[6] then
+      redis.call('ZREM', P .. ':cc:' .. h[6], id)
+      freed = true
+    end
     local e = nil
     if err ~= '' then e = cjson.decode(err) end
     attempt(id, token, worker, h[4], now, outcome, e)
@@ -29,12 +35,24 @@ for k = 1, n do
     else
       del[#del + 1] = 'r'
     end
+    if ARGV[b + 13] ~= '' then
+      set[#set + 1] = 'pg'
+      set[#set + 1] = ARGV[b + 13]
+      set[#set + 1] = 'pa'
+      set[#set + 1] = now
+      if ARGV[b + 14] == '1' then
+        set[#set + 1] = 'pm'
+        set[#set + 1] = ARGV[b + 15]
+      else
+        del[#del + 1] = 'pm'
+      end
+    end
     count('running', q, -1)
     count(status, q, 1)
     if status == 'pending' then
       set[#set + 1] = 'd'
       set[#set + 1] = retry
-      push(delayed_add, P .. ':d:' .. q, retry, id)
+      push(delayed_add, delayed_set(q, h[6] or h[7]), retry, id)
     else
       set[#set + 1] = 'f'
       set[#set + 1] = now
@@ -58,4 +76,6 @@ flush(run_rem, 'ZREM')
 flush(delayed_add, 'ZADD')
 flush(fin_add, 'ZADD')
 flush_counts()
+-- a job with a concurrency key left a slot free
+if freed then redis.call('PUBLISH', P .. ':wake:jobs', '1') end
 return out

@@ -26,3 +26,9 @@ WHERE name = ? AND expires_at > ?;
 -- name: fence_held
 SELECT 1 FROM leases
 WHERE name = ? AND owner = ? AND token = ? AND expires_at > ?;
+
+-- name: list_leases
+-- The leases held at :now, from leases_expiry (released and expired names are not read).
+SELECT name, owner, token, acquired_at, expires_at FROM leases INDEXED BY leases_expiry
+WHERE expires_at > :now
+ORDER BY name;
