@@ -144,6 +144,20 @@ def test_settings_are_checked(raw: object, message: str) -> None:
         RotaSettings.parse(raw)
 
 
+def test_importing_the_package_touches_no_django_module() -> None:
+    """Regression: rota.contrib.django imported django.db at import time, which made
+    Django's lazy settings object (unconfigured in this process) exist; a later test that
+    walked gc.get_objects() with isinstance() set it up and got ImproperlyConfigured."""
+    code = (
+        "import sys, rota.contrib.django, rota.contrib.django.conf\n"
+        "print(any(m.startswith('django') for m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
+
+
 def test_good_settings_parse() -> None:
     conf = RotaSettings.parse({"APP": "shop.tasks:app", "WORKER": {"concurrency": 3, "queues": ["a"]}})
     assert (conf.app, conf.store_url, dict(conf.worker)) == (

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, Unpack, overload
 
-from django.db import transaction
-
 from rota._app import App
 from rota._errors import ConfigError
 from rota._task import EnqueueOptions, Task
@@ -80,6 +78,9 @@ def enqueue_on_commit(
     if not isinstance(handle, Task):
         raise ConfigError(f"enqueue_on_commit takes a Task or a task name, got {type(task).__name__}")
     spec = handle.prepare(payload, **options)
+    # imported here: the package (and its conf module) stay importable without touching
+    # Django's lazily configured settings
+    from django.db import transaction
 
     def enqueue() -> None:
         sync_app().enqueue_many([spec])
