@@ -36,7 +36,8 @@ app = rota.App(os.environ.get("ROTA_STORE_URL", "sqlite:///rota.db"))
 # "0 3 * * *" (03:00 every day). One job per fire, however many instances run.
 @app.cron("*/2 * * * * *", id="nightly-report")
 def nightly_report() -> None:
-    print(f"report by {app.instance_id} at {datetime.now(UTC):%H:%M:%S}", flush=True)
+    # one write per line: plain def tasks run in the worker's threads, several at once
+    print(f"report by {app.instance_id} at {datetime.now(UTC):%H:%M:%S}\n", end="", flush=True)
 
 
 # Leader election on, with a short lease so that a standby takes over quickly (the default

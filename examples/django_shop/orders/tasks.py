@@ -13,5 +13,6 @@ def send_receipt(order_id: int) -> None:
     from orders.models import Order
 
     order = Order.objects.get(pk=order_id)
-    print(f"receipt for order {order.pk} sent to {order.email}", flush=True)  # stands for the email
+    # stands for the email; one write per line, as tasks run in several threads at once
+    print(f"receipt for order {order.pk} sent to {order.email}\n", end="", flush=True)
     Order.objects.filter(pk=order.pk).update(status="receipt sent")

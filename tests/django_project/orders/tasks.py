@@ -13,5 +13,5 @@ def send_receipt(order_id: int) -> str:
 
     order = Order.objects.get(pk=order_id)
     Order.objects.filter(pk=order_id).update(status="receipt sent")
-    print(f"receipt sent for order {order_id} to {order.email}", flush=True)
+    print(f"receipt sent for order {order_id} to {order.email}\n", end="", flush=True)  # one write
     return order.email
