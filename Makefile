@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install servers lint typecheck docs pytest bench clean
+.PHONY: demo test test-matrix install servers lint typecheck docs pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,10 +44,30 @@ docs: install
 pytest: install
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/pytest -q $(PYTEST_ARGS)
 
+## test-matrix: the suite on each other supported Python, one venv each (.venv-3.12, .venv-3.13);
+## MATRIX="3.12" picks some, PYTEST_ARGS="-m 'not slow'" the unit-level tests only,
+## SKIP_MISSING=1 goes on past an interpreter the machine does not have (saying so).
+## An interpreter is pyenv's newest 3.x, else python3.x on PATH (a pyenv shim may not run).
+MATRIX ?= 3.12 3.13
+test-matrix: install servers
+	@set -e; for v in $(MATRIX); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -1); \
+	  test -n "$$py" || py=$$(command -v python$$v || true); \
+	  if ! $${py:-false} -c 'import sys' 2>/dev/null; then \
+	    echo "no Python $$v (pyenv's $$v.x or python$$v on PATH)"; \
+	    if [ -n "$(SKIP_MISSING)" ]; then continue; else exit 1; fi; fi; \
+	  stamp=.venv-$$v/.installed-$$(cat pyproject.toml | cksum | cut -d' ' -f1); \
+	  if [ ! -f $$stamp ]; then \
+	    $$py -m venv .venv-$$v && .venv-$$v/bin/pip install --quiet --upgrade pip && \
+	    .venv-$$v/bin/pip install --quiet -e '.[dev]' && touch $$stamp; fi; \
+	  echo "== Python $$v: $$(.venv-$$v/bin/python --version)"; \
+	  PATH="$(CURDIR)/.servers/bin:$$PATH" .venv-$$v/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+	done
+
 ## bench: rota against its peers (docs/benchmarks.md); BENCH_ARGS="--quick", "--scale", "--plots docs"
 bench: $(BENCH_STAMP)
 	bash scripts/install-servers.sh
 	PATH="$(CURDIR)/.servers/bin:$$PATH" $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .servers .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .servers .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ the store going idle) with deadlines; none sleeps to wait for a condition."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -23,6 +26,7 @@ import pytest
 
 import rota
 from tests.multiprocess._procs import ROOT
+from tests.servers._common import free_port
 from tests.servers.redis import with_prefix
 
 EXAMPLES = ROOT / "examples"
@@ -116,7 +120,9 @@ def start(procs: list[Proc], args: list[str], *, cwd: Path, env: dict[str, str] 
 
 def test_every_example_has_a_readme_and_a_test() -> None:
     examples = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    assert examples == ["observers", "recurring", "redis_delayed", "worker_pool"]
+    assert examples == [
+        "django_shop", "fastapi_app", "leader_cron", "observers", "recurring", "redis_delayed", "worker_pool",
+    ]  # fmt: skip
     source = Path(__file__).read_text("utf-8")
     for name in examples:
         assert (EXAMPLES / name / "README.md").is_file(), name
@@ -299,3 +305,134 @@ def test_redis_delayed_example(redis_url: str, procs: list[Proc]) -> None:
     assert consumer.stop(signal.SIGTERM) == 0
     assert consumer.lines[-1] == "consumer stopped"
     assert sum(line.startswith("reminded ") for line in consumer.lines) == 3  # each ran once
+
+
+# -- the web examples: real HTTP to the example's own server ----------------------------------
+
+
+#: uvicorn (0.29+) ends a graceful shutdown by re-raising the signal it caught, so the exit
+#: status is the signal's; the log lines say whether the shutdown completed
+UVICORN_STOPPED = (0, -signal.SIGTERM)
+
+
+def http(method: str, url: str, body: object = None) -> tuple[int, dict[str, object]]:
+    """One request to an example's server (127.0.0.1); the status and the JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=DEADLINE) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+# -- leader_cron: leader-only cron service with a health endpoint -----------------------------
+
+
+@pytest.mark.slow
+def test_leader_cron_example(tmp_path: Path, procs: list[Proc]) -> None:
+    service = str(EXAMPLES / "leader_cron" / "service.py")
+    port_a, port_b = free_port(), free_port()
+    a = start(procs, [service, "--port", str(port_a)], cwd=tmp_path, env={"ROTA_INSTANCE_ID": "cron-a"})
+    a.expect(r"cron-a leads rota-scheduler")
+    a.expect(r"Uvicorn running on")  # listening (after the lifespan's startup)
+    b = start(procs, [service, "--port", str(port_b)], cwd=tmp_path, env={"ROTA_INSTANCE_ID": "cron-b"})
+    b.expect(r"Uvicorn running on")
+    a.expect(r"^report by cron-a ")
+
+    status, health_a = http("GET", f"http://127.0.0.1:{port_a}/health")
+    assert status == 200 and health_a["leader"] is True and health_a["leader_id"] == "cron-a", health_a
+    assert health_a["fires_schedules"] is True and health_a["executes_jobs"] is True
+    status, health_b = http("GET", f"http://127.0.0.1:{port_b}/health")
+    assert status == 200 and health_b["leader"] is False and health_b["leader_id"] == "cron-a", health_b
+    assert health_b["fires_schedules"] is False and health_b["executes_jobs"] is False  # a hot standby
+
+    # the leader stops gracefully: it gives up its lease and the standby takes over
+    assert a.stop(signal.SIGTERM) in UVICORN_STOPPED
+    assert "Finished server process" in a.lines[-1], a.lines
+    b.expect(r"cron-b leads rota-scheduler")
+    b.expect(r"^report by cron-b ")
+    status, health_b = http("GET", f"http://127.0.0.1:{port_b}/health")
+    assert health_b["leader"] is True and health_b["leader_id"] == "cron-b", health_b
+    assert b.stop(signal.SIGTERM) in UVICORN_STOPPED
+
+    took_over = next(n for n, line in enumerate(b.lines) if "cron-b leads" in line)
+    assert not any(line.startswith("report by") for line in b.lines[:took_over])  # standbys run nothing
+    reports = [line for proc in (a, b) for line in proc.lines if line.startswith("report by")]
+
+    async def fires() -> list[rota.Job]:
+        async with rota.App(f"sqlite:///{tmp_path / 'rota.db'}") as app:
+            return await app.list_jobs(status="succeeded", limit=1000)
+
+    jobs = asyncio.run(fires())
+    assert len(jobs) == len(reports)  # each succeeded fire reported once
+    assert len({job.key for job in jobs}) == len(jobs)  # one job per fire, across both instances
+
+
+# -- fastapi_app: endpoints enqueue, an in-process worker runs the jobs -----------------------
+
+
+@pytest.mark.slow
+def test_fastapi_app_example(tmp_path: Path, procs: list[Proc]) -> None:
+    port = free_port()
+    env = {"ROTA_STORE_URL": f"sqlite:///{tmp_path / 'rota.db'}"}
+    server = start(
+        procs, ["-m", "uvicorn", "main:api", "--port", str(port)], cwd=EXAMPLES / "fastapi_app", env=env
+    )
+    server.expect(r"Uvicorn running on")
+    base = f"http://127.0.0.1:{port}"
+
+    signup = {"email": "ada@example.com", "name": "Ada"}
+    status, queued = http("POST", f"{base}/signups", signup)
+    assert status == 202 and queued["status"] == "pending", queued
+    assert http("POST", f"{base}/signups", signup)[1]["job"] == queued["job"]  # the key dedupes
+    assert http("POST", f"{base}/signups", {"email": "x"})[0] == 422  # refused before queueing
+    server.expect(r"^welcome email sent to Ada <ada@example\.com>$")
+
+    async def settled() -> None:
+        async with rota.App(env["ROTA_STORE_URL"]) as app:
+            await app.wait_until_idle(timeout=DEADLINE)
+
+    asyncio.run(settled())
+    assert http("GET", f"{base}/jobs/{queued['job']}") == (
+        200, {"job": queued["job"], "status": "succeeded", "attempts": 1, "result": "ada@example.com"},
+    )  # fmt: skip
+    assert http("GET", f"{base}/jobs/nope")[0] == 404
+    assert server.stop(signal.SIGTERM) in UVICORN_STOPPED
+    assert any("Application shutdown complete" in line for line in server.lines), server.lines
+    assert sum("welcome email sent" in line for line in server.lines) == 1
+
+
+# -- django_shop: enqueue_on_commit from a view, manage.py rota_worker ------------------------
+
+
+@pytest.mark.slow
+def test_django_shop_example(tmp_path: Path, procs: list[Proc]) -> None:
+    manage = str(EXAMPLES / "django_shop" / "manage.py")
+    run([manage, "migrate", "--noinput"], cwd=tmp_path)
+    worker = start(procs, [manage, "rota_worker"], cwd=tmp_path)
+    worker.expect(r"worker .* serving queues default")
+    port = free_port()
+    web = start(procs, [manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=tmp_path)
+    web.expect(r"Quit the server with")
+    base = f"http://127.0.0.1:{port}"
+
+    assert http("POST", f"{base}/orders", {"email": "ada@example.com"}) == (201, {"order": 1})
+    assert http("POST", f"{base}/orders", {"email": "bob@example.com", "card": "declined"}) == (
+        402, {"error": "payment declined"},
+    )  # fmt: skip
+    status, cy = http("POST", f"{base}/orders", {"email": "cy@example.com"})
+    assert status == 201
+    sent = {worker.expect(r"^receipt for order (\d+) sent to (\S+)$").groups() for _ in range(2)}
+    assert sent == {("1", "ada@example.com"), (str(cy["order"]), "cy@example.com")}
+
+    async def settled() -> None:
+        async with rota.App(f"sqlite:///{tmp_path / 'rota.db'}") as app:
+            await app.wait_until_idle(timeout=DEADLINE, queues=["default"])
+
+    asyncio.run(settled())
+    assert http("GET", f"{base}/orders/1")[1]["status"] == "receipt sent"
+    assert http("GET", f"{base}/queue") == (200, {"succeeded": 2})
+    assert worker.stop(signal.SIGTERM) == 0
+    assert not any("bob@example.com" in line for line in worker.lines)  # rolled back with its job
+    web.stop(signal.SIGTERM)

@@ -13,6 +13,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class Store:
 
     def restore_schedule(self) -> None:
         """Put back the schedule a previous example removed, so lookups keep finding one."""
-        with sqlite3.connect(self.path) as conn:
+        with closing(sqlite3.connect(self.path)) as conn, conn:
             if conn.execute("SELECT 1 FROM schedules WHERE id = 'nightly'").fetchone():
                 return
 
@@ -94,7 +95,7 @@ class Store:
         asyncio.run(add())
 
     def snapshot(self) -> tuple[Any, ...]:
-        with sqlite3.connect(self.path) as conn:
+        with closing(sqlite3.connect(self.path)) as conn, conn:
             jobs = conn.execute("SELECT id, status, attempts, due_at FROM jobs ORDER BY id").fetchall()
             schedules = conn.execute("SELECT id, version, paused FROM schedules ORDER BY id").fetchall()
         return tuple(jobs), tuple(schedules)

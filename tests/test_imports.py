@@ -3,7 +3,8 @@
 The layers (docs/architecture.md draws them), top to bottom::
 
     public API       rota, rota._app, rota._task, rota._schedules, rota.sync, rota.cli.*, rota.__main__,
-                     rota._workflows, rota.metrics, rota.http (the optional extras' modules)
+                     rota._workflows, rota.metrics, rota.http (the optional extras' modules),
+                     rota.contrib.* (the framework glue: clients of the public API, like the CLI)
     runtime          rota.runtime.*                (takes a RuntimeContext, never the App)
     backends         rota.stores.<backend>.*       (never the runtime, never the App)
     store interface  rota.stores, rota.stores.base, rota.stores.url, rota.stores._* (shared by
@@ -54,7 +55,7 @@ _API = {
 def layer(module: str) -> str:
     if module in _INTERFACE or re.fullmatch(r"rota\.stores\._\w+", module):
         return INTERFACE  # what every backend shares: contract, parts, checks, codec, resources
-    if module in _API or module.startswith(("rota.cli", "rota.web")):
+    if module in _API or module.startswith(("rota.cli", "rota.web", "rota.contrib")):
         return API
     for prefix, name in (
         ("rota.runtime", RUNTIME), ("rota.stores", BACKENDS), ("rota.testing", TESTING),
@@ -184,6 +185,7 @@ def test_each_layer_imports_only_the_layers_beneath_it(graph: dict[str, set[str]
 
 def test_the_layers_cover_what_they_claim() -> None:
     assert layer("rota._app") == API and layer("rota.cli.worker") == API and layer("rota") == API
+    assert layer("rota.contrib.django.apps") == API and layer("rota.contrib.starlette") == API
     assert layer("rota.runtime.worker") == RUNTIME and layer("rota.runtime") == RUNTIME
     assert layer("rota.stores.base") == INTERFACE and layer("rota.stores.url") == INTERFACE
     assert layer("rota.stores.redis._jobs") == BACKENDS and layer("rota.stores.memory") == BACKENDS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,7 +35,7 @@ async def corrupt(app: App, url: str, ids: list[str]) -> list[str]:
     scheme = url.split(":", 1)[0]
     store: object = app.store
     if scheme == "sqlite":
-        with sqlite3.connect(urlsplit(url).path) as conn:
+        with closing(sqlite3.connect(urlsplit(url).path)) as conn, conn:
             conn.execute("UPDATE jobs SET priority = 'x' WHERE id = ?", (ids[0],))
             conn.execute("UPDATE jobs SET timeout = 'soon' WHERE id = ?", (ids[1],))
             conn.execute("UPDATE jobs SET due_at = 'yesterday' WHERE id = ?", (ids[2],))

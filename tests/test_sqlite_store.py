@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -134,7 +135,7 @@ async def test_wal_synchronous_foreign_keys_busy_timeout(tmp_path: Path) -> None
     finally:
         await store.close()
     # WAL is a property of the file: a plain connection sees it too
-    with sqlite3.connect(tmp_path / "x.db") as raw:
+    with closing(sqlite3.connect(tmp_path / "x.db")) as raw, raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -187,7 +188,7 @@ async def test_unopenable_file_is_store_unavailable(tmp_path: Path) -> None:
 
 
 def versions(path: Path) -> list[int]:
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         return [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")]
 
 
@@ -266,7 +267,7 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     await store.close()
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
     with pytest.raises(StoreError, match="newer than this rota supports"):
         await SQLiteStore(path).open()

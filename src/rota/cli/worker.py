@@ -103,6 +103,7 @@ async def run(args: argparse.Namespace) -> int:
         claim_batch=args.claim_batch, schedule_lease=args.schedule_lease,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
+    use_eager_tasks(loop)
 
     def on_signal() -> None:
         # the first SIGTERM/SIGINT stops gracefully; another one forces (see Worker.stop)
@@ -190,6 +191,16 @@ async def _serve_endpoints(
             "serving %s on %s", ", ".join(paths), server.url,
             extra={"url": server.url, "port": server.port, "paths": paths},
         )  # fmt: skip
+
+
+def use_eager_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """On Python 3.12+, start each new task's first step at once, inside ``create_task``
+    (``asyncio.eager_task_factory``): a handler that ends without suspending is never
+    scheduled at all. Only on loops rota owns (``rota worker``, ``manage.py rota_worker``):
+    a worker started on the user's loop keeps its factory. benchmarks/eager_tasks.py measures
+    it (docs/benchmarks.md)."""
+    if sys.version_info >= (3, 12):
+        loop.set_task_factory(asyncio.eager_task_factory)
 
 
 #: Real seconds the store gets to close at exit (its jobs are released or finished by then).

@@ -54,7 +54,8 @@ class Execution:
         self._running[job.id] = run
         self.counters.claimed += 1
         run.task = asyncio.create_task(self._execute(run))
-        if job.timeout and job.defect is None:
+        # (under an eager task factory a handler that never suspends has already settled)
+        if job.timeout and job.defect is None and not run.finishing:
             run.watchdog = self.clock.call_later(job.timeout, lambda: self._cancel(run, Stop.TIMEOUT))
 
     def _cancel(self, run: Run, reason: Stop) -> None:

@@ -37,8 +37,15 @@ class FakeClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
+        await self._wait(self._park(seconds))
+
+    def _park(self, seconds: float) -> asyncio.Future[None]:
+        """A sleeper whose deadline is ``seconds`` from now, counted from this call."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + timedelta(seconds=seconds), next(self._seq), fut))
+        return fut
+
+    async def _wait(self, fut: asyncio.Future[None]) -> None:
         await self._notify()
         try:
             await fut
@@ -47,14 +54,26 @@ class FakeClock:
                 fut.cancel()
 
     def call_later(self, seconds: float, callback: Callable[[], object]) -> asyncio.Task[None]:
-        """Call ``callback()`` once the fake time has moved ``seconds`` on (a task sleeping on
-        this clock: it counts among the ``sleepers``); cancel the task to stop it."""
+        """Call ``callback()`` once the fake time has moved ``seconds`` on from this call (a
+        task sleeping on this clock: it counts among the ``sleepers``); cancel the task to
+        stop it.
+
+        The deadline is taken now, not when the task first runs: time advanced before the
+        event loop got to the task must count (how soon the loop runs a new task differs
+        between Python versions)."""
+        fut = self._park(seconds) if seconds > 0 else None
 
         async def fire() -> None:
-            await self.sleep(seconds)
+            if fut is None:
+                await asyncio.sleep(0)
+            else:
+                await self._wait(fut)
             callback()
 
-        return asyncio.get_running_loop().create_task(fire())
+        task = asyncio.get_running_loop().create_task(fire())
+        if fut is not None:  # a task cancelled before its first step never awaited its sleeper
+            task.add_done_callback(lambda _: fut.cancel())
+        return task
 
     @property
     def sleepers(self) -> int:
