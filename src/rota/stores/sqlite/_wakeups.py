@@ -95,8 +95,17 @@ class DataVersionWatch:
         return True
 
     def close(self) -> None:
-        self._closed = True
-        self._armed.set()  # the thread sees _closed, closes its connection and ends
+        with self._lock:
+            self._closed = True
+            # no thread yet (every wait so far was answered by its first look): the
+            # connection that look opened is closed here, not left to the garbage collector
+            conn = None
+            if self._thread is None:
+                conn, self._conn = self._conn, None
+        self._armed.set()  # the thread, if any, sees _closed, closes its connection and ends
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def _run(self) -> None:
         try:
