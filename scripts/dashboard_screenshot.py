@@ -17,10 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rota import App  # noqa: E402
-from rota._models import ErrorInfo, Finish, Outcome  # noqa: E402
 from tests.dashboard_data import LiveDashboard  # noqa: E402
 from tests.test_dashboard_browser import CHROMIUM_FLAGS  # noqa: E402
+
+from rota import App  # noqa: E402
+from rota._models import ErrorInfo, Finish, Outcome  # noqa: E402
 
 
 async def history(app: App) -> None:
@@ -38,7 +39,9 @@ async def history(app: App) -> None:
         for n, job in enumerate(claimed):
             failed = (n + minute) % (11 if minute < 30 else 5) == 0
             error = ErrorInfo("SMTPError", "mailbox full") if failed else None
-            outcomes.append(Finish(job.id, job.token, Outcome.FAILED if failed else Outcome.SUCCEEDED, error=error))
+            outcomes.append(
+                Finish(job.id, job.token, Outcome.FAILED if failed else Outcome.SUCCEEDED, error=error)
+            )
         await store.finish(outcomes, worker="host-a:4242:abc123", now=now)
         await clock.advance(60)
     await app.enqueue_many([mail.prepare({"to": f"late{n}@example.com"}) for n in range(5)])
