@@ -360,3 +360,14 @@ async def test_a_run_that_lost_its_lock_cannot_record_its_outcome(app: App, cloc
         assert worker.counters.lost == 1 and worker.counters.succeeded == 0
         stored = await app.get_job(job.id)
         assert stored.status is JobStatus.RUNNING  # the outcome was refused: no silent success
+
+
+def test_task_lock_templates_follow_the_limit_keys_rules_at_declaration() -> None:
+    # one key-template mechanism for locks and limits: refused when declared, not at a run
+    app = App(store=MemoryStore())
+    for bad in ("invoice:{customer.id}", "invoice:{0}", "x:{a!r}{"):
+        with pytest.raises(rota.ConfigError, match="task lock key"):
+            app.task(lock=bad, name=f"t{len(bad)}")(_noop)
+
+
+async def _noop(n: int) -> None: ...

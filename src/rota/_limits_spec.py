@@ -164,7 +164,7 @@ class _Fields(Mapping[str, Any]):
         try:
             return self._values[key]
         except KeyError:
-            known = ", ".join(sorted(k for k in self._values if k != "payload")) or "none"
+            known = ", ".join(sorted(self._values))  # {payload} (the whole of it) is always there
             raise PayloadError(
                 f"{self._what} {self._template!r} of task {self._task!r} names {{{key}}}, "
                 f"which the payload does not have (fields: {known})"

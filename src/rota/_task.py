@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar, Unpack, 
 from rota import _limits
 from rota._errors import ConfigError, PayloadError
 from rota._ids import new_id
-from rota._limits_spec import TaskLimits
+from rota._limits_spec import KeyTemplate, TaskLimits
 from rota._models import Job
 from rota._retry import DEFAULT_RETRY, RetryPolicy
 from rota._serde import Codec, codec_for
@@ -269,7 +269,7 @@ def make_task(owner: TaskOwner, fn: Callable[..., object], options: TaskOptions)
     name = _limits.name(f"{fn.__module__}.{fn.__qualname__}" if name is None else name, "task name")
     lock = options.get("lock")
     if lock is not None:
-        _limits.name(lock, "task lock key")
+        KeyTemplate(lock, "task lock key")  # refused now, not at the first enqueue
     task: Task[Any] = Task(
         owner, fn, name=name, queue=_limits.name(options.get("queue", DEFAULT_QUEUE), "queue"),
         priority=_limits.priority(options.get("priority", 0)), retry=_retry_policy(options.get("retry")),

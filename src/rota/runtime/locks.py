@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
-import string
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Unpack
@@ -28,6 +27,7 @@ from rota._clock import Clock
 from rota._convert import seconds
 from rota._errors import ConfigError, LockLost, PayloadError
 from rota._ids import new_id
+from rota._limits_spec import KeyTemplate
 from rota._models import Fence
 from rota.runtime._keeper import LeaseKeeper, acquire_waiting
 from rota.runtime.context import Handler, RuntimeContext
@@ -182,42 +182,11 @@ class Lock:
 # -- task locks (@app.task(lock="invoice:{customer_id}")) ------------------------------------
 
 
-class _Fields(Mapping[str, Any]):
-    def __init__(self, values: Mapping[str, Any], task: str, template: str) -> None:
-        self._values, self._task, self._template = values, task, template
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            known = ", ".join(sorted(self._values)) or "none"
-            raise PayloadError(
-                f"lock key {self._template!r} of task {self._task!r} names {{{key}}}, "
-                f"which the payload does not have (fields: {known})"
-            ) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
-def _payload_fields(payload: Any) -> dict[str, Any]:
-    if is_dataclass(payload) and not isinstance(payload, type):
-        values = {f.name: getattr(payload, f.name) for f in fields(payload)}
-    elif hasattr(payload, "model_dump") and hasattr(type(payload), "model_fields"):  # pydantic
-        values = {name: getattr(payload, name) for name in type(payload).model_fields}
-    elif isinstance(payload, Mapping):
-        values = {str(k): v for k, v in payload.items()}
-    elif hasattr(payload, "__struct_fields__"):  # msgspec Struct
-        values = {name: getattr(payload, name) for name in payload.__struct_fields__}
-    elif isinstance(payload, tuple) and hasattr(payload, "_fields"):  # NamedTuple
-        values = dict(zip(payload._fields, payload, strict=True))
-    else:
-        values = {}
-    values.setdefault("payload", payload)
-    return values
+@functools.lru_cache(maxsize=1024)
+def _lock_template(template: str) -> KeyTemplate:
+    """A task's lock key as a key template, parsed once (the rules and messages of the limit
+    keys': rota._limits_spec.KeyTemplate)."""
+    return KeyTemplate(template, "lock key")
 
 
 def task_lock_key(task: Handler, payload: object) -> str | None:
@@ -229,14 +198,10 @@ def task_lock_key(task: Handler, payload: object) -> str | None:
     if template is None:
         return None
     try:
-        key = string.Formatter().vformat(template, (), _Fields(_payload_fields(payload), task.name, template))
-    except PayloadError:
-        raise
-    except (IndexError, ValueError, AttributeError) as exc:
-        raise PayloadError(f"lock key {template!r} of task {task.name!r} cannot be formatted: {exc}") from exc
-    if not key:
-        raise PayloadError(f"lock key {template!r} of task {task.name!r} is empty for this payload")
-    return _limits.name(key, f"lock key {template!r} of task {task.name!r}", error=PayloadError)
+        lock_key = _lock_template(template)
+    except ConfigError as exc:  # declared before templates were checked at declaration
+        raise PayloadError(str(exc)) from None
+    return lock_key.format(payload, task.name)
 
 
 class TaskLock:
