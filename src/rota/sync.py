@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from rota._app import App
+from rota._loop import new_event_loop
 from rota._models import AbortResult, Attempt, Job, QueueStats, WorkerInfo
 from rota._task import EnqueueOptions, JobSpec, Task
 
@@ -30,7 +31,7 @@ class Portal:
     """An event loop on a daemon thread that runs coroutines for blocking callers."""
 
     def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()  # uvloop where installed (rota._loop)
         self._thread = threading.Thread(target=self._loop.run_forever, name="rota-portal", daemon=True)
         self._thread.start()
 

@@ -4,13 +4,13 @@ code 1 (a bad flag too); passwords in URLs never reach the terminal."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn
 
+from rota import _loop
 from rota._errors import RotaError
 from rota.cli import demo, enqueue, jobs, worker
 from rota.logs import FORMATS
@@ -50,12 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     for extra in _extra_modules():
         extra.register(commands)
     for each in _all_parsers(parser):
-        _add_log_options(each, top=each is parser)
+        _add_common_options(each, top=each is parser)
     return parser
 
 
-def _add_log_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """``-v``/``--log-level``/``--log-format`` on the top parser and on every subcommand, so
+def _add_common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``-v``/``--log-level``/``--log-format``/``--event-loop`` on the top parser and on every subcommand, so
     they work before or after it; a subcommand's value wins (SUPPRESS: an absent flag leaves
     the other's)."""
     default: Any = 0 if top else argparse.SUPPRESS
@@ -75,6 +75,13 @@ def _add_log_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         choices=FORMATS,
         default=None if top else argparse.SUPPRESS,
         help="log lines as text (default) or as JSON objects, one per line",
+    )
+    parser.add_argument(
+        "--event-loop",
+        type=str.lower,
+        choices=_loop.EVENT_LOOPS,
+        default=None if top else argparse.SUPPRESS,
+        help=f"the event loop to run on (default: ${_loop.ENV}, else auto: uvloop when installed)",
     )
 
 
@@ -126,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(log_level(args), args.log_format or "text")
     run: Command = args.run
     try:
-        code = asyncio.run(run(args))
+        code = _loop.run(run(args), loop=args.event_loop)
     except RotaError as exc:
         return fail(str(exc))
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from rota._loop import loop_name
 from rota._models import Finish, WorkerInfo
 from rota._version import __version__
 from rota.runtime import joblog
@@ -163,10 +164,12 @@ class Worker(LoopService, Execution, Outbox, Aborts):
         try:
             await self.services.start()
             log.info(
-                "worker %s serving queues %s on %s",
+                "worker %s serving queues %s on %s (concurrency %d, %s event loop)",
                 self.id,
                 ",".join(self.queues),
                 self.context.store.describe(),
+                self.concurrency,
+                loop_name(asyncio.get_running_loop()),
             )
             self._ready()
             claimer = asyncio.create_task(self._claim_loop(), name="rota-claimer")

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from rota._errors import RotaError
+from rota._loop import run
 from rota.cli._load import close_app
 from rota.cli.worker import CLOSE_BOUND, _exit_now, use_eager_tasks
 from rota.contrib.django import get_app
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         except RotaError as exc:
             raise CommandError(str(exc)) from None
         try:
-            asyncio.run(_serve(worker))
+            run(_serve(worker))  # on uvloop where installed, as `rota worker`
         except RotaError as exc:
             raise CommandError(str(exc)) from None
 
