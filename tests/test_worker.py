@@ -9,6 +9,8 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -412,6 +414,56 @@ async def test_an_unset_claim_batch_claims_every_free_slot(app: App, clock: Fake
         await asyncio.wait_for(started.wait(), WAIT)
         release.set()
     assert claims[0] == 150  # one claim fills every slot (the old default batch took 100)
+
+
+async def test_a_second_worker_gets_work_in_its_first_claim_round(tmp_path: Path, clock: FakeClock) -> None:
+    """Fairness at the default of a claim per free slot: a worker never takes more jobs than it
+    can start, so with 300 held jobs pending, the first worker's claim takes its 250 and the
+    second worker's first claim gets the other 50 while the first's are still running. Two
+    apps on one SQLite file, as two processes would be."""
+    path = tmp_path / "shared.db"
+    apps = [App(f"sqlite:///{path}", clock=clock, instance_id=f"w{i}") for i in (1, 2)]
+    release = asyncio.Event()
+    running = {"w1": 0, "w2": 0}
+    filled = {name: asyncio.Event() for name in running}
+    first_claims: dict[str, int] = {}
+
+    def serve(app: App, name: str) -> None:
+        @app.task(name="hold")
+        async def hold() -> None:
+            running[name] += 1
+            if running[name] == {"w1": 250, "w2": 50}[name]:
+                filled[name].set()
+            await release.wait()
+
+        original = app.store.claim
+
+        async def first_claim(**kwargs: Any) -> list[rota.Job]:
+            jobs = await original(**kwargs)
+            first_claims.setdefault(name, len(jobs))
+            return jobs
+
+        app.store.claim = first_claim  # type: ignore[method-assign]
+
+    try:
+        for app in apps:
+            serve(app, app.config.instance_id)
+        one, two = apps
+        await one.enqueue_many([one.get_task("hold").prepare() for _ in range(300)])
+        async with one.worker() as first:
+            assert first.concurrency == 250  # the default for async tasks
+            await asyncio.wait_for(filled["w1"].wait(), WAIT)
+            async with two.worker():
+                await asyncio.wait_for(filled["w2"].wait(), WAIT)
+                assert first_claims == {"w1": 250, "w2": 50}
+                assert running == {"w1": 250, "w2": 50}
+                release.set()
+            await one.wait_until_idle(timeout=WAIT)
+        assert (await one.stats()).counts["default"][JobStatus.SUCCEEDED] == 300
+    finally:
+        release.set()
+        for app in apps:
+            await app.close()
 
 
 async def test_a_job_that_fell_due_during_an_empty_claim_is_claimed_at_once(
