@@ -441,6 +441,77 @@ async def test_locked_database_is_store_unavailable_then_recovers(tmp_path: Path
         await store.close()
 
 
+# -- enqueues on the caller's thread (_inline.py) ------------------------------------------
+
+
+async def test_an_enqueue_is_written_on_the_callers_thread_while_the_database_is_free(
+    store: SQLiteStore,
+) -> None:
+    """No hop to the store's thread and back: the add is done before the event loop runs
+    anything else (a callback scheduled before it has not run when it returns)."""
+    ran: list[int] = []
+    asyncio.get_running_loop().call_soon(ran.append, 1)
+    (result,) = await store.add(make_jobs(1), now=T0)
+    assert ran == [] and result.created
+    assert await store.get_job(result.job.id) == result.job
+
+
+@pytest.mark.parametrize("kind", ["synchronous=full", "memory"])
+async def test_stores_whose_commits_wait_write_on_their_thread(tmp_path: Path, kind: str) -> None:
+    """A commit that syncs the disk (synchronous=full) belongs on the store's thread; an
+    in-memory database has no second connection."""
+    path = ":memory:" if kind == "memory" else tmp_path / "f.db"
+    store = SQLiteStore(path, synchronous="normal" if kind == "memory" else "full")
+    await store.open()
+    try:
+        ran: list[int] = []
+        asyncio.get_running_loop().call_soon(ran.append, 1)
+        (result,) = await store.add(make_jobs(1), now=T0)
+        assert ran == [1] and result.created  # the loop ran while the add was away
+    finally:
+        await store.close()
+
+
+async def test_an_enqueue_while_another_connection_writes_waits_on_the_store_thread(tmp_path: Path) -> None:
+    """The caller's thread never waits for the write lock: the add goes to the store's
+    thread, which waits (busy timeout) while the loop runs on, and writes it once."""
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path)
+    await store.open()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        adding = asyncio.ensure_future(store.add(make_jobs(1), now=T0))
+        for _ in range(20):  # the event loop keeps running meanwhile
+            await asyncio.sleep(0)
+        assert not adding.done()
+        holder.execute("COMMIT")
+        (result,) = await asyncio.wait_for(adding, 10)
+        assert result.created
+        assert [j.id for j in await store.list_jobs(JobFilter())] == [result.job.id]
+    finally:
+        holder.close()
+        await store.close()
+
+
+async def test_enqueues_on_the_callers_thread_keep_the_wal_bounded(tmp_path: Path) -> None:
+    """The inline connection never checkpoints; the store's thread does, every
+    CHECKPOINT_EVERY inline commits, and the WAL then starts over. Without that, 1,500
+    one-job enqueues grew the WAL to 50 MB (about 33 KB per commit)."""
+    path = tmp_path / "wal.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        largest = 0
+        for _ in range(1_500):
+            await store.add(make_jobs(1), now=T0)
+            largest = max(largest, os.path.getsize(f"{path}-wal"))  # noqa: ASYNC240 - a stat, measured
+        assert largest < 10_000_000, largest
+        assert (await store.stats()).total(JobStatus.PENDING) == 1_500
+    finally:
+        await store.close()
+
+
 async def test_a_failed_batch_writes_nothing(store: SQLiteStore) -> None:
     jobs = make_jobs(3)
     await store.add(jobs[:1], now=T0)

@@ -2,7 +2,9 @@
 
 ``SQLiteConnection`` is what the store's parts share. Every call hops to its dedicated
 thread exactly once and runs there from start to end (a whole batch in one transaction), so
-the event loop never blocks on SQLite and the connection is never shared between threads.
+the event loop never waits on SQLite and the connection is never shared between threads.
+The one exception, ``write_inline`` (enqueues), runs on the caller's thread when the write
+lock is free at that instant (_inline.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 from rota._errors import ConfigError, StoreClosed, StoreError, StoreUnavailable
 from rota.stores.sqlite._config import SQLiteConfig
+from rota.stores.sqlite._inline import BUSY, InlineWriter
 
 T = TypeVar("T")
 
@@ -46,6 +49,7 @@ class SQLiteConnection:
         self.config = config
         self._thread: DbThread | None = None
         self._conn: sqlite3.Connection | None = None
+        self._inline: InlineWriter | None = None
 
     async def open(self, prepare: Callable[[sqlite3.Connection], object]) -> None:
         """Connect, then run ``prepare`` (the migrations) on the new connection."""
@@ -58,6 +62,7 @@ class SQLiteConnection:
             thread.stop()
             raise
         self._thread = thread
+        self._inline = InlineWriter(self.config, _inline_connection, self._checkpoint)
 
     def _connect(self, prepare: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection:
         config = self.config
@@ -84,8 +89,10 @@ class SQLiteConnection:
         return conn
 
     async def close(self) -> None:
-        thread, conn = self._thread, self._conn
-        self._thread = self._conn = None
+        thread, conn, inline = self._thread, self._conn, self._inline
+        self._thread = self._conn = self._inline = None
+        if inline is not None:
+            inline.close()
         if thread is None:
             return
         try:
@@ -101,6 +108,43 @@ class SQLiteConnection:
         if thread is None or conn is None:
             raise StoreClosed("the SQLite store is not open (call open() first)")
         return await thread.submit(_guarded, fn, conn, args, kwargs)
+
+    async def write_inline(self, fn: Callable[..., T], *args: Any) -> T:
+        """``run`` for one write transaction (``write``), done on the caller's thread when
+        the write lock is free at once, else on the store's thread (_inline.py)."""
+        inline = self._inline
+        if inline is not None:
+            try:
+                done = inline.run(fn, *args)
+            except sqlite3.Error as exc:
+                raise translate(exc, getattr(fn, "__name__", "call")) from exc
+            if done is not BUSY:
+                return done  # type: ignore[no-any-return]
+        return await self.run(fn, *args)
+
+    def _checkpoint(self, then: Callable[[], None]) -> None:
+        """A passive checkpoint on the store's thread, then ``then()`` there, not awaited
+        (the inline connection never checkpoints: that would sync the database file on the
+        caller's thread)."""
+        thread, conn = self._thread, self._conn
+        if thread is not None and conn is not None:
+            thread.submit(_checkpoint, conn, then)
+        else:
+            then()
+
+
+def _checkpoint(conn: sqlite3.Connection, then: Callable[[], None]) -> None:
+    try:
+        # best effort: a busy checkpoint is retried at the next one, SQLite's own too
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        then()
+
+
+def _inline_connection(config: SQLiteConfig) -> sqlite3.Connection:
+    # used by whichever thread holds InlineWriter's lock, one at a time
+    return connect(config, check_same_thread=False)
 
 
 def _guarded(
@@ -169,7 +213,7 @@ def translate(exc: sqlite3.Error, what: str) -> StoreError:
     return StoreError(f"SQLite {what} failed: {exc}")
 
 
-def connect(config: SQLiteConfig) -> sqlite3.Connection:
+def connect(config: SQLiteConfig, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open a connection in autocommit mode (we issue BEGIN IMMEDIATE ourselves) and set
     WAL, synchronous, foreign keys and the busy timeout."""
     if sqlite3.sqlite_version_info < MIN_SQLITE:
@@ -182,6 +226,7 @@ def connect(config: SQLiteConfig) -> sqlite3.Connection:
         timeout=config.busy_timeout,
         isolation_level=None,
         cached_statements=256,
+        check_same_thread=check_same_thread,
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout * 1000)}")

@@ -94,7 +94,31 @@ def add(conn: sqlite3.Connection, jobs: Sequence[Job], now: datetime) -> list[Ad
             return _add_linked(conn, jobs, now)
     params = [JOBS.to_row(j) for j in jobs]  # encode before taking the lock
     with write(conn):
+        if all(j.key is None for j in jobs):
+            inserted = _insert_unseen(conn, jobs, params)
+            if inserted is not None:
+                return inserted
         return insert_jobs(conn, jobs, params)
+
+
+def _insert_unseen(
+    conn: sqlite3.Connection, jobs: Sequence[Job], params: list[tuple[Any, ...]]
+) -> list[AddResult] | None:
+    """The common case, jobs without keys under new ids, inserted without reading first;
+    None (and nothing written) when an id is already stored: ``insert_jobs`` sorts it out."""
+    conn.execute("SAVEPOINT unseen")
+    try:
+        conn.executemany(Q["insert_job"], params)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO unseen")
+        conn.execute("RELEASE unseen")
+        return None
+    conn.execute("RELEASE unseen")
+    counts = _Counts()
+    for job in jobs:
+        counts.add(job.queue, job.status.value)
+    counts.write(conn)
+    return [AddResult(job, created=True) for job in jobs]
 
 
 def _add_linked(conn: sqlite3.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
@@ -658,7 +682,7 @@ class SQLiteJobs(JobsPart):
         self._wake = wake
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
-        return await self._db.run(add, jobs, now)
+        return await self._db.write_inline(add, jobs, now)
 
     async def claim(
         self, queues: list[str], worker: str, limit: int, until: datetime, now: datetime
