@@ -22,6 +22,7 @@ from rota.stores import _resources
 from rota.stores.postgres import PostgresStore, from_url
 from rota.stores.postgres._codec import JOB_COLUMNS
 from rota.stores.postgres._connection import is_transient
+from rota.stores.postgres._wakeups import Listener
 from rota.stores.url import store_from_url
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
@@ -325,12 +326,114 @@ async def test_claim_and_hot_statements_use_indexes_on_a_big_table(postgres_harn
     assert [j.priority for j in claimed] == sorted((j.priority for j in claimed), reverse=True)
 
 
+# -- one-job adds on the spare connection -------------------------------------------------------
+
+
+async def test_one_job_adds_share_the_spare_connection_and_concurrent_ones_the_pool(
+    postgres_harness: Harness,
+) -> None:
+    """``task.enqueue()`` skips the pool's acquire and release (they cost about as much as
+    the INSERT): one spare connection, taken and given back by a flag. Adds that overlap
+    take pooled connections meanwhile."""
+    store = postgres_harness.store
+    assert isinstance(store, PostgresStore)
+    db = store._connection
+    await store.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+    spare = db._spare
+    assert spare is not None
+    for _ in range(3):
+        await store.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+    assert db._spare is spare and not db._spare_busy
+    jobs = [make_job(postgres_harness.clock) for _ in range(40)]
+    results = await asyncio.gather(*(store.add([j], now=postgres_harness.clock.now()) for j in jobs))
+    assert all(r.created for (r,) in results)
+    assert db._spare is spare and not db._spare_busy
+    stored = await store.list_jobs(JobFilter(limit=100))
+    assert {j.id for j in jobs} <= {j.id for j in stored}
+
+
+async def test_an_add_cancelled_on_the_spare_connection_closes_it_and_writes_once(
+    postgres_harness: Harness,
+) -> None:
+    """A call cut off mid-statement leaves the connection in an unknown state: the spare is
+    closed (after asyncpg's cancel request: the statement is stopped where it waits, as on
+    a pooled connection), the next add makes a new one, and the job is there once (the
+    cancelled add may have committed first: a cancelled enqueue may or may not exist)."""
+    store = postgres_harness.store
+    assert isinstance(store, PostgresStore)
+    db = store._connection
+    clock = postgres_harness.clock
+    await store.add([make_job(clock)], now=clock.now())
+    first = db._spare
+    assert first is not None
+    holder = await db.connect()
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        # an uncommitted job holding the key: an add of that key waits for this transaction
+        await store.add_on(holder, [make_job(clock, key="k")], now=clock.now())
+        waiting = asyncio.ensure_future(store.add([make_job(clock, key="k")], now=clock.now()))
+        # the server tells no one that a statement waits on a lock: ask it until it does
+        while not await holder.fetchval(  # noqa: ASYNC110
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = $1",
+            first.get_server_pid(),
+        ):
+            await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert db._spare is None and not db._spare_busy
+        await tx.rollback()
+    finally:
+        await holder.close()
+    (result,) = await store.add([make_job(clock, key="k")], now=clock.now())
+    assert result.job.key == "k"
+    assert db._spare is not None and db._spare is not first
+    await asyncio.wait_for(asyncio.gather(*db._closing), WAIT)
+    assert first.is_closed()
+    assert [j.key for j in await store.list_jobs(JobFilter(key="k"))] == ["k"]
+
+
 # -- wake-ups across stores ------------------------------------------------------------------
 
 
 async def _drain(store: PostgresStore) -> None:
     while await store.wait_for_jobs(0):
         pass
+
+
+async def _listening(store: PostgresStore) -> Listener:
+    """The store's LISTEN connection, once it is up (the first wait starts it)."""
+    await store.wait_for_jobs(0)
+    listener = store._wakeups
+    assert listener is not None
+    await asyncio.wait_for(listener.ready.wait(), WAIT)
+    return listener
+
+
+async def test_a_store_listens_only_once_it_waits_or_watches(postgres_harness: Harness) -> None:
+    """A process that only enqueues never opens the LISTEN connection (nor wakes up for
+    each of its own NOTIFYs); the first wait opens it, a watch of ended jobs too (a busy
+    worker may never wait), and from then on another store's add wakes it."""
+    a = postgres_harness.store
+    b, c = await postgres_harness.another(), await postgres_harness.another()
+    assert isinstance(b, PostgresStore) and isinstance(c, PostgresStore)
+    for store in (b, c):
+        await store.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+        assert store._wakeups is not None and store._wakeups.connections == 0
+    await _drain(b)  # its own adds woke it locally; the first wait starts listening
+    await asyncio.wait_for(b._wakeups.ready.wait(), WAIT)
+    assert b._wakeups.connections == 1 and c._wakeups.connections == 0
+    await _drain(b)
+    await a.add([make_job(postgres_harness.clock)], now=postgres_harness.clock.now())
+    assert await b.wait_for_jobs(WAIT)
+    ended: list[str | None] = []
+    unwatch = c.watch_ended(ended.append)
+    try:
+        await asyncio.wait_for(c._wakeups.ready.wait(), WAIT)
+        assert c._wakeups.connections == 1
+    finally:
+        unwatch()
 
 
 async def test_notify_wakes_a_waiter_in_another_store(postgres_harness: Harness) -> None:
@@ -348,8 +451,8 @@ async def test_a_dropped_listener_wakes_waiters_and_reconnects(
     a = postgres_harness.store
     b = await postgres_harness.another()
     assert isinstance(b, PostgresStore)
-    listener = b._wakeups
-    assert listener is not None and listener._conn is not None
+    listener = await _listening(b)
+    assert listener._conn is not None
     pid = listener._conn.get_server_pid()
     await _drain(b)
     waiter = asyncio.create_task(b.wait_for_jobs(WAIT))
@@ -373,8 +476,8 @@ async def test_wait_reconnected_returns_when_the_lost_listener_is_back(
     """What lets a worker in an outage backoff resume as soon as the server is back."""
     store = postgres_harness.store
     assert isinstance(store, PostgresStore)
-    listener = store._wakeups
-    assert listener is not None and listener._conn is not None
+    listener = await _listening(store)
+    assert listener._conn is not None
     reconnected = asyncio.ensure_future(store.wait_reconnected())
     done, _ = await asyncio.wait([reconnected], timeout=0.2)
     assert not done  # nothing was lost yet
@@ -443,6 +546,7 @@ async def test_store_survives_a_server_restart(own_server: PgServer) -> None:
     await store.open()
     await other.open()
     try:
+        await _listening(other)  # a listening store, like an idle worker's
         jobs = [make_job(clock) for _ in range(10)]
         await store.add(jobs, now=clock.now())
         first = await store.claim(

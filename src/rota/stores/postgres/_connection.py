@@ -64,6 +64,9 @@ class PostgresConnection:
         #: jobs that ended: the id of one cancelled or aborted, '' for "some finished"
         self.ended_channel = f"rota.{config.schema}.ended"
         self._pool: asyncpg.Pool | None = None
+        self._spare: asyncpg.Connection | None = None  # see quick()
+        self._spare_busy = False
+        self._closing: set[asyncio.Future[None]] = set()  # spares being closed
 
     async def open(self) -> None:
         """Migrate (unless ``migrate=false``, then check the version) and start the pool."""
@@ -89,6 +92,11 @@ class PostgresConnection:
             )
 
     async def close(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.terminate()  # it holds no transaction between statements: nothing to finish
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -164,6 +172,54 @@ class PostgresConnection:
             raise self.unavailable(exc) from exc
 
     @contextlib.asynccontextmanager
+    async def quick(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for a short call (one enqueue): the store's spare connection when it
+        is free, else a pooled one. The pool's acquire and release (a task that shields the
+        release) cost about as much as a one-row INSERT; the spare is taken and given back by
+        a flag. It is made at its first use and never holds a transaction between calls; a
+        call on it that fails other than by the server's answer (cancelled, connection
+        lost) closes it, as its state is then unknown, and the next call makes a new one."""
+        if self._spare_busy or self._pool is None:
+            async with self.conn() as conn:
+                yield conn
+            return
+        self._spare_busy = True
+        try:
+            spare = self._spare
+            if spare is None or spare.is_closed():
+                self._spare = None
+                with self.mapped_errors():
+                    spare = self._spare = await self.connect()
+            try:
+                yield spare
+            except RotaError:
+                raise  # rota's own verdict on what the server said
+            except asyncpg.PostgresError as exc:
+                if connection_lost(exc):  # e.g. the server is shutting down
+                    self._drop_spare(spare)
+                if is_transient(exc):
+                    raise self.unavailable(exc) from exc
+                raise
+            except BaseException as exc:
+                self._drop_spare(spare)
+                if isinstance(exc, Exception) and is_transient(exc):
+                    raise self.unavailable(exc) from exc
+                raise
+        finally:
+            self._spare_busy = False
+
+    def _drop_spare(self, spare: asyncpg.Connection) -> None:
+        """Stop using ``spare``; close it in the background. Not terminated: asyncpg has sent
+        the server a cancel request for a cancelled statement, and ``close`` waits for it, so
+        a cancelled add is stopped where it waits (as on a pooled connection) rather than
+        left to run on after the client is gone."""
+        if self._spare is spare:
+            self._spare = None
+        task = asyncio.ensure_future(_close_quietly(spare))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @contextlib.asynccontextmanager
     async def tx(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.conn() as conn, conn.transaction():
             yield conn
@@ -204,6 +260,17 @@ _QUIET = _TransientPoolNoise()
 def quiet_pool_logs() -> None:
     """Route asyncpg's pool tracebacks for transient failures to debug (idempotent)."""
     logging.getLogger("asyncpg.pool").addFilter(_QUIET)
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        async with asyncio.timeout(5.0):
+            await conn.close()
+    except asyncio.CancelledError:
+        conn.terminate()
+        raise
+    except Exception:  # nobody awaits this: a connection that will not close is cut
+        conn.terminate()
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

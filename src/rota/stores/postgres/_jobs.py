@@ -86,12 +86,13 @@ class PostgresJobs(JobsPart):
         self._limited = False
 
     async def add(self, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
+        if len(jobs) == 1 and jobs[0].parents is None:
+            async with self._db.quick() as conn:  # the commonest call: `task.enqueue()`
+                return [await self._add_one(conn, jobs[0], now)]
         async with self._db.conn() as conn:
             if any(j.parents is not None for j in jobs):
                 async with conn.transaction():
                     return await self._add_linked(conn, jobs, now)
-            if len(jobs) == 1:
-                return [await self._add_one(conn, jobs[0], now)]
             return await self.insert(conn, jobs, now)
 
     async def _add_linked(

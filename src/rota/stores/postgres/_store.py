@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rota._models import AddResult, Job
@@ -41,6 +43,7 @@ class PostgresStore(Store):
         schedules, leases = PostgresSchedules(db, jobs), PostgresLeases(db)
         self._ready = Parts(jobs=jobs, schedules=schedules, leases=leases, workers=PostgresWorkers(db))
         self._wakeups: Listener | None = None
+        self._first_wait_done = False  # see _listening
         self._handlers = HandlerPool(db)  # ctx.transaction()'s connections, made on first use
 
     def describe(self) -> str:
@@ -52,20 +55,37 @@ class PostgresStore(Store):
         return redact(self.config.url)
 
     async def _open(self) -> Parts:
-        """Migrate (unless ``migrate=false``, then check the version), start the pool and the
-        LISTEN connection."""
+        """Migrate (unless ``migrate=false``, then check the version) and start the pool. The
+        LISTEN connection is made when first needed (``_listen``)."""
         db = self._connection
         try:
             await db.open()
-            channels = {db.jobs_channel: self.notify_jobs, db.schedules_channel: self.notify_schedules}
-            listener = Listener(db.connect, channels, self._wake_all, {db.ended_channel: self.notify_ended})
-            with db.mapped_errors():
-                await listener.start()
-            self._wakeups = listener
         except BaseException:
             await self._close()
             raise
+        channels = {db.jobs_channel: self.notify_jobs, db.schedules_channel: self.notify_schedules}
+        self._wakeups = Listener(db.connect, channels, self._wake_all, {db.ended_channel: self.notify_ended})
+        self._first_wait_done = False
         return self._ready
+
+    def _listen(self) -> None:
+        """Hear other processes from now on: start the LISTEN connection in the background if
+        it is not running. When it comes up it wakes every waiter, who re-checks the store."""
+        if self._wakeups is not None:
+            self._wakeups.ensure_running()
+
+    async def _listening(self) -> None:
+        """``_listen``, and at the first wait, wait for the connection too (at most the
+        connect timeout): a wait returns with its subscription on, as on Redis, so what is
+        sent after it is heard."""
+        self._listen()
+        listener = self._wakeups
+        if listener is None or self._first_wait_done:
+            return
+        self._first_wait_done = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.connect_timeout):
+                await listener.ready.wait()
 
     async def _close(self) -> None:
         listener, self._wakeups = self._wakeups, None
@@ -105,14 +125,18 @@ class PostgresStore(Store):
     # -- wake-ups ----------------------------------------------------------------------------
 
     async def wait_for_jobs(self, timeout: float) -> bool:
-        if self._wakeups is not None:
-            self._wakeups.ensure_running()
+        await self._listening()
         return await super().wait_for_jobs(timeout)
 
     async def wait_for_schedules(self, timeout: float) -> bool:
-        if self._wakeups is not None:
-            self._wakeups.ensure_running()
+        await self._listening()
         return await super().wait_for_schedules(timeout)
+
+    def watch_ended(self, callback: Callable[[str | None], None]) -> Callable[[], None]:
+        """Also starts listening: a busy worker may never wait for jobs, and must still hear
+        that a job it runs was cancelled by another process."""
+        self._listen()
+        return super().watch_ended(callback)
 
     async def wait_reconnected(self) -> None:
         """Returns when the LISTEN connection is next re-established: it probes the server
@@ -121,7 +145,7 @@ class PostgresStore(Store):
         if listener is None:
             await super().wait_reconnected()
             return
-        listener.ensure_running()
+        self._listen()
         await listener.next_connection()
 
     def _wake_all(self) -> None:

@@ -1,6 +1,8 @@
 """Wake-ups: the LISTEN connection that wakes idle workers and schedulers.
 
-One dedicated connection (outside the pool: a pooled connection would be handed to queries).
+One dedicated connection (outside the pool: a pooled connection would be handed to queries),
+made when the store first needs to hear others (a wait, a watch of ended jobs): a process
+that only enqueues never opens it, nor spends a loop wake-up on each of its own NOTIFYs.
 When it drops, every waiter is woken at once, so it re-checks the store instead of sleeping
 through notifications that can no longer arrive; the connection is then re-established with
 backoff and waiters are woken again (anything sent while it was down is re-checked). A
@@ -53,16 +55,12 @@ class Listener:
         self.connections = 0
         self._connected = asyncio.Event()  # set (and replaced) at each (re)connection
 
-    async def start(self) -> None:
-        """Connect and LISTEN now (errors propagate), then supervise in the background."""
-        await self._establish()
-        self.ready.set()
-        self._task = asyncio.create_task(self._supervise(), name="rota-pg-listener")
-
     def ensure_running(self) -> None:
-        if self._closed or self._task is None or not self._task.done():
+        """Start listening in the background if not yet started (the first connection wakes
+        every waiter, who then re-checks), or again if the supervisor died of something
+        unexpected rather than go deaf."""
+        if self._closed or (self._task is not None and not self._task.done()):
             return
-        # the supervisor died of something unexpected: start it again rather than go deaf
         self._task = asyncio.create_task(self._supervise(), name="rota-pg-listener")
 
     async def close(self) -> None:
@@ -88,11 +86,10 @@ class Listener:
         self._lost.clear()
         self._conn = conn
         self.connections += 1
-        self._connected.set()
-        self._connected = asyncio.Event()
 
     async def next_connection(self) -> None:
-        """Wait for the next time the connection is (re-)established."""
+        """Wait for the next time the connection is re-established after it was lost or
+        could not be made (not for its first, healthy connection)."""
         await self._connected.wait()
 
     def _on_terminated(self, conn: object) -> None:
@@ -112,6 +109,7 @@ class Listener:
     async def _supervise(self) -> None:
         delay = _BACKOFF_FIRST
         lost_at: float | None = None
+        failed = False
         while not self._closed:
             if self._conn is None or self._conn.is_closed():
                 try:
@@ -119,13 +117,17 @@ class Listener:
                     await self._establish()
                 except Exception as exc:
                     log.debug("listener: reconnect failed (%s); retrying in %.1fs", exc, delay)
+                    failed = True
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, _BACKOFF_MAX)
                     continue
                 delay = _BACKOFF_FIRST
                 if lost_at is not None:
                     log.debug("listener: reconnected after %.1fs", time.monotonic() - lost_at)
-                    lost_at = None
+                if lost_at is not None or failed:  # the server is back: end the callers' backoff
+                    self._connected.set()
+                    self._connected = asyncio.Event()
+                lost_at, failed = None, False
                 self._wake_all()  # notifications sent while we were away: re-check
                 self.ready.set()
             if await self._healthy():
