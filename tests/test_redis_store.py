@@ -39,12 +39,38 @@ def test_url_options_prefix_cluster_and_passthrough() -> None:
     assert store.config.prefix == "myapp"
     assert store.config.namespace == "{myapp}"
     assert not store.config.cluster
-    assert "socket_timeout=5" in store.config.url
+    assert store.config.call_timeout == 5  # rota's own bound on each call
+    assert "socket_timeout" not in store.config.url  # (redis-py's would cost a task per send)
+    assert from_url("redis://localhost").config.call_timeout == 30
+    assert from_url("redis://localhost?socket_timeout=0").config.call_timeout is None
     assert "prefix" not in store.config.url
     assert "secret" not in store.describe()
     assert from_url("redis://localhost").config.prefix == "rota"
     assert from_url("rediss://localhost:6380?cluster=true").config.cluster
     assert from_url("unix:///run/redis.sock?db=1").config.url.startswith("unix://")
+
+
+async def test_a_server_that_stops_answering_is_unavailable_after_the_call_timeout() -> None:
+    """A call never hangs: past ``?socket_timeout=`` (rota's bound on each call) it is
+    StoreUnavailable. The "server" accepts connections and never answers."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read()  # until the client gives up and closes
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = from_url(f"redis://127.0.0.1:{port}/0?socket_timeout=0.2")
+    try:
+        with pytest.raises(StoreUnavailable, match=r"did not answer open within 0\.2 s"):
+            await asyncio.wait_for(store.open(), WAIT)
+        assert accepted  # it connected: the bound was on the answer
+    finally:
+        server.close()
+        for writer in accepted:
+            writer.close()
+        await store.close()
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ server-side) when the server answers NOSCRIPT, e.g. after a restart or on a new 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cache
 from typing import Any
 
@@ -44,10 +45,17 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 @asynccontextmanager
-async def mapped_errors(what: str) -> AsyncIterator[None]:
-    """Turn driver errors into StoreUnavailable (transient) or StoreError."""
+async def mapped_errors(what: str, timeout: float | None = None) -> AsyncIterator[None]:
+    """Turn driver errors into StoreUnavailable (transient) or StoreError; a call that takes
+    longer than ``timeout`` seconds is cut off (redis-py then drops its connection) and is
+    StoreUnavailable too."""
     try:
-        yield
+        async with asyncio.timeout(timeout) as bound:
+            yield
+    except TimeoutError as exc:
+        if bound.expired():
+            raise StoreUnavailable(f"redis did not answer {what} within {timeout:g} s") from exc
+        raise StoreUnavailable(f"redis unavailable during {what}: {exc}") from exc
     except (rex.AuthenticationError, rex.NoPermissionError) as exc:
         # a ConnectionError subclass, but no retry will ever make wrong credentials right
         raise StoreError(f"redis refused the credentials during {what}: {exc}") from exc
@@ -65,8 +73,10 @@ class Script:
         self.text = read(_PACKAGE, "scripts", "_lib.lua") + "\n" + read(_PACKAGE, "scripts", f"{name}.lua")
         self.sha = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[EncodedArg]) -> Any:
-        async with mapped_errors(self.name):
+    async def __call__(
+        self, client: Any, keys: Sequence[str], args: Sequence[EncodedArg], timeout: float | None = None
+    ) -> Any:
+        async with mapped_errors(self.name, timeout):
             try:
                 return await client.evalsha(self.sha, len(keys), *keys, *args)
             except rex.NoScriptError:
@@ -102,7 +112,7 @@ class RedisConnection:
             self._client = self.config.client()
         config = self.config
         try:
-            async with mapped_errors("open"):
+            async with mapped_errors("open", config.call_timeout):
                 await self._client.ping()
                 if not config.cluster:
                     info = await self._client.info("cluster")
@@ -124,4 +134,9 @@ class RedisConnection:
 
     async def run(self, name: str, *args: EncodedArg) -> Any:
         """Run the script ``name`` (``ARGV[1]`` is the namespace, then ``args``)."""
-        return await script(name)(self.client, [self.namespace + ":cnt"], [self.namespace, *args])
+        keys = [self.namespace + ":cnt"]
+        return await script(name)(self.client, keys, [self.namespace, *args], self.config.call_timeout)
+
+    def mapped(self, what: str) -> AbstractAsyncContextManager[None]:
+        """``mapped_errors`` with this store's call timeout, around a direct client call."""
+        return mapped_errors(what, self.config.call_timeout)

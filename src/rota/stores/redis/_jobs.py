@@ -36,7 +36,7 @@ from rota._models import (
 from rota.stores._gate import to_us
 from rota.stores._parts import JobsPart
 from rota.stores.redis._codec import decode_attempt, decode_job, decode_jobs, from_ms, job_args, to_ms
-from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
+from rota.stores.redis._connection import EncodedArg, RedisConnection
 
 PURGE_PAGE = 1000  # finished jobs a purge script run looks at
 #: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
@@ -119,7 +119,7 @@ class RedisJobs(JobsPart):
         return bool(written)
 
     async def get(self, job_id: str) -> Job | None:
-        async with mapped_errors("get_job"):
+        async with self._db.mapped("get_job"):
             flat = await self._db.client.hgetall(f"{self._db.namespace}:j:{job_id}")
         if not flat:
             return None
@@ -152,7 +152,7 @@ class RedisJobs(JobsPart):
         return found[: flt.limit]
 
     async def attempts(self, job_id: str) -> list[Attempt]:
-        async with mapped_errors("get_attempts"):
+        async with self._db.mapped("get_attempts"):
             raw = await self._db.client.lrange(f"{self._db.namespace}:a:{job_id}", 0, -1)
         return sorted((decode_attempt(job_id, r) for r in raw), key=lambda a: a.number)
 
@@ -183,7 +183,7 @@ class RedisJobs(JobsPart):
         return purged
 
     async def stats(self, now: datetime | None) -> QueueStats:
-        async with mapped_errors("stats"):
+        async with self._db.mapped("stats"):
             raw = await self._db.client.hgetall(f"{self._db.namespace}:cnt")
         out = QueueStats()
         for field, value in raw.items():

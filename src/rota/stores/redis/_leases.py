@@ -9,7 +9,7 @@ from datetime import datetime
 from rota._models import Lease
 from rota.stores._parts import LeasesPart
 from rota.stores.redis._codec import LEASES, from_ms, to_ms
-from rota.stores.redis._connection import RedisConnection, mapped_errors
+from rota.stores.redis._connection import RedisConnection
 
 
 class RedisLeases(LeasesPart):
@@ -35,7 +35,7 @@ class RedisLeases(LeasesPart):
         return bool(await self._db.run("release_lease", name, owner, token, to_ms(now)))
 
     async def get(self, name: str, now: datetime) -> Lease | None:
-        async with mapped_errors("get_lease"):
+        async with self._db.mapped("get_lease"):
             held = await self._db.client.hmget(f"{self._db.namespace}:lease:{name}", "o", "tk", "a", "e")
         if held[0] is None or int(held[3]) <= to_ms(now):
             return None
@@ -52,7 +52,7 @@ class RedisLeases(LeasesPart):
         (before the dashboard) are added to it, from one scan of their keys."""
         ns = self._db.namespace
         client = self._db.client
-        async with mapped_errors("list_leases"):
+        async with self._db.mapped("list_leases"):
             if not await client.exists(f"{ns}:leases:indexed"):
                 head = f"{ns}:lease:"
                 pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"

@@ -21,7 +21,7 @@ from rota.stores.redis._codec import (
     schedule_state,
     to_ms,
 )
-from rota.stores.redis._connection import EncodedArg, RedisConnection, mapped_errors
+from rota.stores.redis._connection import EncodedArg, RedisConnection
 
 _ACQUIRE_SCAN = 1000  # due schedules looked at per acquire, sorted by next fire
 
@@ -46,7 +46,7 @@ class RedisSchedules(SchedulesPart):
         return decode_schedule(schedule.id, flat), bool(changed)
 
     async def get(self, schedule_id: str) -> Schedule | None:
-        async with mapped_errors("get_schedule"):
+        async with self._db.mapped("get_schedule"):
             raw = await self._db.client.hgetall(f"{self._db.namespace}:sch:{schedule_id}")
         if not raw:
             return None
@@ -97,6 +97,6 @@ class RedisSchedules(SchedulesPart):
         return bool(applied), int(created)
 
     async def next_due(self) -> datetime | None:
-        async with mapped_errors("next_schedule_due"):
+        async with self._db.mapped("next_schedule_due"):
             first = await self._db.client.zrange(f"{self._db.namespace}:sdue", 0, 0, withscores=True)
         return from_ms(int(first[0][1])) if first else None
