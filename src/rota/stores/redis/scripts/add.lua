@@ -68,7 +68,10 @@ for k = 1, n do
           push(plan, id, 'pl', left)
           for _, pid in ipairs(open) do edges[#edges + 1] = {pid, id} end
         end
-        if payload then fields[f['p'] + 1] = payload end
+        if payload then
+          -- (a null payload is not stored: the hash holds no field p)
+          if f['p'] then fields[f['p'] + 1] = payload else push(plan, id, 'p', payload) end
+        end
       end
       for _, pid in ipairs(parents) do deps[#deps + 1] = pid end
     end
