@@ -100,7 +100,7 @@ local function delayed_set(q, limited)
 end
 -- the job id joins its queue's delayed set (an ordered index: _ordered.lua), by due time (ms)
 local function delay(q, limited, due, id)
-  ox_add(delayed_set(q, limited), false, due, id)
+  ox_add_later(delayed_set(q, limited), false, due, id)
 end
 
 -- the dependants of a job that just ended with status (its result: res, or nil) are settled
@@ -154,7 +154,7 @@ local function add_job(id, q, due, key, fields, status, now)
   end
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
-  ox_add(P .. ':ids', true, nil, id)
+  ox_add_later(P .. ':ids', true, nil, id)
   local limited, priority = false, 0
   for j = 1, #fields, 2 do
     if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end

@@ -10,7 +10,7 @@
 -- index (scores all 0), else its score as fixed-width digits then the member; a member
 -- lives in the chunk with the greatest bound <= its sort key, and a chunk with no members
 -- has no bound. A member longer than 64 bytes only makes its chunk a plain zset.
-local CHUNK = 120
+local CHUNK = 112
 
 local function ox_sortkey(lex, score, member)
   if lex then return member end
@@ -45,11 +45,13 @@ local function ox_add(idx, lex, score, member)
   if redis.call('ZADD', c, score, member) == 0 then return end
   local n = redis.call('ZCARD', c)
   if n <= CHUNK then return end
-  -- split: in half, except the last chunk, which keeps three quarters, so that members
-  -- added roughly in order (time-ordered ids, later due times) leave nearly full chunks
+  -- split: in half, except the last chunk, which keeps all but the new member when that is
+  -- its greatest, else three quarters, so that members added in order (time-ordered ids,
+  -- later due times) leave full chunks behind, and roughly in order nearly full ones
   local keep = math.floor(n / 2)
   if not redis.call('ZRANGEBYLEX', idx, '(' .. b, '+', 'LIMIT', 0, 1)[1] then
     keep = n - math.floor(CHUNK / 4)
+    if redis.call('ZRANK', c, member) == n - 1 then keep = n - 1 end
   end
   local moved = redis.call('ZRANGE', c, keep, -1, 'WITHSCORES')
   local args = {}
@@ -61,6 +63,31 @@ local function ox_add(idx, lex, score, member)
   redis.call('ZADD', ox_chunk(idx, nb), unpack(args))
   redis.call('ZREMRANGEBYRANK', c, keep, -1)
   redis.call('ZADD', idx, 0, nb)
+end
+
+-- Adds deferred while a script adds a batch (ox_defer), then made in sort-key order by
+-- ox_flush: a batch's ids are time-ordered only to the millisecond (random below it), and
+-- members added in order split the last chunk near its top, leaving full chunks behind.
+local ox_deferred = nil
+local function ox_defer() ox_deferred = {} end
+local function ox_add_later(idx, lex, score, member)
+  if not ox_deferred then return ox_add(idx, lex, score, member) end
+  local l = ox_deferred[idx]
+  if not l then
+    l = {}
+    ox_deferred[idx] = l
+  end
+  local s = score
+  if lex then s = 0 else s = math.floor(math.max(-1e15 + 1, math.min(s, 1e15 - 1))) end
+  l[#l + 1] = {ox_sortkey(lex, s, member), lex, s, member}
+end
+local function ox_flush()
+  local todo = ox_deferred or {}
+  ox_deferred = nil
+  for idx, l in pairs(todo) do
+    table.sort(l, function(a, b) return a[1] < b[1] end)
+    for _, e in ipairs(l) do ox_add(idx, e[2], e[3], e[4]) end
+  end
 end
 
 -- a chunk lost members: without any it loses its bound; a small one joins the chunk before
