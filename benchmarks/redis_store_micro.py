@@ -2,7 +2,7 @@
 and memory per pending delayed job. Starts its own redis-server (AOF on, everysec) unless
 ROTA_REDIS_URL is set.
 
-    .venv/bin/python benchmarks/redis_store_micro.py [--jobs 100000] [--batch 100] [--worker]
+    .venv/bin/python benchmarks/redis_store_micro.py [--jobs 100000] [--batch 100] [--worker] [--memory]
 """
 
 from __future__ import annotations
@@ -82,15 +82,25 @@ async def bench_memory(store: RedisStore, url: str, n: int) -> None:
         after = int((await client.info("memory"))["used_memory"])
         ns = store.config.namespace
         hash_bytes = await client.memory_usage(f"{ns}:j:{sample[0].id}")
-        index = {k: await client.memory_usage(f"{ns}:{k}") for k in ("all", "d:default")}
+        index = {k: await index_bytes(client, f"{ns}:{k}") for k in ("ids", "due:default")}
     finally:
         await client.aclose()
     total = n + 1
+    chunks = ", ".join(f"{k} {size / total:.0f} B/job in {n} chunks" for k, (size, n) in index.items())
     print(
         f"memory, {total} pending delayed jobs: {(after - before) / total:,.0f} bytes/job "
-        f"(job hash {hash_bytes} B; indexes: all {index['all'] / total:.0f} B/job, "
-        f"delayed {index['d:default'] / total:.0f} B/job)"
+        f"(job hash {hash_bytes} B incl. its key; indexes: {chunks}; the rest is the keyspace table)"
     )
+
+
+async def index_bytes(client: Redis, index: str) -> tuple[int, int]:
+    """MEMORY USAGE of a chunked ordered index (scripts/_ordered.lua) and its chunks, and
+    how many chunks it has."""
+    bounds = await client.zrange(index, 0, -1)
+    size = await client.memory_usage(index) or 0
+    for bound in bounds:
+        size += await client.memory_usage(index.encode() + b"\0" + bound) or 0
+    return size, len(bounds)
 
 
 async def bench_worker(url: str, n: int) -> None:
@@ -124,9 +134,10 @@ async def main(args: argparse.Namespace) -> None:
     try:
         store = from_url(with_prefix(url, "bench" + uuid.uuid4().hex[:6]))
         await store.open()
-        await bench_add_single(store, min(args.jobs, 5000))
-        await bench_add(store, args.jobs, 1000)
-        await bench_claim_finish(store, args.batch)
+        if not args.memory:
+            await bench_add_single(store, min(args.jobs, 5000))
+            await bench_add(store, args.jobs, 1000)
+            await bench_claim_finish(store, args.batch)
         await store.close()
         mem = from_url(with_prefix(url, "mem" + uuid.uuid4().hex[:6]))
         await mem.open()
@@ -145,4 +156,5 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--worker", action="store_true", help="also time the worker end to end")
+    parser.add_argument("--memory", action="store_true", help="only the memory per delayed job")
     asyncio.run(main(parser.parse_args()))

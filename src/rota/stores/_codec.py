@@ -147,7 +147,9 @@ class Codec(Generic[M]):
     appended a column that is no field before fields added later): decoding skips the
     columns that are no field. Mappings are keyed by ``keys`` (field name -> key; the name
     itself where absent). Optional fields are None in both directions; a required field
-    missing from a mapping is a KeyError.
+    missing from a mapping is a KeyError, except for the fields named in ``sparse``, which
+    this backend treats as sparse too (left out of a mapping when they hold their default,
+    as the model's own sparse fields: Redis keeps job hashes small that way).
     """
 
     def __init__(
@@ -157,9 +159,16 @@ class Codec(Generic[M]):
         keys: Mapping[str, Hashable] | None = None,
         *,
         columns: Sequence[str] | None = None,
+        sparse: Sequence[str] = (),
     ) -> None:
         self.model = model
-        self.fields = fields_of(model)
+        self.fields = tuple(
+            dataclasses.replace(f, sparse=True) if f.name in sparse else f for f in fields_of(model)
+        )
+        if unknown := set(sparse) - {f.name for f in self.fields}:
+            raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
+        #: field name -> default, for the fields a mapping may leave out
+        self.sparse_defaults = {f.name: f.default for f in self.fields if f.sparse}
         self.names = tuple(f.name for f in self.fields)
         self.columns: tuple[str, ...] = self.names if columns is None else tuple(columns)
         if sorted(set(self.names) & set(self.columns)) != sorted(self.names):
@@ -272,7 +281,7 @@ class Codec(Generic[M]):
             job = self.from_mapping(m)
         except DECODE_ERRORS:
             raw = {name: m.get(key) for name, key in zip(self.names, self.keys, strict=True)}
-            return salvage(raw["id"], raw, self.decoders)
+            return salvage(raw["id"], raw, self.decoders, self.sparse_defaults)
         return checked(job)
 
     def attempt_from_row(self: Codec[Attempt], row: Sequence[Any]) -> Attempt:

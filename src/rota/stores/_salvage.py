@@ -155,16 +155,22 @@ def checked(job: Job) -> Job:
     return fixed
 
 
-def salvage(job_id: object, raw: Mapping[str, Any], convert: Mapping[str, Callable[[Any], Any]]) -> Job:
+def salvage(
+    job_id: object,
+    raw: Mapping[str, Any],
+    convert: Mapping[str, Callable[[Any], Any]],
+    sparse: Mapping[str, Any] = _SPARSE,
+) -> Job:
     """A job built field by field from ``raw`` (stored values by field name), through
     ``convert`` (per field; absent: taken as it is). A value that cannot be converted becomes
-    a stand-in and is named in ``defect``; then ``checked`` looks at what remains."""
+    a stand-in and is named in ``defect``; then ``checked`` looks at what remains. A field
+    named in ``sparse`` (default: the model's sparse fields) that is absent holds its default."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     for name in STORED_FIELDS:
         value = raw.get(name)
-        if value is None and name in _SPARSE:
-            values[name] = _SPARSE[name]  # left out: the default (see rota._models.SPARSE)
+        if value is None and name in sparse:
+            values[name] = sparse[name]  # left out: the default (see rota._models.SPARSE)
             continue
         conversion = convert.get(name)
         if conversion is not None:

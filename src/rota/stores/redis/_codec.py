@@ -1,7 +1,8 @@
 """Redis's leaves of the shared codec (rota.stores._codec).
 
 Records are hashes with short field names (keeping a job's hash small and in the compact
-listpack encoding); an optional field that is None has no hash field. Redis hands every
+listpack encoding); an optional field that is None has no hash field, nor has a job's
+payload, priority, attempts or token when it holds its default. Redis hands every
 value back as bytes: text is UTF-8, numbers their decimal text, booleans "1"/"0", times
 integer milliseconds since the epoch, JSON values (job headers, a worker's queues) their
 JSON text. Attempt records are JSON arrays (see ``_lib.lua``).
@@ -73,7 +74,10 @@ _WORKER_KEYS = {
     "version": b"v", "started_at": b"s", "last_heartbeat": b"hb", "expires_at": b"e",
 }  # fmt: skip
 
-JOBS = Codec(Job, LEAVES, _JOB_KEYS)
+# a job hash holds no field for these when they hold their default (most pending jobs): a
+# smaller listpack (the scripts read an absent one as the default, see _lib.lua's int_or)
+_JOB_SPARSE = ("payload", "priority", "attempts", "token")
+JOBS = Codec(Job, LEAVES, _JOB_KEYS, sparse=_JOB_SPARSE)
 SCHEDULES = Codec(Schedule, LEAVES, _SCHEDULE_KEYS)
 LEASES = Codec(Lease, LEAVES)
 ATTEMPTS = Codec(Attempt, _JSON)

@@ -1,9 +1,10 @@
 """What the Redis store's parts share: the client, the Lua scripts (one per multi-key
 state change), and the mapping of redis-py errors onto rota's.
 
-Each ``scripts/<name>.lua`` is prefixed with ``scripts/_lib.lua`` (shared helpers) and
-loaded once; calls go through EVALSHA, falling back to EVAL (which also caches the script
-server-side) when the server answers NOSCRIPT, e.g. after a restart or on a new cluster node.
+Each ``scripts/<name>.lua`` is prefixed with ``scripts/_ordered.lua`` (chunked ordered
+indexes) and ``scripts/_lib.lua`` (shared helpers) and loaded once; calls go through
+EVALSHA, falling back to EVAL (which also caches the script server-side) when the server
+answers NOSCRIPT, e.g. after a restart or on a new cluster node.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class Script:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.text = read(_PACKAGE, "scripts", "_lib.lua") + "\n" + read(_PACKAGE, "scripts", f"{name}.lua")
+        parts = ("_ordered.lua", "_lib.lua", f"{name}.lua")
+        self.text = "\n".join(read(_PACKAGE, "scripts", part) for part in parts)
         self.sha = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(
@@ -125,6 +127,23 @@ class RedisConnection:
             raise StoreUnavailable(f"Redis Cluster unavailable during open: {exc}") from exc
         if not config.cluster and info.get("cluster_enabled") in (1, "1"):
             raise ConfigError(f"{redact(config.url)} is a Redis Cluster node: add ?cluster=true to the URL")
+        await self._check_layout()
+
+    async def _check_layout(self) -> None:
+        """``StoreError`` when the namespace holds jobs in the layout of earlier versions of rota
+        (every job id in one zset ``{p}:all``, delayed jobs in ``{p}:d:<queue>``): this
+        version keeps those indexes in chunks under other keys (scripts/_ordered.lua), so it
+        would not see those jobs. Read-only: a store on a replica opens too."""
+        old = f"{self.namespace}:all"
+        async with mapped_errors("open"):
+            found = await self._client.exists(old)
+        if found:
+            raise StoreError(
+                f"the Redis namespace {self.namespace} holds jobs in an earlier rota version's "
+                f"layout (key {old}), which this version does not read: let that version finish "
+                "and purge them, then delete the namespace's keys, or give this version another "
+                "?prefix= (see docs/redis.md, 'Layout changes')"
+            )
 
     async def close(self) -> None:
         client, self._client = self._client, None

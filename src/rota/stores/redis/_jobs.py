@@ -1,14 +1,15 @@
 """Jobs on Redis; every multi-key change is one Lua script.
 
 Keys (``N`` is the namespace hash tag ``{prefix}``): ``N:j:<id>`` job hash, ``N:a:<id>``
-attempt list, ``N:d:<queue>`` pending jobs not yet due when added (or retried, released) by
+attempt list, ``N:due:<queue>`` pending jobs not yet due when added (or retried, released) by
 due time, ``N:r:<queue>`` ready zset (score -priority, member zero-padded due time + id; jobs
-due when added go straight there), ``N:run:<queue>`` running zset by lease expiry, ``N:all``
-every job id (lexicographic = time order), ``N:fin`` finished jobs by finish time, ``N:keys``
-dedupe key -> id, ``N:cnt`` counts per status and queue. Jobs with limits: ``N:lr:<queue>``
-their ready zset (as ``r``), ``N:cc:<key>`` the running jobs of a concurrency key by lease
-expiry, ``N:rt:<key>`` a rate key's bucket (tat in microseconds, expiring once full; see
-rota/stores/_gate.py).
+due when added go straight there), ``N:run:<queue>`` running zset by lease expiry, ``N:ids``
+every job id (lexicographic = time order); ``due``, ``ldue`` and ``ids`` are ordered indexes
+kept in chunks (scripts/_ordered.lua), ``N:fin`` finished jobs by finish time, ``N:keys``
+dedupe key -> id, ``N:cnt`` counts per status and queue. Jobs with limits: ``N:ldue:<queue>``
+and ``N:lr:<queue>`` their delayed index and ready zset (as ``due`` and ``r``),
+``N:cc:<key>`` the running jobs of a concurrency key by lease expiry, ``N:rt:<key>`` a
+rate key's bucket (tat in microseconds, expiring once full; see rota/stores/_gate.py).
 """
 
 from __future__ import annotations

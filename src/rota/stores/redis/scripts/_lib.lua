@@ -68,10 +68,16 @@ end
 -- set of running jobs (ck: the key, or nil)
 local function unindex(id, h_status, q, due, ck)
   if h_status == 'pending' then
-    redis.call('ZREM', P .. ':d:' .. q, id)
-    redis.call('ZREM', P .. ':r:' .. q, rmember(due, id))
-    redis.call('ZREM', P .. ':ld:' .. q, id)
-    redis.call('ZREM', P .. ':lr:' .. q, rmember(due, id))
+    if redis.call('ZREM', P .. ':r:' .. q, rmember(due, id)) == 1 then return end
+    if redis.call('ZREM', P .. ':lr:' .. q, rmember(due, id)) == 1 then return end
+    local sets, d = {P .. ':due:' .. q, P .. ':ldue:' .. q}, int_or(due, nil)
+    for _, idx in ipairs(sets) do
+      if d and ox_rem(idx, false, d, id) == 1 then return end
+    end
+    -- its stored due time is not the one it was indexed by (no version of rota writes that)
+    for _, idx in ipairs(sets) do
+      if ox_rem_any(idx, id) == 1 then return end
+    end
   elseif h_status == 'running' then
     redis.call('ZREM', P .. ':run:' .. q, id)
     if ck then redis.call('ZREM', P .. ':cc:' .. ck, id) end
@@ -89,8 +95,12 @@ end
 
 -- the delayed set of a pending job: jobs with limits (hash field ck or rk) have their own
 local function delayed_set(q, limited)
-  if limited then return P .. ':ld:' .. q end
-  return P .. ':d:' .. q
+  if limited then return P .. ':ldue:' .. q end
+  return P .. ':due:' .. q
+end
+-- the job id joins its queue's delayed set (an ordered index: _ordered.lua), by due time (ms)
+local function delay(q, limited, due, id)
+  ox_add_later(delayed_set(q, limited), false, due, id)
 end
 
 -- the dependants of a job that just ended with status (its result: res, or nil) are settled
@@ -115,7 +125,7 @@ local function settle_dependants(id, status, res, now)
           if h[5] == '1' and pst == 'succeeded' then redis.call('HSET', ck, 'p', t[3] or 'null') end
           if left == 0 then
             redis.call('HSET', ck, 's', 'pending')
-            redis.call('ZADD', delayed_set(q, h[7] or h[8]), int_or(h[6], 0), cid)
+            delay(q, h[7] or h[8], int_or(h[6], 0), cid)
             count('waiting', q, -1)
             count('pending', q, 1)
             released = true
@@ -144,7 +154,7 @@ local function add_job(id, q, due, key, fields, status, now)
   end
   redis.call('HSET', jkey(id), unpack(fields))
   if key ~= '' then redis.call('HSET', P .. ':keys', key, id) end
-  redis.call('ZADD', P .. ':all', 0, id)
+  ox_add_later(P .. ':ids', true, nil, id)
   local limited, priority = false, 0
   for j = 1, #fields, 2 do
     if fields[j] == 'ck' or fields[j] == 'rk' then limited = true end
@@ -161,7 +171,7 @@ local function add_job(id, q, due, key, fields, status, now)
       if limited then ready = ':lr:' end
       redis.call('ZADD', P .. ready .. q, -priority, rmember(due, id))
     else
-      redis.call('ZADD', delayed_set(q, limited), due, id)
+      delay(q, limited, int_or(due, 0), id)
     end
     count('pending', q, 1)
   end

@@ -68,7 +68,10 @@ for k = 1, n do
           push(plan, id, 'pl', left)
           for _, pid in ipairs(open) do edges[#edges + 1] = {pid, id} end
         end
-        if payload then fields[f['p'] + 1] = payload end
+        if payload then
+          -- (a null payload is not stored: the hash holds no field p)
+          if f['p'] then fields[f['p'] + 1] = payload else push(plan, id, 'p', payload) end
+        end
       end
       for _, pid in ipairs(parents) do deps[#deps + 1] = pid end
     end
@@ -77,6 +80,7 @@ for k = 1, n do
   end
 end
 
+ox_defer() -- the index entries are made in order at the end (ox_flush)
 for k = 1, n do
   local id, q, due, key, fields = unpack(jobs[k])
   local extra = plan[id]
@@ -97,6 +101,7 @@ for k = 1, n do
     out[k] = {0, got, redis.call('HGETALL', jkey(got))}
   end
 end
+ox_flush()
 for _, pid in ipairs(deps) do redis.call('HINCRBY', jkey(pid), 'dp', 1) end
 for _, e in ipairs(edges) do redis.call('SADD', P .. ':dep:' .. e[1], e[2]) end
 flush_counts()

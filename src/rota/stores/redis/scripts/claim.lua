@@ -14,9 +14,8 @@ local queues = {}
 for k = 1, nq do queues[k] = ARGV[9 + k] end
 
 for _, q in ipairs(queues) do
-  for _, sets in ipairs({{':d:', ':r:'}, {':ld:', ':lr:'}}) do
-    local dkey = P .. sets[1] .. q
-    local due = redis.call('ZRANGEBYSCORE', dkey, '-inf', now, 'LIMIT', 0, promote_max)
+  for _, sets in ipairs({{':due:', ':r:'}, {':ldue:', ':lr:'}}) do
+    local due = ox_pop_upto(P .. sets[1] .. q, now, promote_max)
     if #due > 0 then
       local adds = {}
       for _, id in ipairs(due) do
@@ -25,8 +24,6 @@ for _, q in ipairs(queues) do
         adds[#adds + 1] = rmember(h[2], id)
       end
       batch('ZADD', P .. sets[2] .. q, adds)
-      -- the fetched ids are exactly the lowest-ranked ones
-      redis.call('ZREMRANGEBYRANK', dkey, 0, #due - 1)
     end
   end
 end

@@ -5,7 +5,7 @@
 local now, nq = ARGV[2], num(ARGV[3])
 local out = {}
 for k = 1, nq do
-  out[k] = redis.call('ZCOUNT', P .. ':d:' .. ARGV[3 + k], '(' .. now, '+inf')
-    + redis.call('ZCOUNT', P .. ':ld:' .. ARGV[3 + k], '(' .. now, '+inf')
+  out[k] = ox_count_above(P .. ':due:' .. ARGV[3 + k], now)
+    + ox_count_above(P .. ':ldue:' .. ARGV[3 + k], now)
 end
 return out

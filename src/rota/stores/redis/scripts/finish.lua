@@ -5,7 +5,7 @@
 -- Per result: applied only while the job runs with that token (and the fence holds).
 local ended = false
 local now, worker, n = ARGV[2], ARGV[3], num(ARGV[4])
-local out, run_rem, delayed_add, fin_add, cc_rem = {}, {}, {}, {}, {}
+local out, run_rem, fin_add, cc_rem = {}, {}, {}, {}
 local freed = false
 for k = 1, n do
   local b = 4 + (k - 1) * 15
@@ -54,7 +54,7 @@ for k = 1, n do
     if status == 'pending' then
       set[#set + 1] = 'd'
       set[#set + 1] = retry
-      push(delayed_add, delayed_set(q, h[6] or h[7]), retry, id)
+      delay(q, h[6] or h[7], int_or(retry, 0), id)
     else
       set[#set + 1] = 'f'
       set[#set + 1] = now
@@ -81,7 +81,6 @@ for k = 1, n do
 end
 flush(run_rem, 'ZREM')
 flush(cc_rem, 'ZREM')
-flush(delayed_add, 'ZADD')
 flush(fin_add, 'ZADD')
 flush_counts()
 -- a job with a concurrency key left a slot free, or a dependant was released

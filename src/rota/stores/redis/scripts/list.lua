@@ -2,7 +2,7 @@
 -- budget, want, status, queue, task, schedule, key ('' matches any).
 -- Where the ids come from: with a key, the one job holding it (N:keys); for running jobs, the
 -- running sets of the queues (few: one entry per job a worker runs); otherwise the ids in id
--- order (N:all), at most `budget` of them per run so that no run blocks the server long.
+-- order (N:ids), at most `budget` of them per run so that no run blocks the server long.
 -- Returns {last id looked at when the caller should go on from it, else false; then
 -- {id, fields}... with at most `want` matches}.
 local after, before, desc = ARGV[2], ARGV[3], ARGV[4] == '1'
@@ -28,14 +28,7 @@ elseif fs == 'running' then
   end
   if desc then table.sort(ids, function(a, b) return a > b end) else table.sort(ids) end
 else
-  local lo, hi = '-', '+'
-  if after ~= '' then lo = '(' .. after end
-  if before ~= '' then hi = '(' .. before end
-  if desc then
-    ids = redis.call('ZREVRANGEBYLEX', P .. ':all', hi, lo, 'LIMIT', 0, budget)
-  else
-    ids = redis.call('ZRANGEBYLEX', P .. ':all', lo, hi, 'LIMIT', 0, budget)
-  end
+  ids = ox_lex_range(P .. ':ids', after, before, desc, budget)
   paged = #ids >= budget
 end
 

@@ -11,7 +11,7 @@ local function consider(v)
 end
 for k = 1, num(ARGV[2]) do
   local q = ARGV[2 + k]
-  consider(redis.call('ZRANGE', P .. ':d:' .. q, 0, 0, 'WITHSCORES')[2])
+  consider(ox_head(P .. ':due:' .. q, 1)[2])
   consider(redis.call('ZRANGE', P .. ':run:' .. q, 0, 0, 'WITHSCORES')[2])
   -- the ready set is ordered by priority first: the earliest due of each priority band
   local rkey = P .. ':r:' .. q
@@ -60,7 +60,7 @@ end
 for k = 1, num(ARGV[2]) do
   local q = ARGV[2 + k]
   -- not yet seen due, in due order: none later can be earlier than the best so far
-  local d = redis.call('ZRANGE', P .. ':ld:' .. q, 0, SCAN - 1, 'WITHSCORES')
+  local d = ox_head(P .. ':ldue:' .. q, SCAN)
   for j = 1, #d, 2 do
     local due = num(d[j + 1])
     if best ~= nil and due >= best then break end

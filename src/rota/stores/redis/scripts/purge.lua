@@ -18,7 +18,7 @@ for _, id in ipairs(ids) do
     end
     if h[1] then count(h[1], h[2], -1) end
     redis.call('DEL', jk, akey(id))
-    redis.call('ZREM', P .. ':all', id)
+    ox_rem(P .. ':ids', true, nil, id)
     redis.call('ZREM', P .. ':fin', id)
     deleted = deleted + 1
   end

@@ -12,7 +12,7 @@ for k = 1, n do
     redis.call('HSET', jk, 's', 'pending', 'a', math.max(int_or(h[5], 1) - 1, 0))
     redis.call('HDEL', jk, 'lo', 'le')
     redis.call('ZREM', P .. ':run:' .. h[3], id)
-    redis.call('ZADD', delayed_set(h[3], h[8] or h[9]), int_or(h[4], now), id)
+    delay(h[3], h[8] or h[9], int_or(h[4], num(now)), id)
     count('running', h[3], -1)
     count('pending', h[3], 1)
     released = released + 1

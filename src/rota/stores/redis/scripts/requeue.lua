@@ -9,7 +9,7 @@ if status ~= 'failed' and status ~= 'cancelled' then return {'state', status} en
 redis.call('HSET', jk, 's', 'pending', 'd', now, 'a', 0)
 redis.call('HDEL', jk, 'f', 'lo', 'le')
 redis.call('ZREM', P .. ':fin', id)
-redis.call('ZADD', delayed_set(q, h[3] or h[4]), now, id)
+delay(q, h[3] or h[4], num(now), id)
 count(status, q, -1)
 count('pending', q, 1)
 flush_counts()
