@@ -135,7 +135,7 @@ class RedisConnection:
         version keeps those indexes in chunks under other keys (scripts/_ordered.lua), so it
         would not see those jobs. Read-only: a store on a replica opens too."""
         old = f"{self.namespace}:all"
-        async with mapped_errors("open"):
+        async with self.mapped("open"):
             found = await self._client.exists(old)
         if found:
             raise StoreError(
