@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +64,8 @@ def build_app(url: str) -> App:
 async def run(args: argparse.Namespace) -> int:
     if not (1 <= args.jobs <= 1_000_000 and 1 <= args.concurrency <= 10_000):
         raise ConfigError("--jobs must be from 1 to 1000000 and --concurrency from 1 to 10000")
+    import tempfile  # here: it brings shutil, bz2 and lzma, which `rota worker` does without
+
     out = console()
     with tempfile.TemporaryDirectory(prefix="rota-demo-") as tmp:
         url = args.store or f"sqlite:///{Path(tmp) / 'demo.db'}"
