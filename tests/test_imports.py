@@ -21,11 +21,25 @@ stay optional; that is a downward edge and cannot close a circle through anythin
 from __future__ import annotations
 
 import ast
+import asyncio
+import importlib.util
+import json
+import os
 import re
+import subprocess
+import sys
+import uuid
+import zipfile
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import rota
+from rota import App, PayloadError
+from rota._serde import MsgspecCodec, PydanticCodec, codec_for
+from rota.stores import _resources
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -191,3 +205,145 @@ def test_the_layers_cover_what_they_claim() -> None:
     assert layer("rota.stores.redis._jobs") == BACKENDS and layer("rota.stores.memory") == BACKENDS
     assert layer("rota._models") == CORE and layer("rota.triggers._cron") == CORE
     assert layer("rota.testing.conformance") == TESTING
+
+
+# -- what a running worker loads ------------------------------------------------------------------
+#
+# Every module costs resident memory in every worker process (pydantic ~9 MB, rich ~3 MB,
+# importlib.resources with zipfile ~1 MB): rota's worker path imports only what its store and
+# its tasks use; the rest is imported where it is used (docs/benchmarks.md, issue #16).
+
+#: never loaded by a worker that does not ask for them: the optional extras, the CLI's tables,
+#: and rota's own modules for the endpoints, the dashboard and tracing
+NOT_IN_A_WORKER = (
+    "rich", "pydantic", "pydantic_core", "fastapi", "starlette", "uvicorn", "jinja2",
+    "prometheus_client", "django", "httpx", "sqlalchemy", "psycopg",
+    "rota.web", "rota.http", "rota.metrics", "rota._otel", "rota.contrib",
+)  # fmt: skip
+#: each store's driver, loaded by a worker of that store only
+DRIVERS = {
+    "sqlite": (),
+    "postgres": ("asyncpg",),
+    "redis": ("redis", "hiredis"),
+    "mongodb": ("pymongo", "bson"),
+}
+STORES = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "redis": "redis",
+    "mongodb": "mongodb",
+}
+#: standard library modules neither rota's worker nor the SQLite store needs (redis-py and
+#: pymongo import some: importlib.metadata; argparse brings shutil, bz2 and lzma)
+STDLIB_EXTRAS = ("importlib.resources", "importlib.metadata", "zipfile", "tempfile")
+
+WORKER_APP = """
+import json, os, signal, sys
+from dataclasses import dataclass
+
+from rota import App
+
+app = App(os.environ["PROBE_STORE"])
+
+
+@dataclass
+class Order:
+    number: int
+
+
+@app.task(name="probe")
+async def probe(order: Order) -> None:
+    with open(os.environ["PROBE_OUT"], "w") as out:
+        json.dump(sorted(sys.modules), out)
+    os.kill(os.getpid(), signal.SIGTERM)  # the worker stops as it would in production
+"""
+
+
+@dataclass
+class Order:
+    number: int
+
+
+def loaded(modules: Collection[str], names: Collection[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+@pytest.mark.slow
+async def test_a_worker_loads_neither_extras_nor_other_stores_drivers(
+    shared_url: str, tmp_path: Path
+) -> None:
+    # a real `rota worker` process runs one job whose handler writes down sys.modules
+    store = STORES[shared_url.split(":", 1)[0]]
+    app = App(shared_url)
+
+    @app.task(name="probe")
+    async def probe(order: Order) -> None: ...
+
+    try:
+        await probe.enqueue(Order(7))
+    finally:
+        await app.close()
+    (tmp_path / "probe_app.py").write_text(WORKER_APP, encoding="utf-8")
+    out = tmp_path / "modules.json"
+    here = os.path.dirname(os.path.dirname(rota.__file__))  # the worker runs the rota tested here
+    path = os.pathsep.join([str(tmp_path), here])
+    env = {**os.environ, "PYTHONPATH": path, "PROBE_STORE": shared_url, "PROBE_OUT": str(out)}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "rota", "worker", "probe_app:app"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(out.read_text(encoding="utf-8")))
+    assert "rota.runtime.worker" in modules and f"rota.stores.{store}" in modules  # it looked
+    others = [d for name, drivers in DRIVERS.items() if name != store for d in drivers]
+    assert loaded(modules, [*NOT_IN_A_WORKER, *others]) == []
+    if store == "sqlite":
+        assert loaded(modules, STDLIB_EXTRAS) == []
+
+
+def test_the_modules_a_worker_leaves_out_are_installed_here() -> None:
+    # the test above can fail only for modules that exist: the dev install has them all
+    for name in ("rich", "pydantic", "fastapi", "jinja2", "prometheus_client", "asyncpg", "redis", "pymongo"):
+        assert importlib.util.find_spec(name) is not None, name
+
+
+def test_pydantic_models_are_still_told_apart_from_other_payloads() -> None:
+    # the codec checks sys.modules for pydantic instead of importing it: a model's payload
+    # still goes through pydantic (validated at enqueue, decoded into the model)
+    from pydantic import BaseModel
+
+    class Parcel(BaseModel):
+        weight: int
+
+    assert isinstance(codec_for(Parcel), PydanticCodec)
+    assert isinstance(codec_for(Order), MsgspecCodec)
+    assert isinstance(codec_for(int), MsgspecCodec)
+    codec = codec_for(Parcel)
+    assert codec.decode(codec.encode(Parcel(weight=3))) == Parcel(weight=3)
+    with pytest.raises(PayloadError, match="Parcel"):
+        codec.encode({"weight": "heavy"})
+
+
+def test_resources_are_read_from_a_zipped_package_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a package on disk is read directly; one inside a zip through importlib.resources
+    package = f"zipped_{uuid.uuid4().hex[:8]}"
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"{package}/__init__.py", "")
+        z.writestr(f"{package}/queries/jobs.sql", "-- name: one\nSELECT 1;\n-- name: two\nSELECT 2;\n")
+        z.writestr(f"{package}/migrations/0001_first.sql", "CREATE TABLE a (x);")
+        z.writestr(f"{package}/migrations/0002_second.sql", "CREATE TABLE b (y);")
+    monkeypatch.syspath_prepend(str(archive))
+    try:
+        assert _resources.queries(package, "jobs") == {"one": "SELECT 1", "two": "SELECT 2"}
+        assert [(m.version, m.sql) for m in _resources.migrations(package)] == [
+            (1, "CREATE TABLE a (x);"), (2, "CREATE TABLE b (y);"),
+        ]  # fmt: skip
+    finally:
+        sys.modules.pop(package, None)
+    on_disk = _resources.files("rota.stores.sqlite")
+    assert isinstance(on_disk, Path) and (on_disk / "queries" / "jobs.sql").is_file()

@@ -7,6 +7,7 @@ Pickle is never used.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Protocol
 
 import msgspec
@@ -25,11 +26,12 @@ _json_encoder = msgspec.json.Encoder()
 
 
 def _is_pydantic_model(tp: Any) -> bool:
-    try:
-        from pydantic import BaseModel
-    except ImportError:  # pydantic is optional
+    # A pydantic model exists only once pydantic is imported, so every other payload type is
+    # told apart without importing it (pydantic costs a worker ~9 MB resident and ~0.2 s).
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None:
         return False
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
+    return isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
 
 
 class MsgspecCodec:

@@ -1,23 +1,29 @@
-"""Rendering jobs for people: tables, durations, times."""
+"""Rendering jobs for people: tables, durations, times.
+
+rich is imported by the functions that draw, not with this module: every command module
+imports this one, and ``rota worker`` (which draws nothing) should not carry rich's ~3 MB."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from rota._errors import PayloadError
 from rota._models import Attempt, Job, WorkerInfo
 from rota._serde import decode_json
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
 
 def console() -> Console:
     """A console for tables: terminal width on a terminal, wide enough for ids when piped."""
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=240)
 
 
@@ -28,10 +34,14 @@ def when(dt: datetime | None) -> str:
 def plain(*values: object) -> list[Text]:
     """Table cells shown as they are: stored text (names, errors) is never rich markup, so a
     "[/x]" in an error message cannot break a listing."""
+    from rich.text import Text
+
     return [Text(str(v)) for v in values]
 
 
 def jobs_table(jobs: list[Job]) -> Table:
+    from rich.table import Table
+
     table = Table(show_lines=False)
     for column in ("id", "task", "queue", "status", "attempts", "due", "last error"):
         table.add_column(column, overflow="fold")
@@ -44,6 +54,8 @@ def jobs_table(jobs: list[Job]) -> Table:
 
 
 def attempts_table(attempts: list[Attempt]) -> Table:
+    from rich.table import Table
+
     table = Table(title="attempts")
     for column in ("#", "worker", "started", "took", "outcome", "error"):
         table.add_column(column, overflow="fold")
@@ -97,6 +109,8 @@ def progress(job: Job) -> str:
 
 
 def workers_table(workers: list[WorkerInfo]) -> Table:
+    from rich.table import Table
+
     table = Table(title="live workers")
     for column in ("id", "host", "pid", "queues", "running", "version", "started", "last heartbeat"):
         table.add_column(column, overflow="fold")

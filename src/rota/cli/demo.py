@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from rota._app import App
 from rota._errors import ConfigError
 from rota._events import Event, EventKind
 from rota._retry import RetryPolicy
 from rota.cli._format import attempts_table, console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
@@ -66,6 +64,8 @@ def build_app(url: str) -> App:
 async def run(args: argparse.Namespace) -> int:
     if not (1 <= args.jobs <= 1_000_000 and 1 <= args.concurrency <= 10_000):
         raise ConfigError("--jobs must be from 1 to 1000000 and --concurrency from 1 to 10000")
+    import tempfile  # here: it brings shutil, bz2 and lzma, which `rota worker` does without
+
     out = console()
     with tempfile.TemporaryDirectory(prefix="rota-demo-") as tmp:
         url = args.store or f"sqlite:///{Path(tmp) / 'demo.db'}"
@@ -77,6 +77,10 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(app: App, args: argparse.Namespace, console: Console) -> int:
+    # rich here, not at the top: every command's module is imported to build the parser
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     console.print(f"[bold]rota demo[/bold] on {app.store.describe()}")
     thumbnail, sync_upstream, charge = (
         app.get_task(f"demo.{n}") for n in ("thumbnail", "sync_upstream", "charge")

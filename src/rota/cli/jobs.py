@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.markup import escape
-
 from rota._app import App
 from rota._convert import parse_duration
 from rota._errors import ConfigError
@@ -81,6 +79,8 @@ async def show(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**job_dict(job), "attempts": [attempt_dict(a) for a in attempts]})
         return 0
+    from rich.markup import escape  # here: `rota worker` imports this module, never rich
+
     out = console()
     fields = {
         "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),

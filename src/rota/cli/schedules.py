@@ -9,9 +9,6 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from rich.markup import escape
-from rich.table import Table
-
 from rota._schedules import ScheduleInfo
 from rota.cli._format import console, iso, json_value, plain, print_json
 from rota.cli._load import add_actions_on_one, add_app_options, add_listing, app_from_args, on_app
@@ -68,6 +65,8 @@ async def list_schedules(args: argparse.Namespace) -> int:
     if args.json:
         print_json([schedule_dict(s) for s in schedules])
         return 0
+    from rich.table import Table  # here: `rota worker` imports this module, never rich
+
     table = Table()
     for column in ("id", "task", "trigger", "next fire", "last fire", "runs", "fails", "state"):
         table.add_column(column, overflow="fold")
@@ -92,6 +91,8 @@ async def show(args: argparse.Namespace) -> int:
         "last error": s.last_error or "-", "misfire": s.misfire.value, "overlap": s.overlap.value,
         "declared in": "code" if s.origin == "code" else "api",
     }  # fmt: skip
+    from rich.markup import escape
+
     out = console()
     for name, value in fields.items():
         out.print(f"[bold]{name:>11}[/bold]  {escape(str(value))}", highlight=False)

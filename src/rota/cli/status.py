@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from rota.cli._format import console, when
 from rota.cli._load import add_app_options, on_app
-from rota.runtime.health import Health
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from rota.runtime.health import Health
 
 #: Health fields about the reporting process itself; ``rota status`` runs no worker, so they
 #: would describe the CLI, not the cluster.
@@ -59,6 +61,8 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def queues_table(report: Health) -> Table:
+    from rich.table import Table  # here: `rota worker` imports this module, never rich
+
     table = Table(title="queues")
     columns = ("pending", "delayed", "running", "failed", "succeeded", "cancelled")
     table.add_column("queue")

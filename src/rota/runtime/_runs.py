@@ -29,9 +29,10 @@ class Stop(Enum):
         return self in (Stop.SHUTDOWN, Stop.LOCK_BUSY)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Run:
-    """One claimed job on this worker, from claim until its outcome (or release) is durable."""
+    """One claimed job on this worker, from claim until its outcome (or release) is durable.
+    One per running job, so slotted: up to ``concurrency`` of them at once."""
 
     job: Job
     task: asyncio.Task[None] | None = None  # running the handler; None for a job given back unstarted
