@@ -126,6 +126,32 @@ def test_the_worker_life_cycle_on_uvloop(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are Python 3.12+")
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_eager_tasks_on_either_loop(loop: str) -> None:
+    """``rota worker`` installs eager tasks on the loop it runs on. Regression: on Python
+    3.13 uvloop's create_task passes the factory ``eager_start``, which asyncio's own
+    eager factory refused: every ``rota worker`` failed at its first task."""
+    from rota.cli.worker import use_eager_tasks
+
+    async def scenario() -> tuple[bool, bool, int]:
+        use_eager_tasks(asyncio.get_running_loop())
+
+        async def quick() -> int:
+            return 42
+
+        async def waits() -> None:
+            await asyncio.sleep(0)
+
+        eager = asyncio.get_running_loop().create_task(quick())
+        lazy = asyncio.get_running_loop().create_task(waits())
+        first = (eager.done(), lazy.done())  # the first ran to its end inside create_task
+        await lazy
+        return (*first, eager.result())
+
+    assert _loop.run(scenario(), loop=loop) == (True, False, 42)
+
+
 APP = textwrap.dedent(
     """
     import asyncio, os

@@ -200,7 +200,18 @@ def use_eager_tasks(loop: asyncio.AbstractEventLoop) -> None:
     a worker started on the user's loop keeps its factory. benchmarks/eager_tasks.py measures
     it (docs/benchmarks.md)."""
     if sys.version_info >= (3, 12):
-        loop.set_task_factory(asyncio.eager_task_factory)
+        loop.set_task_factory(_eager_task_factory)
+
+
+def _eager_task_factory(
+    loop: asyncio.AbstractEventLoop, coro: Any, *, eager_start: bool | None = None, **kwargs: Any
+) -> asyncio.Task[Any]:
+    """``asyncio.eager_task_factory``, also on uvloop under Python 3.13, whose ``create_task``
+    passes the factory an ``eager_start`` argument that 3.13's factory does not take."""
+    if eager_start is False:
+        return asyncio.Task(coro, loop=loop, **kwargs)
+    task: asyncio.Task[Any] = asyncio.eager_task_factory(loop, coro, **kwargs)  # type: ignore[attr-defined,unused-ignore]
+    return task
 
 
 #: Real seconds the store gets to close at exit (its jobs are released or finished by then).
