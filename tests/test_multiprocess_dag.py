@@ -56,18 +56,24 @@ async def test_a_random_dag_runs_in_order_exactly_once_across_three_workers(
         async def node(n: int) -> int:
             return n
 
-        specs: list[JobSpec] = []
-        for n in range(total):
-            specs.append(node.prepare(n, after=[specs[p] for p in parents[n]] or None))
-        jobs = await app.enqueue_many(specs)
-        waiting = sum(1 for j in jobs if j.status is JobStatus.WAITING)
-        assert waiting == sum(1 for p in parents if p)
-
         args = ["worker", "tests.multiprocess.dag_app:app", "--concurrency", "8", "--no-scheduler"]
         workers = [rota_process(args, {**env, "ROTA_INSTANCE_ID": f"w{i}"}) for i in range(3)]
         try:
             for proc in workers:
                 await asyncio.to_thread(wait_for_line, proc, "loaded")
+            # every worker serving before the jobs exist: the DAG is over in a fraction of a
+            # second, so a worker that came up later would find nothing left to share
+            deadline = time.monotonic() + 60
+            while len(await app.workers()) < 3:
+                assert time.monotonic() < deadline, "the workers did not register"
+                await asyncio.sleep(0.05)  # a poll of real processes' progress
+
+            specs: list[JobSpec] = []
+            for n in range(total):
+                specs.append(node.prepare(n, after=[specs[p] for p in parents[n]] or None))
+            jobs = await app.enqueue_many(specs)
+            waiting = sum(1 for j in jobs if j.status is JobStatus.WAITING)
+            assert waiting == sum(1 for p in parents if p)
             deadline = time.monotonic() + 90
             while (counts := (await app.stats()).counts.get("default", {})).get(
                 JobStatus.SUCCEEDED, 0
