@@ -59,7 +59,17 @@ def _job(row: asyncpg.Record, start: int = 0) -> Job:
 
 
 def as_stored(job: Job, now: datetime) -> Job:
-    """What add_jobs writes for a new job (it does not trust the run-state fields)."""
+    """What add_jobs writes for a new job (it does not trust the run-state fields): ``job``
+    itself when it is already that (every job ``enqueue`` makes; a copy costs a few percent
+    of a one-job enqueue)."""
+    if (
+        job.status is JobStatus.PENDING and job.created_at is not None and job.attempts == 0
+        and job.token == 0 and job.lease_owner is None and job.lease_expires_at is None
+        and job.started_at is None and job.finished_at is None and job.last_error is None
+        and job.result is None and job.progress is None and job.progress_message is None
+        and job.progress_at is None
+    ):  # fmt: skip
+        return job
     return job.replace(
         status=JobStatus.PENDING,
         created_at=job.created_at or now,
