@@ -448,7 +448,11 @@ async def test_an_enqueue_is_written_on_the_callers_thread_while_the_database_is
     store: SQLiteStore,
 ) -> None:
     """No hop to the store's thread and back: the add is done before the event loop runs
-    anything else (a callback scheduled before it has not run when it returns)."""
+    anything else (a callback scheduled before it has not run when it returns). The first
+    add takes the store's thread, where the second connection is made (opening a file may
+    wait for its lock, which the event loop never does)."""
+    await store.add(make_jobs(1), now=T0)
+    await store._connection.run(lambda conn: None)  # the connection is made: queued before this
     ran: list[int] = []
     asyncio.get_running_loop().call_soon(ran.append, 1)
     (result,) = await store.add(make_jobs(1), now=T0)

@@ -62,7 +62,7 @@ class SQLiteConnection:
             thread.stop()
             raise
         self._thread = thread
-        self._inline = InlineWriter(self.config, _inline_connection, self._checkpoint)
+        self._inline = InlineWriter(self.config, _inline_connection, self._checkpoint, self._on_thread)
 
     def _connect(self, prepare: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection:
         config = self.config
@@ -121,6 +121,12 @@ class SQLiteConnection:
             if done is not BUSY:
                 return done  # type: ignore[no-any-return]
         return await self.run(fn, *args)
+
+    def _on_thread(self, fn: Callable[[], None]) -> None:
+        """``fn()`` on the store's thread, not awaited (it must not raise)."""
+        thread = self._thread
+        if thread is not None:
+            thread.submit(fn)
 
     def _checkpoint(self, then: Callable[[], None]) -> None:
         """A passive checkpoint on the store's thread, then ``then()`` there, not awaited

@@ -47,18 +47,22 @@ BUSY: Final = Busy()
 
 
 class InlineWriter:
-    """The caller-thread connection (opened at first use) and its checkpoint schedule."""
+    """The caller-thread connection (made on the store's thread at the first call, which
+    takes the store's thread itself) and its checkpoint schedule."""
 
     def __init__(
         self,
         config: SQLiteConfig,
         connect: Callable[[SQLiteConfig], sqlite3.Connection],
         checkpoint: Callable[[Callable[[], None]], None],
+        on_store_thread: Callable[[Callable[[], None]], None],
     ) -> None:
         self._config = config
         self._connect = connect
         self._checkpoint = checkpoint
+        self._on_store_thread = on_store_thread
         self._conn: sqlite3.Connection | None = None
+        self._opening = False
         # one caller at a time; a second thread (a store shared by two loops) takes the
         # store's thread rather than wait here
         self._lock = threading.Lock()
@@ -73,8 +77,12 @@ class InlineWriter:
         if not self.enabled or self._checkpointing or not self._lock.acquire(blocking=False):
             return BUSY
         try:
-            conn = self._conn or self._open()
+            conn = self._conn
             if conn is None:
+                if not self._opening:
+                    # connected on the store's thread: opening a file may wait for its lock
+                    self._opening = True
+                    self._on_store_thread(self._open)
                 return BUSY
             try:
                 result = fn(conn, *args)
@@ -93,7 +101,8 @@ class InlineWriter:
     def _checkpointed(self) -> None:
         self._checkpointing = False
 
-    def _open(self) -> sqlite3.Connection | None:
+    def _open(self) -> None:
+        """Runs on the store's thread; the connection is used from the next call on."""
         try:
             conn = self._connect(self._config)
             conn.execute("PRAGMA busy_timeout = 0")
@@ -102,9 +111,12 @@ class InlineWriter:
             # the store's thread has its own connection; this one is only a shortcut
             log.debug("inline SQLite writes disabled: %s", exc)
             self.enabled = False
-            return None
-        self._conn = conn
-        return conn
+            return
+        with self._lock:
+            if self.enabled:
+                self._conn = conn
+                return
+        conn.close()  # the store closed meanwhile
 
     def close(self) -> None:
         with self._lock:
