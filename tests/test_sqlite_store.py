@@ -700,6 +700,37 @@ async def test_a_commit_after_cancelled_waits_still_wakes_the_next_waiter(tmp_pa
         await store.close()
 
 
+async def test_a_cancelled_wait_cleaning_up_late_leaves_the_next_waiter_armed(tmp_path: Path) -> None:
+    """Regression: a cancelled wait's cleanup runs at the loop's next turn, which may come
+    after the next wait armed (nothing yielded in between: ``await`` of a coroutine in the
+    same task, as ``asyncio.wait_for`` does from Python 3.12 on). It cleared whichever waiter
+    was armed, so the next commit woke no one and the new waiter slept its whole timeout
+    (seen as a failure of the test above on Python 3.13 once enqueues stopped yielding)."""
+    store, other = SQLiteStore(tmp_path / "rota.db"), SQLiteStore(tmp_path / "rota.db")
+    await store.open()
+    await other.open()
+    try:
+        while await store.wait_for_jobs(0):
+            pass
+        gone = asyncio.ensure_future(store.wait_for_jobs(60))
+        await asyncio.sleep(0)  # armed
+        gone.cancel()  # its cleanup runs at the next turn of the loop...
+
+        async def commit_after_that() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            await other.add(make_jobs(1), now=T0)
+
+        adding = asyncio.ensure_future(commit_after_that())
+        async with asyncio.timeout(10):
+            assert await store.wait_for_jobs(60)  # ...after this waiter armed
+        await adding
+        assert gone.cancelled()
+    finally:
+        await other.close()
+        await store.close()
+
+
 async def test_the_watch_is_quiet_while_nothing_commits(store: SQLiteStore) -> None:
     """Only commits wake a waiter: a wait with nothing committed runs out (False), and so
     does the next one (no wake-up from the waiter's own checks)."""

@@ -88,8 +88,11 @@ class DataVersionWatch:
             return False
         finally:
             with self._lock:
-                self._target = None
-                self._armed.clear()
+                # only our own: a cancelled waiter's cleanup may run after the next waiter
+                # armed (nothing yielded between them), whose wake-up it must not take away
+                if self._target is not None and self._target[1] is woke:
+                    self._target = None
+                    self._armed.clear()
             local.cancel()
         event.clear()
         return True
