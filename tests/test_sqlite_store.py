@@ -447,17 +447,42 @@ async def test_locked_database_is_store_unavailable_then_recovers(tmp_path: Path
 async def test_an_enqueue_is_written_on_the_callers_thread_while_the_database_is_free(
     store: SQLiteStore,
 ) -> None:
-    """No hop to the store's thread and back: the add is done before the event loop runs
-    anything else (a callback scheduled before it has not run when it returns). The first
-    add takes the store's thread, where the second connection is made (opening a file may
-    wait for its lock, which the event loop never does)."""
+    """No hop to the store's thread and back while the write lock is free. The first add
+    takes the store's thread, where the second connection is made (opening a file may wait
+    for its lock, which the event loop never does)."""
     await store.add(make_jobs(1), now=T0)
     await store._connection.run(lambda conn: None)  # the connection is made: queued before this
-    ran: list[int] = []
-    asyncio.get_running_loop().call_soon(ran.append, 1)
-    (result,) = await store.add(make_jobs(1), now=T0)
-    assert ran == [] and result.created
-    assert await store.get_job(result.job.id) == result.job
+    inline = store._connection._inline
+    assert inline is not None
+    before = inline._commits
+    results = [await store.add(make_jobs(1), now=T0) for _ in range(5)]
+    assert inline._commits == before + 5 and all(r.created for (r,) in results)
+    assert await store.get_job(results[-1][0].job.id) == results[-1][0].job
+
+
+async def test_enqueues_written_inline_still_let_the_loop_run(store: SQLiteStore) -> None:
+    """Each enqueue gives the loop a turn, as the hop did: a loop of 200 enqueues must not
+    keep a heartbeat (or a web request) waiting until it ends."""
+    await store.add(make_jobs(1), now=T0)
+    await store._connection.run(lambda conn: None)
+    ticks: list[int] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    gave_a_turn = 0
+    for _ in range(200):
+        seen = len(ticks)
+        await store.add(make_jobs(1), now=T0)
+        gave_a_turn += len(ticks) > seen
+    stop.set()
+    await task
+    assert gave_a_turn == 200  # the ticker ran during every one of them
 
 
 @pytest.mark.parametrize("kind", ["synchronous=full", "memory"])

@@ -114,6 +114,10 @@ class SQLiteConnection:
         the write lock is free at once, else on the store's thread (_inline.py)."""
         inline = self._inline
         if inline is not None:
+            # a turn of the loop first, as the hop would give: a loop of enqueues must not
+            # keep the loop's other tasks (heartbeats, requests) waiting; cancelled here,
+            # nothing is written
+            await asyncio.sleep(0)
             try:
                 done = inline.run(fn, *args)
             except sqlite3.Error as exc:
