@@ -23,6 +23,7 @@ from rota.testing.conformance import Harness
 from rota.testing.conformance._support import make_job, make_schedule
 from tests.servers._common import find_binary, free_port, unavailable
 from tests.servers.redis import RedisServer, with_prefix
+from tests.test_redis_layout import index_members
 
 pytestmark = pytest.mark.redis
 
@@ -171,14 +172,6 @@ async def test_next_due_lets_idle_workers_sleep_until_a_delayed_job(
     await h.store.add([later, sooner], now=h.clock.now())
     assert await h.store.next_due(queues=["default"]) == sooner.due_at
     assert await h.store.next_due(queues=["nothing-here"]) is None
-
-
-async def index_members(client: Redis, index: str) -> list[bytes]:
-    """The members of a chunked ordered index (scripts/_ordered.lua), in order."""
-    members: list[bytes] = []
-    for bound in await client.zrange(index, 0, -1):
-        members += await client.zrange(index.encode() + b"\0" + bound, 0, -1)
-    return members
 
 
 async def test_a_job_due_when_added_goes_straight_to_the_ready_set(redis_harness: Harness) -> None:
