@@ -114,11 +114,7 @@ def _insert_unseen(
         conn.execute("RELEASE unseen")
         return None
     conn.execute("RELEASE unseen")
-    counts = _Counts()
-    for job in jobs:
-        counts.add(job.queue, job.status.value)
-    counts.write(conn)
-    return [AddResult(job, created=True) for job in jobs]
+    return _counted(conn, [AddResult(job, created=True) for job in jobs])
 
 
 def _add_linked(conn: sqlite3.Connection, jobs: Sequence[Job], now: datetime) -> list[AddResult]:
@@ -175,6 +171,11 @@ def insert_jobs(
         fresh.append(p)
         results.append(AddResult(job, created=True))
     conn.executemany(Q["insert_job"], fresh)
+    return _counted(conn, results)
+
+
+def _counted(conn: sqlite3.Connection, results: list[AddResult]) -> list[AddResult]:
+    """``results``, once the jobs they created are in job_counts."""
     counts = _Counts()
     for r in results:
         if r.created:
