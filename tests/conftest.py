@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from rota import App
+from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
 
@@ -57,6 +60,15 @@ def harness(request: pytest.FixtureRequest) -> Harness:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+async def app(clock: FakeClock) -> AsyncIterator[App]:
+    """An app on a fresh memory store driven by ``clock`` (modules that need another app
+    define their own ``app``)."""
+    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
+    yield app
+    await app.close()
 
 
 SHARED = [b for b in ("sqlite", "postgres", "redis", "mongodb") if b in BACKENDS]

@@ -4,21 +4,10 @@ suite's ``jobs_add``, on every store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 import rota
 from rota import App, EventKind, JobStatus
-from rota.stores.memory import MemoryStore
-from rota.testing import FakeClock
-
-
-@pytest.fixture
-async def app(clock: FakeClock) -> AsyncIterator[App]:
-    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
-    yield app
-    await app.close()
 
 
 async def test_enqueue_with_an_id_names_one_job_however_often_enqueued(app: App) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,17 +16,9 @@ import pytest
 import rota
 from rota import App, EventKind, JobContext, JobStatus, Outcome
 from rota._models import LeaseRef, Progress
-from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
 WAIT = 10  # real seconds a test may wait for an event before it fails (never slept)
-
-
-@pytest.fixture
-async def app(clock: FakeClock) -> AsyncIterator[App]:
-    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
-    yield app
-    await app.close()
 
 
 class Inbox:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple, TypedDict
@@ -16,17 +15,9 @@ import pytest
 import rota
 from rota import App, EventKind, JobStatus
 from rota._limits_spec import Rate, TaskLimits, parse_rate
-from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
 WAIT = 10  # real seconds a test may wait for an event before it fails (never slept)
-
-
-@pytest.fixture
-async def app(clock: FakeClock) -> AsyncIterator[App]:
-    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
-    yield app
-    await app.close()
 
 
 @dataclass

@@ -8,7 +8,7 @@ import asyncio
 import collections
 import math
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +22,6 @@ from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
 WAIT = 10  # real seconds a test may wait for an event before it fails (never slept)
-
-
-@pytest.fixture
-async def app(clock: FakeClock) -> AsyncIterator[App]:
-    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
-    yield app
-    await app.close()
 
 
 class Boom(BaseException):

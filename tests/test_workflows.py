@@ -3,23 +3,12 @@ what a user writes in docs/workflows.md, run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 import rota
 from rota import App, ConfigError, JobNotFound, JobStatus
-from rota.stores.memory import MemoryStore
-from rota.testing import FakeClock
 
 WAIT = 10  # real seconds a test may wait for an event before it fails (never slept)
-
-
-@pytest.fixture
-async def app(clock: FakeClock) -> AsyncIterator[App]:
-    app = App(store=MemoryStore(), clock=clock, instance_id="w1")
-    yield app
-    await app.close()
 
 
 async def test_after_runs_a_job_once_its_parents_succeeded(app: App) -> None:
