@@ -172,6 +172,44 @@ async def test_crashed_claimer_is_rolled_forward_never_doubled(mongodb_harness: 
     ]
 
 
+async def test_a_leader_killed_mid_renewal_is_succeeded_when_its_lease_ends(mongodb_harness: Harness) -> None:
+    """A leader that won its renewal's mark and died before writing it: the mark's lease
+    expiry, not ROLL_FORWARD_AFTER, bounds the failover. Until that expiry a contender is
+    told "not yours" at once (not after rounds of losing); after it, the contender takes the
+    lease with the next token. (Seen in CI: the election took 10 s on FerretDB.)"""
+    h = mongodb_harness
+    store = h.store
+    assert isinstance(store, MongoStore)
+    ttl = timedelta(seconds=1)
+    t0 = h.clock.now()
+    held = await store.acquire_lease("leader:x", owner="dead", ttl=ttl, now=t0)
+    assert held is not None
+    leases = store._leases
+    doc = await leases.leases.find_one({"_id": "leader:x"})
+    assert doc is not None
+    renewed_at = t0 + timedelta(milliseconds=300)
+    # what Versioned.apply writes first for the renewal, then the SIGKILL: the mark only
+    await leases.cas.marks.insert_one(
+        {
+            "_id": leases.cas._mark_id(doc, doc["ver"]),
+            "doc": "leader:x",
+            "ver": doc["ver"],
+            "at": renewed_at,
+            "new": {**doc, "expires_at": renewed_at + ttl, "ver": doc["ver"] + 1},
+        }
+    )
+    after_first = t0 + ttl + timedelta(milliseconds=100)  # the written lease has expired
+    assert await store.acquire_lease("leader:x", owner="next", ttl=ttl, now=after_first) is None
+    assert await leases.leases.find_one({"_id": "leader:x"}) == doc  # not rolled forward yet
+    after_renewal = renewed_at + ttl + timedelta(milliseconds=1)
+    taken = await store.acquire_lease("leader:x", owner="next", ttl=ttl, now=after_renewal)
+    assert taken is not None
+    assert (taken.owner, taken.token) == ("next", held.token + 1)
+    assert after_renewal < renewed_at + ROLL_FORWARD_AFTER  # what this test is about
+    renewed = await store.renew_lease("leader:x", owner="dead", token=held.token, ttl=ttl, now=after_renewal)
+    assert renewed is None
+
+
 async def test_a_claim_from_a_stale_read_is_not_reported_won(mongodb_harness: Harness) -> None:
     """A claimer that read a job, then stalled while two changes moved it on (claimed and
     finished by another worker; the mark of the version it read is deleted by then), can

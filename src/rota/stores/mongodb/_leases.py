@@ -27,6 +27,18 @@ def _held(doc: Doc | None, now: datetime) -> bool:
     return doc is not None and doc.get("owner") is not None and as_utc(doc["expires_at"]) > now
 
 
+def _pending(doc: Doc, lost_at: int | None) -> bool:
+    """Whether a change lost at version ``lost_at`` lost to one that is not written yet (the
+    document has not moved on): another process is changing the lease, so it is not ours to
+    take now; looking again at once would only lose again."""
+    return bool(doc["ver"] == lost_at)
+
+
+def _lapsed(new: Doc, now: datetime) -> bool:
+    """A change that leaves the lease free at ``now`` (an expired renewal, a release)."""
+    return not _held(new, now)
+
+
 class MongoLeases(LeasesPart):
     """Named leases in ``<prefix>_leases``."""
 
@@ -39,10 +51,11 @@ class MongoLeases(LeasesPart):
 
     async def prepare(self) -> None:
         """On open (the ``_id`` index is the only one)."""
-        self.cas = Versioned(self.leases, self._db.collection("marks"))
+        self.cas = Versioned(self.leases, self._db.collection("marks"), lapsed=_lapsed)
 
     @mapped
     async def acquire(self, name: str, owner: str, until: datetime, now: datetime) -> Lease | None:
+        seen = None
         for _ in range(_ROUNDS):
             doc = await self.leases.find_one({"_id": name})
             if doc is None:
@@ -52,8 +65,9 @@ class MongoLeases(LeasesPart):
                 except DuplicateKeyError:
                     continue  # created meanwhile: look again
                 return LEASES.from_mapping(first)
-            if _held(doc, now):
+            if _held(doc, now) or _pending(doc, seen):
                 return None
+            seen = doc["ver"]
             new = {
                 **doc,
                 "owner": owner,
@@ -68,12 +82,14 @@ class MongoLeases(LeasesPart):
     async def _change(
         self, name: str, owner: str, token: int, now: datetime, *, live: bool, fields: Doc
     ) -> Doc | None:
+        seen = None
         for _ in range(_ROUNDS):
             doc = await self.leases.find_one({"_id": name})
             if doc is None or (doc.get("owner"), doc["token"]) != (owner, token):
                 return None
-            if live and not _held(doc, now):
+            if (live and not _held(doc, now)) or _pending(doc, seen):
                 return None
+            seen = doc["ver"]
             new = {**doc, **fields}
             if (await self.cas.apply([(doc, new)], now))[0]:
                 return new

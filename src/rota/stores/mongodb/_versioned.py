@@ -19,17 +19,21 @@ duplicate ``_id``. So every change of a stored document goes through ``Versioned
 
 A writer that crashes between 1 and 2 leaves the document at ``v`` with its mark holding the
 content: a later writer that loses the race against that mark writes the mark's content
-itself once the mark is older than ``ROLL_FORWARD_AFTER`` (so a won change is never lost and
-never applied twice: step 2 is idempotent). ``inc`` (the document's incarnation: a job id, a
-random id per schedule) keeps a deleted document's marks from blocking a later document
-with the same ``_id`` (a dedupe key freed by purge). A deleted document keeps its last mark
-(a writer that read it just before cannot win it again); ``purge`` drops old marks.
+itself once the mark is older than ``ROLL_FORWARD_AFTER``, or at once if the collection says
+the change has lapsed (a lease whose new expiry has passed: writing it changes nothing anyone
+may do, and a leader killed mid-renewal must not hold up the election for longer than its
+lease). So a won change is never lost and never applied twice: step 2 is idempotent.
+
+``inc`` (the document's incarnation: a job id, a random id per schedule) keeps a deleted
+document's marks from blocking a later document with the same ``_id`` (a dedupe key freed by
+purge). A deleted document keeps its last mark (a writer that read it just before cannot win
+it again); ``purge`` drops old marks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from pymongo import DeleteOne, UpdateMany
@@ -47,11 +51,18 @@ _BULK_CHUNK = 32
 
 Change = tuple[Doc, Doc | None]  # (the document as read, its new content or None to delete)
 
+# whether a change's new content no longer matters at ``now`` (its winner may be rolled
+# forward without waiting ROLL_FORWARD_AFTER)
+Lapsed = Callable[[Doc, datetime], bool]
+
 
 class Versioned:
-    def __init__(self, docs: AsyncCollection[Doc], marks: AsyncCollection[Doc]) -> None:
+    def __init__(
+        self, docs: AsyncCollection[Doc], marks: AsyncCollection[Doc], *, lapsed: Lapsed | None = None
+    ) -> None:
         self.docs = docs
         self.marks = marks
+        self._lapsed = lapsed
 
     def _mark_id(self, doc: Doc, ver: int) -> str:
         return f"{self.docs.name}:{doc['inc']}:{ver}"
@@ -118,8 +129,13 @@ class Versioned:
     async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
         """Write the changes of winners that seem to have crashed before writing them."""
         found = await asyncio.gather(*(self.marks.find_one({"_id": m}) for m in mark_ids))
-        stale = [m for m in found if m is not None and as_utc(m["at"]) <= now - ROLL_FORWARD_AFTER]
-        await self._write(stale)
+        await self._write([m for m in found if m is not None and self._stale(m, now)])
+
+    def _stale(self, mark: Doc, now: datetime) -> bool:
+        if as_utc(mark["at"]) <= now - ROLL_FORWARD_AFTER:
+            return True
+        new = mark["new"]
+        return self._lapsed is not None and new is not None and self._lapsed(new, now)
 
     async def forget_before(self, cutoff: datetime) -> None:
         """Drop marks older than ``cutoff``: by then every winner wrote or was rolled forward."""
