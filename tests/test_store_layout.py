@@ -38,7 +38,7 @@ HELPERS = {
     "memory": {"_claim_index"},
     "mongodb": {"_versioned", "_gate", "_deps"},
     "postgres": {"_external", "_joined"},
-    "sqlite": {"_inline"},
+    "sqlite": {"_inline", "_claim", "_deps", "_counts"},
 }
 RESOURCES = {"queries": ".sql", "migrations": ".sql", "scripts": ".lua"}
 # what a backend may never import: the runtime and every layer above it

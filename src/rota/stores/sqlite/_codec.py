@@ -36,6 +36,12 @@ def opt_us(dt: datetime | None) -> int | None:
     return None if dt is None else to_us(dt)
 
 
+def stored_int(value: object, default: int = 0) -> int:
+    """A stored number as claims compare it; a value no version of rota writes (text, a
+    real) counts as ``default``, so one bad row cannot fail a claim for everyone."""
+    return value if type(value) is int else default
+
+
 to_json = partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 LEAVES = Leaves(time=(to_us, from_us), float=(None, float), bool=(int, bool), json=(to_json, json.loads))

@@ -1,12 +1,13 @@
 """Jobs on SQLite: ``SQLiteJobs`` runs each operation below on the store's thread, where
-each batch call is one transaction."""
+each batch call is one transaction. The claim is in _claim.py, the settling of dependants in
+_deps.py, the job counts every status change keeps in _counts.py."""
 
 from __future__ import annotations
 
 import heapq
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -29,60 +30,24 @@ from rota._models import (
     Progress,
     QueueStats,
 )
-from rota.stores._deps import ParentState, cascade, link_batch
-from rota.stores._gate import NEXT_DUE_SCAN, Gate, limited_next_due
+from rota.stores._deps import ParentState, link_batch
+from rota.stores._gate import NEXT_DUE_SCAN, limited_next_due
 from rota.stores._parts import JobsPart
 from rota.stores._resources import queries
-from rota.stores.sqlite._codec import ATTEMPTS, JOBS, from_us, opt_us, to_us
+from rota.stores.sqlite._claim import bucket_reader, claim
+from rota.stores.sqlite._codec import ATTEMPTS, JOBS, from_us, opt_us, stored_int, to_us
 from rota.stores.sqlite._connection import SQLiteConnection, write
+from rota.stores.sqlite._counts import PENDING, RUNNING, Counts
+from rota.stores.sqlite._deps import settle_dependants
 from rota.stores.sqlite._leases import fence_held
 
 Q = queries(__name__.rpartition(".")[0], "jobs")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
-_PENDING = JobStatus.PENDING.value
-_RUNNING = JobStatus.RUNNING.value
 _US = timedelta(microseconds=1)
-#: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
-HELD_SCAN = 1000
-#: Rounds of a claim that keeps finding expired leases on their last attempt.
-_ROUNDS = 16
-
-
-def _sort_key(job: Job) -> tuple[int, datetime | None, str]:
-    return (-job.priority, job.due_at, job.id)
-
-
-def _int(value: Any, default: int = 0) -> int:
-    """A stored number as claims compare it; a value no version of rota writes (text, a
-    real) counts as ``default``, so one bad row cannot fail a claim for everyone."""
-    return value if type(value) is int else default
 
 
 def _refs_json(refs: Sequence[LeaseRef]) -> str:
     return json.dumps([[r.job_id, r.token] for r in refs])
-
-
-class _Counts:
-    """Changes to job_counts gathered during one transaction and written at its end."""
-
-    __slots__ = ("delta",)
-
-    def __init__(self) -> None:
-        self.delta: dict[tuple[str, str], int] = {}
-
-    def add(self, queue: str, status: str, n: int = 1) -> None:
-        key = (queue, status)
-        self.delta[key] = self.delta.get(key, 0) + n
-
-    def move(self, queue: str, old: str, new: str, n: int = 1) -> None:
-        if old != new and n:
-            self.add(queue, old, -n)
-            self.add(queue, new, n)
-
-    def write(self, conn: sqlite3.Connection) -> None:
-        rows = [(q, s, n) for (q, s), n in self.delta.items() if n]
-        if rows:
-            conn.executemany(Q["count_bump"], rows)
 
 
 # -- add -------------------------------------------------------------------------------
@@ -176,212 +141,12 @@ def insert_jobs(
 
 def _counted(conn: sqlite3.Connection, results: list[AddResult]) -> list[AddResult]:
     """``results``, once the jobs they created are in job_counts."""
-    counts = _Counts()
+    counts = Counts()
     for r in results:
         if r.created:
             counts.add(r.job.queue, r.job.status.value)
     counts.write(conn)
     return results
-
-
-def settle_dependants(
-    conn: sqlite3.Connection, parent: tuple[str, JobStatus, bytes | None], now_us: int, counts: _Counts
-) -> bool:
-    """Settle the dependants of a job that just ended (``_deps.cascade``) in the caller's
-    write transaction; returns whether one was released (pending: wake the workers)."""
-    released = False
-
-    def load(job_id: str) -> Job | None:
-        row = conn.execute(Q["get_job"], (job_id,)).fetchone()
-        return None if row is None else JOBS.job_from_row(row)
-
-    def save(child: Job, changes: dict[str, object]) -> None:
-        nonlocal released
-        new = child.replace(**changes)
-        finished = new.finished_at
-        conn.execute(
-            Q["settle_child"],
-            {
-                "id": child.id, "status": new.status.value, "parents_left": new.parents_left,
-                "payload": new.payload, "finished_at": None if finished is None else to_us(finished),
-                "last_error": new.last_error,
-            },
-        )  # fmt: skip
-        counts.move(child.queue, child.status.value, new.status.value)
-        released = released or new.status is JobStatus.PENDING
-
-    def children_of(job_id: str) -> list[str]:
-        return [row[0] for row in conn.execute(Q["take_edges"], (job_id,)).fetchall()]
-
-    cascade(parent, children_of, load, save, from_us(now_us))
-    return released
-
-
-# -- claim -----------------------------------------------------------------------------
-
-
-def claim(
-    conn: sqlite3.Connection, names: list[str], worker: str, limit: int, *, until: datetime, now: datetime
-) -> list[Job]:
-    base = {"worker": worker, "expires": to_us(until), "now": to_us(now)}
-    with write(conn):
-        rows = None
-        if len(names) == 1:
-            expired, limited, plain = conn.execute(
-                Q["any_expired"], {"queue": names[0], "now": base["now"]}
-            ).fetchone()
-            if not expired and not limited:
-                rows = conn.execute(
-                    Q["claim_pending"], {**base, "queue": names[0], "limit": limit}
-                ).fetchall()
-                counts = _Counts()
-                counts.move(names[0], _PENDING, _RUNNING, len(rows))
-                counts.write(conn)
-            elif not expired:
-                rows = _claim_batch(conn, names[0], limit, base, mixed=bool(plain))
-        if rows is None:
-            rows = _claim_general(conn, names, limit, base)
-    jobs = [JOBS.job_from_row(r) for r in rows]
-    jobs.sort(key=_sort_key)
-    return jobs
-
-
-def _claim_batch(
-    conn: sqlite3.Connection, queue: str, limit: int, base: dict[str, Any], *, mixed: bool
-) -> list[Any] | None:
-    """One queue without expired leases: the first ``limit`` due jobs in claim order, with
-    limits or not, when their limits admit every one of them (the walk of ``_claim_general``
-    would take the same jobs), claimed in one statement. The ``Gate`` decides per key at
-    once (``Gate.admit_batch``): one count of a concurrency key's running jobs, one read of
-    a rate key's bucket. None when a job is held back: nothing was written, the caller walks
-    instead. ``mixed``: jobs without limits are due too (else only limited ones are read)."""
-    now = base["now"]
-    args = {"queue": queue, "now": now, "limit": limit}
-    window = conn.execute(Q["claim_window" if mixed else "limited_window"], args).fetchall()
-    gate = _gate(conn, now)
-    if not gate.admit_batch([row[1:] for row in window]):
-        return None
-    rows = conn.execute(Q["claim_ids"], {**base, "ids": json.dumps([row[0] for row in window])}).fetchall()
-    for key, tat in gate.changed().items():
-        conn.execute(Q["put_bucket"], (key, tat))
-    counts = _Counts()
-    counts.move(queue, _PENDING, _RUNNING, len(rows))
-    counts.write(conn)
-    return rows
-
-
-def _gate(conn: sqlite3.Connection, now: int) -> Gate:
-    return Gate(now, lambda key: _scalar(conn, "live_holders", {"key": key, "now": now}), _bucket(conn))
-
-
-def _claim_general(
-    conn: sqlite3.Connection, queues: list[str], limit: int, base: dict[str, Any]
-) -> list[Any]:
-    """Several queues, expired leases to take over, or jobs with limits: merge the
-    candidates of every queue in claim order in Python (inside the write transaction),
-    record lost attempts, pass over the jobs their limits hold back, then claim.
-
-    Unlimited pending and expired candidates are read ``need`` at a time; limited pending
-    ones as far as needed (held-back ones do not count), up to ``HELD_SCAN`` passed over.
-    Decisions are made while the candidate cursors are open and written after, so no write
-    changes what a cursor walks."""
-    now = base["now"]
-    claimed: list[Any] = []
-    counts = _Counts()
-    need = limit
-    gate = _gate(conn, now)
-    for _ in range(_ROUNDS):
-        cands: list[tuple[Any, ...]] = []
-        full = False  # a list of unlimited or expired candidates may have more after it
-        for q in queues:
-            args = {"queue": q, "now": now, "limit": need}
-            pending = conn.execute(Q["pending_candidates"], args).fetchall()
-            cands.extend((-_int(p), _int(due), i, q, None) for i, p, due in pending)
-            expired = conn.execute(Q["expired_candidates"], args).fetchall()
-            cands.extend((-_int(r[1]), _int(r[2]), r[0], q, r) for r in expired)
-            full = full or len(pending) == need or len(expired) == need
-        cands.sort(key=lambda c: c[:3])
-        cursors = [conn.execute(Q["limited_candidates"], {"queue": q, "now": now}) for q in queues]
-        limited = heapq.merge(*(_limited_rows(c, q) for c, q in zip(cursors, queues, strict=True)))
-        take: list[str] = []
-        lost: list[Any] = []  # expired: (row, taken again?)
-        passed = 0
-        for cand in heapq.merge(cands, islice(limited, HELD_SCAN + need)):
-            if len(take) >= need:
-                break
-            job_id, queue, row = cand[2], cand[3], cand[4]
-            if row is None:  # unlimited, pending
-                take.append(job_id)
-                counts.move(queue, _PENDING, _RUNNING)
-            elif len(row) == 6:  # limited, pending
-                if gate.admit_limits(*row[1:]):
-                    take.append(job_id)
-                    counts.move(queue, _PENDING, _RUNNING)
-                else:
-                    passed += 1
-            else:  # expired: its lost attempt is recorded whatever comes next
-                dies = _int(row[6]) >= _int(row[7], 1)
-                again = not dies and ((row[9] is None and row[11] is None) or gate.admit_limits(*row[9:14]))
-                lost.append((row, dies, again, queue))
-                if again:
-                    take.append(job_id)
-        for cursor in cursors:
-            cursor.close()
-        died = 0
-        for row, dies, again, queue in lost:
-            if dies:
-                _record_lost(conn, row, now)
-                died += 1
-                counts.move(queue, _RUNNING, JobStatus.FAILED.value)
-                if row[14]:
-                    settle_dependants(conn, (row[0], JobStatus.FAILED, None), now, counts)
-            else:
-                _record_lost(conn, row, now)
-                if not again:  # its limits hold it back: pending again
-                    conn.execute(Q["hold_lost_job"], (row[0],))
-                    counts.move(queue, _RUNNING, _PENDING)
-        if take:
-            claimed.extend(conn.execute(Q["claim_ids"], {**base, "ids": json.dumps(take)}))
-        need -= len(take)
-        if need <= 0 or not full:
-            break  # else dead or held-back expired jobs left places in a full list: look again
-    for key, tat in gate.changed().items():
-        conn.execute(Q["put_bucket"], (key, tat))
-    counts.write(conn)
-    return claimed
-
-
-def _limited_rows(cursor: sqlite3.Cursor, queue: str) -> Iterator[tuple[Any, ...]]:
-    for job_id, priority, due, *limits in cursor:
-        yield (-_int(priority), _int(due), job_id, queue, (job_id, *limits))
-
-
-def _scalar(conn: sqlite3.Connection, query: str, args: Any) -> Any:
-    return conn.execute(Q[query], args).fetchone()[0]
-
-
-def _bucket(conn: sqlite3.Connection) -> Callable[[str], int | None]:
-    def read(key: str) -> int | None:
-        row = conn.execute(Q["bucket"], (key,)).fetchone()
-        return None if row is None else _int(row[0])
-
-    return read
-
-
-def _record_lost(conn: sqlite3.Connection, lost: Any, now: int) -> bool:
-    """Record the vanished worker's attempt; returns True when that was the job's last."""
-    job_id, _, _, token, owner, started_at, attempts, max_attempts, schedule_id = lost[:9]
-    conn.execute(
-        Q["insert_attempt"],
-        (job_id, token, owner or "", started_at or now, now, "lease_lost", None, None, None),
-    )
-    if _int(attempts) < _int(max_attempts, 1):
-        return False
-    error = f"lease lost: worker {owner} stopped renewing its lease"
-    conn.execute(Q["fail_lost_job"], {"id": job_id, "now": now, "error": error})
-    if schedule_id is not None:
-        conn.execute(Q["schedule_failed"], (error, schedule_id))
-    return True
 
 
 # -- leases of running jobs ------------------------------------------------------------
@@ -413,9 +178,9 @@ def release(conn: sqlite3.Connection, refs: Sequence[LeaseRef], now: datetime) -
             ],
         )  # fmt: skip
         conn.execute(Q["release"], args)
-        counts = _Counts()
+        counts = Counts()
         for *_, queue in held:
-            counts.move(queue, _RUNNING, _PENDING)
+            counts.move(queue, RUNNING, PENDING)
         counts.write(conn)
     return len(held)
 
@@ -432,7 +197,7 @@ def finish(
     progress: list[tuple[Any, ...]] = []
     failed_schedules: list[tuple[str | None, str]] = []
     applied: list[bool] = []
-    counts = _Counts()
+    counts = Counts()
     freed = False
     ended: list[tuple[str, JobStatus, bytes | None]] = []
     with write(conn):
@@ -465,7 +230,7 @@ def finish(
             ))  # fmt: skip
             if res.progress is not None:
                 progress.append(_progress_row(res.job_id, res.token, res.progress, now_us))
-            counts.move(row[4], _RUNNING, status.value)
+            counts.move(row[4], RUNNING, status.value)
             freed = freed or row[5] is not None
             if row[6] and not retry:  # it ended, with dependants to settle
                 ended.append((res.job_id, status, res.result))
@@ -555,7 +320,7 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
                 (job_id, row[10], row[11] or "", row[13] or now_us, now_us, "cancelled",
                  None, None, None),
             )  # fmt: skip
-        counts = _Counts()
+        counts = Counts()
         counts.move(row[2], row[5], JobStatus.CANCELLED.value)
         row = conn.execute(Q["cancel_job"], {"id": job_id, "now": now_us}).fetchone()
         job = JOBS.job_from_row(row)
@@ -582,7 +347,7 @@ def abort(conn: sqlite3.Connection, job_id: str, error: ErrorInfo, now: datetime
                 (job_id, row[10], row[11] or "", row[13] or now_us, now_us, Outcome.ABORTED.value,
                  error.type, error.message, None),
             )  # fmt: skip
-        counts = _Counts()
+        counts = Counts()
         counts.move(row[2], row[5], JobStatus.CANCELLED.value)
         row = conn.execute(Q["abort_job"], {"id": job_id, "now": now_us, "error": error.summary()}).fetchone()
         job = JOBS.job_from_row(row)
@@ -600,8 +365,8 @@ def requeue(conn: sqlite3.Connection, job_id: str, now: datetime) -> Job:
             raise JobNotFound(f"no job {job_id!r}")
         if row[5] not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
             raise InvalidState(f"job {job_id} is {row[5]}; only failed or cancelled jobs can be requeued")
-        counts = _Counts()
-        counts.move(row[2], row[5], _PENDING)
+        counts = Counts()
+        counts.move(row[2], row[5], PENDING)
         counts.write(conn)
         row = conn.execute(Q["requeue_job"], {"id": job_id, "now": to_us(now)}).fetchone()
     return JOBS.job_from_row(row)
@@ -614,7 +379,7 @@ def purge(conn: sqlite3.Connection, finished_before: datetime, limit: int, statu
         query, params["statuses"] = "purge_statuses", json.dumps(statuses)
     with write(conn):
         rows = conn.execute(Q[query], params).fetchall()
-        counts = _Counts()
+        counts = Counts()
         for queue, status in rows:
             counts.add(queue, status, -1)
         counts.write(conn)
@@ -650,15 +415,15 @@ def next_due(conn: sqlite3.Connection, queues: list[str]) -> datetime | None:
     rows = list(islice(heapq.merge(*(r for r in per_queue if r)), NEXT_DUE_SCAN + 1))
     if not rows:
         return first
-    pending = [(from_us(_int(due)), *limits) for due, *limits in rows[:NEXT_DUE_SCAN]]
-    limited = limited_next_due(pending, _holders(conn), _bucket(conn), cut=len(rows) > NEXT_DUE_SCAN)
+    pending = [(from_us(stored_int(due)), *limits) for due, *limits in rows[:NEXT_DUE_SCAN]]
+    limited = limited_next_due(pending, _holders(conn), bucket_reader(conn), cut=len(rows) > NEXT_DUE_SCAN)
     return limited if first is None or (limited is not None and limited < first) else first
 
 
 def _holders(conn: sqlite3.Connection) -> Callable[[str], tuple[int, datetime | None]]:
     def read(key: str) -> tuple[int, datetime | None]:
         n, first = conn.execute(Q["holders"], {"key": key}).fetchone()
-        return _int(n), None if type(first) is not int else from_us(first)
+        return stored_int(n), None if type(first) is not int else from_us(first)
 
     return read
 
