@@ -45,6 +45,12 @@ from _servers import redis_server, server_for  # noqa: E402
 
 PEERS_VENV = HERE / ".venv-peers"
 PEERS_PY = PEERS_VENV / "bin" / "python"
+# rota's rows run from a venv of their own too, holding what a user deploys for these stores
+# (``rota[redis,postgres]``), not the dev venv: there redis-py also imports the OpenTelemetry
+# SDK the tests use (2.4 MB of a worker's RSS that a production install does not carry)
+ROTA_VENV = HERE / ".venv-rota"
+ROTA_PY = ROTA_VENV / "bin" / "python"
+ROTA_EXTRAS = "redis,postgres"
 PEERS = {  # store -> peers measured on it
     "sqlite": ["huey"],
     "redis": ["huey", "dramatiq", "saq", "celery", "arq", "rq"],
@@ -92,16 +98,32 @@ def ensure_peers_venv() -> None:
     stamp.write_text(wanted)
 
 
+def ensure_rota_venv() -> None:
+    """rota installed editable (this checkout) with the extras of the measured stores; made
+    again when pyproject.toml changes."""
+    stamp = ROTA_VENV / ".installed"
+    wanted = (HERE.parent / "pyproject.toml").read_text() + ROTA_EXTRAS
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print(f"creating benchmarks/.venv-rota with rota[{ROTA_EXTRAS}] (one time)...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(ROTA_VENV)], check=True, timeout=600)
+    subprocess.run(
+        [str(ROTA_PY), "-m", "pip", "install", "--quiet", "-e", f"{HERE.parent}[{ROTA_EXTRAS}]"],
+        check=True, timeout=1200,
+    )  # fmt: skip
+    stamp.write_text(wanted)
+
+
 def entries_for(store: str, opts: argparse.Namespace) -> list[Entry]:
     rota = HERE / "_rota_bench.py"
     extra = opts.rota_worker_args
+    py = opts.rota_python
     rows = [
-        Entry("rota (defaults)", rota, Path(sys.executable), extra, kind="rota-defaults"),
-        Entry("rota (tuned)", rota, Path(sys.executable), f"{opts.tuned} {extra}".strip(), kind="rota-tuned"),
+        Entry("rota (defaults)", rota, py, extra, kind="rota-defaults"),
+        Entry("rota (tuned)", rota, py, f"{opts.tuned} {extra}".strip(), kind="rota-tuned"),
     ]
     for name, args in opts.variants:
-        rows.append(Entry(f"rota[{name}]", rota, Path(sys.executable), f"{args} {extra}".strip(),
-                          kind="rota-variant"))  # fmt: skip
+        rows.append(Entry(f"rota[{name}]", rota, py, f"{args} {extra}".strip(), kind="rota-variant"))
     if opts.peers:
         for peer in PEERS[store]:
             if opts.only_peers is not None and peer not in opts.only_peers:
@@ -257,6 +279,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", help="results JSON (default benchmarks/results/<timestamp>.json)")
     parser.add_argument("--scale", action="store_true", help="store-level claim/finish cost vs pending jobs")
     parser.add_argument("--scale-max", type=int, default=1_000_000, help="--scale: the largest size")
+    parser.add_argument(
+        "--rota-python", type=Path, default=None,
+        help=f"the interpreter of rota's rows (default: benchmarks/.venv-rota, rota[{ROTA_EXTRAS}] only)",
+    )  # fmt: skip
     args = parser.parse_args()
     q = args.quick
     args.jobs = args.jobs or (2_000 if q else 20_000)
@@ -314,6 +340,9 @@ def main() -> None:
     else:
         if opts.peers and any(PEERS[s] for s in opts.store_list if s in DRIVEN):
             ensure_peers_venv()
+        if opts.rota_python is None:
+            ensure_rota_venv()
+            opts.rota_python = ROTA_PY
         with tempfile.TemporaryDirectory(prefix="rota-bench-") as tmp, redis_server(persist=False) as rec:
             for store in opts.store_list:
                 report["stores"][store] = bench_store(store, opts, Path(tmp), rec)

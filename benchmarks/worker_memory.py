@@ -11,7 +11,9 @@ tree, as run.py reads it) and its resident set then (``VmRSS``) are printed. Han
 ``record`` is run.py's (``_rota_cli_app.py``: one redis.asyncio call per job to a Redis server
 of this script's own, so redis-py is in the worker whatever the store); ``noop`` does nothing
 (``_rota_noop_app.py``: rota's own memory). Redis and PostgreSQL run on throwaway servers
-(benchmarks/_servers.py); Linux only (/proc). The target of issue #16: 50 MB at most, tuned."""
+(benchmarks/_servers.py); Linux only (/proc). The target of issue #16: 50 MB at most, tuned.
+The worker runs from run.py's ``benchmarks/.venv-rota`` (``rota[redis,postgres]`` only, as a
+deployment installs it) unless ``--python`` names another interpreter."""
 
 from __future__ import annotations
 
@@ -65,12 +67,12 @@ async def enqueue(url: str, n: int) -> None:
 
 
 async def measure(
-    store: str, base: str, handler: str, args: list[str], n: int, record_url: str, workdir: Path
+    store: str, base: str, handler: str, args: list[str], n: int, record_url: str, workdir: Path, python: Path
 ) -> dict[str, float]:
     """One worker over n fresh jobs: its peak and final RSS (MB) and jobs/s, spawn to durable."""
     url = fresh_url(store, base)
     await enqueue(url, n)
-    cmd = [sys.executable, str(Path(sys.executable).parent / "rota"), "worker", APPS[handler], *args]
+    cmd = [str(python), str(python.parent / "rota"), "worker", APPS[handler], *args]
     env = {"BENCH_URL": url, "BENCH_RECORD_URL": record_url, "BENCH_RECORD_KEY": "bench:memory"}
     log = workdir / f"{store}-{handler}-worker.log"
     app = build(url)
@@ -113,11 +115,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--configs", default="defaults,tuned", help="of defaults,tuned")
     parser.add_argument("--tuned", default=TUNED, help=f"the tuned worker's arguments (default {TUNED!r})")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each row; the median is shown")
+    parser.add_argument(
+        "--python", type=Path, default=None,
+        help="the worker's interpreter (default: run.py's benchmarks/.venv-rota, rota[redis,postgres] only)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
 def main() -> None:
     opts = parse_args()
+    if opts.python is None:
+        from run import ROTA_PY, ensure_rota_venv
+
+        ensure_rota_venv()
+        opts.python = ROTA_PY
     handlers = [h for h in opts.handlers.split(",") if h]
     configs = {"defaults": [], "tuned": shlex.split(opts.tuned)}
     chosen = [c for c in opts.configs.split(",") if c]
@@ -131,7 +142,8 @@ def main() -> None:
                     try:
                         runs = [
                             asyncio.run(measure(
-                                store, base, handler, configs[config], opts.jobs, record_url, Path(tmp)
+                                store, base, handler, configs[config], opts.jobs, record_url, Path(tmp),
+                                opts.python,
                             ))
                             for _ in range(opts.repeat)
                         ]  # fmt: skip
