@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from rota._errors import ConfigError, StoreUnavailable
-from rota._models import Finish, FireCommit, JobFilter, JobStatus, Outcome, Schedule, schedule_key
+from rota._models import Fence, Finish, FireCommit, JobFilter, JobStatus, Outcome, Schedule, schedule_key
 from rota.stores import store_from_url
 from rota.stores.mongodb import MongoStore, from_url
 from rota.stores.mongodb._versioned import ROLL_FORWARD_AFTER
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
-from rota.testing.conformance._support import add, claim, claim_one, finish, make_job, sec
+from rota.testing.conformance._support import add, claim, claim_one, finish, make_job, make_schedule, sec
 from tests.servers._common import unavailable
 from tests.servers.mongodb import MongoServer, database_url, drop_database, start_ferretdb
 
@@ -208,6 +208,49 @@ async def test_a_leader_killed_mid_renewal_is_succeeded_when_its_lease_ends(mong
     assert after_renewal < renewed_at + ROLL_FORWARD_AFTER  # what this test is about
     renewed = await store.renew_lease("leader:x", owner="dead", token=held.token, ttl=ttl, now=after_renewal)
     assert renewed is None
+
+
+async def test_a_pass_of_a_killed_leader_does_not_hold_up_its_successor(mongodb_harness: Harness) -> None:
+    """A leader whose scheduler pass won a schedule's mark under its term and died before
+    writing it: while that term holds, the change waits for its writer; once a new term
+    holds the election, the successor's pass rolls it forward at once and takes the
+    schedule, rather than after ROLL_FORWARD_AFTER."""
+    h = mongodb_harness
+    store = h.store
+    assert isinstance(store, MongoStore)
+    ttl = timedelta(seconds=1)
+    t0 = h.clock.now()
+    await store.put_schedule(make_schedule(h, "tick"), now=t0)
+    old = await store.acquire_lease("leader:s", owner="dead", ttl=ttl, now=t0)
+    assert old is not None
+    schedules = store._schedules
+    doc = await schedules.schedules.find_one({"_id": "tick"})
+    assert doc is not None
+    leased = {
+        **doc, "lease_owner": "dead", "lease_expires_at": t0 + sec(30), "lease_fence_name": "leader:s",
+        "lease_fence_token": old.token, "version": doc["version"] + 1, "ver": doc["ver"] + 1,
+    }  # fmt: skip
+    # what Versioned.apply writes first for the dead leader's pass, then the SIGKILL
+    await schedules.cas.marks.insert_one(
+        {
+            "_id": schedules.cas._mark_id(doc, doc["ver"]),
+            "doc": "tick",
+            "ver": doc["ver"],
+            "at": t0,
+            "fence": ["leader:s", "dead", old.token],
+            "new": leased,
+        }
+    )
+    during = t0 + timedelta(milliseconds=500)  # the dead leader's term still holds
+    assert await store.acquire_schedules(owner="other", limit=10, lease_for=sec(30), now=during) == []
+    assert await schedules.schedules.find_one({"_id": "tick"}) == doc  # not rolled forward
+    after = t0 + ttl + timedelta(milliseconds=100)
+    new = await store.acquire_lease("leader:s", owner="next", ttl=ttl, now=after)
+    assert new is not None
+    fence = Fence("leader:s", "next", new.token)
+    taken = await store.acquire_schedules(owner="next", limit=10, lease_for=sec(30), now=after, fence=fence)
+    assert [(s.id, s.lease_owner) for s in taken] == [("tick", "next")]
+    assert after < t0 + ROLL_FORWARD_AFTER  # what this test is about
 
 
 async def test_a_claim_from_a_stale_read_is_not_reported_won(mongodb_harness: Harness) -> None:

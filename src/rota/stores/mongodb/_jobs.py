@@ -40,7 +40,6 @@ from rota._models import (
     AddResult,
     Attempt,
     ErrorInfo,
-    Fence,
     Finish,
     FinishedCount,
     Job,
@@ -69,7 +68,7 @@ from rota.stores.mongodb._codec import (
 from rota.stores.mongodb._connection import MongoConnection, duplicate_indexes, mapped
 from rota.stores.mongodb._deps import Dependencies
 from rota.stores.mongodb._gate import GateDoc
-from rota.stores.mongodb._versioned import Versioned
+from rota.stores.mongodb._versioned import FenceCheck, Versioned
 from rota.stores.mongodb._wakeups import Wakeups
 
 CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
@@ -109,7 +108,6 @@ _LIMITED = {"lim": True}
 _LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
 _UNLIMITED = {"lim": {"$exists": False}}
 
-FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
 FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
 
 JOB_INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [

@@ -43,8 +43,8 @@ from rota.stores.mongodb._codec import (
     schedule_to_doc,
 )
 from rota.stores.mongodb._connection import MongoConnection, mapped
-from rota.stores.mongodb._jobs import FenceCheck, insert_jobs
-from rota.stores.mongodb._versioned import Versioned
+from rota.stores.mongodb._jobs import insert_jobs
+from rota.stores.mongodb._versioned import FenceCheck, Versioned
 from rota.stores.mongodb._wakeups import Wakeups
 
 _ROUNDS = 16
@@ -84,7 +84,7 @@ class MongoSchedules(SchedulesPart):
         """On open: create the indexes (idempotent)."""
         for name, keys in SCHEDULE_INDEXES:
             await self.schedules.create_index(keys, name=name)
-        self.cas = Versioned(self.schedules, self._db.collection("marks"))
+        self.cas = Versioned(self.schedules, self._db.collection("marks"), fence_ok=self._fence_ok)
 
     async def _update(
         self, schedule_id: str, change: Callable[[Doc], Doc | None], now: datetime
@@ -204,7 +204,7 @@ class MongoSchedules(SchedulesPart):
                 )
                 for d in found
             ]
-            won = await self.cas.apply(changes, now)
+            won = await self.cas.apply(changes, now, fence=fence)
             taken += [SCHEDULES.from_mapping(new) for (_, new), ok in zip(changes, won, strict=True) if ok]
             if all(won) or len(taken) >= limit:
                 break
@@ -248,7 +248,7 @@ class MongoSchedules(SchedulesPart):
                 "outbox_id": outbox_id,
                 "outbox": jobs,
             }
-            if (await self.cas.apply([(doc, new)], now))[0]:
+            if (await self.cas.apply([(doc, new)], now, fence=commit.fence))[0]:
                 break
         else:
             return False, 0

@@ -22,7 +22,10 @@ content: a later writer that loses the race against that mark writes the mark's 
 itself once the mark is older than ``ROLL_FORWARD_AFTER``, or at once if the collection says
 the change has lapsed (a lease whose new expiry has passed: writing it changes nothing anyone
 may do, and a leader killed mid-renewal must not hold up the election for longer than its
-lease). So a won change is never lost and never applied twice: step 2 is idempotent.
+lease), or at once if the change was made under a fence (a leader's term) that is no longer
+held (a scheduler pass of a leader killed mid-write must not hold up its successor's). So a
+won change is never lost and never applied twice: step 2 is idempotent; a live but slow
+winner overtaken that way is told its change lost unless the document still holds it.
 
 ``inc`` (the document's incarnation: a job id, a random id per schedule) keeps a deleted
 document's marks from blocking a later document with the same ``_id`` (a dedupe key freed by
@@ -33,13 +36,14 @@ it again); ``purge`` drops old marks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from pymongo import DeleteOne, UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from rota._models import Fence
 from rota.stores.mongodb._codec import Doc, as_utc
 from rota.stores.mongodb._connection import duplicate_indexes
 
@@ -54,24 +58,35 @@ Change = tuple[Doc, Doc | None]  # (the document as read, its new content or Non
 # whether a change's new content no longer matters at ``now`` (its winner may be rolled
 # forward without waiting ROLL_FORWARD_AFTER)
 Lapsed = Callable[[Doc, datetime], bool]
+# whether a fence is still held at ``now`` (the leases part's ``holds``)
+FenceCheck = Callable[[Fence, datetime], Awaitable[bool]]
 
 
 class Versioned:
     def __init__(
-        self, docs: AsyncCollection[Doc], marks: AsyncCollection[Doc], *, lapsed: Lapsed | None = None
+        self,
+        docs: AsyncCollection[Doc],
+        marks: AsyncCollection[Doc],
+        *,
+        lapsed: Lapsed | None = None,
+        fence_ok: FenceCheck | None = None,
     ) -> None:
         self.docs = docs
         self.marks = marks
         self._lapsed = lapsed
+        self._fence_ok = fence_ok
 
     def _mark_id(self, doc: Doc, ver: int) -> str:
         return f"{self.docs.name}:{doc['inc']}:{ver}"
 
-    async def apply(self, changes: Sequence[Change], now: datetime) -> list[bool]:
+    async def apply(
+        self, changes: Sequence[Change], now: datetime, *, fence: Fence | None = None
+    ) -> list[bool]:
         """Apply each change if the document is still at the version it was read at.
 
         Returns, per change, whether it won (it is then applied, now or by a roll-forward).
-        New contents get ``_id``, ``inc`` and ``ver`` set here.
+        New contents get ``_id``, ``inc`` and ``ver`` set here. ``fence``: the term the
+        changes are made under (kept in their marks: see ``_stale``).
         """
         if not changes:
             return []
@@ -83,6 +98,8 @@ class Versioned:
                 "ver": cur["ver"],
                 "at": now,
             }
+            if fence is not None:
+                mark["fence"] = [fence.name, fence.owner, fence.token]
             if new is not None:
                 new.update(_id=cur["_id"], inc=cur["inc"], ver=cur["ver"] + 1)
                 gone = [k for k in cur if k not in new]
@@ -129,13 +146,19 @@ class Versioned:
     async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
         """Write the changes of winners that seem to have crashed before writing them."""
         found = await asyncio.gather(*(self.marks.find_one({"_id": m}) for m in mark_ids))
-        await self._write([m for m in found if m is not None and self._stale(m, now)])
+        await self._write([m for m in found if m is not None and await self._stale(m, now)])
 
-    def _stale(self, mark: Doc, now: datetime) -> bool:
+    async def _stale(self, mark: Doc, now: datetime) -> bool:
+        """Whether the winner of ``mark`` may be taken to have crashed (see the module doc)."""
         if as_utc(mark["at"]) <= now - ROLL_FORWARD_AFTER:
             return True
         new = mark["new"]
-        return self._lapsed is not None and new is not None and self._lapsed(new, now)
+        if self._lapsed is not None and new is not None and self._lapsed(new, now):
+            return True
+        fence = mark.get("fence")
+        return (
+            fence is not None and self._fence_ok is not None and not await self._fence_ok(Fence(*fence), now)
+        )
 
     async def forget_before(self, cutoff: datetime) -> None:
         """Drop marks older than ``cutoff``: by then every winner wrote or was rolled forward."""
