@@ -18,6 +18,7 @@ from rota._errors import ConfigError, StoreUnavailable
 from rota._models import Fence, Finish, FireCommit, JobFilter, JobStatus, Outcome, Schedule, schedule_key
 from rota.stores import store_from_url
 from rota.stores.mongodb import MongoStore, from_url
+from rota.stores.mongodb._claim import claimed_doc
 from rota.stores.mongodb._versioned import ROLL_FORWARD_AFTER
 from rota.testing import FakeClock
 from rota.testing.conformance import Harness
@@ -147,7 +148,7 @@ async def test_crashed_claimer_is_rolled_forward_never_doubled(mongodb_harness: 
     doc = await ops.jobs.find_one({"_id": job.id})
     assert doc is not None
     t0 = h.clock.now()
-    won = ops._claimed(doc, "ghost", t0 + sec(30), t0)
+    won = claimed_doc(doc, "ghost", t0 + sec(30), t0)
     # what Versioned.apply writes first, then the crash: the mark only
     await ops.cas.marks.insert_one(
         {
@@ -271,7 +272,7 @@ async def test_a_claim_from_a_stale_read_is_not_reported_won(mongodb_harness: Ha
         [Finish(job.id, other.token, Outcome.SUCCEEDED)], worker="w1", now=h.clock.now()
     ) == [True]
     t0 = h.clock.now()
-    won = await ops.cas.apply([(stale, ops._claimed(dict(stale), "late", t0 + sec(30), t0))], t0)
+    won = await ops.cas.apply([(stale, claimed_doc(dict(stale), "late", t0 + sec(30), t0))], t0)
     assert won == [False]
     stored = await store.get_job(job.id)
     assert stored is not None

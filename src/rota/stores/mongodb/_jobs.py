@@ -23,13 +23,12 @@ unique mark, write the winners. Consequences:
 from __future__ import annotations
 
 import asyncio
-import heapq
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -51,9 +50,17 @@ from rota._models import (
     QueueStats,
 )
 from rota.stores._deps import Linked, ParentState, link_batch
-from rota.stores._gate import NEXT_DUE_SCAN, Gate, Pending, limited_next_due
+from rota.stores._gate import NEXT_DUE_SCAN, Pending, limited_next_due
 from rota.stores._parts import JobsPart
-from rota.stores._salvage import EPOCH as _EPOCH
+from rota.stores.mongodb._claim import (
+    CLAIM_ORDER,
+    LEASE_LOST_ERROR,
+    NO_LEASE,
+    PENDING,
+    RUNNING,
+    choose,
+    claimed_doc,
+)
 from rota.stores.mongodb._codec import (
     JOB_PROJECTION,
     JOBS,
@@ -71,9 +78,6 @@ from rota.stores.mongodb._gate import GateDoc
 from rota.stores.mongodb._versioned import FenceCheck, Versioned
 from rota.stores.mongodb._wakeups import Wakeups
 
-CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
-LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
-_PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 _FINAL = [s.value for s in FINAL_STATUSES]
 
 
@@ -85,23 +89,9 @@ def _pending(doc: Doc) -> Pending:
     )  # fmt: skip
 
 
-def _order(doc: Doc) -> tuple[Any, ...]:
-    """A document's place in claim order (priority desc, due_at, id); a value no version of
-    rota writes sorts as 0."""
-    priority = doc.get("priority")
-    due = doc.get("due_at")
-    return (
-        -(priority if type(priority) is int else 0),
-        as_utc(due) if isinstance(due, datetime) else _EPOCH,
-        doc["_id"],
-    )
-
-
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
 _LOOKUPS = 16  # up to this many ids are looked up one by one rather than with $in
-_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
-_NO_PROGRESS = {"progress": None, "progress_message": None, "progress_at": None}
 #: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
 HELD_SCAN = 1000
 _LIMITED = {"lim": True}
@@ -235,8 +225,8 @@ class MongoJobs(JobsPart):
         runnable = {
             "queue": {"$in": queues},
             "$or": [
-                {"status": _PENDING, "due_at": {"$lte": now}},
-                {"status": _RUNNING, "lease_expires_at": {"$lte": now}},
+                {"status": PENDING, "due_at": {"$lte": now}},
+                {"status": RUNNING, "lease_expires_at": {"$lte": now}},
             ],
         }
         limited = {**_LIMITED, **runnable}
@@ -254,7 +244,7 @@ class MongoJobs(JobsPart):
             while tried < len(found) and len(claimed) < limit:
                 batch = found[tried : tried + limit - len(claimed)]
                 tried += len(batch)
-                await self._take([(d, self._claimed(d, worker, until, now)) for d in batch], now, claimed)
+                await self._take([(d, claimed_doc(d, worker, until, now)) for d in batch], now, claimed)
             if len(claimed) >= limit or len(found) < want:
                 break
         claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
@@ -278,94 +268,36 @@ class MongoJobs(JobsPart):
                 state = await self.gatekeeper.read(now)
                 keys = [d["concurrency_key"] for d in docs if isinstance(d.get("concurrency_key"), str)]
                 gate = await self.gatekeeper.gate(state, keys, now)
-                changes, passed = self._choose(
-                    docs, others, gate, want=want, worker=worker, until=until, now=now
-                )
+                changes, passed = choose(docs, others, gate, want=want, worker=worker, until=until, now=now)
                 if len(changes) >= want or len(docs) < size or size > HELD_SCAN or passed >= HELD_SCAN:
                     break
                 size *= 4  # every limited job read was held back: read further
             taken = [
                 (new["_id"], new["token"], new.get("concurrency_key"), until)
                 for _, new in changes
-                if new["status"] == _RUNNING and new.get("lim")
+                if new["status"] == RUNNING and new.get("lim")
             ]
             if (taken or gate.changed()) and not await self.gatekeeper.write(state, gate, taken, now):
                 continue  # another claim won the gate since it was read: decide again
             before = len(claimed)
             await self._take(changes, now, claimed)
-            running = sum(new["status"] == _RUNNING for _, new in changes)
+            running = sum(new["status"] == RUNNING for _, new in changes)
             if len(claimed) - before == running and running == len(changes):
                 break  # nothing lost to a racing claimer, and no expired job changed: all seen
         claimed.sort(key=lambda j: (-j.priority, j.due_at, j.id))
         return claimed
-
-    def _choose(
-        self,
-        docs: list[Doc],
-        others: list[Doc],
-        gate: Gate,
-        *,
-        want: int,
-        worker: str,
-        until: datetime,
-        now: datetime,
-    ) -> tuple[list[tuple[Doc, Doc]], int]:
-        """The changes of a claim of up to ``want`` jobs from ``docs`` (limited) and
-        ``others`` (not), merged in claim order; and how many limited jobs were held back."""
-        changes: list[tuple[Doc, Doc]] = []
-        passed = taking = 0
-        for doc in heapq.merge(docs, others, key=_order):
-            if taking >= want:
-                break
-            new = self._claimed(doc, worker, until, now)
-            if new["status"] != _RUNNING:  # its lost attempt was its last: failed
-                changes.append((doc, new))
-                continue
-            if doc.get("lim") and not gate.admit_limits(
-                doc.get("concurrency_key"), doc.get("concurrency_limit"), doc.get("rate_key"),
-                doc.get("rate_limit"), doc.get("rate_period"),
-            ):  # fmt: skip
-                if doc["status"] == _RUNNING:  # expired, held back: pending again after its lost attempt
-                    changes.append((doc, {**doc, **_NO_LEASE, "status": _PENDING, "log": new["log"]}))
-                else:
-                    passed += 1
-                continue
-            changes.append((doc, new))
-            taking += 1
-        return changes, passed
 
     async def _take(self, changes: list[tuple[Doc, Doc]], now: datetime, claimed: list[Job]) -> None:
         won = await self.cas.apply(changes, now)
         for (old, new), ok in zip(changes, won, strict=True):
             if not ok:
                 continue
-            if new["status"] == _RUNNING:
+            if new["status"] == RUNNING:
                 claimed.append(JOBS.job_from_mapping(new))
             elif new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
                 await self._on_failed(old["schedule_id"], LEASE_LOST_ERROR, now)  # its last attempt was lost
             if new["status"] == JobStatus.FAILED.value and await self.deps.ended(new, now):
                 await self._wakeups.publish(self.jobs.name)
-
-    @staticmethod
-    def _claimed(doc: Doc, worker: str, until: datetime, now: datetime) -> Doc:
-        new = dict(doc)
-        if doc["status"] == _RUNNING:  # its worker vanished: record the lost attempt first
-            new["log"] = logged(doc, Outcome.LEASE_LOST, now)
-            if count_of(doc.get("attempts")) >= count_of(doc.get("max_attempts"), 1):
-                new.update(
-                    _NO_LEASE, status=JobStatus.FAILED.value, finished_at=now, last_error=LEASE_LOST_ERROR
-                )
-                return new
-        new.update(
-            _NO_PROGRESS,
-            status=_RUNNING,
-            lease_owner=worker,
-            lease_expires_at=until,
-            started_at=now,
-            token=count_of(doc.get("token")) + 1,
-            attempts=count_of(doc.get("attempts")) + 1,
-        )
-        return new
 
     async def _held(self, refs: Sequence[tuple[str, int]]) -> dict[str, Doc]:
         """The running documents of these (job id, token) pairs that still match."""
@@ -373,7 +305,7 @@ class MongoJobs(JobsPart):
         # compatible server answers from its primary key (FerretDB 1.x has no other)
         ids = list({j for j, _ in refs})
         found = await asyncio.gather(*(self.jobs.find_one({"_id": j}) for j in ids))
-        docs = {d["_id"]: d for d in found if d is not None and d["status"] == _RUNNING}
+        docs = {d["_id"]: d for d in found if d is not None and d["status"] == RUNNING}
         return {j: docs[j] for j, t in refs if j in docs and docs[j]["token"] == t}
 
     @mapped
@@ -432,7 +364,7 @@ class MongoJobs(JobsPart):
     @staticmethod
     def _finished(doc: Doc, res: Finish, worker: str, now: datetime) -> Doc:
         status = res.final_status
-        new = {**doc, **_NO_LEASE, "status": status.value, "result": res.result}
+        new = {**doc, **NO_LEASE, "status": status.value, "result": res.result}
         if res.error is not None:
             new["last_error"] = res.error.summary()
         if status is JobStatus.PENDING:
@@ -474,8 +406,8 @@ class MongoJobs(JobsPart):
     def _released(doc: Doc, now: datetime) -> Doc:
         return {
             **doc,
-            **_NO_LEASE,
-            "status": _PENDING,
+            **NO_LEASE,
+            "status": PENDING,
             "attempts": max(0, count_of(doc.get("attempts"), 1) - 1),
             "log": logged(doc, Outcome.RELEASED, now),
         }
@@ -521,12 +453,12 @@ class MongoJobs(JobsPart):
                 raise JobNotFound(job_id)
             if doc["status"] in _FINAL:
                 raise InvalidState(f"job {job_id} is already {doc['status']}")
-            new = {**doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
-            if doc["status"] == _RUNNING:
+            new = {**doc, **NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
+            if doc["status"] == RUNNING:
                 new["log"] = logged(doc, Outcome.CANCELLED, now)
             if (await self.cas.apply([(doc, new)], now))[0]:
                 released = await self.deps.ended(new, now)
-                if released or (doc["status"] == _RUNNING and doc.get("concurrency_key") is not None):
+                if released or (doc["status"] == RUNNING and doc.get("concurrency_key") is not None):
                     await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
                 return JOBS.job_from_mapping(new)
         raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
@@ -540,14 +472,14 @@ class MongoJobs(JobsPart):
             if doc["status"] in _FINAL:
                 return AbortResult(JOBS.job_from_mapping(doc), applied=False)
             new = {
-                **doc, **_NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now,
+                **doc, **NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now,
                 "last_error": error.summary(),
             }  # fmt: skip
-            if doc["status"] == _RUNNING:
+            if doc["status"] == RUNNING:
                 new["log"] = logged(doc, Outcome.ABORTED, now, error=error)
             if (await self.cas.apply([(doc, new)], now))[0]:
                 released = await self.deps.ended(new, now)  # its dependants, as for a cancel
-                if released or (doc["status"] == _RUNNING and doc.get("concurrency_key") is not None):
+                if released or (doc["status"] == RUNNING and doc.get("concurrency_key") is not None):
                     await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
                 return AbortResult(JOBS.job_from_mapping(new), applied=True)
         raise InvalidState(f"job {job_id} kept changing while being aborted; try again")
@@ -562,7 +494,7 @@ class MongoJobs(JobsPart):
                 raise InvalidState(
                     f"only failed or cancelled jobs can be requeued; {job_id} is {doc['status']}"
                 )
-            new = {**doc, **_NO_LEASE, "status": _PENDING, "due_at": now, "attempts": 0, "finished_at": None}
+            new = {**doc, **NO_LEASE, "status": PENDING, "due_at": now, "attempts": 0, "finished_at": None}
             if (await self.cas.apply([(doc, new)], now))[0]:
                 await self._wakeups.publish(self.jobs.name)
                 return JOBS.job_from_mapping(new)
@@ -589,7 +521,7 @@ class MongoJobs(JobsPart):
             for queue, counts in out.counts.items():
                 if counts.get(JobStatus.PENDING):
                     # the "due" index (queue, status, due_at): a range of the delayed ones
-                    query = {"queue": queue, "status": _PENDING, "due_at": {"$gt": now}}
+                    query = {"queue": queue, "status": PENDING, "due_at": {"$gt": now}}
                     n = await self.jobs.count_documents(query)
                     if n:
                         out.delayed[queue] = n
@@ -613,7 +545,7 @@ class MongoJobs(JobsPart):
     @mapped
     async def next_due(self, queues: list[str]) -> datetime | None:
         times: list[datetime] = []
-        for status, field, extra in ((_PENDING, "due_at", _UNLIMITED), (_RUNNING, "lease_expires_at", {})):
+        for status, field, extra in ((PENDING, "due_at", _UNLIMITED), (RUNNING, "lease_expires_at", {})):
             # dates only: a value of another type (a bad row) sorts before every date
             doc = await self.jobs.find_one(
                 {**extra, "queue": {"$in": queues}, "status": status, field: {"$type": "date"}},
@@ -623,7 +555,7 @@ class MongoJobs(JobsPart):
             if doc is not None:
                 times.append(as_utc(doc[field]))
         fields = {"due_at": 1, **dict.fromkeys(_LIMIT_FIELDS, 1)}
-        query = {**_LIMITED, "queue": {"$in": queues}, "status": _PENDING, "due_at": {"$type": "date"}}
+        query = {**_LIMITED, "queue": {"$in": queues}, "status": PENDING, "due_at": {"$type": "date"}}
         found = [d async for d in self.jobs.find(query, fields).sort("due_at", 1).limit(NEXT_DUE_SCAN + 1)]
         if found:
             keys = list(
@@ -644,7 +576,7 @@ class MongoJobs(JobsPart):
 
     async def _holders(self, key: str) -> tuple[int, datetime | None]:
         """Running jobs with this concurrency key (any lease), and their earliest lease expiry."""
-        query = {"concurrency_key": key, "status": _RUNNING}
+        query = {"concurrency_key": key, "status": RUNNING}
         n = await self.jobs.count_documents(query)
         first = await self.jobs.find_one(
             {**query, "lease_expires_at": {"$type": "date"}}, sort=[("lease_expires_at", 1)]
