@@ -60,7 +60,7 @@ async def until(condition: Callable[[], bool], calls: Calls, what: str) -> None:
     """Let the loop and the store run until ``condition()`` holds, ``WAIT`` real seconds at
     most, without moving the clock. ``drive`` returns once no store call is in flight; a pass
     woken at its last step can still be between two calls then (seen once in CI on Python
-    3.13 with Redis: the fire due at that step was not committed yet)."""
+    3.12 with Redis: the fire due at that step was not committed yet)."""
     deadline = asyncio.get_running_loop().time() + WAIT
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
