@@ -485,6 +485,29 @@ async def test_enqueues_written_inline_still_let_the_loop_run(store: SQLiteStore
     assert gave_a_turn == 200  # the ticker ran during every one of them
 
 
+async def test_an_inline_connection_that_cannot_be_made_turns_the_shortcut_off(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever opening the second connection raises (here the StoreError of a file that
+    refuses WAL, which is no sqlite3.Error), enqueues go on through the store's thread and
+    the shortcut is off; nothing is left for the event loop to report."""
+    inline = store._connection._inline
+    assert inline is not None and inline.enabled
+
+    def refuse(config: SQLiteConfig) -> sqlite3.Connection:
+        raise StoreError("SQLite refused WAL mode (journal_mode is 'delete')")
+
+    inline._connect = refuse
+    caplog.set_level("DEBUG", logger="rota.stores.sqlite")
+    added = [await store.add(make_jobs(1), now=T0) for _ in range(3)]
+    await store._connection.run(lambda conn: None)  # the attempt to connect has run
+    assert not inline.enabled and inline._conn is None and inline._commits == 0
+    assert "inline SQLite writes disabled: SQLite refused WAL mode" in caplog.text
+    more = await store.add(make_jobs(1), now=T0)
+    for (result,) in [*added, more]:
+        assert result.created and await store.get_job(result.job.id) == result.job
+
+
 @pytest.mark.parametrize("kind", ["synchronous=full", "memory"])
 async def test_stores_whose_commits_wait_write_on_their_thread(tmp_path: Path, kind: str) -> None:
     """A commit that syncs the disk (synchronous=full) belongs on the store's thread; an

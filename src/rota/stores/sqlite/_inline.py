@@ -107,8 +107,12 @@ class InlineWriter:
             conn = self._connect(self._config)
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute("PRAGMA wal_autocheckpoint = 0")
-        except sqlite3.Error as exc:
-            # the store's thread has its own connection; this one is only a shortcut
+        except Exception as exc:
+            # The store's thread has its own connection; this one is only a shortcut, so any
+            # failure to make it (sqlite3.Error, the StoreError of a file that refuses WAL, an
+            # OSError) turns the shortcut off. Nobody awaits this call: an exception let out
+            # would only be a "never retrieved" warning, with inline attempts left waiting
+            # for a connection that never comes.
             log.debug("inline SQLite writes disabled: %s", exc)
             self.enabled = False
             return
