@@ -36,7 +36,7 @@ OPTIONAL = {"_connection", "_migrate", "_wakeups"}
 # a helper structure that only one backend needs keeps its own file, named for its role
 HELPERS = {
     "memory": {"_claim_index"},
-    "mongodb": {"_versioned", "_gate", "_deps", "_claim"},
+    "mongodb": {"_versioned", "_gate", "_deps", "_claim", "_reads"},
     "postgres": {"_external", "_joined"},
     "sqlite": {"_inline", "_claim", "_deps", "_counts"},
 }

@@ -19,6 +19,10 @@ CLAIM_ORDER = [("priority", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDIN
 LEASE_LOST_ERROR = "LeaseLost: the worker stopped heartbeating"
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+#: jobs with limits carry ``lim: true`` (a claim takes them only through the gate); the others
+#: have no such field
+LIMITED = {"lim": True}
+UNLIMITED = {"lim": {"$exists": False}}
 _NO_PROGRESS = {"progress": None, "progress_message": None, "progress_at": None}
 
 

@@ -23,7 +23,6 @@ unique mark, write the winners. Consequences:
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,14 +49,16 @@ from rota._models import (
     QueueStats,
 )
 from rota.stores._deps import Linked, ParentState, link_batch
-from rota.stores._gate import NEXT_DUE_SCAN, Pending, limited_next_due
 from rota.stores._parts import JobsPart
+from rota.stores.mongodb import _reads as reads
 from rota.stores.mongodb._claim import (
     CLAIM_ORDER,
     LEASE_LOST_ERROR,
+    LIMITED,
     NO_LEASE,
     PENDING,
     RUNNING,
+    UNLIMITED,
     choose,
     claimed_doc,
 )
@@ -66,7 +67,6 @@ from rota.stores.mongodb._codec import (
     JOBS,
     Doc,
     as_utc,
-    attempts_from_doc,
     count_of,
     job_to_doc,
     job_ukey,
@@ -81,22 +81,11 @@ from rota.stores.mongodb._wakeups import Wakeups
 _FINAL = [s.value for s in FINAL_STATUSES]
 
 
-def _pending(doc: Doc) -> Pending:
-    """A pending limited job as ``limited_next_due`` reads it."""
-    return (
-        as_utc(doc["due_at"]), doc.get("concurrency_key"), doc.get("concurrency_limit"), doc.get("rate_key"),
-        doc.get("rate_limit"), doc.get("rate_period"),
-    )  # fmt: skip
-
-
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
 _LOOKUPS = 16  # up to this many ids are looked up one by one rather than with $in
 #: Held-back limited jobs a claim passes over, at most (see MemoryJobs.claim).
 HELD_SCAN = 1000
-_LIMITED = {"lim": True}
-_LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
-_UNLIMITED = {"lim": {"$exists": False}}
 
 FailureHook = Callable[[str, str | None, datetime], Awaitable[None]]
 
@@ -229,13 +218,13 @@ class MongoJobs(JobsPart):
                 {"status": RUNNING, "lease_expires_at": {"$lte": now}},
             ],
         }
-        limited = {**_LIMITED, **runnable}
+        limited = {**LIMITED, **runnable}
         if await self.jobs.find_one(limited, {"_id": 1}) is not None:
             return await self._claim_limited(
-                {**_UNLIMITED, **runnable}, limited, worker=worker, limit=limit, until=until, now=now
+                {**UNLIMITED, **runnable}, limited, worker=worker, limit=limit, until=until, now=now
             )
         claimed: list[Job] = []
-        plain = {**_UNLIMITED, **runnable}
+        plain = {**UNLIMITED, **runnable}
         for _ in range(_ROUNDS):
             # a few spare candidates: one lost to a racing claimer is replaced without a query
             want = limit - len(claimed) + _SPARE
@@ -412,38 +401,19 @@ class MongoJobs(JobsPart):
             "log": logged(doc, Outcome.RELEASED, now),
         }
 
-    # -- reads and operator actions ------------------------------------------------------
+    # -- reads (_reads.py) and operator actions ------------------------------------------
 
     @mapped
     async def get(self, job_id: str) -> Job | None:
-        doc = await self.jobs.find_one({"_id": job_id}, JOB_PROJECTION)
-        return JOBS.job_from_mapping(doc) if doc is not None else None
+        return await reads.get_job(self.jobs, job_id)
 
     @mapped
     async def find(self, flt: JobFilter) -> list[Job]:
-        query: Doc = {}
-        for name in ("queue", "task", "schedule_id"):
-            if getattr(flt, name) is not None:
-                query[name] = getattr(flt, name)
-        if flt.key is not None:  # the unique ukey index
-            query["ukey"] = job_ukey(Job(id="", task="", key=flt.key))
-        if flt.status is not None:
-            query["status"] = flt.status.value
-        ids: Doc = {}
-        if flt.after_id is not None:
-            ids["$gt"] = flt.after_id
-        if flt.before_id is not None:
-            ids["$lt"] = flt.before_id
-        if ids:
-            query["_id"] = ids
-        order = -1 if flt.newest_first else 1
-        cursor = self.jobs.find(query, JOB_PROJECTION).sort("_id", order).limit(flt.limit)
-        return [JOBS.job_from_mapping(d) async for d in cursor]
+        return await reads.find_jobs(self.jobs, flt)
 
     @mapped
     async def attempts(self, job_id: str) -> list[Attempt]:
-        doc = await self.jobs.find_one({"_id": job_id}, {"log": 1})
-        return attempts_from_doc(job_id, doc) if doc is not None else []
+        return await reads.job_attempts(self.jobs, job_id)
 
     @mapped
     async def cancel(self, job_id: str, now: datetime) -> Job:
@@ -512,76 +482,17 @@ class MongoJobs(JobsPart):
 
     @mapped
     async def stats(self, now: datetime | None) -> QueueStats:
-        pipeline = [{"$group": {"_id": {"q": "$queue", "s": "$status"}, "n": {"$sum": 1}}}]
-        out = QueueStats()
-        async for row in await self.jobs.aggregate(pipeline):
-            queue, status = row["_id"]["q"], JobStatus(row["_id"]["s"])
-            out.counts.setdefault(queue, {})[status] = int(row["n"])
-        if now is not None:
-            for queue, counts in out.counts.items():
-                if counts.get(JobStatus.PENDING):
-                    # the "due" index (queue, status, due_at): a range of the delayed ones
-                    query = {"queue": queue, "status": PENDING, "due_at": {"$gt": now}}
-                    n = await self.jobs.count_documents(query)
-                    if n:
-                        out.delayed[queue] = n
-        return out
+        return await reads.queue_stats(self.jobs, now)
 
     @mapped
     async def count_finished(
         self, since: datetime, until: datetime, bucket: timedelta
     ) -> list[FinishedCount]:
-        # the "finished" index (status, finished_at): one range per final status
-        query = {"status": {"$in": _FINAL}, "finished_at": {"$gte": since, "$lt": until}}
-        counts: Counter[tuple[int, str, str]] = Counter()
-        async for doc in self.jobs.find(query, {"_id": 0, "queue": 1, "status": 1, "finished_at": 1}):
-            k = (as_utc(doc["finished_at"]) - since) // bucket
-            counts[k, doc["queue"], doc["status"]] += 1
-        return [
-            FinishedCount(since + k * bucket, queue, JobStatus(status), n)
-            for (k, queue, status), n in sorted(counts.items())
-        ]
+        return await reads.finished_counts(self.jobs, since, until, bucket)
 
     @mapped
     async def next_due(self, queues: list[str]) -> datetime | None:
-        times: list[datetime] = []
-        for status, field, extra in ((PENDING, "due_at", _UNLIMITED), (RUNNING, "lease_expires_at", {})):
-            # dates only: a value of another type (a bad row) sorts before every date
-            doc = await self.jobs.find_one(
-                {**extra, "queue": {"$in": queues}, "status": status, field: {"$type": "date"}},
-                {field: 1},
-                sort=[(field, 1)],
-            )
-            if doc is not None:
-                times.append(as_utc(doc[field]))
-        fields = {"due_at": 1, **dict.fromkeys(_LIMIT_FIELDS, 1)}
-        query = {**_LIMITED, "queue": {"$in": queues}, "status": PENDING, "due_at": {"$type": "date"}}
-        found = [d async for d in self.jobs.find(query, fields).sort("due_at", 1).limit(NEXT_DUE_SCAN + 1)]
-        if found:
-            keys = list(
-                dict.fromkeys(
-                    d["concurrency_key"] for d in found if isinstance(d.get("concurrency_key"), str)
-                )
-            )
-            held = await asyncio.gather(*(self._holders(k) for k in keys))
-            holders = dict(zip(keys, held, strict=True))
-            buckets = await self.gatekeeper.buckets()
-            pending = [_pending(d) for d in found[:NEXT_DUE_SCAN]]
-            limited = limited_next_due(
-                pending, holders.__getitem__, buckets.get, cut=len(found) > NEXT_DUE_SCAN
-            )
-            if limited is not None:
-                times.append(limited)
-        return min(times, default=None)
-
-    async def _holders(self, key: str) -> tuple[int, datetime | None]:
-        """Running jobs with this concurrency key (any lease), and their earliest lease expiry."""
-        query = {"concurrency_key": key, "status": RUNNING}
-        n = await self.jobs.count_documents(query)
-        first = await self.jobs.find_one(
-            {**query, "lease_expires_at": {"$type": "date"}}, sort=[("lease_expires_at", 1)]
-        )
-        return n, None if first is None else as_utc(first["lease_expires_at"])
+        return await reads.next_due(self.jobs, self.gatekeeper, queues)
 
 
 def _progress(progress: Progress, now: datetime) -> Doc:
