@@ -417,42 +417,40 @@ class MongoJobs(JobsPart):
 
     @mapped
     async def cancel(self, job_id: str, now: datetime) -> Job:
+        doc, changed = await self._stop(job_id, now, Outcome.CANCELLED, None, "cancelled")
+        if not changed:
+            raise InvalidState(f"job {job_id} is already {doc['status']}")
+        return JOBS.job_from_mapping(doc)
+
+    @mapped
+    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
+        doc, changed = await self._stop(job_id, now, Outcome.ABORTED, error, "aborted")
+        return AbortResult(JOBS.job_from_mapping(doc), applied=changed)
+
+    async def _stop(
+        self, job_id: str, now: datetime, outcome: Outcome, error: ErrorInfo | None, doing: str
+    ) -> tuple[Doc, bool]:
+        """An operator's cancel (``error`` None) or abort: the job's document and True once it
+        is cancelled by this call, or its document as it is and False if it had already ended.
+        A running job's attempt is recorded with ``outcome``; its dependants settle as for any
+        end."""
         for _ in range(_ROUNDS):
             doc = await self.jobs.find_one({"_id": job_id})
             if doc is None:
                 raise JobNotFound(job_id)
             if doc["status"] in _FINAL:
-                raise InvalidState(f"job {job_id} is already {doc['status']}")
+                return doc, False
             new = {**doc, **NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
+            if error is not None:
+                new["last_error"] = error.summary()
             if doc["status"] == RUNNING:
-                new["log"] = logged(doc, Outcome.CANCELLED, now)
+                new["log"] = logged(doc, outcome, now, error=error)
             if (await self.cas.apply([(doc, new)], now))[0]:
                 released = await self.deps.ended(new, now)
                 if released or (doc["status"] == RUNNING and doc.get("concurrency_key") is not None):
                     await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
-                return JOBS.job_from_mapping(new)
-        raise InvalidState(f"job {job_id} kept changing while being cancelled; try again")
-
-    @mapped
-    async def abort(self, job_id: str, error: ErrorInfo, now: datetime) -> AbortResult:
-        for _ in range(_ROUNDS):
-            doc = await self.jobs.find_one({"_id": job_id})
-            if doc is None:
-                raise JobNotFound(job_id)
-            if doc["status"] in _FINAL:
-                return AbortResult(JOBS.job_from_mapping(doc), applied=False)
-            new = {
-                **doc, **NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now,
-                "last_error": error.summary(),
-            }  # fmt: skip
-            if doc["status"] == RUNNING:
-                new["log"] = logged(doc, Outcome.ABORTED, now, error=error)
-            if (await self.cas.apply([(doc, new)], now))[0]:
-                released = await self.deps.ended(new, now)  # its dependants, as for a cancel
-                if released or (doc["status"] == RUNNING and doc.get("concurrency_key") is not None):
-                    await self._wakeups.publish(self.jobs.name)  # a slot is free, or a job released
-                return AbortResult(JOBS.job_from_mapping(new), applied=True)
-        raise InvalidState(f"job {job_id} kept changing while being aborted; try again")
+                return new, True
+        raise InvalidState(f"job {job_id} kept changing while being {doing}; try again")
 
     @mapped
     async def requeue(self, job_id: str, now: datetime) -> Job:
