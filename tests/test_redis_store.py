@@ -196,6 +196,41 @@ async def test_a_job_due_when_added_goes_straight_to_the_ready_set(redis_harness
     assert [j.id for j in claimed] == [urgent.id, due.id]
 
 
+async def test_stats_counts_the_delayed_jobs_of_many_chunks_exactly(redis_harness: Harness) -> None:
+    """The delayed sets are kept in chunks of at most 112 members (_ordered.lua); the count of
+    the jobs due after ``now`` reads the scores of one chunk only and counts the later ones
+    whole. Checked against the jobs themselves at instants inside chunks, on a tie that spans
+    chunks, and before and after every job, with some of them due (still in the delayed set)."""
+    h = redis_harness
+    store = h.store
+    assert isinstance(store, RedisStore)
+    spread = [make_job(h, delay=1 + i * 0.25) for i in range(500)]  # ~4.5 chunks
+    tied = [make_job(h, delay=300) for _ in range(250)]  # one score over two or three chunks
+    later = [make_job(h, delay=400 + i) for i in range(150)]
+    other = [make_job(h, queue="other", delay=50 + i) for i in range(130)]
+    jobs = spread + tied + later + other
+    for start in range(0, len(jobs), 200):
+        await store.add(jobs[start : start + 200], now=h.clock.now())
+    client = Redis.from_url(store.config.url)
+    try:
+        chunks = await client.zcard(f"{store.config.namespace}:due:default")
+    finally:
+        await client.aclose()
+    assert chunks >= 6  # (the test is about counting across them)
+    t0 = h.clock.now()
+    instants = [
+        t0,
+        *(t0 + timedelta(seconds=s) for s in (1, 1.125, 30, 60.25, 125.999, 299.999, 300, 300.001, 450, 600)),
+    ]
+    for now in instants:
+        expected: dict[str, int] = {}
+        for job in jobs:
+            assert job.due_at is not None
+            if job.due_at > now:
+                expected[job.queue] = expected.get(job.queue, 0) + 1
+        assert (await store.stats(now=now)).delayed == expected, now - t0
+
+
 # -- memory --------------------------------------------------------------------------------
 
 

@@ -171,11 +171,27 @@ local function ox_head(idx, n)
   return out
 end
 
--- how many members are scored above min
+-- how many members of a scored index are scored above min (an integer, as every score is): only
+-- the chunk holding min + 1's sort key has its scores read; every sort key in a later chunk
+-- is above it (all count, ZCARD), every one in an earlier chunk below it (none count)
 local function ox_count_above(idx, min)
+  local first = tonumber(min) + 1
+  if first > 1e15 - 1 then return 0 end -- above every score ox_add lets in
+  first = math.max(first, -1e15 + 1)
+  local from = ox_find(idx, ox_sortkey(false, first, ''))
+  local bounds
+  if from then
+    bounds = redis.call('ZRANGEBYLEX', idx, '[' .. from, '+')
+  else
+    bounds = redis.call('ZRANGE', idx, 0, -1)
+  end
   local total = 0
-  for _, b in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-    total = total + redis.call('ZCOUNT', ox_chunk(idx, b), '(' .. min, '+inf')
+  for i, b in ipairs(bounds) do
+    if i == 1 and from then
+      total = total + redis.call('ZCOUNT', ox_chunk(idx, b), '(' .. min, '+inf')
+    else
+      total = total + redis.call('ZCARD', ox_chunk(idx, b))
+    end
   end
   return total
 end
