@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Query, Request
 from rota import _limits
 from rota._errors import ConfigError, InvalidState, JobNotFound, ScheduleNotFound
 from rota._models import JobStatus
-from rota.web._data import Dashboard, JobQuery
+from rota.web._data import Dashboard
+from rota.web._query import JobQuery
 from rota.web._schemas import (
     ActionResult,
     BulkIn,

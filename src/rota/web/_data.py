@@ -4,10 +4,7 @@ store behaves the same). Both render these answers: a page from the models, the 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -21,6 +18,7 @@ from rota.cli.schedules import local, upcoming
 from rota.runtime.leader import LEADER_PREFIX
 from rota.runtime.locks import LOCK_PREFIX
 from rota.web import live
+from rota.web._query import JobQuery, decode_cursor, encode_cursor
 from rota.web._schemas import (
     AttemptOut,
     Bucket,
@@ -38,108 +36,11 @@ from rota.web._schemas import (
     WorkerOut,
 )
 
-Order = Literal["newest", "oldest"]
 WINDOW_MINUTES = 60  # the overview's recent window, and its charts' span
 MAX_RUNNING_SHOWN = 1000  # running jobs read for the live workers panel
 MAX_PARENTS_READ = 100  # a job's parents read for their status (a job may have 1000)
 _FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 _CLOSED_AFTER = timedelta(seconds=5)  # a bucket this long past its end no longer changes
-
-
-@dataclass(frozen=True, slots=True)
-class JobQuery:
-    """A page of the job list: the filters, the order, and where the page starts."""
-
-    status: JobStatus | None = None
-    queue: str | None = None
-    task: str | None = None
-    schedule: str | None = None
-    key: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    order: Order = "newest"
-    limit: int = 50
-    cursor: str | None = None
-
-    @classmethod
-    def build(cls, **given: Any) -> JobQuery:
-        """From user input (query parameters); ConfigError names what is wrong."""
-        values = {k: v for k, v in given.items() if v not in (None, "")}
-        if "status" in values:
-            values["status"] = _limits.status(values["status"])
-        for field in ("queue", "task", "schedule", "key"):
-            if field in values:
-                _limits.name(values[field], field)
-        for field in ("since", "until"):
-            if field in values:
-                values[field] = parse_time(values[field], field)
-        if values.get("order", "newest") not in ("newest", "oldest"):
-            raise ConfigError(f"order must be newest or oldest, got {values['order']!r}")
-        values["limit"] = _limits.integer(values.get("limit", 50), "limit", minimum=1, maximum=500)
-        return cls(**values)
-
-    def params(self, **change: Any) -> dict[str, str]:
-        """The query parameters of this page (with ``change``), for links."""
-        out: dict[str, str] = {}
-        for field in (
-            "status",
-            "queue",
-            "task",
-            "schedule",
-            "key",
-            "since",
-            "until",
-            "order",
-            "limit",
-            "cursor",
-        ):
-            value = change[field] if field in change else getattr(self, field)
-            if value is None:
-                continue
-            out[field] = value.isoformat() if isinstance(value, datetime) else str(value)
-        return out
-
-
-def parse_time(value: object, what: str) -> datetime:
-    """An ISO 8601 time; without a zone it is UTC (the pages show times in UTC)."""
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(
-                f"{what} must be an ISO 8601 time such as 2030-01-31T12:00, got {value!r}"
-            ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return _limits.instant(when, what)
-
-
-def encode_cursor(job_id: str, order: Order, direction: str) -> str:
-    raw = json.dumps({"id": job_id, "o": order, "d": direction}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, order: Order) -> tuple[str, str]:
-    """(job id, "next" or "prev") of a cursor this API gave for ``order``; ConfigError else."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        job_id, cursor_order, direction = data["id"], data["o"], data["d"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise ConfigError(
-            "cursor is not one this API gave (take next_cursor or prev_cursor of a page)"
-        ) from None
-    if (
-        not isinstance(job_id, str)
-        or direction not in ("next", "prev")
-        or cursor_order not in ("newest", "oldest")
-    ):
-        raise ConfigError("cursor is not one this API gave (take next_cursor or prev_cursor of a page)")
-    if cursor_order != order:
-        raise ConfigError(f"this cursor pages the {cursor_order} first order, not {order} first")
-    _limits.name(job_id, "cursor id")
-    return job_id, direction
 
 
 class Dashboard:

@@ -12,7 +12,8 @@ from rota import _limits
 from rota._errors import ConfigError, JobNotFound
 from rota._models import JobStatus
 from rota.web._auth import SESSION_COOKIE, Auth, cookie_path, set_session
-from rota.web._data import Dashboard, JobQuery
+from rota.web._data import Dashboard
+from rota.web._query import JobQuery
 from rota.web._render import render
 
 router = APIRouter(include_in_schema=False)
