@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from rota._models import Attempt, ErrorInfo, Job, Lease, Outcome, Schedule, WorkerInfo
+from rota._models import FINAL_STATUSES, Attempt, ErrorInfo, Job, Lease, Outcome, Schedule, WorkerInfo
 from rota.stores._codec import Codec, Leaves, as_utc
 
 Doc = dict[str, Any]
@@ -54,6 +54,8 @@ WORKERS = Codec(WorkerInfo, LEAVES, {"id": "_id"})
 JOB_PROJECTION: Mapping[str, int] = {"log": 0}
 # a traceback longer than this keeps its tail: 16 MiB is the document limit for the whole history
 MAX_TRACEBACK = 32 * 1024
+#: the stored status of a job that ended (a list: queries take it as ``$in``)
+FINAL = [s.value for s in FINAL_STATUSES]
 
 # a log entry is an attempt without its job id (the document's)
 _LOG_KEYS = ATTEMPTS.keys[1:]

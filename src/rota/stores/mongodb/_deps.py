@@ -22,13 +22,12 @@ from datetime import datetime
 from pymongo.asynchronous.collection import AsyncCollection
 
 from rota._errors import InvalidState
-from rota._models import FINAL_STATUSES, JobStatus
+from rota._models import JobStatus
 from rota.stores._deps import settle
-from rota.stores.mongodb._codec import JOBS, Doc
+from rota.stores.mongodb._codec import FINAL, JOBS, Doc
 from rota.stores.mongodb._versioned import Versioned
 
 _ROUNDS = 16
-_FINAL = {s.value for s in FINAL_STATUSES}
 _WAITING = JobStatus.WAITING.value
 
 
@@ -48,7 +47,7 @@ class Dependencies:
                     break  # purged meanwhile: it had ended, and the link saw how
                 new = {**doc, "dependants": int(doc.get("dependants") or 0) + 1}
                 if (await self.cas.apply([(doc, new)], now))[0]:
-                    if doc["status"] in _FINAL:
+                    if doc["status"] in FINAL:
                         released = await self.settle_edge(parent_id, doc, child_id, now) or released
                     break
             else:

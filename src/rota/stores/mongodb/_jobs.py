@@ -33,7 +33,6 @@ from pymongo.errors import BulkWriteError
 
 from rota._errors import InvalidState, JobNotFound
 from rota._models import (
-    FINAL_STATUSES,
     AbortResult,
     AddResult,
     Attempt,
@@ -63,6 +62,7 @@ from rota.stores.mongodb._claim import (
     claimed_doc,
 )
 from rota.stores.mongodb._codec import (
+    FINAL,
     JOB_PROJECTION,
     JOBS,
     Doc,
@@ -77,9 +77,6 @@ from rota.stores.mongodb._deps import Dependencies
 from rota.stores.mongodb._gate import GateDoc
 from rota.stores.mongodb._versioned import FenceCheck, Versioned
 from rota.stores.mongodb._wakeups import Wakeups
-
-_FINAL = [s.value for s in FINAL_STATUSES]
-
 
 _ROUNDS = 16  # rounds of "read, try to win" when racing writers win some
 _SPARE = 8
@@ -341,7 +338,7 @@ class MongoJobs(JobsPart):
                 freed = freed or (ok and old.get("concurrency_key") is not None)
                 if ok and new["status"] == JobStatus.FAILED.value and old.get("schedule_id"):
                     await self._on_failed(old["schedule_id"], new.get("last_error"), now)
-                if ok and new["status"] in _FINAL:
+                if ok and new["status"] in FINAL:
                     freed = await self.deps.ended(new, now) or freed
             todo = [n for n, ok in zip(which, won, strict=True) if not ok]
             if not todo:
@@ -438,7 +435,7 @@ class MongoJobs(JobsPart):
             doc = await self.jobs.find_one({"_id": job_id})
             if doc is None:
                 raise JobNotFound(job_id)
-            if doc["status"] in _FINAL:
+            if doc["status"] in FINAL:
                 return doc, False
             new = {**doc, **NO_LEASE, "status": JobStatus.CANCELLED.value, "finished_at": now}
             if error is not None:

@@ -11,13 +11,12 @@ from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from rota._models import FINAL_STATUSES, Attempt, FinishedCount, Job, JobFilter, JobStatus, QueueStats
+from rota._models import Attempt, FinishedCount, Job, JobFilter, JobStatus, QueueStats
 from rota.stores._gate import NEXT_DUE_SCAN, Pending, limited_next_due
 from rota.stores.mongodb._claim import LIMITED, PENDING, RUNNING, UNLIMITED
-from rota.stores.mongodb._codec import JOB_PROJECTION, JOBS, Doc, as_utc, attempts_from_doc, job_ukey
+from rota.stores.mongodb._codec import FINAL, JOB_PROJECTION, JOBS, Doc, as_utc, attempts_from_doc, job_ukey
 from rota.stores.mongodb._gate import GateDoc
 
-_FINAL = [s.value for s in FINAL_STATUSES]
 _LIMIT_FIELDS = ("concurrency_key", "concurrency_limit", "rate_key", "rate_limit", "rate_period")
 
 
@@ -73,7 +72,7 @@ async def finished_counts(
     jobs: AsyncCollection[Doc], since: datetime, until: datetime, bucket: timedelta
 ) -> list[FinishedCount]:
     # the "finished" index (status, finished_at): one range per final status
-    query = {"status": {"$in": _FINAL}, "finished_at": {"$gte": since, "$lt": until}}
+    query = {"status": {"$in": FINAL}, "finished_at": {"$gte": since, "$lt": until}}
     counts: Counter[tuple[int, str, str]] = Counter()
     async for doc in jobs.find(query, {"_id": 0, "queue": 1, "status": 1, "finished_at": 1}):
         k = (as_utc(doc["finished_at"]) - since) // bucket

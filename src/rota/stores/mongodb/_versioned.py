@@ -146,19 +146,23 @@ class Versioned:
     async def _roll_forward(self, mark_ids: list[str], now: datetime) -> None:
         """Write the changes of winners that seem to have crashed before writing them."""
         found = await asyncio.gather(*(self.marks.find_one({"_id": m}) for m in mark_ids))
-        await self._write([m for m in found if m is not None and await self._stale(m, now)])
+        held: dict[Fence, bool] = {}  # one read of a term for all the marks made under it
+        await self._write([m for m in found if m is not None and await self._stale(m, now, held)])
 
-    async def _stale(self, mark: Doc, now: datetime) -> bool:
-        """Whether the winner of ``mark`` may be taken to have crashed (see the module doc)."""
+    async def _stale(self, mark: Doc, now: datetime, held: dict[Fence, bool]) -> bool:
+        """Whether the winner of ``mark`` may be taken to have crashed (see the module doc);
+        ``held`` remembers the terms already looked up."""
         if as_utc(mark["at"]) <= now - ROLL_FORWARD_AFTER:
             return True
         new = mark["new"]
         if self._lapsed is not None and new is not None and self._lapsed(new, now):
             return True
-        fence = mark.get("fence")
-        return (
-            fence is not None and self._fence_ok is not None and not await self._fence_ok(Fence(*fence), now)
-        )
+        if mark.get("fence") is None or self._fence_ok is None:
+            return False
+        fence = Fence(*mark["fence"])
+        if fence not in held:
+            held[fence] = await self._fence_ok(fence, now)
+        return not held[fence]
 
     async def forget_before(self, cutoff: datetime) -> None:
         """Drop marks older than ``cutoff``: by then every winner wrote or was rolled forward."""
