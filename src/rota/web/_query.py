@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -52,18 +52,7 @@ class JobQuery:
     def params(self, **change: Any) -> dict[str, str]:
         """The query parameters of this page (with ``change``), for links."""
         out: dict[str, str] = {}
-        for field in (
-            "status",
-            "queue",
-            "task",
-            "schedule",
-            "key",
-            "since",
-            "until",
-            "order",
-            "limit",
-            "cursor",
-        ):
+        for field in (f.name for f in fields(self)):
             value = change[field] if field in change else getattr(self, field)
             if value is None:
                 continue
