@@ -81,6 +81,9 @@ def print_store(store: str, res: dict[str, Any], opts: argparse.Namespace) -> No
     if "systems" in res:
         for line in ratio_lines(systems):
             print(line)
+        line = ceiling_line(systems, res.get("handler_ceiling"))
+        if line:
+            print(line)
     mem = [(n, r.get("redis_bytes_per_delayed_job")) for n, r in systems.items()]
     mem = [(n, v) for n, v in mem if v is not None]
     if mem:
@@ -137,6 +140,28 @@ def ratio_lines(systems: dict[str, dict[str, Any]]) -> list[str]:
             f"RSS {_n(base.get('rss_mb'), 1)} -> {_n(r.get('rss_mb'), 1)} MB"
         )
     return lines
+
+
+def ceiling_line(systems: dict[str, dict[str, Any]], ceiling: dict[str, Any] | None) -> str:
+    """The handler's call alone (_ceiling.py) beside the rates the targets ask of rota."""
+    if not ceiling:
+        return ""
+    if "error" in ceiling:
+        return f"the handler's call alone: error {ceiling['error']}"
+    rates = {k: v for k, v in ceiling.items() if isinstance(v, dict) and "calls_s" in v}
+    if not rates:
+        return ""
+    best = max(v["calls_s"] for v in rates.values())
+    parts = [f"{v['calls_s']:,.0f}/s at {k} in flight ({v['cpu_us_per_call']:.0f} us CPU a call)"
+             for k, v in rates.items()]  # fmt: skip
+    line = "the handler's call alone in one asyncio process: " + ", ".join(parts)
+    fastest = max((r.get("jobs_s") or 0 for r in systems.values() if r.get("kind") == "peer"), default=0)
+    if fastest:
+        line += "; " + ", ".join(f"{t:g}x the fastest peer is {t * fastest / best:.0%} of it" for t in (2, 3))
+    for n, r in systems.items():
+        if r.get("kind") in TARGETS and r.get("jobs_s"):
+            line += f"; {n} runs at {r['jobs_s'] / best:.0%} of it"
+    return line
 
 
 def _legacy_row(r: dict[str, Any]) -> dict[str, Any]:

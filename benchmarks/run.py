@@ -12,7 +12,9 @@ peer at its documented settings: single and bulk enqueue rates, processing jobs/
 pre-enqueued jobs by one worker process started with the system's own CLI (median of R runs,
 interleaved across systems), the worker's peak RSS, idle pickup and delayed-job lateness
 p50/p99; Redis memory per pending delayed job. Every handler makes the same one Redis call
-(benchmarks/_record.py) to a Redis server of the harness's own. MongoDB and memory: rota only,
+(benchmarks/_record.py) to a Redis server of the harness's own; after each store's rows, the
+rate of that call alone in one asyncio process (benchmarks/_ceiling.py), which bounds any
+async worker of one process in the same run. MongoDB and memory: rota only,
 measured as before (benchmarks/_rota.py). ``--scale``: the store-level claim and finish cost
 from 10,000 to 1,000,000 pending jobs (benchmarks/_scale.py). Results go to
 benchmarks/results/<timestamp>.json; ``--plots DIR`` draws them (benchmarks/plot.py).
@@ -208,7 +210,31 @@ def bench_driven(store: str, opts: argparse.Namespace, workdir: Path, record_url
                 took = (res.get("jobs_s") and opts.jobs / res["jobs_s"]) or 0
                 entry.slow = entry.slow or took > SLOW_REPEAT_S or "error" in res
                 _report.progress_line(res)
-    return {"systems": {e.name: _report.aggregate(e.kind, e.runs) for e in entries}}
+    result: dict[str, Any] = {"systems": {e.name: _report.aggregate(e.kind, e.runs) for e in entries}}
+    print(f"== {store}: the handler's call alone (_ceiling.py)", flush=True)
+    result["handler_ceiling"] = run_ceiling(opts, record_url)
+    return result
+
+
+def run_ceiling(opts: argparse.Namespace, record_url: str) -> dict[str, Any]:
+    """What one asyncio process can do of the handlers' one Redis call alone (_ceiling.py),
+    with rota's interpreter, after the store's rows: the bound on any async worker's rate in
+    this run."""
+    calls = max(2_000, opts.jobs)
+    cmd = [str(opts.rota_python), str(HERE / "_ceiling.py"), "--record-url", record_url,
+           "--calls", str(calls)]  # fmt: skip
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=HERE, timeout=opts.driver_timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {opts.driver_timeout:.0f} s"}
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    return result
 
 
 def bench_as_before(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
