@@ -6,7 +6,8 @@ one thread, so no async worker of one process can run this handler faster than t
 can make the call alone. This measures that: ``K`` coroutines, each making the call in a loop
 with nothing else around it (no claim, no task per job, no outcome), ``N`` calls in all, on
 the event loop rota's worker runs on; the rate and the process CPU per call, median of
-``--rounds``. ``K`` are rota's defaults' and tuned concurrency (250, 1000).
+``--rounds``. ``K``: ``--in-flight``, by default rota's default concurrency for async
+handlers (250); run.py adds its tuned ``--concurrency``.
 
 Run by ``run.py`` with rota's interpreter after each store's rows (so in the same run as the
 systems it bounds), against the harness's record server; prints ``RESULT {json}``.
@@ -27,8 +28,7 @@ from typing import Any
 import _record
 
 from rota import _loop
-
-IN_FLIGHT = (250, 1000)  # rota's ASYNC_CONCURRENCY and run.py's tuned --concurrency
+from rota.runtime.worker_settings import ASYNC_CONCURRENCY
 
 
 async def _round(in_flight: int, n: int) -> tuple[float, float]:
@@ -68,10 +68,17 @@ def main() -> None:
     parser.add_argument("--record-url", required=True)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--in-flight", type=int, action="append",
+        help=f"calls in flight at once (repeatable; default {ASYNC_CONCURRENCY})",
+    )  # fmt: skip
     a = parser.parse_args()
+    in_flight = tuple(dict.fromkeys(a.in_flight or [ASYNC_CONCURRENCY]))
+    if a.calls < 1 or min(in_flight) < 1:
+        parser.error("--calls and --in-flight must be at least 1")
     os.environ["BENCH_RECORD_URL"] = _record.URL = a.record_url
     _record.KEY = "bench:ceiling"
-    result = _loop.run(measure(IN_FLIGHT, a.calls, a.rounds))
+    result = _loop.run(measure(in_flight, a.calls, a.rounds))
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -45,6 +45,8 @@ import _report  # noqa: E402
 from _measure import die_with_parent  # noqa: E402
 from _servers import redis_server, server_for  # noqa: E402
 
+from rota.runtime.worker_settings import ASYNC_CONCURRENCY  # noqa: E402
+
 PEERS_VENV = HERE / ".venv-peers"
 PEERS_PY = PEERS_VENV / "bin" / "python"
 # rota's rows run from a venv of their own too, holding what a user deploys for these stores
@@ -221,8 +223,10 @@ def run_ceiling(opts: argparse.Namespace, record_url: str) -> dict[str, Any]:
     with rota's interpreter, after the store's rows: the bound on any async worker's rate in
     this run."""
     calls = max(2_000, opts.jobs)
+    # rota's defaults (the script's own default) and the tuned rows' concurrency
     cmd = [str(opts.rota_python), str(HERE / "_ceiling.py"), "--record-url", record_url,
-           "--calls", str(calls)]  # fmt: skip
+           "--calls", str(calls), "--in-flight", str(ASYNC_CONCURRENCY),
+           "--in-flight", str(opts.concurrency)]  # fmt: skip
     try:
         done = subprocess.run(
             cmd, capture_output=True, text=True, cwd=HERE, timeout=opts.driver_timeout, check=False
