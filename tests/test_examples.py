@@ -76,6 +76,23 @@ class Proc:
             if match:
                 return match
 
+    def expect_all(self, *patterns: str, timeout: float = DEADLINE) -> list[re.Match[str]]:
+        """Lines from now on until each of ``patterns`` has matched one, in whatever order they
+        come (events of independent timers); the matches in the order of ``patterns``."""
+        regexes = [re.compile(pattern) for pattern in patterns]
+        found: dict[int, re.Match[str]] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(regexes):
+            missing = [patterns[i] for i in range(len(regexes)) if i not in found]
+            remaining = max(0.0, deadline - time.monotonic())
+            match = self.expect("|".join(f"(?:{pattern})" for pattern in missing), timeout=remaining)
+            line = match.string
+            for i, regex in enumerate(regexes):
+                if i not in found and (hit := regex.search(line)) is not None:
+                    found[i] = hit
+                    break
+        return [found[i] for i in range(len(regexes))]
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = DEADLINE) -> int:
         """Send ``sig`` and wait for the exit; the rest of the output is read into ``lines``."""
         if self.popen.poll() is None:
@@ -243,9 +260,12 @@ def test_recurring_example(redis_url: str, procs: list[Proc]) -> None:
     example = EXAMPLES / "recurring"
     env = {"ROTA_STORE_URL": with_prefix(redis_url, f"ex{uuid.uuid4().hex[:10]}")}
     worker = start(procs, ["-m", "rota.cli", "worker", "jobs:app"], cwd=example, env=env)
-    worker.expect(r"^succeeded sync_inventory$")
-    # the cron job's first run hangs: its 1 s timeout cancels it and the retry succeeds
-    worker.expect(r"^retrying  refresh_rates  TimeoutError: timed out after 1s$")
+    # The interval job fires on even seconds, the cron job on multiples of 5: which prints
+    # first depends on the second the worker starts in (a worker started at :04.5 times the
+    # cron job out at :06.0, before the sync of :06 succeeds at :06.2).
+    # The cron job's first run hangs: its 1 s timeout cancels it and the retry succeeds.
+    timed_out = r"^retrying  refresh_rates  TimeoutError: timed out after 1s$"
+    worker.expect_all(r"^succeeded sync_inventory$", timed_out)
     worker.expect(r"^succeeded refresh_rates$")
 
     listing = run(["manage.py", "list"], cwd=example, env=env)
