@@ -59,11 +59,13 @@ class Proc:
         """The first line from now on that matches ``pattern``; fails after ``timeout``."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout  # for the match, not for each line
+        read_before = len(self.lines)
         while True:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"{self.args}: no line matching {pattern!r} within {timeout}s:\n"
+                raise AssertionError(f"{self.args}: no line matching {pattern!r} within {timeout:.1f}s"
+                                     + self._earlier(regex, read_before) + ":\n"
                                      + "\n".join(self.lines[-30:])) from None  # fmt: skip
             if line is None:
                 self.popen.wait()
@@ -75,6 +77,12 @@ class Proc:
             match = regex.search(line)
             if match:
                 return match
+
+    def _earlier(self, regex: re.Pattern[str], read_before: int) -> str:
+        """Where the pattern matched a line read before the wait began: a test that waited
+        for events in the wrong order fails saying so."""
+        hits = [n for n, line in enumerate(self.lines[:read_before], 1) if regex.search(line)]
+        return f" (line {hits[-1]} of the output, read before this wait, matches it)" if hits else ""
 
     def expect_all(self, *patterns: str, timeout: float = DEADLINE) -> list[re.Match[str]]:
         """Lines from now on until each of ``patterns`` has matched one, in whatever order they
