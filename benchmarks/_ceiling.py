@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import time
 from typing import Any
@@ -57,7 +56,7 @@ async def measure(in_flight: tuple[int, ...], n: int, rounds: int) -> dict[str, 
             "cpu_us_per_call": statistics.median(r[1] for r in results),
             "calls_s_runs": [r[0] for r in results],
         }
-    await _record._async.delete(_record.KEY)
+    await _record.aclear()
     return out
 
 
@@ -76,7 +75,7 @@ def main() -> None:
     in_flight = tuple(dict.fromkeys(a.in_flight or [ASYNC_CONCURRENCY]))
     if a.calls < 1 or min(in_flight) < 1:
         parser.error("--calls and --in-flight must be at least 1")
-    os.environ["BENCH_RECORD_URL"] = _record.URL = a.record_url
+    _record.URL = a.record_url  # read at the first call
     _record.KEY = "bench:ceiling"
     result = _loop.run(measure(in_flight, a.calls, a.rounds))
     print("RESULT " + json.dumps(result), flush=True)

@@ -53,3 +53,9 @@ async def arecord(t: float | None = None) -> None:
         pool = aioredis.BlockingConnectionPool.from_url(URL, max_connections=POOL_SIZE)
         _async = aioredis.Redis(connection_pool=pool)
     await _async.rpush(KEY, value)
+
+
+async def aclear() -> None:
+    """Delete this process's list (a script that made the calls only to time them)."""
+    if _async is not None:
+        await _async.delete(KEY)

@@ -159,16 +159,25 @@ def run_driver(
     if entry.kind == "peer":
         env.pop("PYTHONPATH", None)
     t0 = time.perf_counter()
+    result = run_child(cmd, env, opts.driver_timeout)
+    if "error" not in result:
+        result["driver_s"] = time.perf_counter() - t0
+    return result
+
+
+def run_child(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """A driver or measuring script; its last ``RESULT {json}`` line, else ``{"error": ...}``
+    with the tail of its output. Stopped (with its worker) if it outlives ``timeout``."""
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=HERE,
         # no driver outlives run.py (no threads here to hold a lock across the fork)
         start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
     )  # fmt: skip
     try:
-        stdout, stderr = proc.communicate(timeout=opts.driver_timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         stdout, stderr = _stop_driver(proc)
-        stderr += f"\ntimed out after {opts.driver_timeout:.0f} s"
+        stderr += f"\ntimed out after {timeout:.0f} s"
     except BaseException:  # Ctrl-C, SIGTERM: stop the driver (and so its worker) first
         _stop_driver(proc)
         raise
@@ -177,7 +186,6 @@ def run_driver(
         tail = (stderr or stdout).strip().splitlines()[-3:]
         return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
     result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-    result["driver_s"] = time.perf_counter() - t0
     return result
 
 
@@ -227,18 +235,7 @@ def run_ceiling(opts: argparse.Namespace, record_url: str) -> dict[str, Any]:
     cmd = [str(opts.rota_python), str(HERE / "_ceiling.py"), "--record-url", record_url,
            "--calls", str(calls), "--in-flight", str(ASYNC_CONCURRENCY),
            "--in-flight", str(opts.concurrency)]  # fmt: skip
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=HERE, timeout=opts.driver_timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {opts.driver_timeout:.0f} s"}
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        return {"error": " | ".join(tail) or f"exit {done.returncode}"}
-    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-    return result
+    return run_child(cmd, dict(os.environ), opts.driver_timeout)
 
 
 def bench_as_before(store: str, opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
